@@ -1,0 +1,40 @@
+//! # llmux-core
+//!
+//! The small centre of llmux that everything else depends on:
+//!
+//! - [`types`]: OpenAI-shaped request and response types, field for field;
+//! - [`Provider`]: one async method per endpoint, implemented by each provider crate;
+//! - [`Error`]: one error type whose kinds match what OpenAI/LiteLLM users catch,
+//!   rendered once as OpenAI's error JSON;
+//! - [`sse`] and [`stream`]: incremental SSE decoding, the byte → chunk stream
+//!   adapter, and the aggregator that rebuilds a completion from chunks;
+//! - [`model`]: `provider/model` strings;
+//! - [`transport`]: the one pooled HTTP client.
+//!
+//! It holds no server, database, routing or provider code.
+
+pub mod error;
+pub mod model;
+pub mod multipart;
+pub mod provider;
+pub mod sse;
+pub mod stream;
+pub mod transport;
+pub mod types;
+
+pub use error::{Error, ErrorKind, FallbackClass, Result};
+pub use model::ModelRef;
+pub use provider::Provider;
+pub use stream::{ChatStream, StreamAggregator};
+pub use transport::HttpTransport;
+pub use types::chat::{
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, MessageContent,
+};
+
+/// Seconds since the Unix epoch (for `created` fields llmux fills in itself).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

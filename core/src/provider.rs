@@ -1,0 +1,79 @@
+//! The `Provider` trait: one async method per endpoint.
+//!
+//! A `Provider` value is one configured upstream (credentials, base URL). The
+//! `model` in each request is the provider-side name, prefix already removed.
+//! Endpoints a backend lacks keep the default body, which returns
+//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) naming provider and endpoint.
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+use crate::stream::ChatStream;
+use crate::types::audio::{
+    SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
+};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use crate::types::images::{ImageGenerationRequest, ImagesResponse};
+use crate::types::models::ModelList;
+use crate::types::moderations::{ModerationRequest, ModerationResponse};
+
+/// An LLM backend reachable through llmux.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The provider prefix (`openai`, `groq`, `azure`, …).
+    fn name(&self) -> &str;
+
+    /// `POST /chat/completions`, whole response.
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "chat completions"))
+    }
+
+    /// `POST /chat/completions` with `stream: true`.
+    ///
+    /// Resolves once the upstream has accepted the call (status and headers
+    /// read); errors before that are returned here, later ones end the stream.
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
+        let _ = request;
+        Err(Error::unsupported(
+            self.name(),
+            "streaming chat completions",
+        ))
+    }
+
+    /// `POST /embeddings`.
+    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "embeddings"))
+    }
+
+    /// `GET /models`.
+    async fn list_models(&self) -> Result<ModelList> {
+        Err(Error::unsupported(self.name(), "models"))
+    }
+
+    /// `POST /images/generations`.
+    async fn image_generation(&self, request: ImageGenerationRequest) -> Result<ImagesResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "image generation"))
+    }
+
+    /// `POST /audio/transcriptions`.
+    async fn transcription(&self, request: TranscriptionRequest) -> Result<TranscriptionResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "audio transcription"))
+    }
+
+    /// `POST /audio/speech`.
+    async fn speech(&self, request: SpeechRequest) -> Result<SpeechResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "audio speech"))
+    }
+
+    /// `POST /moderations`.
+    async fn moderation(&self, request: ModerationRequest) -> Result<ModerationResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "moderations"))
+    }
+}

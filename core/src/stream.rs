@@ -1,0 +1,267 @@
+//! Streaming: the chunk stream type, the byte-stream → chunk-stream adapter that
+//! every provider shares, and the aggregator that rebuilds a whole completion.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::types::chat::{
+    ChatCompletion, ChatCompletionChunk, Choice, Extra, FinishReason, FunctionCall,
+    ResponseMessage, ToolCall, Usage,
+};
+
+/// A stream of chat completion chunks. An `Err` item ends the stream.
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk>> + Send>>;
+
+/// A stream of raw body bytes from the transport.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// Whether a decoder has seen its protocol's terminal event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeStatus {
+    /// Keep reading.
+    More,
+    /// The terminal event arrived; stop reading the body.
+    Done,
+}
+
+/// Turns a provider's stream framing (SSE, NDJSON, AWS event-stream) into chunks.
+///
+/// Implementations must accept bytes split at any point.
+pub trait StreamDecoder: Send + 'static {
+    /// Decode `bytes`, appending every chunk completed so far to `out`.
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus>;
+
+    /// The body ended. Emit anything pending, or fail if the stream was cut
+    /// short of its terminal event.
+    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()>;
+}
+
+/// Adapt a body byte stream and a decoder into a [`ChatStream`].
+///
+/// The body is dropped (closing the upstream connection) as soon as the decoder
+/// reports [`DecodeStatus::Done`], an error occurs, or the stream is dropped.
+pub fn decode_stream<D: StreamDecoder>(body: ByteStream, decoder: D) -> ChatStream {
+    struct State<D> {
+        body: Option<ByteStream>,
+        decoder: D,
+        pending: VecDeque<ChatCompletionChunk>,
+        scratch: Vec<ChatCompletionChunk>,
+        /// Delivered after the chunks decoded before it, then the stream ends.
+        error: Option<crate::Error>,
+    }
+    let state = State {
+        body: Some(body),
+        decoder,
+        pending: VecDeque::new(),
+        scratch: Vec::new(),
+        error: None,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(chunk) = st.pending.pop_front() {
+                return Some((Ok(chunk), st));
+            }
+            if let Some(e) = st.error.take() {
+                return Some((Err(e), st));
+            }
+            let body = st.body.as_mut()?;
+            let result = match body.next().await {
+                Some(Ok(bytes)) => st.decoder.push(&bytes, &mut st.scratch),
+                Some(Err(e)) => Err(e),
+                None => st
+                    .decoder
+                    .finish(&mut st.scratch)
+                    .map(|()| DecodeStatus::Done),
+            };
+            st.pending.extend(st.scratch.drain(..));
+            match result {
+                Ok(DecodeStatus::More) => {}
+                Ok(DecodeStatus::Done) => st.body = None,
+                Err(e) => {
+                    st.body = None;
+                    st.error = Some(e);
+                }
+            }
+        }
+    }))
+}
+
+/// Rebuilds a full [`ChatCompletion`] from streamed chunks: content and
+/// reasoning concatenated, tool-call argument fragments joined by index,
+/// finish reasons and the final usage kept.
+#[derive(Debug, Default)]
+pub struct StreamAggregator {
+    id: String,
+    model: String,
+    created: u64,
+    system_fingerprint: Option<String>,
+    service_tier: Option<String>,
+    choices: BTreeMap<u32, ChoiceAcc>,
+    usage: Option<Usage>,
+}
+
+#[derive(Debug, Default)]
+struct ChoiceAcc {
+    role: Option<String>,
+    content: Option<String>,
+    refusal: Option<String>,
+    reasoning: Option<String>,
+    thinking_blocks: Vec<Value>,
+    tool_calls: BTreeMap<u32, ToolCallAcc>,
+    logprobs: Vec<Value>,
+    finish_reason: Option<FinishReason>,
+}
+
+#[derive(Debug, Default)]
+struct ToolCallAcc {
+    id: String,
+    r#type: String,
+    name: String,
+    arguments: String,
+}
+
+fn append(slot: &mut Option<String>, piece: &str) {
+    slot.get_or_insert_with(String::new).push_str(piece);
+}
+
+impl StreamAggregator {
+    /// An empty aggregator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fold one chunk in.
+    pub fn push(&mut self, chunk: &ChatCompletionChunk) {
+        if self.id.is_empty() {
+            self.id.clone_from(&chunk.id);
+        }
+        if self.model.is_empty() {
+            self.model.clone_from(&chunk.model);
+        }
+        if self.created == 0 {
+            self.created = chunk.created;
+        }
+        if chunk.system_fingerprint.is_some() {
+            self.system_fingerprint
+                .clone_from(&chunk.system_fingerprint);
+        }
+        if chunk.service_tier.is_some() {
+            self.service_tier.clone_from(&chunk.service_tier);
+        }
+        if let Some(u) = &chunk.usage {
+            self.usage = Some(u.clone());
+        }
+        for c in &chunk.choices {
+            let acc = self.choices.entry(c.index).or_default();
+            let d = &c.delta;
+            if let Some(r) = &d.role {
+                acc.role = Some(r.clone());
+            }
+            if let Some(t) = &d.content {
+                append(&mut acc.content, t);
+            }
+            if let Some(t) = &d.refusal {
+                append(&mut acc.refusal, t);
+            }
+            if let Some(t) = &d.reasoning_content {
+                append(&mut acc.reasoning, t);
+            }
+            if let Some(blocks) = &d.thinking_blocks {
+                acc.thinking_blocks.extend(blocks.iter().cloned());
+            }
+            for tc in d.tool_calls.iter().flatten() {
+                let call = acc.tool_calls.entry(tc.index).or_default();
+                if let Some(id) = &tc.id {
+                    call.id.clone_from(id);
+                }
+                if let Some(t) = &tc.r#type {
+                    call.r#type.clone_from(t);
+                }
+                if let Some(f) = &tc.function {
+                    if let Some(n) = &f.name {
+                        call.name.push_str(n);
+                    }
+                    if let Some(a) = &f.arguments {
+                        call.arguments.push_str(a);
+                    }
+                }
+            }
+            if let Some(Value::Object(lp)) = &c.logprobs {
+                if let Some(Value::Array(items)) = lp.get("content") {
+                    acc.logprobs.extend(items.iter().cloned());
+                }
+            }
+            if c.finish_reason.is_some() {
+                acc.finish_reason.clone_from(&c.finish_reason);
+            }
+        }
+    }
+
+    /// The completion the chunks add up to.
+    pub fn finish(self) -> ChatCompletion {
+        let choices = self
+            .choices
+            .into_iter()
+            .map(|(index, acc)| {
+                let tool_calls: Vec<ToolCall> = acc
+                    .tool_calls
+                    .into_values()
+                    .map(|t| ToolCall {
+                        id: t.id,
+                        r#type: if t.r#type.is_empty() {
+                            "function".into()
+                        } else {
+                            t.r#type
+                        },
+                        function: FunctionCall {
+                            name: t.name,
+                            arguments: t.arguments,
+                        },
+                    })
+                    .collect();
+                Choice {
+                    index,
+                    message: ResponseMessage {
+                        role: acc.role.unwrap_or_else(|| "assistant".into()),
+                        content: acc.content,
+                        refusal: acc.refusal,
+                        tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                        reasoning_content: acc.reasoning,
+                        thinking_blocks: (!acc.thinking_blocks.is_empty())
+                            .then_some(acc.thinking_blocks),
+                        ..Default::default()
+                    },
+                    logprobs: (!acc.logprobs.is_empty())
+                        .then(|| serde_json::json!({ "content": acc.logprobs })),
+                    finish_reason: acc.finish_reason,
+                    extra: Extra::new(),
+                }
+            })
+            .collect();
+        ChatCompletion {
+            id: self.id,
+            object: "chat.completion".into(),
+            created: self.created,
+            model: self.model,
+            choices,
+            usage: self.usage,
+            system_fingerprint: self.system_fingerprint,
+            service_tier: self.service_tier,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// Collect a whole stream into one completion (fails on the first error).
+pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatCompletion> {
+    let mut agg = StreamAggregator::new();
+    while let Some(chunk) = stream.next().await {
+        agg.push(&chunk?);
+    }
+    Ok(agg.finish())
+}

@@ -1,0 +1,28 @@
+//! OpenAI-shaped request and response types, one module per endpoint.
+
+pub mod audio;
+pub mod chat;
+pub mod embeddings;
+pub mod images;
+pub mod models;
+pub mod moderations;
+
+use serde::{Deserialize, Serialize};
+
+/// A field OpenAI accepts as either one value or a list (`stop`, `input`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
