@@ -16,6 +16,7 @@
 pub mod error;
 pub mod model;
 pub mod multipart;
+pub mod params;
 pub mod provider;
 pub mod sse;
 pub mod stream;
@@ -24,6 +25,7 @@ pub mod types;
 
 pub use error::{Error, ErrorKind, FallbackClass, Result};
 pub use model::ModelRef;
+pub use params::{Env, MapEnv, ProcessEnv, ProviderParams};
 pub use provider::Provider;
 pub use stream::{ChatStream, StreamAggregator};
 pub use transport::HttpTransport;

@@ -1,0 +1,318 @@
+//! The OpenAI-compatible vendors: one row each.
+//!
+//! Every vendor here speaks OpenAI's wire format at `{base_url}/chat/completions`
+//! (and the other paths it lists). Adding a vendor is adding a row; base URLs and
+//! environment variables follow each vendor's public API reference and the names
+//! LiteLLM reads, so a LiteLLM user's environment works unchanged.
+
+/// An endpoint family a vendor may offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Embeddings,
+    Models,
+    Images,
+    Transcription,
+    Speech,
+    Moderations,
+}
+
+impl Endpoint {
+    /// Path under the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat/completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+            Endpoint::Images => "images/generations",
+            Endpoint::Transcription => "audio/transcriptions",
+            Endpoint::Speech => "audio/speech",
+            Endpoint::Moderations => "moderations",
+        }
+    }
+
+    /// Name used in "does not support" errors.
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+            Endpoint::Images => "image generation",
+            Endpoint::Transcription => "audio transcription",
+            Endpoint::Speech => "audio speech",
+            Endpoint::Moderations => "moderations",
+        }
+    }
+}
+
+/// One OpenAI-compatible vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    /// Provider prefix as LiteLLM users write it (`groq/…`).
+    pub name: &'static str,
+    /// Default base URL; empty when the user must give one (self-hosted servers).
+    pub base_url: &'static str,
+    /// Environment variables holding the API key, first match wins.
+    pub api_key_env: &'static [&'static str],
+    /// Environment variables overriding the base URL, first match wins.
+    pub api_base_env: &'static [&'static str],
+    /// Whether calls need a key (local servers do not).
+    pub key_required: bool,
+    /// What the vendor serves in OpenAI's format.
+    pub endpoints: &'static [Endpoint],
+}
+
+use Endpoint::*;
+
+const CHAT: &[Endpoint] = &[Chat, Models];
+const CHAT_EMBED: &[Endpoint] = &[Chat, Embeddings, Models];
+const ALL: &[Endpoint] = &[
+    Chat,
+    Embeddings,
+    Models,
+    Images,
+    Transcription,
+    Speech,
+    Moderations,
+];
+
+/// OpenAI itself. A custom endpoint (`openai/<model>` with `api_base`) uses this
+/// row with its own base URL, and then needs no key.
+pub const OPENAI: Preset = Preset {
+    name: "openai",
+    base_url: "https://api.openai.com/v1",
+    api_key_env: &["OPENAI_API_KEY"],
+    api_base_env: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
+    key_required: true,
+    endpoints: ALL,
+};
+
+/// The OpenAI-compatible vendors, sorted by name.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "cerebras",
+        base_url: "https://api.cerebras.ai/v1",
+        api_key_env: &["CEREBRAS_API_KEY"],
+        api_base_env: &["CEREBRAS_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "dashscope",
+        base_url: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        api_key_env: &["DASHSCOPE_API_KEY"],
+        api_base_env: &["DASHSCOPE_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "deepinfra",
+        base_url: "https://api.deepinfra.com/v1/openai",
+        api_key_env: &["DEEPINFRA_API_KEY"],
+        api_base_env: &["DEEPINFRA_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "deepseek",
+        base_url: "https://api.deepseek.com/v1",
+        api_key_env: &["DEEPSEEK_API_KEY"],
+        api_base_env: &["DEEPSEEK_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "featherless_ai",
+        base_url: "https://api.featherless.ai/v1",
+        api_key_env: &["FEATHERLESS_AI_API_KEY", "FEATHERLESS_API_KEY"],
+        api_base_env: &["FEATHERLESS_AI_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "fireworks_ai",
+        base_url: "https://api.fireworks.ai/inference/v1",
+        api_key_env: &[
+            "FIREWORKS_AI_API_KEY",
+            "FIREWORKS_API_KEY",
+            "FIREWORKSAI_API_KEY",
+        ],
+        api_base_env: &["FIREWORKS_AI_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "github",
+        base_url: "https://models.github.ai/inference",
+        api_key_env: &["GITHUB_API_KEY", "GITHUB_TOKEN"],
+        api_base_env: &["GITHUB_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "groq",
+        base_url: "https://api.groq.com/openai/v1",
+        api_key_env: &["GROQ_API_KEY"],
+        api_base_env: &["GROQ_API_BASE"],
+        key_required: true,
+        endpoints: &[Chat, Models, Transcription, Speech],
+    },
+    Preset {
+        name: "hosted_vllm",
+        base_url: "",
+        api_key_env: &["HOSTED_VLLM_API_KEY"],
+        api_base_env: &["HOSTED_VLLM_API_BASE"],
+        key_required: false,
+        endpoints: &[Chat, Embeddings, Models, Transcription],
+    },
+    Preset {
+        name: "huggingface",
+        base_url: "https://router.huggingface.co/v1",
+        api_key_env: &["HF_TOKEN", "HUGGINGFACE_API_KEY"],
+        api_base_env: &["HF_API_BASE", "HUGGINGFACE_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "hyperbolic",
+        base_url: "https://api.hyperbolic.xyz/v1",
+        api_key_env: &["HYPERBOLIC_API_KEY"],
+        api_base_env: &["HYPERBOLIC_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "llamafile",
+        base_url: "http://127.0.0.1:8080/v1",
+        api_key_env: &["LLAMAFILE_API_KEY"],
+        api_base_env: &["LLAMAFILE_API_BASE"],
+        key_required: false,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "lm_studio",
+        base_url: "http://localhost:1234/v1",
+        api_key_env: &["LM_STUDIO_API_KEY"],
+        api_base_env: &["LM_STUDIO_API_BASE"],
+        key_required: false,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "mistral",
+        base_url: "https://api.mistral.ai/v1",
+        api_key_env: &["MISTRAL_API_KEY"],
+        api_base_env: &["MISTRAL_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "moonshot",
+        base_url: "https://api.moonshot.ai/v1",
+        api_key_env: &["MOONSHOT_API_KEY"],
+        api_base_env: &["MOONSHOT_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "nebius",
+        base_url: "https://api.studio.nebius.com/v1",
+        api_key_env: &["NEBIUS_API_KEY"],
+        api_base_env: &["NEBIUS_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "novita",
+        base_url: "https://api.novita.ai/v3/openai",
+        api_key_env: &["NOVITA_API_KEY"],
+        api_base_env: &["NOVITA_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "nvidia_nim",
+        base_url: "https://integrate.api.nvidia.com/v1",
+        api_key_env: &["NVIDIA_NIM_API_KEY"],
+        api_base_env: &["NVIDIA_NIM_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "openrouter",
+        base_url: "https://openrouter.ai/api/v1",
+        api_key_env: &["OPENROUTER_API_KEY", "OR_API_KEY"],
+        api_base_env: &["OPENROUTER_API_BASE"],
+        key_required: true,
+        endpoints: CHAT,
+    },
+    Preset {
+        name: "perplexity",
+        base_url: "https://api.perplexity.ai",
+        api_key_env: &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
+        api_base_env: &["PERPLEXITY_API_BASE"],
+        key_required: true,
+        endpoints: &[Chat],
+    },
+    Preset {
+        name: "sambanova",
+        base_url: "https://api.sambanova.ai/v1",
+        api_key_env: &["SAMBANOVA_API_KEY"],
+        api_base_env: &["SAMBANOVA_API_BASE"],
+        key_required: true,
+        endpoints: CHAT_EMBED,
+    },
+    Preset {
+        name: "together_ai",
+        base_url: "https://api.together.xyz/v1",
+        api_key_env: &[
+            "TOGETHERAI_API_KEY",
+            "TOGETHER_AI_API_KEY",
+            "TOGETHER_API_KEY",
+        ],
+        api_base_env: &["TOGETHERAI_API_BASE"],
+        key_required: true,
+        endpoints: &[Chat, Embeddings, Models, Images],
+    },
+    Preset {
+        name: "xai",
+        base_url: "https://api.x.ai/v1",
+        api_key_env: &["XAI_API_KEY"],
+        api_base_env: &["XAI_API_BASE"],
+        key_required: true,
+        endpoints: &[Chat, Models, Images],
+    },
+];
+
+/// The preset named `name` (`openai` included).
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    if name == OPENAI.name {
+        return Some(&OPENAI);
+    }
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_unique_and_well_formed() {
+        let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            names, sorted,
+            "presets must be sorted by name, no duplicates"
+        );
+        for p in PRESETS {
+            assert!(!p.api_key_env.is_empty(), "{}", p.name);
+            assert!(p.endpoints.contains(&Endpoint::Chat), "{}", p.name);
+            assert!(!p.base_url.ends_with('/'), "{}", p.name);
+            assert!(p.key_required || !p.name.is_empty());
+            if !p.base_url.is_empty() {
+                assert!(p.base_url.starts_with("http"), "{}", p.name);
+            }
+        }
+    }
+}

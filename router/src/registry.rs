@@ -1,0 +1,125 @@
+//! From a model string to a ready [`Provider`]: the one place that knows every
+//! provider crate. The router's deployments and the CLI both resolve through it.
+
+use std::sync::Arc;
+
+use llmux_core::model::ModelRef;
+use llmux_core::{Env, Error, ErrorKind, Provider, ProviderParams, Result};
+use llmux_openai::OpenAiProvider;
+
+/// Provider prefixes LiteLLM users write that this build cannot serve yet.
+/// They are recognised so the error says so plainly instead of "unknown provider".
+const NOT_YET_BUILT: &[&str] = &[
+    "anthropic",
+    "bedrock",
+    "cohere",
+    "cohere_chat",
+    "gemini",
+    "ollama",
+    "ollama_chat",
+    "vertex_ai",
+];
+
+/// Every provider prefix this build serves.
+pub fn provider_names() -> Vec<&'static str> {
+    llmux_openai::provider_names().collect()
+}
+
+/// Every prefix recognised in model strings (served or not).
+fn recognised_prefixes() -> Vec<&'static str> {
+    let mut all = provider_names();
+    all.extend_from_slice(NOT_YET_BUILT);
+    all
+}
+
+/// A model string resolved to a provider and the provider-side model name.
+#[derive(Clone)]
+pub struct ResolvedModel {
+    /// The provider, configured with credentials and endpoint.
+    pub provider: Arc<dyn Provider>,
+    /// The model name to send upstream (prefix removed).
+    pub model: String,
+}
+
+impl std::fmt::Debug for ResolvedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedModel")
+            .field("provider", &self.provider.name())
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// Resolve `model` (`provider/model`, or an unambiguous bare name) with
+/// connection `params`, reading missing credentials from `env`.
+pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<ResolvedModel> {
+    let prefixes = recognised_prefixes();
+    let parsed = ModelRef::parse(model, &prefixes)?;
+    if NOT_YET_BUILT.contains(&parsed.provider) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "provider '{}' is not available in this build of llmux yet; available: {}",
+                parsed.provider,
+                provider_names().join(", ")
+            ),
+        )
+        .with_provider(parsed.provider));
+    }
+    let provider = OpenAiProvider::from_params(parsed.provider, params, env)?;
+    Ok(ResolvedModel {
+        provider: Arc::new(provider),
+        model: parsed.model.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::MapEnv;
+
+    #[test]
+    fn resolves_presets_and_bare_names() {
+        let env = MapEnv::new([("GROQ_API_KEY", "gk"), ("OPENAI_API_KEY", "ok")]);
+        let r = resolve(
+            "groq/llama-3.3-70b-versatile",
+            &ProviderParams::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("groq", "llama-3.3-70b-versatile")
+        );
+        let r = resolve("gpt-4o", &ProviderParams::default(), &env).unwrap();
+        assert_eq!((r.provider.name(), r.model.as_str()), ("openai", "gpt-4o"));
+    }
+
+    #[test]
+    fn missing_key_names_the_env_var() {
+        let err = resolve(
+            "mistral/mistral-large-latest",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert!(err.message.contains("MISTRAL_API_KEY"), "{}", err.message);
+    }
+
+    #[test]
+    fn planned_providers_say_so() {
+        let err = resolve(
+            "anthropic/claude-sonnet-4-5",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unsupported);
+        assert!(
+            err.message.contains("not available in this build"),
+            "{}",
+            err.message
+        );
+    }
+}
