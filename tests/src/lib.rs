@@ -1,1 +1,8 @@
-//! placeholder
+//! # llmux-tests
+//!
+//! End-to-end tests (in `tests/`) and the mock provider servers they use (in
+//! [`mock`]). The mocks speak each provider's real wire format on 127.0.0.1 with
+//! a random port, record every request for exact assertions, and take scripted
+//! responses for error injection and stream framing tests.
+
+pub mod mock;
