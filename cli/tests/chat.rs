@@ -1,5 +1,7 @@
 //! `llmux chat` as a user runs it: the real binary against a mock upstream.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -201,8 +201,15 @@ pub enum FallbackClass {
 }
 
 /// An llmux error: a kind plus everything needed to log it and render it.
+///
+/// The details live behind one box so `Result<T, Error>` stays small on the
+/// hot path; fields are read through `Deref` (`err.kind`, `err.message`).
 #[derive(Debug, Clone, thiserror::Error)]
-pub struct Error {
+pub struct Error(Box<ErrorDetails>);
+
+/// The fields of an [`Error`].
+#[derive(Debug, Clone)]
+pub struct ErrorDetails {
     /// What went wrong.
     pub kind: ErrorKind,
     /// Human-readable message (for upstream errors, the provider's own message).
@@ -231,10 +238,23 @@ impl fmt::Display for Error {
     }
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
 impl Error {
     /// A new error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorDetails {
             kind,
             message: message.into(),
             provider: None,
@@ -243,7 +263,7 @@ impl Error {
             retry_after: None,
             param: None,
             code: None,
-        }
+        }))
     }
 
     /// A `BadRequest` error.

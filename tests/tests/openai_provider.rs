@@ -1,6 +1,8 @@
 //! llmux-openai against a mock OpenAI-compatible server, through the real
 //! transport: exact upstream requests, exact decoded results, every error kind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use bytes::Bytes;
