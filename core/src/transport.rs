@@ -179,6 +179,69 @@ impl HttpTransport {
     }
 }
 
+/// Turns a non-2xx upstream response into the provider's classified error.
+pub type ErrorDecoder<'a> = &'a (dyn Fn(&UpstreamResponse) -> Error + Sync);
+
+impl HttpTransport {
+    /// Send `request`; a 2xx response is returned whole, any other status is
+    /// turned into an error by `on_error`. Errors carry `provider` and `model`.
+    pub async fn call(
+        &self,
+        request: http::Request<Bytes>,
+        timeout: Option<Duration>,
+        provider: &str,
+        model: &str,
+        on_error: ErrorDecoder<'_>,
+    ) -> Result<UpstreamResponse> {
+        let response = self
+            .send(request, timeout)
+            .await
+            .map_err(|e| e.with_provider(provider).with_model(model))?;
+        if !response.status.is_success() {
+            return Err(on_error(&response).with_model(model));
+        }
+        Ok(response)
+    }
+
+    /// Like [`call`](Self::call) for a streamed response: a 2xx response is
+    /// returned with its body still arriving; for any other status the body
+    /// is read whole and handed to `on_error`.
+    pub async fn call_streaming(
+        &self,
+        request: http::Request<Bytes>,
+        timeout: Option<Duration>,
+        provider: &str,
+        model: &str,
+        on_error: ErrorDecoder<'_>,
+    ) -> Result<UpstreamStream> {
+        let upstream = self
+            .send_streaming(request, timeout)
+            .await
+            .map_err(|e| e.with_provider(provider).with_model(model))?;
+        if !upstream.status.is_success() {
+            let whole = upstream
+                .collect()
+                .await
+                .map_err(|e| e.with_provider(provider).with_model(model))?;
+            return Err(on_error(&whole).with_model(model));
+        }
+        Ok(upstream)
+    }
+}
+
+/// Decode a JSON response body, or fail with `BadGateway` naming the provider.
+pub fn decode_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    provider: &str,
+    model: &str,
+) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
+            .with_provider(provider)
+            .with_model(model)
+    })
+}
+
 fn map_reqwest_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::new(

@@ -23,7 +23,7 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
 use llmux_core::multipart::{audio_content_type, MultipartForm};
 use llmux_core::stream::decode_stream;
-use llmux_core::transport::UpstreamResponse;
+use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::audio::{
     SpeechRequest, SpeechResponse, Transcription, TranscriptionRequest, TranscriptionResponse,
 };
@@ -373,30 +373,21 @@ impl OpenAiProvider {
         self.request(Method::POST, &url, Some(&content_type), form.finish())
     }
 
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        let response = self
-            .transport
-            .send(request, self.timeout)
-            .await
-            .map_err(|e| e.with_provider(self.name).with_model(model))?;
-        if !response.status.is_success() {
-            return Err(error::decode_error(
-                self.name,
-                response.status.as_u16(),
-                &response.headers,
-                &response.body,
-            )
-            .with_model(model));
-        }
-        Ok(response)
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            self.name,
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
     }
 
-    fn decode<T: DeserializeOwned>(&self, response: &UpstreamResponse, model: &str) -> Result<T> {
-        serde_json::from_slice(&response.body).map_err(|e| {
-            Error::bad_gateway(format!("cannot decode {} response: {e}", self.name))
-                .with_provider(self.name)
-                .with_model(model)
-        })
+    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
+        self.transport
+            .call(request, self.timeout, self.name, model, &|r| {
+                self.decode_error(r)
+            })
+            .await
     }
 
     async fn call_json<T: DeserializeOwned>(
@@ -405,7 +396,7 @@ impl OpenAiProvider {
         model: &str,
     ) -> Result<T> {
         let response = self.send(request, model).await?;
-        self.decode(&response, model)
+        decode_json(&response.body, self.name, model)
     }
 }
 
@@ -477,7 +468,7 @@ impl Provider for OpenAiProvider {
         let http = self.encode_transcription(&request, &new_boundary())?;
         let response = self.send(http, &request.model).await?;
         if request.wants_json() {
-            let t: Transcription = self.decode(&response, &request.model)?;
+            let t: Transcription = decode_json(&response.body, self.name, &request.model)?;
             Ok(TranscriptionResponse::Json(t))
         } else {
             Ok(TranscriptionResponse::Text(
