@@ -1,1 +1,60 @@
-fn main() {}
+//! Project chores: `cargo xtask <task>`.
+//!
+//! - `test`: the whole test suite, exactly as CI runs it: makes sure the local
+//!   Postgres and Redis are up (starting them if not), then `cargo fmt --check`,
+//!   `cargo clippy -D warnings` and `cargo test` over the workspace.
+
+mod services;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("services") => services::ensure(),
+        _ => Err(usage()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage() -> String {
+    "usage: cargo xtask <task>\n\n\
+     tasks:\n  \
+     test       start local Postgres/Redis if needed, then fmt --check, clippy, cargo test\n  \
+     services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up"
+        .to_string()
+}
+
+/// Run `cargo` with `args`, failing with a message naming the step.
+fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("xtask: {step}: cargo {}", args.join(" "));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(args)
+        .status()
+        .map_err(|e| format!("{step}: cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    services::ensure()?;
+    cargo("format check", &["fmt", "--all", "--", "--check"])?;
+    cargo(
+        "lint",
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+    )?;
+    let mut args = vec!["test", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo("tests", &args)
+}
