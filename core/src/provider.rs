@@ -17,6 +17,7 @@ use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
+use crate::types::rerank::{RerankRequest, RerankResponse};
 
 /// An LLM backend reachable through llmux.
 #[async_trait]
@@ -75,5 +76,11 @@ pub trait Provider: Send + Sync + 'static {
     async fn moderation(&self, request: ModerationRequest) -> Result<ModerationResponse> {
         let _ = request;
         Err(Error::unsupported(self.name(), "moderations"))
+    }
+
+    /// `POST /rerank`.
+    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "rerank"))
     }
 }

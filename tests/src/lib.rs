@@ -6,3 +6,8 @@
 //! responses for error injection and stream framing tests.
 
 pub mod mock;
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod images;
 pub mod models;
 pub mod moderations;
+pub mod rerank;
 
 use serde::{Deserialize, Serialize};
 
