@@ -1,9 +1,37 @@
 //! # llmux-router
 //!
-//! Turns model strings into configured providers ([`registry`]). Deployments,
-//! model groups and the tower reliability stack (retries, fallbacks, cooldowns,
-//! load balancing) build on this in the router issue.
+//! Model groups of deployments and the reliability stack in front of them,
+//! built from LiteLLM's `model_list` / `router_settings` or from the
+//! environment ([`Router::from_env`]).
+//!
+//! Per call, a tower stack runs `Fallback → Retry → Hedge → Select`:
+//! - **Select** picks a deployment with the configured [`strategy`]
+//!   (simple-shuffle, least-busy, latency-, usage- or cost-based), skipping
+//!   deployments that are cooling down, over their rpm/tpm (governor), or too
+//!   small for the prompt (pre-call check); it calls the provider under the
+//!   deployment's timeout and records latency, usage and failures.
+//! - **Hedge** (opt-in per group) sends a second copy of a slow call to another
+//!   deployment and keeps the first answer.
+//! - **Retry** retries per error kind with exponential backoff and jitter,
+//!   honouring `retry-after`.
+//! - **Fallback** tries other groups on the error kinds each fallback list covers.
+//!
+//! A stream is retried or falls back only before its first chunk: `chat_stream`
+//! returns once the first chunk has arrived.
+//!
+//! [`registry`] resolves `provider/model` strings to configured providers.
 
+pub mod call;
+pub mod config;
+pub mod deployment;
+pub mod fallback;
 pub mod registry;
+pub mod retry;
+pub mod router;
+pub mod select;
+pub mod strategy;
 
+pub use call::{Call, Reply, RouteInfo, Routed, RouterRequest, RouterResponse};
+pub use config::{LitellmParams, ModelListEntry, RouterSettings};
 pub use registry::{provider_names, resolve, ResolvedModel};
+pub use router::Router;

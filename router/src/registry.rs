@@ -32,6 +32,30 @@ fn recognised_prefixes() -> Vec<&'static str> {
     all
 }
 
+/// Providers whose credentials (or, for key-less local servers, base URL)
+/// are present in `env`: what `Router::from_env` serves.
+pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for name in llmux_openai::provider_names() {
+        let configured = match llmux_openai::presets::preset(name) {
+            Some(p) if p.key_required => env.first(p.api_key_env).is_some(),
+            Some(p) => env.first(p.api_base_env).is_some(),
+            // Azure: a key or Entra token, and an endpoint.
+            None => {
+                env.first(&["AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AD_TOKEN"])
+                    .is_some()
+                    && env
+                        .first(&["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"])
+                        .is_some()
+            }
+        };
+        if configured {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// A model string resolved to a provider and the provider-side model name.
 #[derive(Clone)]
 pub struct ResolvedModel {
@@ -105,6 +129,22 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Authentication);
         assert!(err.message.contains("MISTRAL_API_KEY"), "{}", err.message);
+    }
+
+    #[test]
+    fn configured_providers_follow_the_environment() {
+        let env = MapEnv::new([
+            ("OPENAI_API_KEY", "k"),
+            ("GROQ_API_KEY", "k"),
+            ("LM_STUDIO_API_KEY", "k"),
+            ("HOSTED_VLLM_API_BASE", "http://127.0.0.1:8000/v1"),
+            ("AZURE_API_KEY", "k"),
+        ]);
+        // lm_studio needs its base URL to count; azure needs AZURE_API_BASE too.
+        assert_eq!(
+            configured_providers(&env),
+            vec!["openai", "groq", "hosted_vllm"]
+        );
     }
 
     #[test]

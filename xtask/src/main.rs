@@ -52,7 +52,14 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo("format check", &["fmt", "--all", "--", "--check"])?;
     cargo(
         "lint",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));

@@ -38,7 +38,10 @@ pub fn ensure() -> Result<(), String> {
         if is_up(s.port) {
             continue;
         }
-        eprintln!("xtask: {} is not answering on 127.0.0.1:{}; starting it", s.name, s.port);
+        eprintln!(
+            "xtask: {} is not answering on 127.0.0.1:{}; starting it",
+            s.name, s.port
+        );
         let status = Command::new("sh")
             .args(["-c", s.start])
             .status()

@@ -1,0 +1,312 @@
+//! The innermost service: choose a deployment of the group and call it.
+//!
+//! Per call: resolve the group, drop deployments whose context window is too
+//! small (pre-call check), that are cooling down, or (when others remain) that
+//! this call already tried; let the strategy pick; take rpm/tpm budget from the
+//! governor limiters; call the provider under the deployment's timeout; record
+//! latency, usage and failures (which may start a cooldown).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use llmux_core::types::chat::ChatCompletionChunk;
+use llmux_core::{ChatStream, Error, ErrorKind, Result};
+use tokio::time::Instant;
+
+use crate::call::{Call, Reply, RouteInfo, RouterRequest, RouterResponse};
+use crate::deployment::{Deployment, InFlightGuard};
+use crate::router::Shared;
+
+/// Chooses a deployment and calls it. Cheap to clone.
+#[derive(Clone)]
+pub struct SelectService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl tower::Service<RouterRequest> for SelectService {
+    type Response = RouterResponse;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<RouterResponse>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: RouterRequest) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { select_and_call(&shared, req).await })
+    }
+}
+
+async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterResponse> {
+    let now = Instant::now();
+    let group_members = shared.candidates(&req.group)?;
+    let group_size = group_members.len();
+    let deployment = choose(shared, &req, group_members, now)?;
+    let attempts = req.context.record_attempt(&deployment.spec.id);
+    let (provider, upstream_model) = deployment.provider_for(&req.group)?;
+    let guard = deployment.start_call();
+    let started = Instant::now();
+    let settings = &shared.settings;
+
+    let result = match req.call {
+        Call::ChatStream(mut r) => {
+            r.model.clone_from(&upstream_model);
+            let limit = deployment
+                .spec
+                .stream_timeout
+                .or(settings.stream_timeout)
+                .or(deployment.spec.timeout)
+                .or(settings.timeout);
+            let first = with_timeout(limit, &deployment, async {
+                let mut stream = provider.chat_stream(r).await?;
+                match stream.next().await {
+                    Some(Ok(chunk)) => Ok((chunk, stream)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(Error::new(
+                        ErrorKind::ApiConnection,
+                        "upstream stream ended before its first chunk",
+                    )),
+                }
+            })
+            .await;
+            first.map(|(chunk, rest)| {
+                Reply::ChatStream(observe_stream(chunk, rest, guard, deployment.clone()))
+            })
+        }
+        call => {
+            let limit = deployment.spec.timeout.or(settings.timeout);
+            let reply = with_timeout(
+                limit,
+                &deployment,
+                call_provider(provider.as_ref(), call, &upstream_model),
+            )
+            .await;
+            drop(guard);
+            reply
+        }
+    };
+    let latency = started.elapsed();
+    match result {
+        Ok(reply) => {
+            deployment.state.record_latency(latency);
+            let tokens = match &reply {
+                Reply::Chat(c) => c.usage.as_ref().map(|u| u.total_tokens).unwrap_or(0),
+                Reply::Embeddings(e) => e.usage.total_tokens,
+                // Streams record their tokens when they end.
+                _ => 0,
+            };
+            deployment.state.record_usage(Instant::now(), 1, tokens);
+            Ok(RouterResponse {
+                reply,
+                route: RouteInfo {
+                    model_group: req.group.clone(),
+                    deployment_id: deployment.spec.id.clone(),
+                    provider: provider.name().to_string(),
+                    upstream_model,
+                    attempts,
+                    fallback_from: None,
+                    latency,
+                },
+            })
+        }
+        Err(e) => {
+            if e.kind.counts_against_deployment() && group_size > 1 {
+                let cooled = deployment.state.record_failure(
+                    Instant::now(),
+                    settings.allowed_fails,
+                    settings.cooldown_time,
+                    e.kind == ErrorKind::RateLimit,
+                );
+                if cooled {
+                    tracing::warn!(
+                        deployment = %deployment.spec.id,
+                        group = %deployment.spec.group,
+                        error = %e,
+                        cooldown_s = settings.cooldown_time.as_secs_f64(),
+                        "deployment cooling down"
+                    );
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Pick a deployment of `members` for `req`.
+fn choose(
+    shared: &Shared,
+    req: &RouterRequest,
+    members: Vec<Arc<Deployment>>,
+    now: Instant,
+) -> Result<Arc<Deployment>> {
+    let prompt_tokens = req.call.estimated_prompt_tokens();
+    let mut pool = members;
+    if shared.settings.pre_call_checks {
+        let total = pool.len();
+        pool.retain(|d| d.spec.max_input_tokens.is_none_or(|m| prompt_tokens <= m));
+        if pool.is_empty() {
+            return Err(Error::new(
+                ErrorKind::ContextWindowExceeded,
+                format!(
+                    "the prompt (about {prompt_tokens} tokens) exceeds max_input_tokens of all {total} deployments of model group '{}'",
+                    req.group
+                ),
+            )
+            .with_model(req.group.clone()));
+        }
+    }
+    let total = pool.len();
+    let mut soonest: Option<Instant> = None;
+    pool.retain(|d| match d.state.cooling_down(now) {
+        Some(until) => {
+            soonest = Some(soonest.map_or(until, |s| s.min(until)));
+            false
+        }
+        None => true,
+    });
+    if pool.is_empty() {
+        let wait = soonest.map(|s| s.duration_since(now)).unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::RateLimit,
+            format!(
+                "no deployments available for model group '{}': all {total} are cooling down; try again in {:.1} s",
+                req.group,
+                wait.as_secs_f64()
+            ),
+        )
+        .with_model(req.group.clone())
+        .with_retry_after(Some(wait)));
+    }
+    if pool.iter().any(|d| !req.context.tried(&d.spec.id)) {
+        pool.retain(|d| !req.context.tried(&d.spec.id));
+    }
+    let tokens = prompt_tokens + req.call.max_output_tokens();
+    while !pool.is_empty() {
+        let i = shared.strategy.pick(&pool, now).min(pool.len() - 1);
+        let d = pool.swap_remove(i);
+        if d.try_acquire_request() && d.try_acquire_tokens(tokens) {
+            return Ok(d);
+        }
+    }
+    Err(Error::new(
+        ErrorKind::RateLimit,
+        format!(
+            "every deployment of model group '{}' is at its rpm/tpm limit",
+            req.group
+        ),
+    )
+    .with_model(req.group.clone())
+    .with_retry_after(Some(Duration::from_secs(1))))
+}
+
+async fn with_timeout<T>(
+    limit: Option<Duration>,
+    deployment: &Deployment,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        None => fut.await,
+        Some(limit) => tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "deployment '{}' ({}) did not answer within {:.1} s",
+                    deployment.spec.id,
+                    deployment.spec.model,
+                    limit.as_secs_f64()
+                ),
+            ))
+        }),
+    }
+}
+
+async fn call_provider(
+    provider: &dyn llmux_core::Provider,
+    call: Call,
+    model: &str,
+) -> Result<Reply> {
+    Ok(match call {
+        Call::Chat(mut r) | Call::ChatStream(mut r) => {
+            r.model = model.to_string();
+            Reply::Chat(provider.chat(r).await?)
+        }
+        Call::Embeddings(mut r) => {
+            r.model = model.to_string();
+            Reply::Embeddings(provider.embeddings(r).await?)
+        }
+        Call::ImageGeneration(mut r) => {
+            r.model = Some(model.to_string());
+            Reply::ImageGeneration(provider.image_generation(r).await?)
+        }
+        Call::Transcription(mut r) => {
+            r.model = model.to_string();
+            Reply::Transcription(provider.transcription(r).await?)
+        }
+        Call::Speech(mut r) => {
+            r.model = model.to_string();
+            Reply::Speech(provider.speech(r).await?)
+        }
+        Call::Moderation(mut r) => {
+            r.model = Some(model.to_string());
+            Reply::Moderation(provider.moderation(r).await?)
+        }
+        Call::Rerank(mut r) => {
+            r.model = model.to_string();
+            Reply::Rerank(provider.rerank(r).await?)
+        }
+    })
+}
+
+/// The stream with its first chunk put back in front, keeping the deployment's
+/// in-flight count until it ends and recording its tokens then.
+fn observe_stream(
+    first: ChatCompletionChunk,
+    rest: ChatStream,
+    guard: InFlightGuard,
+    deployment: Arc<Deployment>,
+) -> ChatStream {
+    let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
+    Box::pin(ObservedStream {
+        inner: Box::pin(tail),
+        guard: Some(guard),
+        deployment,
+        tokens: 0,
+    })
+}
+
+struct ObservedStream {
+    inner: ChatStream,
+    guard: Option<InFlightGuard>,
+    deployment: Arc<Deployment>,
+    tokens: u64,
+}
+
+impl Stream for ObservedStream {
+    type Item = Result<ChatCompletionChunk>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = self.inner.as_mut().poll_next(cx);
+        match &item {
+            Poll::Ready(Some(Ok(chunk))) => {
+                if let Some(u) = &chunk.usage {
+                    self.tokens = u.total_tokens;
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                if self.guard.take().is_some() {
+                    let tokens = self.tokens;
+                    self.deployment
+                        .state
+                        .record_usage(Instant::now(), 0, tokens);
+                }
+            }
+            Poll::Pending => {}
+        }
+        item
+    }
+}
