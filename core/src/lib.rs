@@ -13,6 +13,7 @@
 //!
 //! It holds no server, database, routing or provider code.
 
+pub mod endpoint;
 pub mod error;
 pub mod model;
 pub mod multipart;

@@ -265,3 +265,112 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatCompletion> {
     }
     Ok(agg.finish())
 }
+
+/// The chunks a stream of `completion` would have had: per choice, a chunk
+/// with the role and the whole content / reasoning / tool calls, then a chunk
+/// with the finish reason; finally a usage chunk when the completion has usage.
+/// Used to replay a stored completion to a streaming caller.
+pub fn completion_to_chunks(completion: &ChatCompletion) -> Vec<ChatCompletionChunk> {
+    use crate::types::chat::{ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
+    let base = |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
+        id: completion.id.clone(),
+        object: "chat.completion.chunk".into(),
+        created: completion.created,
+        model: completion.model.clone(),
+        choices,
+        usage,
+        system_fingerprint: completion.system_fingerprint.clone(),
+        service_tier: completion.service_tier.clone(),
+        extra: Extra::new(),
+    };
+    let mut out = Vec::new();
+    for c in &completion.choices {
+        let m = &c.message;
+        let tool_calls = m.tool_calls.as_ref().map(|calls| {
+            calls
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ToolCallDelta {
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                    id: Some(t.id.clone()),
+                    r#type: Some(t.r#type.clone()),
+                    function: Some(FunctionCallDelta {
+                        name: Some(t.function.name.clone()),
+                        arguments: Some(t.function.arguments.clone()),
+                    }),
+                })
+                .collect()
+        });
+        out.push(base(
+            vec![ChunkChoice {
+                index: c.index,
+                delta: Delta {
+                    role: Some(m.role.clone()),
+                    content: m.content.clone(),
+                    refusal: m.refusal.clone(),
+                    reasoning_content: m.reasoning_content.clone(),
+                    thinking_blocks: m.thinking_blocks.clone(),
+                    tool_calls,
+                    ..Default::default()
+                },
+                logprobs: c.logprobs.clone(),
+                finish_reason: None,
+                extra: Extra::new(),
+            }],
+            None,
+        ));
+        out.push(base(
+            vec![ChunkChoice {
+                index: c.index,
+                delta: Delta::default(),
+                logprobs: None,
+                finish_reason: c.finish_reason.clone(),
+                extra: Extra::new(),
+            }],
+            None,
+        ));
+    }
+    if let Some(u) = &completion.usage {
+        out.push(base(Vec::new(), Some(u.clone())));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::chat::ToolCall;
+
+    #[test]
+    fn chunks_of_a_completion_aggregate_back_to_it() {
+        let completion = ChatCompletion {
+            id: "chatcmpl-1".into(),
+            object: "chat.completion".into(),
+            created: 7,
+            model: "m".into(),
+            choices: vec![Choice {
+                index: 0,
+                message: ResponseMessage {
+                    content: Some("hi".into()),
+                    reasoning_content: Some("because".into()),
+                    tool_calls: Some(vec![ToolCall::function("c1", "f", "{\"a\":1}")]),
+                    ..Default::default()
+                },
+                logprobs: None,
+                finish_reason: Some(FinishReason::ToolCalls),
+                extra: Extra::new(),
+            }],
+            usage: Some(Usage::new(3, 4)),
+            system_fingerprint: Some("fp".into()),
+            service_tier: None,
+            extra: Extra::new(),
+        };
+        let chunks = completion_to_chunks(&completion);
+        assert_eq!(chunks.len(), 3);
+        let mut agg = StreamAggregator::new();
+        for c in &chunks {
+            agg.push(c);
+        }
+        assert_eq!(agg.finish(), completion);
+    }
+}

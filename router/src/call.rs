@@ -6,98 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use llmux_core::types::audio::{
-    SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
-};
-use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
-use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
-use llmux_core::types::images::{ImageGenerationRequest, ImagesResponse};
-use llmux_core::types::moderations::{ModerationRequest, ModerationResponse};
-use llmux_core::types::rerank::{RerankRequest, RerankResponse};
-use llmux_core::ChatStream;
-
-/// One endpoint call. The request's `model` is replaced by the deployment's
-/// upstream model name when it is sent.
-#[derive(Debug, Clone)]
-pub enum Call {
-    Chat(ChatCompletionRequest),
-    ChatStream(ChatCompletionRequest),
-    Embeddings(EmbeddingRequest),
-    ImageGeneration(ImageGenerationRequest),
-    Transcription(TranscriptionRequest),
-    Speech(SpeechRequest),
-    Moderation(ModerationRequest),
-    Rerank(RerankRequest),
-}
-
-impl Call {
-    /// Endpoint name for messages and metrics.
-    pub fn endpoint(&self) -> &'static str {
-        match self {
-            Call::Chat(_) => "chat",
-            Call::ChatStream(_) => "chat_stream",
-            Call::Embeddings(_) => "embeddings",
-            Call::ImageGeneration(_) => "image_generation",
-            Call::Transcription(_) => "transcription",
-            Call::Speech(_) => "speech",
-            Call::Moderation(_) => "moderation",
-            Call::Rerank(_) => "rerank",
-        }
-    }
-
-    /// A rough prompt size in tokens (4 characters a token) for pre-call
-    /// context-window checks and tpm admission. Exact counts belong to
-    /// `llmux-cost`; this only has to be cheap and not undercount badly.
-    pub fn estimated_prompt_tokens(&self) -> u64 {
-        let chars = match self {
-            Call::Chat(r) | Call::ChatStream(r) => serde_json::to_string(&r.messages)
-                .map(|s| s.len())
-                .unwrap_or(0),
-            Call::Embeddings(r) => serde_json::to_string(&r.input)
-                .map(|s| s.len())
-                .unwrap_or(0),
-            Call::Rerank(r) => {
-                r.query.len() + r.documents.iter().map(|d| d.text().len()).sum::<usize>()
-            }
-            Call::Speech(r) => r.input.len(),
-            _ => 0,
-        };
-        (chars as u64).div_ceil(4)
-    }
-
-    /// Output tokens the caller allows (chat only).
-    pub fn max_output_tokens(&self) -> u64 {
-        match self {
-            Call::Chat(r) | Call::ChatStream(r) => {
-                r.max_output_tokens().map(u64::from).unwrap_or(0)
-            }
-            _ => 0,
-        }
-    }
-}
-
-/// A reply from one endpoint.
-pub enum Reply {
-    Chat(ChatCompletion),
-    /// The first chunk has already arrived (and is replayed first).
-    ChatStream(ChatStream),
-    Embeddings(EmbeddingResponse),
-    ImageGeneration(ImagesResponse),
-    Transcription(TranscriptionResponse),
-    Speech(SpeechResponse),
-    Moderation(ModerationResponse),
-    Rerank(RerankResponse),
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Reply::ChatStream(_) => f.write_str("Reply::ChatStream(..)"),
-            Reply::Chat(c) => f.debug_tuple("Reply::Chat").field(c).finish(),
-            _ => f.write_str("Reply(..)"),
-        }
-    }
-}
+pub use llmux_core::endpoint::{Call, Reply};
+use llmux_core::endpoint::{CallRequest, CallResponse};
 
 /// Per-call bookkeeping shared by every attempt (retries, hedges, fallbacks).
 #[derive(Debug, Default)]
@@ -164,6 +74,8 @@ pub struct RouteInfo {
     pub fallback_from: Option<String>,
     /// Time from routing to the reply (for streams: to the first chunk).
     pub latency: Duration,
+    /// Served from a response cache, not by a deployment.
+    pub cache_hit: bool,
 }
 
 /// A reply and how it was routed.
@@ -178,4 +90,47 @@ pub struct RouterResponse {
 pub struct Routed<T> {
     pub response: T,
     pub route: RouteInfo,
+}
+
+impl CallRequest for RouterRequest {
+    fn model_group(&self) -> &str {
+        &self.group
+    }
+
+    fn call(&self) -> &Call {
+        &self.call
+    }
+
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
+
+impl CallResponse for RouterResponse {
+    fn reply(&self) -> &Reply {
+        &self.reply
+    }
+
+    fn map_reply(self, f: impl FnOnce(Reply) -> Reply) -> Self {
+        RouterResponse {
+            reply: f(self.reply),
+            route: self.route,
+        }
+    }
+
+    fn from_cache(model_group: &str, reply: Reply) -> Self {
+        RouterResponse {
+            reply,
+            route: RouteInfo {
+                model_group: model_group.to_string(),
+                deployment_id: "cache".into(),
+                provider: "cache".into(),
+                upstream_model: String::new(),
+                attempts: 0,
+                fallback_from: None,
+                latency: Duration::ZERO,
+                cache_hit: true,
+            },
+        }
+    }
 }

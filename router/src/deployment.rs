@@ -266,6 +266,14 @@ impl DeploymentState {
             .filter(|until| *until > now)
     }
 
+    /// Record a latency and a minute's usage sample (benchmarks and tests
+    /// outside the crate use this to put a deployment in a known state).
+    #[doc(hidden)]
+    pub fn record_sample_for_bench(&self, latency: Duration) {
+        self.record_latency(latency);
+        self.record_usage(Instant::now(), 1, 100);
+    }
+
     pub(crate) fn record_latency(&self, latency: Duration) {
         let sample = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)

@@ -111,6 +111,7 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
                     attempts,
                     fallback_from: None,
                     latency,
+                    cache_hit: false,
                 },
             })
         }

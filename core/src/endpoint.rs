@@ -1,0 +1,118 @@
+//! Every endpoint's request and reply as one enum each, so layers that do not
+//! care which endpoint a call is for (routing, caching, logging) handle all of
+//! them alike. Also the traits a layer uses to read and build the request and
+//! response types of whatever service it wraps.
+
+use crate::stream::ChatStream;
+use crate::types::audio::{
+    SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
+};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use crate::types::images::{ImageGenerationRequest, ImagesResponse};
+use crate::types::moderations::{ModerationRequest, ModerationResponse};
+use crate::types::rerank::{RerankRequest, RerankResponse};
+
+/// One endpoint call. The request's `model` is replaced by the deployment's
+/// upstream model name when it is sent.
+#[derive(Debug, Clone)]
+pub enum Call {
+    Chat(ChatCompletionRequest),
+    ChatStream(ChatCompletionRequest),
+    Embeddings(EmbeddingRequest),
+    ImageGeneration(ImageGenerationRequest),
+    Transcription(TranscriptionRequest),
+    Speech(SpeechRequest),
+    Moderation(ModerationRequest),
+    Rerank(RerankRequest),
+}
+
+impl Call {
+    /// Endpoint name for messages and metrics.
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            Call::Chat(_) => "chat",
+            Call::ChatStream(_) => "chat_stream",
+            Call::Embeddings(_) => "embeddings",
+            Call::ImageGeneration(_) => "image_generation",
+            Call::Transcription(_) => "transcription",
+            Call::Speech(_) => "speech",
+            Call::Moderation(_) => "moderation",
+            Call::Rerank(_) => "rerank",
+        }
+    }
+
+    /// A rough prompt size in tokens (4 characters a token) for pre-call
+    /// context-window checks and tpm admission. Exact counts belong to
+    /// `llmux-cost`; this only has to be cheap and not undercount badly.
+    pub fn estimated_prompt_tokens(&self) -> u64 {
+        let chars = match self {
+            Call::Chat(r) | Call::ChatStream(r) => serde_json::to_string(&r.messages)
+                .map(|s| s.len())
+                .unwrap_or(0),
+            Call::Embeddings(r) => serde_json::to_string(&r.input)
+                .map(|s| s.len())
+                .unwrap_or(0),
+            Call::Rerank(r) => {
+                r.query.len() + r.documents.iter().map(|d| d.text().len()).sum::<usize>()
+            }
+            Call::Speech(r) => r.input.len(),
+            _ => 0,
+        };
+        (chars as u64).div_ceil(4)
+    }
+
+    /// Output tokens the caller allows (chat only).
+    pub fn max_output_tokens(&self) -> u64 {
+        match self {
+            Call::Chat(r) | Call::ChatStream(r) => {
+                r.max_output_tokens().map(u64::from).unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// A reply from one endpoint.
+pub enum Reply {
+    Chat(ChatCompletion),
+    /// The first chunk has already arrived (and is replayed first).
+    ChatStream(ChatStream),
+    Embeddings(EmbeddingResponse),
+    ImageGeneration(ImagesResponse),
+    Transcription(TranscriptionResponse),
+    Speech(SpeechResponse),
+    Moderation(ModerationResponse),
+    Rerank(RerankResponse),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::ChatStream(_) => f.write_str("Reply::ChatStream(..)"),
+            Reply::Chat(c) => f.debug_tuple("Reply::Chat").field(c).finish(),
+            _ => f.write_str("Reply(..)"),
+        }
+    }
+}
+
+/// A request that names a model group and carries one endpoint [`Call`].
+pub trait CallRequest {
+    /// The model (group) asked for.
+    fn model_group(&self) -> &str;
+    /// The call.
+    fn call(&self) -> &Call;
+    /// The call, to adjust before it is sent on.
+    fn call_mut(&mut self) -> &mut Call;
+}
+
+/// A response that carries one endpoint [`Reply`] and can be built from a
+/// stored one (a cache hit).
+pub trait CallResponse: Sized {
+    /// The reply.
+    fn reply(&self) -> &Reply;
+    /// Replace the reply (e.g. with a stream that records what passes).
+    fn map_reply(self, f: impl FnOnce(Reply) -> Reply) -> Self;
+    /// A response served from a cache for `model_group`.
+    fn from_cache(model_group: &str, reply: Reply) -> Self;
+}
