@@ -1,6 +1,7 @@
-//! `llmux`: call any LLM provider from the shell.
+//! `llmux`: call any LLM provider from the shell, or run the gateway.
 
 mod chat;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -21,14 +22,37 @@ struct Cli {
 enum Command {
     /// Send one prompt to a model and stream the answer to stdout.
     Chat(chat::ChatArgs),
+    /// Run the OpenAI-compatible gateway.
+    Serve(serve::ServeArgs),
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LLMUX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = match &cli.command {
+        Command::Chat(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Serve(args) => {
+            init_logging(args.json_logs());
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = args.num_workers() {
+                b.worker_threads(n.max(1));
+            }
+            b
+        }
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -38,6 +62,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Chat(args) => chat::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     match result {

@@ -140,10 +140,14 @@ impl MockResponse {
         self
     }
 
-    fn into_response(self) -> Response {
+    fn into_response(self, shared: Arc<Mutex<Shared>>) -> Response {
         let body = match self.body {
             MockBody::Full(b) => Body::from(b),
             MockBody::Stream(parts) => {
+                let guard = StreamGuard {
+                    shared,
+                    finished: false,
+                };
                 let stream = futures::stream::iter(parts).filter_map(|part| async move {
                     match part {
                         StreamPart::Bytes(b) => Some(Ok::<Bytes, std::io::Error>(b)),
@@ -159,6 +163,17 @@ impl MockResponse {
                         }
                     }
                 });
+                // The guard lives as long as the body: dropped unfinished means
+                // the client went away (or the mock aborted) mid-stream.
+                let stream = stream.chain(futures::stream::iter(std::iter::from_fn({
+                    let mut guard = Some(guard);
+                    move || {
+                        if let Some(mut g) = guard.take() {
+                            g.finished = true;
+                        }
+                        None
+                    }
+                })));
                 Body::from_stream(stream)
             }
         };
@@ -176,12 +191,27 @@ impl MockResponse {
     }
 }
 
+/// Counts streamed bodies dropped before their end.
+struct StreamGuard {
+    shared: Arc<Mutex<Shared>>,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            lock(&self.shared).streams_cut_short += 1;
+        }
+    }
+}
+
 /// Default behaviour for requests with no scripted response.
 pub type Behaviour = fn(&RecordedRequest) -> MockResponse;
 
 struct Shared {
     requests: Vec<RecordedRequest>,
     queue: VecDeque<MockResponse>,
+    streams_cut_short: u64,
 }
 
 #[derive(Clone)]
@@ -207,6 +237,7 @@ impl MockServer {
         let shared = Arc::new(Mutex::new(Shared {
             requests: Vec::new(),
             queue: VecDeque::new(),
+            streams_cut_short: 0,
         }));
         let state = AppState {
             shared: shared.clone(),
@@ -239,6 +270,12 @@ impl MockServer {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared).requests.clone()
+    }
+
+    /// Streamed responses whose body was dropped before its end (the client
+    /// disconnected, or a scripted `Abort`).
+    pub fn streams_cut_short(&self) -> u64 {
+        lock(&self.shared).streams_cut_short
     }
 
     /// The most recent request.
@@ -274,5 +311,5 @@ async fn handle(State(state): State<AppState>, request: Request) -> Result<Respo
     if !response.delay.is_zero() {
         tokio::time::sleep(response.delay).await;
     }
-    Ok(response.into_response())
+    Ok(response.into_response(state.shared.clone()))
 }

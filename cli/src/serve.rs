@@ -1,0 +1,56 @@
+//! `llmux serve`: run the gateway.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use llmux_core::ProcessEnv;
+use llmux_proxy::ServeOptions;
+
+/// Arguments of `llmux serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// LiteLLM-format config.yaml (model_list, router_settings, litellm_settings, general_settings).
+    #[arg(short, long, env = "LLMUX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Serve this provider/model as a model group of the same name (repeatable).
+    #[arg(short, long = "model")]
+    models: Vec<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0", env = "HOST")]
+    host: String,
+    /// Port to listen on.
+    #[arg(short, long, default_value_t = 4000, env = "PORT")]
+    port: u16,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    num_workers: Option<usize>,
+    /// Log as JSON lines (for log collectors) instead of human-readable text.
+    #[arg(long, env = "LLMUX_JSON_LOGS")]
+    json_logs: bool,
+}
+
+impl ServeArgs {
+    /// Worker threads requested, if any.
+    pub fn num_workers(&self) -> Option<usize> {
+        self.num_workers
+    }
+
+    /// Whether logs are JSON.
+    pub fn json_logs(&self) -> bool {
+        self.json_logs
+    }
+}
+
+/// Run the gateway until SIGINT/SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<(), String> {
+    let options = ServeOptions {
+        config: args.config,
+        models: args.models,
+        host: args.host,
+        port: args.port,
+    };
+    llmux_proxy::serve(options, Arc::new(ProcessEnv))
+        .await
+        .map_err(|e| e.to_string())
+}

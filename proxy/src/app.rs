@@ -1,0 +1,745 @@
+//! The gateway's state and HTTP routes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use llmux_core::endpoint::{Call, Reply};
+use llmux_core::types::audio::{SpeechRequest, TranscriptionRequest, TranscriptionResponse};
+use llmux_core::types::chat::{ChatCompletionRequest, StreamOptions};
+use llmux_core::types::embeddings::EmbeddingRequest;
+use llmux_core::types::images::ImageGenerationRequest;
+use llmux_core::types::moderations::ModerationRequest;
+use llmux_core::types::rerank::RerankRequest;
+use llmux_core::{unix_now, Error, ErrorKind};
+use llmux_router::{RouteInfo, Router, RouterRequest, RouterResponse};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
+
+use crate::auth::Authenticator;
+use crate::completions;
+use crate::error::ApiError;
+use crate::metrics::{
+    DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
+};
+use crate::sse::{sse_stream, SseOptions, StreamOutcome};
+
+/// The service every call goes through: the router, maybe behind the cache.
+pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>;
+
+/// What the handlers share.
+pub struct Gateway {
+    pub service: CallService,
+    pub router: Router,
+    pub auth: Arc<dyn Authenticator>,
+    pub metrics: Arc<Metrics>,
+    /// Sanitized `model_list` for `/model/info` (no keys).
+    pub model_info: Vec<Value>,
+    /// Seconds of silence before a stream keep-alive comment.
+    pub keep_alive: Duration,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+type Shared = State<Arc<Gateway>>;
+
+/// All routes, with and without the `/v1` prefix.
+pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
+    let limit = gateway.max_body_bytes;
+    let mut r = axum::Router::new();
+    for prefix in ["", "/v1"] {
+        r = r
+            .route(
+                &format!("{prefix}/chat/completions"),
+                post(chat_completions),
+            )
+            .route(
+                &format!("{prefix}/completions"),
+                post(completions::text_completions),
+            )
+            .route(&format!("{prefix}/embeddings"), post(embeddings))
+            .route(
+                &format!("{prefix}/images/generations"),
+                post(image_generation),
+            )
+            .route(
+                &format!("{prefix}/audio/transcriptions"),
+                post(transcription),
+            )
+            .route(&format!("{prefix}/audio/speech"), post(speech))
+            .route(&format!("{prefix}/moderations"), post(moderation))
+            .route(&format!("{prefix}/rerank"), post(rerank))
+            .route(&format!("{prefix}/models"), get(list_models))
+            .route(&format!("{prefix}/models/{{*id}}"), get(get_model))
+            .route(&format!("{prefix}/model/info"), get(model_info));
+    }
+    r.route("/v2/rerank", post(rerank))
+        .route(
+            "/openai/deployments/{model}/chat/completions",
+            post(azure_chat_completions),
+        )
+        .route("/health/liveliness", get(liveliness))
+        .route("/health/liveness", get(liveliness))
+        .route("/health/readiness", get(readiness))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(gateway)
+}
+
+/// Per-request bookkeeping.
+pub(crate) struct Ctx {
+    pub started: Instant,
+    pub route: &'static str,
+    pub request_id: String,
+}
+
+impl Ctx {
+    pub fn new(route: &'static str, headers: &HeaderMap) -> Ctx {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_string)
+            .unwrap_or_else(new_request_id);
+        Ctx {
+            started: Instant::now(),
+            route,
+            request_id,
+        }
+    }
+}
+
+fn new_request_id() -> String {
+    format!("req_{:016x}{:08x}", fastrand_u64(), unix_now() as u32)
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// Parse a JSON body into `T`, with the path of the offending field.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let err = if inner.is_syntax() || inner.is_eof() {
+            Error::bad_request(format!("Invalid JSON in request body: {inner}"))
+        } else if path == "." {
+            Error::bad_request(format!("Invalid request body: {inner}"))
+        } else {
+            Error::bad_request(format!("Invalid request body at '{path}': {inner}"))
+                .with_param(path.clone())
+        };
+        if let Some(missing) = inner
+            .to_string()
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            return err.with_param(missing.to_string());
+        }
+        err
+    })
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Headers describing how a call was served.
+pub(crate) fn route_headers(headers: &mut HeaderMap, ctx: &Ctx, route: &RouteInfo) {
+    let overhead = ctx.started.elapsed().saturating_sub(route.latency);
+    let pairs = [
+        ("x-request-id", ctx.request_id.clone()),
+        ("x-llmux-model-id", route.deployment_id.clone()),
+        ("x-llmux-model-group", route.model_group.clone()),
+        ("x-llmux-provider", route.provider.clone()),
+        ("x-llmux-attempts", route.attempts.to_string()),
+        ("x-llmux-cache-hit", route.cache_hit.to_string()),
+        (
+            "x-llmux-overhead-ms",
+            format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+        ),
+    ];
+    for (k, v) in pairs {
+        headers.insert(HeaderName::from_static(k), header_value(&v));
+    }
+    if let Some(from) = &route.fallback_from {
+        headers.insert(
+            HeaderName::from_static("x-llmux-fallback-from"),
+            header_value(from),
+        );
+    }
+}
+
+impl Gateway {
+    fn record_success(&self, ctx: &Ctx, route: &RouteInfo) {
+        let group = route.model_group.clone();
+        self.metrics
+            .request_duration
+            .get_or_create(&RouteLabels {
+                route: ctx.route,
+                model_group: group.clone(),
+            })
+            .observe(ctx.started.elapsed().as_secs_f64());
+        if route.cache_hit {
+            self.metrics
+                .cache_hits
+                .get_or_create(&RouteLabels {
+                    route: ctx.route,
+                    model_group: group,
+                })
+                .inc();
+        } else {
+            self.metrics
+                .upstream_latency
+                .get_or_create(&DeploymentLabels {
+                    model_group: group,
+                    deployment: route.deployment_id.clone(),
+                })
+                .observe(route.latency.as_secs_f64());
+            self.metrics.overhead.observe(
+                ctx.started
+                    .elapsed()
+                    .saturating_sub(route.latency)
+                    .as_secs_f64(),
+            );
+        }
+    }
+
+    fn record_status(&self, ctx: &Ctx, group: &str, status: u16) {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: ctx.route,
+                model_group: group.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    fn record_error(&self, ctx: &Ctx, group: &str, err: &Error) {
+        self.record_status(ctx, group, err.status());
+        self.metrics
+            .errors
+            .get_or_create(&ErrorLabels {
+                route: ctx.route,
+                model_group: group.to_string(),
+                kind: err.kind.name(),
+            })
+            .inc();
+        tracing::warn!(request_id = %ctx.request_id, route = ctx.route, model = group, status = err.status(), error = %err, "request failed");
+    }
+
+    pub(crate) fn record_tokens(&self, route: &RouteInfo, usage: &llmux_core::types::chat::Usage) {
+        if route.cache_hit {
+            return;
+        }
+        for (kind, n) in [
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+        ] {
+            self.metrics
+                .tokens
+                .get_or_create(&TokenLabels {
+                    model_group: route.model_group.clone(),
+                    deployment: route.deployment_id.clone(),
+                    r#type: kind,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Authenticate, send `call` for `group`, record metrics.
+    pub(crate) async fn dispatch(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        group: String,
+        call: Call,
+    ) -> Result<RouterResponse, ApiError> {
+        if let Err(e) = self.auth.authenticate(headers) {
+            self.record_error(ctx, &group, &e);
+            return Err(e.into());
+        }
+        match self
+            .service
+            .clone()
+            .oneshot(RouterRequest::new(group.clone(), call))
+            .await
+        {
+            Ok(r) => {
+                self.record_success(ctx, &r.route);
+                Ok(r)
+            }
+            Err(e) => {
+                self.record_error(ctx, &group, &e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A whole JSON response for a served call.
+    pub(crate) fn json_response(&self, ctx: &Ctx, route: &RouteInfo, body: Vec<u8>) -> Response {
+        self.record_status(ctx, &route.model_group, 200);
+        let mut response = (StatusCode::OK, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        route_headers(response.headers_mut(), ctx, route);
+        tracing::info!(request_id = %ctx.request_id, route = ctx.route, model = %route.model_group, deployment = %route.deployment_id, attempts = route.attempts, cache_hit = route.cache_hit, latency_ms = route.latency.as_millis() as u64, "served");
+        response
+    }
+
+    /// An SSE response for a served stream.
+    pub(crate) fn sse_response(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        route: &RouteInfo,
+        stream: llmux_core::ChatStream,
+        client_wants_usage: bool,
+        encode: crate::sse::ChunkEncoder,
+    ) -> Response {
+        self.record_status(ctx, &route.model_group, 200);
+        let gateway = self.clone();
+        let finished_route = route.clone();
+        let route_name = ctx.route;
+        let request_id = ctx.request_id.clone();
+        let on_end = move |outcome: StreamOutcome| {
+            if let Some(u) = &outcome.usage {
+                gateway.record_tokens(&finished_route, u);
+            }
+            match &outcome.error {
+                Some(e) => {
+                    gateway
+                        .metrics
+                        .stream_errors
+                        .get_or_create(&RouteLabels {
+                            route: route_name,
+                            model_group: finished_route.model_group.clone(),
+                        })
+                        .inc();
+                    tracing::warn!(request_id = %request_id, model = %finished_route.model_group, deployment = %finished_route.deployment_id, chunks = outcome.chunks, error = %e, "stream failed after it started");
+                }
+                None if !outcome.completed => {
+                    tracing::info!(request_id = %request_id, model = %finished_route.model_group, chunks = outcome.chunks, "client disconnected mid-stream; upstream call cancelled");
+                }
+                None => {}
+            }
+        };
+        let options = SseOptions {
+            encode,
+            client_wants_usage,
+            keep_alive: self.keep_alive,
+        };
+        let body = Body::from_stream(sse_stream(stream, options, on_end));
+        let mut response = Response::new(body);
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        );
+        route_headers(h, ctx, route);
+        response
+    }
+}
+
+/// Ask upstream for usage on every stream so it can be priced like the same
+/// call without streaming; report whether the client itself asked.
+pub(crate) fn force_stream_usage(req: &mut ChatCompletionRequest) -> bool {
+    let asked = req
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    req.stream_options
+        .get_or_insert_with(StreamOptions::default)
+        .include_usage = Some(true);
+    asked
+}
+
+pub(crate) fn validate_chat(req: &ChatCompletionRequest) -> Result<(), Error> {
+    if req.model.trim().is_empty() {
+        return Err(Error::bad_request("model is required").with_param("model"));
+    }
+    if req.messages.is_empty() {
+        return Err(
+            Error::bad_request("messages must contain at least one message").with_param("messages"),
+        );
+    }
+    Ok(())
+}
+
+async fn chat_completions(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new("chat_completions", &headers);
+    let req: ChatCompletionRequest =
+        parse_json(&body).inspect_err(|e| gw.record_error(&ctx, "", e))?;
+    serve_chat(&gw, &ctx, &headers, req).await
+}
+
+async fn azure_chat_completions(
+    State(gw): Shared,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new("chat_completions", &headers);
+    let mut req: Value = parse_json(&body).inspect_err(|e| gw.record_error(&ctx, "", e))?;
+    if let Value::Object(m) = &mut req {
+        m.entry("model").or_insert(Value::String(model));
+    }
+    let req: ChatCompletionRequest = parse_json(&serde_json::to_vec(&req).unwrap_or_default())?;
+    serve_chat(&gw, &ctx, &headers, req).await
+}
+
+async fn serve_chat(
+    gw: &Arc<Gateway>,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    mut req: ChatCompletionRequest,
+) -> Result<Response, ApiError> {
+    validate_chat(&req).inspect_err(|e| gw.record_error(ctx, &req.model, e))?;
+    let group = req.model.clone();
+    if req.is_stream() {
+        let client_wants_usage = force_stream_usage(&mut req);
+        let r = gw
+            .dispatch(ctx, headers, group, Call::ChatStream(req))
+            .await?;
+        let Reply::ChatStream(stream) = r.reply else {
+            return Err(internal(
+                "router returned a non-stream reply to a stream call",
+            ));
+        };
+        return Ok(
+            gw.sse_response(ctx, &r.route, stream, client_wants_usage, |c| {
+                serde_json::to_vec(c)
+            }),
+        );
+    }
+    let r = gw.dispatch(ctx, headers, group, Call::Chat(req)).await?;
+    let Reply::Chat(completion) = r.reply else {
+        return Err(internal("router returned a non-chat reply to a chat call"));
+    };
+    if let Some(u) = &completion.usage {
+        gw.record_tokens(&r.route, u);
+    }
+    let body = serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?;
+    Ok(gw.json_response(ctx, &r.route, body))
+}
+
+pub(crate) fn internal(message: &str) -> ApiError {
+    ApiError(Error::new(ErrorKind::InternalServer, message.to_string()))
+}
+
+macro_rules! json_endpoint {
+    ($name:ident, $route:literal, $req:ty, $variant:ident, $group:expr) => {
+        async fn $name(
+            State(gw): Shared,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            let ctx = Ctx::new($route, &headers);
+            let req: $req = parse_json(&body).inspect_err(|e| gw.record_error(&ctx, "", e))?;
+            let group: String = $group(&req);
+            if group.trim().is_empty() {
+                let e = Error::bad_request("model is required").with_param("model");
+                gw.record_error(&ctx, "", &e);
+                return Err(e.into());
+            }
+            let r = gw
+                .dispatch(&ctx, &headers, group, Call::$variant(req))
+                .await?;
+            let body = match &r.reply {
+                Reply::$variant(v) => {
+                    serde_json::to_vec(v).map_err(|e| internal(&e.to_string()))?
+                }
+                _ => {
+                    return Err(internal(concat!(
+                        "router returned the wrong reply for ",
+                        $route
+                    )))
+                }
+            };
+            Ok(gw.json_response(&ctx, &r.route, body))
+        }
+    };
+}
+
+json_endpoint!(
+    embeddings,
+    "embeddings",
+    EmbeddingRequest,
+    Embeddings,
+    |r: &EmbeddingRequest| r.model.clone()
+);
+json_endpoint!(
+    image_generation,
+    "image_generation",
+    ImageGenerationRequest,
+    ImageGeneration,
+    |r: &ImageGenerationRequest| r.model.clone().unwrap_or_default()
+);
+json_endpoint!(
+    moderation,
+    "moderations",
+    ModerationRequest,
+    Moderation,
+    |r: &ModerationRequest| r.model.clone().unwrap_or_default()
+);
+json_endpoint!(
+    rerank,
+    "rerank",
+    RerankRequest,
+    Rerank,
+    |r: &RerankRequest| r.model.clone()
+);
+
+async fn speech(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let ctx = Ctx::new("audio_speech", &headers);
+    let req: SpeechRequest = parse_json(&body).inspect_err(|e| gw.record_error(&ctx, "", e))?;
+    let r = gw
+        .dispatch(&ctx, &headers, req.model.clone(), Call::Speech(req))
+        .await?;
+    let Reply::Speech(audio) = r.reply else {
+        return Err(internal("router returned the wrong reply for audio/speech"));
+    };
+    gw.record_status(&ctx, &r.route.model_group, 200);
+    let mut response = (StatusCode::OK, audio.audio).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header_value(&audio.content_type));
+    route_headers(response.headers_mut(), &ctx, &r.route);
+    Ok(response)
+}
+
+async fn transcription(
+    State(gw): Shared,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new("audio_transcriptions", &headers);
+    let bad = |m: String| ApiError(Error::bad_request(m));
+    let mut file: Option<(String, Bytes)> = None;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("Invalid multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let filename = field.file_name().unwrap_or("audio").to_string();
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| bad(format!("Invalid multipart body: {e}")))?;
+            file = Some((filename, data));
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| bad(format!("Invalid multipart body: {e}")))?;
+            fields.push((name, text));
+        }
+    }
+    let Some((filename, data)) = file else {
+        return Err(ApiError(
+            Error::bad_request("the 'file' field is required").with_param("file"),
+        ));
+    };
+    let mut model = None;
+    let mut req = TranscriptionRequest::new(String::new(), data, filename);
+    for (name, value) in fields {
+        match name.as_str() {
+            "model" => model = Some(value),
+            "language" => req.language = Some(value),
+            "prompt" => req.prompt = Some(value),
+            "response_format" => req.response_format = Some(value),
+            "temperature" => {
+                req.temperature = Some(value.parse().map_err(|_| {
+                    ApiError(
+                        Error::bad_request(format!("temperature must be a number, got '{value}'"))
+                            .with_param("temperature"),
+                    )
+                })?)
+            }
+            "timestamp_granularities[]" | "timestamp_granularities" => {
+                req.timestamp_granularities.push(value)
+            }
+            _ => req.extra.push((name, value)),
+        }
+    }
+    let Some(model) = model.filter(|m| !m.is_empty()) else {
+        return Err(ApiError(
+            Error::bad_request("the 'model' field is required").with_param("model"),
+        ));
+    };
+    req.model.clone_from(&model);
+    let r = gw
+        .dispatch(&ctx, &headers, model, Call::Transcription(req))
+        .await?;
+    match r.reply {
+        Reply::Transcription(TranscriptionResponse::Json(t)) => {
+            let body = serde_json::to_vec(&t).map_err(|e| internal(&e.to_string()))?;
+            Ok(gw.json_response(&ctx, &r.route, body))
+        }
+        Reply::Transcription(TranscriptionResponse::Text(t)) => {
+            gw.record_status(&ctx, &r.route.model_group, 200);
+            let mut response = (StatusCode::OK, t).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            route_headers(response.headers_mut(), &ctx, &r.route);
+            Ok(response)
+        }
+        _ => Err(internal(
+            "router returned the wrong reply for audio/transcriptions",
+        )),
+    }
+}
+
+fn model_object(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": 1_677_610_602u64, "owned_by": "openai"})
+}
+
+async fn list_models(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    gw.auth.authenticate(&headers)?;
+    let data: Vec<Value> = gw
+        .router
+        .model_groups()
+        .iter()
+        .map(|g| model_object(g))
+        .collect();
+    Ok(axum::Json(json!({"object": "list", "data": data})).into_response())
+}
+
+async fn get_model(
+    State(gw): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    gw.auth.authenticate(&headers)?;
+    if gw.router.model_groups().contains(&id) {
+        return Ok(axum::Json(model_object(&id)).into_response());
+    }
+    Err(ApiError(
+        Error::new(
+            ErrorKind::NotFound,
+            format!("The model '{id}' does not exist"),
+        )
+        .with_param("model")
+        .with_code("model_not_found"),
+    ))
+}
+
+async fn model_info(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    gw.auth.authenticate(&headers)?;
+    Ok(axum::Json(json!({"data": gw.model_info})).into_response())
+}
+
+async fn liveliness() -> &'static str {
+    "I'm alive!"
+}
+
+async fn readiness(State(gw): Shared) -> Response {
+    axum::Json(json!({
+        "status": "healthy",
+        "model_groups": gw.router.model_groups().len(),
+        "deployments": gw.router.deployments().len(),
+        "llmux_version": env!("CARGO_PKG_VERSION"),
+    }))
+    .into_response()
+}
+
+/// Check every deployment with a one-token chat call (LiteLLM's `/health`).
+async fn health(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    gw.auth.authenticate(&headers)?;
+    let checks = gw.router.deployments().iter().map(|d| {
+        let d = d.clone();
+        async move {
+            let group = d.spec.group.clone();
+            let probe = if group.ends_with('*') {
+                return (d, Err("wildcard group: not probed".to_string()));
+            } else {
+                let mut req = ChatCompletionRequest::new(
+                    group.clone(),
+                    vec![llmux_core::ChatMessage::user("ping")],
+                );
+                req.max_tokens = Some(1);
+                req
+            };
+            let result = match d.provider_for(&group) {
+                Ok((provider, model)) => {
+                    let mut probe = probe;
+                    probe.model = model;
+                    tokio::time::timeout(Duration::from_secs(30), provider.chat(probe))
+                        .await
+                        .map_err(|_| "timed out after 30 s".to_string())
+                        .and_then(|r| r.map(|_| ()).map_err(|e| e.to_string()))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (d, result)
+        }
+    });
+    let results = futures::future::join_all(checks).await;
+    let mut healthy = Vec::new();
+    let mut unhealthy = Vec::new();
+    for (d, result) in results {
+        let entry =
+            json!({"model": d.spec.model, "model_group": d.spec.group, "model_id": d.spec.id});
+        match result {
+            Ok(()) => healthy.push(entry),
+            Err(e) => {
+                let mut entry = entry;
+                entry["error"] = Value::String(e);
+                unhealthy.push(entry);
+            }
+        }
+    }
+    Ok(axum::Json(json!({
+        "healthy_endpoints": healthy,
+        "unhealthy_endpoints": unhealthy,
+        "healthy_count": healthy.len(),
+        "unhealthy_count": unhealthy.len(),
+    }))
+    .into_response())
+}
+
+async fn metrics(State(gw): Shared) -> Response {
+    let mut response = gw.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::new(
+        ErrorKind::NotFound,
+        format!("Unknown route: {}", uri.path()),
+    ))
+}

@@ -1,0 +1,218 @@
+//! Legacy text completions (`POST /completions`), served by translating the
+//! prompt onto a chat call (one user message) and the answer back into
+//! OpenAI's `text_completion` shape, streamed or whole. No llmux provider
+//! exposes a separate text endpoint, so models that only speak the legacy
+//! API (`gpt-3.5-turbo-instruct`, `davinci-002`) are not reachable this way.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use llmux_core::endpoint::{Call, Reply};
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Extra};
+use llmux_core::types::OneOrMany;
+use llmux_core::{ChatMessage, Error};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::app::{force_stream_usage, internal, parse_json, Ctx, Gateway};
+use crate::error::ApiError;
+
+/// `POST /completions` request body.
+#[derive(Debug, Deserialize)]
+pub struct TextCompletionRequest {
+    pub model: String,
+    pub prompt: OneOrMany<String>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub n: Option<u32>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<llmux_core::types::chat::StreamOptions>,
+    #[serde(default)]
+    pub stop: Option<OneOrMany<String>>,
+    #[serde(default)]
+    pub presence_penalty: Option<f64>,
+    #[serde(default)]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub logit_bias: Option<serde_json::Map<String, Value>>,
+    /// Parameters only the legacy endpoint has; refused, not ignored.
+    #[serde(default)]
+    pub suffix: Option<String>,
+    #[serde(default)]
+    pub echo: Option<bool>,
+    #[serde(default)]
+    pub logprobs: Option<u32>,
+    #[serde(default)]
+    pub best_of: Option<u32>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize)]
+struct TextChoice<'a> {
+    text: &'a str,
+    index: u32,
+    logprobs: Option<Value>,
+    finish_reason: Option<&'a str>,
+}
+
+fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionRequest, Error> {
+    let prompt = match r.prompt {
+        OneOrMany::One(p) => p,
+        OneOrMany::Many(mut v) if v.len() == 1 => v.remove(0),
+        OneOrMany::Many(v) => {
+            return Err(Error::bad_request(format!(
+                "llmux serves one prompt per /completions request, got {}",
+                v.len()
+            ))
+            .with_param("prompt"))
+        }
+    };
+    for (name, set) in [
+        ("suffix", r.suffix.is_some()),
+        ("echo", r.echo == Some(true)),
+        ("logprobs", r.logprobs.is_some()),
+        ("best_of", r.best_of.is_some_and(|b| b > 1)),
+    ] {
+        if set {
+            return Err(Error::bad_request(format!(
+                "'{name}' has no equivalent when /completions is served by a chat model"
+            ))
+            .with_param(name));
+        }
+    }
+    let mut chat = ChatCompletionRequest::new(r.model, vec![ChatMessage::user(prompt)]);
+    chat.max_tokens = r.max_tokens;
+    chat.temperature = r.temperature;
+    chat.top_p = r.top_p;
+    chat.n = r.n;
+    chat.stream = r.stream;
+    chat.stream_options = r.stream_options;
+    chat.stop = r.stop;
+    chat.presence_penalty = r.presence_penalty;
+    chat.frequency_penalty = r.frequency_penalty;
+    chat.seed = r.seed;
+    chat.user = r.user;
+    chat.logit_bias = r.logit_bias;
+    chat.extra = r.extra;
+    Ok(chat)
+}
+
+fn text_id(id: &str) -> String {
+    match id.strip_prefix("chatcmpl-") {
+        Some(rest) => format!("cmpl-{rest}"),
+        None => id.to_string(),
+    }
+}
+
+/// A chat completion as a `text_completion` object.
+pub fn to_text_completion(c: &ChatCompletion) -> Value {
+    let choices: Vec<Value> = c
+        .choices
+        .iter()
+        .map(|ch| {
+            json!(TextChoice {
+                text: ch.message.content.as_deref().unwrap_or(""),
+                index: ch.index,
+                logprobs: None,
+                finish_reason: ch.finish_reason.as_ref().map(|f| f.as_str()),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "id": text_id(&c.id),
+        "object": "text_completion",
+        "created": c.created,
+        "model": c.model,
+        "choices": choices,
+    });
+    if let Some(u) = &c.usage {
+        out["usage"] = json!(u);
+    }
+    if let Some(fp) = &c.system_fingerprint {
+        out["system_fingerprint"] = json!(fp);
+    }
+    out
+}
+
+/// A chat chunk as a `text_completion` stream chunk.
+pub fn encode_text_chunk(c: &ChatCompletionChunk) -> serde_json::Result<Vec<u8>> {
+    let choices: Vec<Value> = c
+        .choices
+        .iter()
+        .map(|ch| {
+            json!(TextChoice {
+                text: ch.delta.content.as_deref().unwrap_or(""),
+                index: ch.index,
+                logprobs: None,
+                finish_reason: ch.finish_reason.as_ref().map(|f| f.as_str()),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "id": text_id(&c.id),
+        "object": "text_completion",
+        "created": c.created,
+        "model": c.model,
+        "choices": choices,
+    });
+    if let Some(u) = &c.usage {
+        out["usage"] = json!(u);
+    }
+    serde_json::to_vec(&out)
+}
+
+/// `POST /completions`.
+pub async fn text_completions(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new("completions", &headers);
+    let req: TextCompletionRequest = parse_json(&body)?;
+    let mut chat = into_chat(req)?;
+    crate::app::validate_chat(&chat)?;
+    let group = chat.model.clone();
+    if chat.is_stream() {
+        let client_wants_usage = force_stream_usage(&mut chat);
+        let r = gw
+            .dispatch(&ctx, &headers, group, Call::ChatStream(chat))
+            .await?;
+        let Reply::ChatStream(stream) = r.reply else {
+            return Err(internal(
+                "router returned a non-stream reply to a stream call",
+            ));
+        };
+        return Ok(gw.sse_response(
+            &ctx,
+            &r.route,
+            stream,
+            client_wants_usage,
+            encode_text_chunk,
+        ));
+    }
+    let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;
+    let Reply::Chat(completion) = r.reply else {
+        return Err(internal("router returned a non-chat reply to a chat call"));
+    };
+    if let Some(u) = &completion.usage {
+        gw.record_tokens(&r.route, u);
+    }
+    let body = serde_json::to_vec(&to_text_completion(&completion))
+        .map_err(|e| internal(&e.to_string()))?;
+    Ok(gw.json_response(&ctx, &r.route, body))
+}

@@ -1,0 +1,398 @@
+//! LiteLLM's `config.yaml`, read as is.
+//!
+//! Sections: `model_list`, `router_settings`, `litellm_settings`,
+//! `general_settings`, `environment_variables`. `os.environ/NAME` values are
+//! resolved (against `environment_variables` first, then the process
+//! environment). A key llmux does not know is reported as a warning with its
+//! path — never silently misread; a value of the wrong shape fails with file,
+//! key path and reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use llmux_core::{Env, ProcessEnv};
+use llmux_router::{ModelListEntry, RouterSettings};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A config problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {path}: {reason}")]
+pub struct ConfigError {
+    pub file: String,
+    /// Key path, e.g. `model_list[2].litellm_params.rpm`.
+    pub path: String,
+    pub reason: String,
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProxyConfig {
+    #[serde(default)]
+    pub model_list: Vec<ModelListEntry>,
+    #[serde(default)]
+    pub router_settings: RouterSettings,
+    #[serde(default)]
+    pub litellm_settings: LitellmSettings,
+    #[serde(default)]
+    pub general_settings: GeneralSettings,
+    #[serde(default)]
+    pub environment_variables: BTreeMap<String, Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `litellm_settings` llmux acts on.
+#[derive(Debug, Default, Deserialize)]
+pub struct LitellmSettings {
+    /// Drop parameters a provider cannot take instead of failing.
+    #[serde(default)]
+    pub drop_params: Option<bool>,
+    #[serde(default)]
+    pub num_retries: Option<u64>,
+    #[serde(default)]
+    pub request_timeout: Option<f64>,
+    #[serde(default)]
+    pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    #[serde(default)]
+    pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    #[serde(default)]
+    pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Turn on the response cache.
+    #[serde(default)]
+    pub cache: Option<bool>,
+    #[serde(default)]
+    pub cache_params: Option<CacheParams>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `litellm_settings.cache_params`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CacheParams {
+    /// `local` / `in-memory` (default) or `redis`.
+    #[serde(default, rename = "type")]
+    pub r#type: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub port: Option<Value>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Full URL, instead of host/port/password.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Default TTL in seconds.
+    #[serde(default)]
+    pub ttl: Option<f64>,
+    /// Namespace prefix for keys.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Which call types to cache (LiteLLM's names); accepted, llmux caches
+    /// chat, embeddings and rerank.
+    #[serde(default)]
+    pub supported_call_types: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `general_settings` llmux acts on.
+#[derive(Debug, Default, Deserialize)]
+pub struct GeneralSettings {
+    /// The admin key; every request must carry it (or, later, a virtual key).
+    #[serde(default)]
+    pub master_key: Option<String>,
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Largest accepted request body, in MB.
+    #[serde(default)]
+    pub max_request_size_mb: Option<f64>,
+    /// Origins allowed by CORS (default: any).
+    #[serde(default)]
+    pub cors_allow_origins: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Keys LiteLLM users commonly set that llmux accepts and deliberately does
+/// not act on (they configure LiteLLM's UI, its own logging integrations, or
+/// its Python runtime). They are listed once at start, not warned about.
+const ACCEPTED_IGNORED: &[&str] = &[
+    "litellm_settings.set_verbose",
+    "litellm_settings.json_logs",
+    "litellm_settings.success_callback",
+    "litellm_settings.failure_callback",
+    "litellm_settings.callbacks",
+    "general_settings.database_connection_pool_limit",
+    "general_settings.proxy_batch_write_at",
+    "general_settings.disable_spend_logs",
+    "general_settings.store_model_in_db",
+    "general_settings.ui_access_mode",
+    "general_settings.alerting",
+];
+
+/// The environment a config sees: its own `environment_variables` over the process's.
+#[derive(Clone)]
+pub struct ConfigEnv {
+    vars: HashMap<String, String>,
+    process: Arc<dyn Env>,
+}
+
+impl Env for ConfigEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| self.process.var(name))
+    }
+}
+
+impl ConfigEnv {
+    /// The process environment with `vars` on top.
+    pub fn new(vars: HashMap<String, String>, process: Arc<dyn Env>) -> Self {
+        ConfigEnv { vars, process }
+    }
+
+    /// Just the process environment.
+    pub fn process() -> Self {
+        ConfigEnv::new(HashMap::new(), Arc::new(ProcessEnv))
+    }
+}
+
+/// A loaded config, its environment, and what was not understood.
+pub struct LoadedConfig {
+    pub config: ProxyConfig,
+    pub env: ConfigEnv,
+    /// `path: message` lines to print as warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Read and check `path`.
+pub fn load(path: &Path, process_env: Arc<dyn Env>) -> Result<LoadedConfig, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        path: "(file)".into(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    parse(&file, &text, process_env)
+}
+
+/// Parse config `text` (named `file` in errors).
+pub fn parse(
+    file: &str,
+    text: &str,
+    process_env: Arc<dyn Env>,
+) -> Result<LoadedConfig, ConfigError> {
+    let err = |path: String, reason: String| ConfigError {
+        file: file.to_string(),
+        path,
+        reason,
+    };
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {} column {}", l.line(), l.column()))
+            .unwrap_or_else(|| "(document)".into());
+        err(at, format!("not valid YAML: {e}"))
+    })?;
+    // Go through JSON values so numbers-as-strings and `os.environ/…` are handled one way.
+    let mut json: Value = serde_json::to_value(&yaml).map_err(|e| {
+        err(
+            "(document)".into(),
+            format!("unsupported YAML (e.g. non-string map keys): {e}"),
+        )
+    })?;
+    if json.is_null() {
+        json = Value::Object(Map::new());
+    }
+    if !json.is_object() {
+        return Err(err(
+            "(document)".into(),
+            "the top level must be a mapping of sections".into(),
+        ));
+    }
+
+    let mut vars = HashMap::new();
+    if let Some(Value::Object(ev)) = json.get("environment_variables") {
+        for (k, v) in ev {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(err(
+                        format!("environment_variables.{k}"),
+                        format!("must be a string, got {other}"),
+                    ))
+                }
+            };
+            vars.insert(k.clone(), s);
+        }
+    }
+    let env = ConfigEnv::new(vars, process_env);
+
+    let de = serde_path_to_error::deserialize::<_, ProxyConfig>(json);
+    let config = de.map_err(|e| {
+        let path = e.path().to_string();
+        err(
+            if path == "." {
+                "(document)".into()
+            } else {
+                path
+            },
+            e.into_inner().to_string(),
+        )
+    })?;
+
+    let mut warnings = Vec::new();
+    let mut report = |section: &str, extra: &Map<String, Value>| {
+        for k in extra.keys() {
+            let path = if section.is_empty() {
+                k.clone()
+            } else {
+                format!("{section}.{k}")
+            };
+            if ACCEPTED_IGNORED.contains(&path.as_str()) {
+                warnings.push(format!(
+                    "{file}: {path}: accepted; llmux does not use it (see README)"
+                ));
+            } else {
+                warnings.push(format!(
+                    "{file}: {path}: not a setting llmux knows; ignored"
+                ));
+            }
+        }
+    };
+    report("", &config.extra);
+    report("router_settings", &config.router_settings.extra);
+    report("litellm_settings", &config.litellm_settings.extra);
+    report("general_settings", &config.general_settings.extra);
+    if let Some(cp) = &config.litellm_settings.cache_params {
+        report("litellm_settings.cache_params", &cp.extra);
+    }
+    Ok(LoadedConfig {
+        config,
+        env,
+        warnings,
+    })
+}
+
+/// `os.environ/NAME` → the variable, anything else as is.
+pub fn resolve(value: &str, env: &dyn Env) -> Result<String, String> {
+    llmux_router::config::resolve_env_ref(value, env).map_err(|e| e.message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::MapEnv;
+
+    fn env() -> Arc<dyn Env> {
+        Arc::new(MapEnv::new([("OPENAI_API_KEY", "sk-proc")]))
+    }
+
+    #[test]
+    fn reads_a_litellm_config() {
+        let text = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+      rpm: 100
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_key: os.environ/ANTHROPIC_API_KEY
+router_settings:
+  routing_strategy: least-busy
+  num_retries: 2
+litellm_settings:
+  drop_params: true
+  set_verbose: false
+  cache: true
+  cache_params:
+    type: redis
+    host: localhost
+    port: 6379
+general_settings:
+  master_key: sk-1234
+environment_variables:
+  ANTHROPIC_API_KEY: sk-ant-from-config
+"#;
+        let loaded = parse("config.yaml", text, env()).unwrap();
+        assert_eq!(loaded.config.model_list.len(), 2);
+        assert_eq!(loaded.config.model_list[0].litellm_params.rpm, Some(100));
+        assert_eq!(
+            loaded.config.general_settings.master_key.as_deref(),
+            Some("sk-1234")
+        );
+        assert_eq!(
+            loaded.env.var("ANTHROPIC_API_KEY").as_deref(),
+            Some("sk-ant-from-config")
+        );
+        assert_eq!(loaded.env.var("OPENAI_API_KEY").as_deref(), Some("sk-proc"));
+        assert_eq!(
+            loaded.warnings,
+            vec!["config.yaml: litellm_settings.set_verbose: accepted; llmux does not use it (see README)"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_warned_with_their_path() {
+        let text = "model_list: []\ngeneral_settings:\n  master_kye: sk-1\nrouter_settings:\n  routing_stratgy: x\nfoo: 1\n";
+        let loaded = parse("c.yaml", text, env()).unwrap();
+        assert_eq!(
+            loaded.warnings,
+            vec![
+                "c.yaml: foo: not a setting llmux knows; ignored",
+                "c.yaml: router_settings.routing_stratgy: not a setting llmux knows; ignored",
+                "c.yaml: general_settings.master_kye: not a setting llmux knows; ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_name_file_path_and_reason() {
+        let e = parse("c.yaml", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      rpm: lots\n", env())
+            .err()
+            .unwrap();
+        assert_eq!(e.file, "c.yaml");
+        assert_eq!(e.path, "model_list[0].litellm_params.rpm");
+        assert!(
+            e.reason.contains("expected a number, got 'lots'"),
+            "{}",
+            e.reason
+        );
+
+        let e = parse(
+            "c.yaml",
+            "model_list:\n  - litellm_params: {model: x}\n",
+            env(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.path, "model_list[0]");
+        assert!(
+            e.reason.contains("missing field `model_name`"),
+            "{}",
+            e.reason
+        );
+
+        let e = parse("c.yaml", "model_list: [\n", env()).err().unwrap();
+        assert!(e.reason.starts_with("not valid YAML"), "{}", e.reason);
+        assert!(e.path.starts_with("line "), "{}", e.path);
+
+        let e = parse("c.yaml", "- just\n- a list\n", env()).err().unwrap();
+        assert_eq!(e.reason, "the top level must be a mapping of sections");
+    }
+
+    #[test]
+    fn empty_file_is_an_empty_config() {
+        let loaded = parse("c.yaml", "", env()).unwrap();
+        assert!(loaded.config.model_list.is_empty());
+    }
+}

@@ -1,0 +1,355 @@
+//! Building a gateway from a config (or from the environment alone) and
+//! serving it until SIGINT/SIGTERM, draining in-flight requests and streams.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use llmux_cache::{Backend, CacheLayer, MemoryBackend, RedisBackend};
+use llmux_core::Env;
+use llmux_router::config::LitellmParams;
+use llmux_router::{ModelListEntry, Router, RouterSettings};
+use serde_json::{json, Map, Value};
+use tower::util::BoxCloneSyncService;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::app::{routes, Gateway};
+use crate::auth::MasterKey;
+use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
+use crate::metrics::Metrics;
+
+/// What `llmux serve` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub config: Option<PathBuf>,
+    /// `provider/model` strings served as model groups of the same name.
+    pub models: Vec<String>,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A built gateway and what to tell the operator about it.
+pub struct Built {
+    pub gateway: Arc<Gateway>,
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Keys whose values never leave the gateway (`/model/info`).
+fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["key", "secret", "token", "password", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+fn sanitized(entry: &ModelListEntry) -> Value {
+    let mut params = Map::new();
+    params.insert("model".into(), json!(entry.litellm_params.model));
+    if let Some(b) = &entry.litellm_params.api_base {
+        params.insert("api_base".into(), json!(b));
+    }
+    if let Some(v) = &entry.litellm_params.api_version {
+        params.insert("api_version".into(), json!(v));
+    }
+    for (k, v) in [
+        ("rpm", entry.litellm_params.rpm),
+        ("tpm", entry.litellm_params.tpm),
+    ] {
+        if let Some(v) = v {
+            params.insert(k.into(), json!(v));
+        }
+    }
+    for (k, v) in &entry.litellm_params.extra {
+        if !is_secret(k) {
+            params.insert(k.clone(), v.clone());
+        }
+    }
+    let info = entry.model_info.as_ref();
+    json!({
+        "model_name": entry.model_name,
+        "litellm_params": params,
+        "model_info": {
+            "id": info.and_then(|i| i.id.clone()),
+            "max_input_tokens": info.and_then(|i| i.max_input_tokens),
+            "max_output_tokens": info.and_then(|i| i.max_output_tokens),
+            "mode": info.and_then(|i| i.mode.clone()),
+        }
+    })
+}
+
+fn model_entry(model: &str) -> ModelListEntry {
+    ModelListEntry {
+        model_name: model.to_string(),
+        litellm_params: LitellmParams {
+            model: model.to_string(),
+            ..Default::default()
+        },
+        model_info: None,
+    }
+}
+
+/// Merge routing keys LiteLLM also accepts under `litellm_settings`.
+fn router_settings(cfg: &ProxyConfig) -> RouterSettings {
+    let mut s = cfg.router_settings.clone();
+    let ls = &cfg.litellm_settings;
+    if s.num_retries.is_none() {
+        s.num_retries = ls.num_retries;
+    }
+    if s.timeout.is_none() {
+        s.timeout = ls.request_timeout;
+    }
+    if s.fallbacks.is_none() {
+        s.fallbacks.clone_from(&ls.fallbacks);
+    }
+    if s.context_window_fallbacks.is_none() {
+        s.context_window_fallbacks
+            .clone_from(&ls.context_window_fallbacks);
+    }
+    if s.content_policy_fallbacks.is_none() {
+        s.content_policy_fallbacks
+            .clone_from(&ls.content_policy_fallbacks);
+    }
+    s
+}
+
+/// A cache backend, its default TTL, and a description for the start log.
+type CacheChoice = (Arc<dyn Backend>, Duration, String);
+
+fn cache_backend(cfg: &ProxyConfig, env: &dyn Env) -> Result<Option<CacheChoice>, StartError> {
+    if cfg.litellm_settings.cache != Some(true) {
+        return Ok(None);
+    }
+    let params = cfg.litellm_settings.cache_params.as_ref();
+    let ttl = params
+        .and_then(|p| p.ttl)
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(600));
+    let kind = params
+        .and_then(|p| p.r#type.clone())
+        .unwrap_or_else(|| "local".into());
+    let resolve = |v: &str| config::resolve(v, env).map_err(StartError::Invalid);
+    match kind.as_str() {
+        "local" | "in-memory" | "memory" => Ok(Some((
+            Arc::new(MemoryBackend::new(256 << 20)),
+            ttl,
+            "in-process cache (256 MiB)".into(),
+        ))),
+        "redis" => {
+            let url = match params
+                .and_then(|p| p.url.clone())
+                .or_else(|| env.var("REDIS_URL"))
+            {
+                Some(u) => resolve(&u)?,
+                None => {
+                    let host = match params
+                        .and_then(|p| p.host.clone())
+                        .or_else(|| env.var("REDIS_HOST"))
+                    {
+                        Some(h) => resolve(&h)?,
+                        None => "127.0.0.1".into(),
+                    };
+                    let port = match params.and_then(|p| p.port.clone()) {
+                        Some(Value::Number(n)) => n.to_string(),
+                        Some(Value::String(s)) => resolve(&s)?,
+                        _ => env.var("REDIS_PORT").unwrap_or_else(|| "6379".into()),
+                    };
+                    let password = match params
+                        .and_then(|p| p.password.clone())
+                        .or_else(|| env.var("REDIS_PASSWORD"))
+                    {
+                        Some(p) => format!(":{}@", resolve(&p)?),
+                        None => String::new(),
+                    };
+                    format!("redis://{password}{host}:{port}/")
+                }
+            };
+            let backend = RedisBackend::new(&url)
+                .map_err(|e| StartError::Invalid(format!("litellm_settings.cache_params: {e}")))?;
+            Ok(Some((Arc::new(backend), ttl, "Redis cache".into())))
+        }
+        other => Err(StartError::Invalid(format!(
+            "litellm_settings.cache_params.type: '{other}' is not supported; use local or redis"
+        ))),
+    }
+}
+
+/// Build the gateway from an optional loaded config plus `--model` flags.
+pub fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
+    let (cfg, env, warnings) = match loaded {
+        Some(l) => (l.config, l.env, l.warnings),
+        None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
+    };
+    let env_arc: Arc<dyn Env> = Arc::new(env.clone());
+    let mut notes = Vec::new();
+    let mut model_list = cfg.model_list.clone();
+    model_list.extend(models.iter().map(|m| model_entry(m)));
+    let settings = router_settings(&cfg);
+    let router = if model_list.is_empty() {
+        let r = Router::from_env_with(env_arc.clone())
+            .map_err(|e| StartError::Invalid(e.message.clone()))?;
+        if r.model_groups().is_empty() {
+            return Err(StartError::Invalid(
+                "no models to serve: pass --config config.yaml, --model provider/model, or set a provider key such as OPENAI_API_KEY"
+                    .into(),
+            ));
+        }
+        notes.push(format!(
+            "serving every provider with a key in the environment: {}",
+            r.model_groups().join(", ")
+        ));
+        r
+    } else {
+        Router::new(model_list.clone(), settings, env_arc.clone())
+            .map_err(|e| StartError::Invalid(e.message.clone()))?
+    };
+    let master_key = match cfg.general_settings.master_key.as_deref() {
+        Some(k) => Some(
+            config::resolve(k, &env)
+                .map_err(|e| StartError::Invalid(format!("general_settings.master_key: {e}")))?,
+        ),
+        None => env
+            .var("LLMUX_MASTER_KEY")
+            .or_else(|| env.var("LITELLM_MASTER_KEY")),
+    };
+    if master_key.is_none() {
+        notes.push("no master_key set: the gateway is OPEN to anyone who can reach it".into());
+    }
+    let base = BoxCloneSyncService::new(router.clone());
+    let service = match cache_backend(&cfg, &env)? {
+        Some((backend, ttl, what)) => {
+            notes.push(format!(
+                "response cache: {what}, default ttl {} s",
+                ttl.as_secs()
+            ));
+            BoxCloneSyncService::new(CacheLayer::new(backend, ttl).layer(router.clone()))
+        }
+        None => base,
+    };
+    let max_mb = cfg.general_settings.max_request_size_mb.unwrap_or(32.0);
+    if !(max_mb.is_finite() && max_mb > 0.0) {
+        return Err(StartError::Invalid(format!(
+            "general_settings.max_request_size_mb must be a positive number, got {max_mb}"
+        )));
+    }
+    let gateway = Gateway {
+        service,
+        router,
+        auth: Arc::new(MasterKey(master_key)),
+        metrics: Arc::new(Metrics::default()),
+        model_info: model_list.iter().map(sanitized).collect(),
+        keep_alive: Duration::from_secs(15),
+        max_body_bytes: (max_mb * 1024.0 * 1024.0) as usize,
+    };
+    let gateway = Arc::new(gateway);
+    Ok(Built {
+        gateway,
+        notes,
+        warnings,
+    })
+}
+
+/// The axum app for a built gateway, with CORS.
+pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Router {
+    let cors = match cors_origins {
+        Some(list) if !list.iter().any(|o| o == "*") => {
+            let origins: Vec<HeaderValue> = list
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect();
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods(Any)
+                .allow_headers(Any)
+        }
+        _ => CorsLayer::permissive(),
+    };
+    routes(gateway).layer(cors)
+}
+
+/// Resolve when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// Load the config, build, bind and serve until a shutdown signal.
+pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(), StartError> {
+    let loaded = match &options.config {
+        Some(path) => Some(config::load(path, process_env)?),
+        None => None,
+    };
+    let cors = loaded
+        .as_ref()
+        .and_then(|l| l.config.general_settings.cors_allow_origins.clone());
+    let built = build(loaded, &options.models)?;
+    for w in &built.warnings {
+        tracing::warn!("{w}");
+    }
+    for n in &built.notes {
+        tracing::info!("{n}");
+    }
+    let addr = format!("{}:{}", options.host, options.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    tracing::info!(address = %local, "llmux gateway listening on http://{local}");
+    let app = app(built.gateway, cors.as_deref());
+    serve_on(listener, app, shutdown_signal())
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then stop accepting
+/// and wait for in-flight requests and streams to finish.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,136 @@
+//! The client side of a streamed chat completion.
+//!
+//! Chunks are written as they arrive: the body is a pull-based stream, so a
+//! slow client slows the upstream read (TCP backpressure) instead of growing a
+//! buffer, and a client that goes away drops the stream, which closes the
+//! upstream connection. Idle periods get `: keep-alive` comments. A failure
+//! after the response has started ends the stream with an in-band
+//! OpenAI-format `{"error": …}` event and no `[DONE]`, so clients can tell it
+//! from a clean end.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use llmux_core::types::chat::Usage;
+use llmux_core::{ChatStream, Error};
+
+/// How a stream ended, reported once (also when the client disconnects).
+#[derive(Debug, Default)]
+pub struct StreamOutcome {
+    /// The last usage the upstream reported.
+    pub usage: Option<Usage>,
+    /// The error that ended it, if one did.
+    pub error: Option<Error>,
+    /// Reached the upstream's end and sent `[DONE]`.
+    pub completed: bool,
+    /// Chunks sent to the client.
+    pub chunks: u64,
+}
+
+/// Serializes one chunk for the client (chat chunks as they are; the legacy
+/// completions route re-shapes them).
+pub type ChunkEncoder = fn(&llmux_core::ChatCompletionChunk) -> serde_json::Result<Vec<u8>>;
+
+/// Options of one streamed response.
+#[derive(Debug, Clone, Copy)]
+pub struct SseOptions {
+    /// How chunks are written.
+    pub encode: ChunkEncoder,
+    /// The client asked for `stream_options.include_usage`; otherwise usage
+    /// (requested upstream for pricing) is removed from what it receives.
+    pub client_wants_usage: bool,
+    /// Send a comment after this much silence.
+    pub keep_alive: Duration,
+}
+
+type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
+
+struct State {
+    inner: ChatStream,
+    options: SseOptions,
+    outcome: StreamOutcome,
+    on_end: Option<OnEnd>,
+    finished: bool,
+}
+
+impl State {
+    fn end(&mut self) {
+        if let Some(f) = self.on_end.take() {
+            f(std::mem::take(&mut self.outcome));
+        }
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // Client went away (or the server is shutting down) mid-stream.
+        self.end();
+    }
+}
+
+/// `data: <json>\n\n`
+pub fn data_frame(json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// The SSE byte stream for `inner`; `on_end` runs exactly once.
+pub fn sse_stream(
+    inner: ChatStream,
+    options: SseOptions,
+    on_end: impl FnOnce(StreamOutcome) + Send + 'static,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    let state = State {
+        inner,
+        options,
+        outcome: StreamOutcome::default(),
+        on_end: Some(Box::new(on_end)),
+        finished: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.finished {
+                return None;
+            }
+            let next = match tokio::time::timeout(st.options.keep_alive, st.inner.next()).await {
+                Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st)),
+                Ok(next) => next,
+            };
+            match next {
+                Some(Ok(mut chunk)) => {
+                    if let Some(u) = &chunk.usage {
+                        st.outcome.usage = Some(u.clone());
+                        if !st.options.client_wants_usage {
+                            if chunk.choices.is_empty() {
+                                continue;
+                            }
+                            chunk.usage = None;
+                        }
+                    }
+                    let Ok(json) = (st.options.encode)(&chunk) else {
+                        continue;
+                    };
+                    st.outcome.chunks += 1;
+                    return Some((Ok(data_frame(&json)), st));
+                }
+                Some(Err(e)) => {
+                    st.finished = true;
+                    let frame = data_frame(e.to_openai_json().as_bytes());
+                    st.outcome.error = Some(e);
+                    st.end();
+                    return Some((Ok(frame), st));
+                }
+                None => {
+                    st.finished = true;
+                    st.outcome.completed = true;
+                    st.end();
+                    return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), st));
+                }
+            }
+        }
+    })
+}

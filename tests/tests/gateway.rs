@@ -1,0 +1,762 @@
+//! The gateway end to end: a real HTTP client → llmux-proxy on 127.0.0.1 →
+//! mock upstreams. Exact bodies, statuses, headers and stream framing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use llmux_core::MapEnv;
+use llmux_proxy::config;
+use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts};
+use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+struct Gateway {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    async fn start(config_yaml: &str) -> Gateway {
+        let loaded = config::parse("test.yaml", config_yaml, Arc::new(MapEnv::default())).unwrap();
+        let cors = loaded.config.general_settings.cors_allow_origins.clone();
+        let built = llmux_proxy::build(Some(loaded), &[]).unwrap();
+        let app = llmux_proxy::server::app(built.gateway, cors.as_deref());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(llmux_proxy::server::serve_on(listener, app, async {
+            let _ = rx.await;
+        }));
+        Gateway {
+            url,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.unwrap()
+    }
+}
+
+fn config_for(upstream: &MockServer, extra: &str) -> String {
+    format!(
+        r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {base}
+      api_key: sk-upstream
+    model_info:
+      id: dep-1
+  - model_name: embed
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: {base}
+      api_key: sk-upstream
+  - model_name: whisper
+    litellm_params:
+      model: openai/whisper-1
+      api_base: {base}
+      api_key: sk-upstream
+  - model_name: tts
+    litellm_params:
+      model: openai/gpt-4o-mini-tts
+      api_base: {base}
+      api_key: sk-upstream
+router_settings:
+  num_retries: 0
+{extra}
+"#,
+        base = upstream.url()
+    )
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn hi(stream: bool) -> Value {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": stream})
+}
+
+/// The mock's completion as llmux returns it (`"refusal": null` omitted).
+fn expected_completion() -> Value {
+    let mut v = openai::chat_completion("gpt-4o");
+    v["choices"][0]["message"]
+        .as_object_mut()
+        .unwrap()
+        .remove("refusal");
+    v
+}
+
+/// The events of an SSE body: JSON values, and `[DONE]` as a string. Also
+/// checks the framing: every event is exactly one `data: ` line.
+fn events(body: &str) -> Vec<Value> {
+    assert!(
+        body.ends_with("\n\n"),
+        "body must end with a blank line: {body:?}"
+    );
+    body.trim_end_matches("\n\n")
+        .split("\n\n")
+        .map(|frame| {
+            let data = frame
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a data frame: {frame:?}"));
+            assert!(!data.contains('\n'), "one line per event: {frame:?}");
+            if data == "[DONE]" {
+                Value::String("[DONE]".into())
+            } else {
+                serde_json::from_str(data).unwrap()
+            }
+        })
+        .collect()
+}
+
+/// What the gateway should send for upstream `chunks` (+ `[DONE]`).
+fn expected_events(chunks: &[Value], done: bool) -> Vec<Value> {
+    let mut out: Vec<Value> = chunks
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            // OpenAI's chunks carry `"logprobs": null`; llmux omits absent logprobs.
+            if let Some(choices) = c["choices"].as_array_mut() {
+                for ch in choices {
+                    ch.as_object_mut().unwrap().remove("logprobs");
+                }
+            }
+            c
+        })
+        .collect();
+    if done {
+        out.push(Value::String("[DONE]".into()));
+    }
+    out
+}
+
+async fn post(gw: &Gateway, path: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}{path}", gw.url))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn chat_with_and_without_v1_prefix() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    for path in ["/v1/chat/completions", "/chat/completions"] {
+        let resp = client()
+            .post(format!("{}{path}", gw.url))
+            .header("x-request-id", "req-123")
+            .json(&hi(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let h = resp.headers().clone();
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["x-llmux-model-id"], "dep-1");
+        assert_eq!(h["x-llmux-model-group"], "gpt-4o");
+        assert_eq!(h["x-llmux-attempts"], "1");
+        assert_eq!(h["x-llmux-cache-hit"], "false");
+        assert_eq!(h["x-request-id"], "req-123");
+        let overhead: f64 = h["x-llmux-overhead-ms"].to_str().unwrap().parse().unwrap();
+        assert!(overhead >= 0.0);
+        assert_eq!(resp.json::<Value>().await.unwrap(), expected_completion());
+    }
+    let sent = up.last_request().unwrap();
+    assert_eq!(sent.header("authorization"), Some("Bearer sk-upstream"));
+    assert_eq!(
+        sent.json(),
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": false})
+    );
+}
+
+#[tokio::test]
+async fn streams_exact_chunks_and_strips_usage_the_client_did_not_ask_for() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["x-llmux-model-id"], "dep-1");
+    let body = resp.text().await.unwrap();
+    // Usage was requested upstream (for pricing) but not shown to the client.
+    assert_eq!(
+        up.last_request().unwrap().json()["stream_options"],
+        json!({"include_usage": true})
+    );
+    assert_eq!(
+        events(&body),
+        expected_events(&openai::stream_chunks("gpt-4o", false), true)
+    );
+
+    let mut asked = hi(true);
+    asked["stream_options"] = json!({"include_usage": true});
+    let body = post(&gw, "/v1/chat/completions", &asked)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        events(&body),
+        expected_events(&openai::stream_chunks("gpt-4o", true), true)
+    );
+}
+
+#[tokio::test]
+async fn chunks_are_forwarded_as_they_arrive() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let m = "gpt-4o";
+    let mut parts = sse_parts(&[chunk(
+        m,
+        json!({"role": "assistant", "content": "first"}),
+        None,
+    )]);
+    parts.push(StreamPart::Delay(Duration::from_millis(1500)));
+    parts.extend(sse_parts(&[chunk(m, json!({}), Some("stop"))]));
+    parts.push(StreamPart::Bytes(Bytes::from_static(b"data: [DONE]\n\n")));
+    up.enqueue(MockResponse::stream("text/event-stream", parts));
+    let started = std::time::Instant::now();
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    let mut body = resp.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("\"first\""));
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "first chunk took {:?}",
+        started.elapsed()
+    );
+    let mut rest = Vec::new();
+    while let Some(b) = body.next().await {
+        rest.extend_from_slice(&b.unwrap());
+    }
+    assert!(String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test]
+async fn an_early_upstream_error_gets_its_status_not_a_200_stream() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    up.enqueue(
+        MockResponse::json(
+            429,
+            &error_body(
+                "Rate limit reached",
+                "requests",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
+        )
+        .with_header("retry-after", "3"),
+    );
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "3");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}})
+    );
+    // An error event before the first chunk is the same: a status, not a stream.
+    up.enqueue(MockResponse::sse_data([error_body(
+        "overloaded",
+        "server_error",
+        None,
+        None,
+    )
+    .to_string()]));
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    assert_eq!(resp.status(), 500);
+}
+
+#[tokio::test]
+async fn a_failure_after_the_first_chunk_ends_with_an_in_band_error() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let mut parts = sse_parts(&[chunk(
+        "gpt-4o",
+        json!({"role": "assistant", "content": "Par"}),
+        None,
+    )]);
+    parts.push(StreamPart::Abort);
+    up.enqueue(MockResponse::stream("text/event-stream", parts));
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    let ev = events(&body);
+    assert_eq!(ev.len(), 2, "{body}");
+    assert_eq!(ev[0]["choices"][0]["delta"]["content"], "Par");
+    assert_eq!(ev[1]["error"]["type"], "api_connection_error");
+
+    // A body that simply stops (no [DONE], no finish_reason) is the same.
+    up.enqueue(MockResponse::stream(
+        "text/event-stream",
+        sse_parts(&[chunk(
+            "gpt-4o",
+            json!({"role": "assistant", "content": "Par"}),
+            None,
+        )]),
+    ));
+    let body = post(&gw, "/v1/chat/completions", &hi(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let ev = events(&body);
+    assert_eq!(ev.len(), 2, "{body}");
+    assert_eq!(
+        ev[1]["error"]["message"],
+        "upstream stream ended before it was complete (no [DONE] and no finish_reason)"
+    );
+}
+
+#[tokio::test]
+async fn client_disconnect_cancels_the_upstream_stream() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let m = "gpt-4o";
+    let mut parts = sse_parts(&[chunk(m, json!({"role": "assistant", "content": "a"}), None)]);
+    for _ in 0..50 {
+        parts.push(StreamPart::Delay(Duration::from_millis(100)));
+        parts.extend(sse_parts(&[chunk(m, json!({"content": "b"}), None)]));
+    }
+    up.enqueue(MockResponse::stream("text/event-stream", parts));
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    let mut body = resp.bytes_stream();
+    body.next().await.unwrap().unwrap();
+    drop(body);
+    let mut cut = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cut = up.streams_cut_short();
+        if cut > 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        cut, 1,
+        "the upstream stream was dropped when the client left"
+    );
+}
+
+#[tokio::test]
+async fn master_key_is_required_when_set() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(
+        &up,
+        "general_settings:\n  master_key: sk-master\n",
+    ))
+    .await;
+    let url = format!("{}/v1/chat/completions", gw.url);
+    let resp = client().post(&url).json(&hi(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "authentication_error"
+    );
+    let resp = client()
+        .post(&url)
+        .bearer_auth("sk-wrong")
+        .json(&hi(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client()
+        .post(&url)
+        .bearer_auth("sk-master")
+        .json(&hi(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client()
+        .post(&url)
+        .header("x-api-key", "sk-master")
+        .json(&hi(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        up.requests().len(),
+        2,
+        "rejected calls never reach the upstream"
+    );
+    let resp = client()
+        .get(format!("{}/v1/models", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_input_gets_openai_errors_and_the_gateway_keeps_serving() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(
+        &up,
+        "general_settings:\n  max_request_size_mb: 0.01\n",
+    ))
+    .await;
+    let url = format!("{}/v1/chat/completions", gw.url);
+    let raw = |body: &'static str| {
+        client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let resp = raw("{\"model\": \"gpt-4o\", \"messages\": [")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let e = resp.json::<Value>().await.unwrap();
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid JSON in request body"),
+        "{e}"
+    );
+
+    let resp = raw("{\"model\": \"gpt-4o\"}").await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let e = resp.json::<Value>().await.unwrap();
+    assert_eq!(e["error"]["param"], "messages", "{e}");
+
+    let resp = raw("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["param"],
+        "model"
+    );
+
+    let resp = raw("{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": \"hot\"}").await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let e = resp.json::<Value>().await.unwrap();
+    assert_eq!(e["error"]["param"], "temperature", "{e}");
+
+    let resp =
+        raw("{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}")
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let resp = raw("{\"model\": \"gpt-4o\", \"messages\": []}")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let resp = post(
+        &gw,
+        "/v1/chat/completions",
+        &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["message"],
+        "Invalid model name passed in model=nope. Available model groups: embed, gpt-4o, tts, whisper"
+    );
+
+    let big =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x".repeat(20_000)}]});
+    let resp = post(&gw, "/v1/chat/completions", &big).await;
+    assert_eq!(resp.status(), 413);
+
+    let resp = client()
+        .get(format!("{}/v1/nope", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["message"],
+        "Unknown route: /v1/nope"
+    );
+
+    assert!(up.requests().is_empty());
+    let resp = post(&gw, "/v1/chat/completions", &hi(false)).await;
+    assert_eq!(resp.status(), 200, "still serving");
+}
+
+#[tokio::test]
+async fn embeddings_models_and_model_info() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let resp = post(
+        &gw,
+        "/v1/embeddings",
+        &json!({"model": "embed", "input": ["a", "b"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body["usage"],
+        json!({"prompt_tokens": 8, "total_tokens": 8})
+    );
+    assert_eq!(
+        up.last_request().unwrap().json(),
+        json!({"model": "text-embedding-3-small", "input": ["a", "b"]})
+    );
+
+    let models: Value = client()
+        .get(format!("{}/v1/models", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["embed", "gpt-4o", "tts", "whisper"]);
+    assert_eq!(models["object"], "list");
+    let one = client()
+        .get(format!("{}/models/gpt-4o", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.json::<Value>().await.unwrap()["id"], "gpt-4o");
+    let missing = client()
+        .get(format!("{}/v1/models/gpt-9", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let info: Value = client()
+        .get(format!("{}/model/info", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = info.to_string();
+    assert!(
+        !text.contains("sk-upstream"),
+        "keys never leave the gateway: {text}"
+    );
+    assert_eq!(info["data"][0]["model_name"], "gpt-4o");
+    assert_eq!(info["data"][0]["model_info"]["id"], "dep-1");
+}
+
+#[tokio::test]
+async fn legacy_completions_are_served_by_chat() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let resp = post(
+        &gw,
+        "/v1/completions",
+        &json!({"model": "gpt-4o", "prompt": "Say hi", "max_tokens": 5}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({
+            "id": "cmpl-mock", "object": "text_completion", "created": openai::CREATED, "model": "gpt-4o",
+            "system_fingerprint": "fp_mock",
+            "choices": [{"text": openai::REPLY, "index": 0, "logprobs": null, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14,
+                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+        })
+    );
+    assert_eq!(
+        up.last_request().unwrap().json(),
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 5})
+    );
+    let body = post(
+        &gw,
+        "/v1/completions",
+        &json!({"model": "gpt-4o", "prompt": "Say hi", "stream": true}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let texts: Vec<String> = body
+        .split("\n\n")
+        .filter_map(|f| f.strip_prefix("data: "))
+        .filter(|f| *f != "[DONE]")
+        .map(|f| {
+            serde_json::from_str::<Value>(f).unwrap()["choices"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts.concat(), openai::REPLY);
+    assert!(body.ends_with("data: [DONE]\n\n"));
+    let resp = post(
+        &gw,
+        "/v1/completions",
+        &json!({"model": "gpt-4o", "prompt": "x", "echo": true}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn audio_routes() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("model", "whisper")
+        .text("response_format", "text")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"RIFFdata".to_vec()).file_name("a.wav"),
+        );
+    let resp = client()
+        .post(format!("{}/v1/audio/transcriptions", gw.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "hello world\n");
+    let sent = up.last_request().unwrap();
+    assert!(String::from_utf8_lossy(&sent.body).contains("name=\"model\"\r\n\r\nwhisper-1\r\n"));
+
+    let resp = post(
+        &gw,
+        "/v1/audio/speech",
+        &json!({"model": "tts", "input": "Hello", "voice": "alloy"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "audio/mpeg");
+    assert_eq!(
+        resp.bytes().await.unwrap(),
+        Bytes::from_static(b"ID3\x04mock-mp3")
+    );
+
+    let form = reqwest::multipart::Form::new().text("model", "whisper");
+    let resp = client()
+        .post(format!("{}/v1/audio/transcriptions", gw.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    assert_eq!(
+        client()
+            .get(format!("{}/health/liveliness", gw.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "I'm alive!"
+    );
+    let ready: Value = client()
+        .get(format!("{}/health/readiness", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "healthy");
+    up.enqueue(MockResponse::json(
+        401,
+        &error_body("bad key", "invalid_request_error", None, None),
+    ));
+    let health: Value = client()
+        .get(format!("{}/health", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["healthy_count"].as_u64().unwrap() + health["unhealthy_count"].as_u64().unwrap(),
+        4
+    );
+    assert_eq!(health["unhealthy_count"], 1);
+
+    post(&gw, "/v1/chat/completions", &hi(false)).await;
+    post(&gw, "/v1/chat/completions", &json!({"model": "gpt-4o"})).await;
+    let text = client()
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("llmux_requests_total{route=\"chat_completions\",model_group=\"gpt-4o\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "llmux_tokens_total{model_group=\"gpt-4o\",deployment=\"dep-1\",type=\"prompt\"} 9"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("llmux_errors_total{route=\"chat_completions\",model_group=\"\",kind=\"BadRequestError\"} 1"), "{text}");
+    assert!(text.contains("llmux_overhead_seconds_count 1"), "{text}");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_in_flight_streams() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let m = "gpt-4o";
+    let mut parts = sse_parts(&[chunk(m, json!({"role": "assistant", "content": "a"}), None)]);
+    parts.push(StreamPart::Delay(Duration::from_millis(500)));
+    parts.extend(sse_parts(&[chunk(m, json!({}), Some("stop"))]));
+    parts.push(StreamPart::Bytes(Bytes::from_static(b"data: [DONE]\n\n")));
+    up.enqueue(MockResponse::stream("text/event-stream", parts));
+    let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
+    let url = gw.url.clone();
+    let stopped = tokio::spawn(gw.stop());
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.ends_with("data: [DONE]\n\n"),
+        "the stream in flight completed: {body}"
+    );
+    stopped.await.unwrap().unwrap();
+    assert!(
+        client()
+            .get(format!("{url}/health/liveliness"))
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
