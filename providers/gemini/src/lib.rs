@@ -1,0 +1,858 @@
+//! # llmux-gemini
+//!
+//! Google's Gemini models behind llmux's [`Provider`] trait, two ways:
+//!
+//! - `gemini/<model>`: the Gemini API (Google AI Studio),
+//!   `POST {base}/v1beta/models/{model}:generateContent` with the key in
+//!   `x-goog-api-key` (`GEMINI_API_KEY`);
+//! - `vertex_ai/<model>`: Vertex AI,
+//!   `POST https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`
+//!   (`https://aiplatform.googleapis.com/…` for `global`), with a bearer token
+//!   from `gcp_auth` (see [`auth`]).
+//!
+//! Both speak the same `GenerateContentRequest`/`GenerateContentResponse`, so
+//! one codec serves them: [`request`] (OpenAI → Gemini), [`response`] and
+//! [`stream`] (Gemini → OpenAI), [`embeddings`] and [`error`]. The
+//! `encode_*` methods build exact `http::Request`s without the network; for
+//! Vertex the one thing they leave out is the `Authorization` header, whose
+//! token is fetched (and cached) when the request is sent.
+
+pub mod auth;
+pub mod embeddings;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod schema;
+pub mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::Method;
+use llmux_core::stream::decode_stream;
+use llmux_core::transport::{decode_json, UpstreamResponse};
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
+use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use llmux_core::types::models::{Model, ModelList};
+use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+pub use auth::GoogleAuth;
+pub use request::Dialect;
+pub use stream::GeminiStreamDecoder;
+
+/// Gemini API host used when neither params nor `GEMINI_API_BASE` give one.
+pub const GEMINI_DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
+/// Gemini API version used when `api_version` is not set.
+pub const GEMINI_DEFAULT_VERSION: &str = "v1beta";
+/// Vertex AI API version used when `api_version` is not set.
+pub const VERTEX_DEFAULT_VERSION: &str = "v1";
+/// Vertex AI location used when neither params nor the environment give one.
+pub const VERTEX_DEFAULT_LOCATION: &str = "us-central1";
+
+/// Environment variables read for the Gemini API key, in order.
+pub const GEMINI_KEY_ENV: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
+/// Environment variables read for the Vertex project, in order.
+pub const VERTEX_PROJECT_ENV: &[&str] =
+    &["VERTEXAI_PROJECT", "VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"];
+/// Environment variables read for the Vertex location, in order.
+pub const VERTEX_LOCATION_ENV: &[&str] = &["VERTEXAI_LOCATION", "VERTEX_LOCATION"];
+
+/// The provider prefixes this crate serves.
+pub fn provider_names() -> &'static [&'static str] {
+    &["gemini", "vertex_ai"]
+}
+
+/// Whether `env` holds what provider `name` needs to be served without
+/// explicit params (for `Router::from_env`).
+pub fn configured(name: &str, env: &dyn Env) -> bool {
+    match name {
+        "gemini" => env.first(GEMINI_KEY_ENV).is_some(),
+        "vertex_ai" => {
+            env.first(VERTEX_PROJECT_ENV).is_some()
+                || env
+                    .first(&["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"])
+                    .is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Where requests go and how they authenticate.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// `{root}/models/{model}:{method}`, `x-goog-api-key`.
+    Gemini { root: String, key: HeaderValue },
+    /// `{root}/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}`, bearer token.
+    Vertex(Arc<Vertex>),
+}
+
+#[derive(Debug)]
+struct Vertex {
+    /// Scheme, host and version, e.g. `https://us-central1-aiplatform.googleapis.com/v1`.
+    root: String,
+    location: String,
+    /// Project from params, environment or the key file.
+    project: Option<String>,
+    /// Project asked of Application Default Credentials, once.
+    discovered_project: OnceCell<String>,
+    auth: Arc<GoogleAuth>,
+}
+
+/// Gemini API or Vertex AI.
+#[derive(Debug, Clone)]
+pub struct GeminiProvider {
+    name: &'static str,
+    backend: Backend,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Option<Duration>,
+    transport: HttpTransport,
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| {
+        Error::bad_request(format!(
+            "{name} contains characters not allowed in an HTTP header"
+        ))
+    })
+}
+
+fn trim_base(base: &str) -> String {
+    base.trim().trim_end_matches('/').to_string()
+}
+
+/// `base` plus `/{version}`, unless `base` already ends in a version segment
+/// (`…/v1beta`), so both `https://host` and `https://host/v1beta` work as api_base.
+fn with_version(base: &str, version: &str) -> String {
+    let last = base.rsplit('/').next().unwrap_or_default();
+    let is_version = last.len() > 1
+        && last.starts_with('v')
+        && last[1..].starts_with(|c: char| c.is_ascii_digit());
+    if is_version {
+        base.to_string()
+    } else {
+        format!("{base}/{version}")
+    }
+}
+
+/// A string param from `params.extra` (first of `names` that is a non-empty string).
+fn extra_str(params: &ProviderParams, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        params
+            .extra
+            .get(*n)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    })
+}
+
+/// Reject path-breaking characters in a URL path segment.
+fn check_segment(what: &str, value: &str, allow_slash: bool) -> Result<()> {
+    let bad = value.is_empty()
+        || value.contains("..")
+        || value.chars().any(|c| {
+            c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\') || (c == '/' && !allow_slash)
+        });
+    if bad {
+        Err(Error::bad_request(format!(
+            "'{value}' is not a valid {what}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Service-account JSON from a `vertex_credentials` value: the JSON itself,
+/// or a path to a file holding it.
+fn credentials_text(value: &str) -> Result<String> {
+    if value.trim_start().starts_with('{') {
+        return Ok(value.to_string());
+    }
+    std::fs::read_to_string(value).map_err(|e| {
+        Error::authentication(format!(
+            "cannot read Google credentials file '{value}': {e}"
+        ))
+        .with_provider("vertex_ai")
+    })
+}
+
+impl GeminiProvider {
+    /// Build `gemini` or `vertex_ai` from `params`, falling back to `env`.
+    ///
+    /// - `gemini`: `api_key` or `GEMINI_API_KEY` / `GOOGLE_API_KEY`;
+    ///   `api_base` or `GEMINI_API_BASE`; `api_version` (default `v1beta`).
+    /// - `vertex_ai`: `extra.vertex_project` or `VERTEXAI_PROJECT` /
+    ///   `VERTEX_PROJECT` / `GOOGLE_CLOUD_PROJECT` (or the key's `project_id`);
+    ///   `extra.vertex_location` or `VERTEXAI_LOCATION` / `VERTEX_LOCATION`
+    ///   (default `us-central1`); `extra.vertex_credentials` (a path, the JSON
+    ///   text or a JSON object) or `VERTEXAI_CREDENTIALS` or
+    ///   `GOOGLE_APPLICATION_CREDENTIALS`, else Application Default Credentials
+    ///   found on the first call; `api_base` replaces the regional host (for
+    ///   proxies and tests); `api_version` (default `v1`).
+    ///
+    /// Stays synchronous: a service-account key is loaded here, the ADC search
+    /// (asynchronous in gcp_auth) is deferred to the first request.
+    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        let (name, backend) = match name {
+            "gemini" => ("gemini", Self::gemini_backend(params, env)?),
+            "vertex_ai" => ("vertex_ai", Self::vertex_backend(params, env)?),
+            other => {
+                return Err(Error::bad_request(format!(
+                    "llmux-gemini has no provider named '{other}' (it serves gemini and vertex_ai)"
+                )))
+            }
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &params.extra_headers {
+            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
+            })?;
+            headers.push((hname, header_value(k, v)?));
+        }
+        Ok(GeminiProvider {
+            name,
+            backend,
+            headers,
+            timeout: params.timeout,
+            transport: HttpTransport::shared(),
+        })
+    }
+
+    fn gemini_backend(params: &ProviderParams, env: &dyn Env) -> Result<Backend> {
+        let key = params
+            .api_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .or_else(|| env.first(GEMINI_KEY_ENV))
+            .ok_or_else(|| Error::missing_api_key("gemini", "GEMINI_API_KEY"))?;
+        let base = params
+            .api_base
+            .as_deref()
+            .map(trim_base)
+            .filter(|b| !b.is_empty())
+            .or_else(|| env.var("GEMINI_API_BASE").map(|b| trim_base(&b)))
+            .unwrap_or_else(|| GEMINI_DEFAULT_BASE.to_string());
+        let version = params
+            .api_version
+            .clone()
+            .unwrap_or_else(|| GEMINI_DEFAULT_VERSION.to_string());
+        Ok(Backend::Gemini {
+            root: with_version(&base, &version),
+            key: header_value("api_key", &key)?,
+        })
+    }
+
+    fn vertex_backend(params: &ProviderParams, env: &dyn Env) -> Result<Backend> {
+        let credentials =
+            match ["vertex_credentials", "vertex_ai_credentials"]
+                .iter()
+                .find_map(|n| params.extra.get(*n))
+            {
+                Some(v @ Value::Object(_)) => Some(v.to_string()),
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(credentials_text(s)?),
+                Some(Value::Null) | Some(Value::String(_)) | None => None,
+                Some(_) => return Err(Error::bad_request(
+                    "vertex_credentials must be a file path, the key's JSON text or a JSON object",
+                )),
+            };
+        let credentials = match credentials {
+            Some(c) => Some(c),
+            None => match env.var("VERTEXAI_CREDENTIALS") {
+                Some(c) => Some(credentials_text(&c)?),
+                None => match env.var("GOOGLE_APPLICATION_CREDENTIALS") {
+                    Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                        Error::authentication(format!(
+                            "cannot read GOOGLE_APPLICATION_CREDENTIALS file '{path}': {e}"
+                        ))
+                        .with_provider("vertex_ai")
+                    })?),
+                    None => None,
+                },
+            },
+        };
+        let (auth, key_project) = match credentials {
+            Some(json) => GoogleAuth::service_account(&json)?,
+            None => (GoogleAuth::application_default(), None),
+        };
+        let project = extra_str(params, &["vertex_project", "vertex_ai_project"])
+            .or_else(|| env.first(VERTEX_PROJECT_ENV))
+            .or(key_project);
+        if let Some(p) = &project {
+            check_segment("Vertex project", p, false)?;
+        }
+        let location = extra_str(params, &["vertex_location", "vertex_ai_location"])
+            .or_else(|| env.first(VERTEX_LOCATION_ENV))
+            .unwrap_or_else(|| VERTEX_DEFAULT_LOCATION.to_string());
+        check_segment("Vertex location", &location, false)?;
+        let version = params
+            .api_version
+            .clone()
+            .unwrap_or_else(|| VERTEX_DEFAULT_VERSION.to_string());
+        let base = match params
+            .api_base
+            .as_deref()
+            .map(trim_base)
+            .filter(|b| !b.is_empty())
+        {
+            Some(b) => b,
+            None if location == "global" => "https://aiplatform.googleapis.com".to_string(),
+            None => format!("https://{location}-aiplatform.googleapis.com"),
+        };
+        Ok(Backend::Vertex(Arc::new(Vertex {
+            root: with_version(&base, &version),
+            location,
+            project,
+            discovered_project: OnceCell::new(),
+            auth,
+        })))
+    }
+
+    /// Replace the transport (e.g. one with other pool settings).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Gemini { .. } => Dialect::GEMINI,
+            Backend::Vertex(_) => Dialect::VERTEX,
+        }
+    }
+
+    /// The URL of `method` (`generateContent`, `predict`, …) for `model`;
+    /// `project` overrides the configured Vertex project.
+    pub fn model_url(&self, model: &str, method: &str, project: Option<&str>) -> Result<String> {
+        let model = model.trim();
+        match &self.backend {
+            Backend::Gemini { root, .. } => {
+                check_segment("Gemini model name", model, true)?;
+                let path = if model.starts_with("tunedModels/") {
+                    model.to_string()
+                } else {
+                    format!("models/{}", model.strip_prefix("models/").unwrap_or(model))
+                };
+                Ok(format!("{root}/{path}:{method}"))
+            }
+            Backend::Vertex(v) => {
+                let project = project.or(v.project.as_deref()).ok_or_else(|| {
+                    Error::bad_request(
+                        "no Vertex AI project: set vertex_project or VERTEXAI_PROJECT",
+                    )
+                    .with_provider("vertex_ai")
+                })?;
+                // `gemini/<endpoint id>` (LiteLLM's spelling) or a bare endpoint id
+                // is a tuned model deployed to an endpoint.
+                let id = model.strip_prefix("gemini/").unwrap_or(model);
+                let path = if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+                    format!("endpoints/{id}")
+                } else {
+                    check_segment("Vertex model name", model, false)?;
+                    format!("publishers/google/models/{model}")
+                };
+                Ok(format!(
+                    "{}/projects/{project}/locations/{}/{path}:{method}",
+                    v.root, v.location
+                ))
+            }
+        }
+    }
+
+    fn http_request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<http::Request<Bytes>> {
+        let mut builder = http::Request::builder().method(method).uri(url);
+        let bytes = match body {
+            Some(v) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Bytes::from(
+                    serde_json::to_vec(v)
+                        .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?,
+                )
+            }
+            None => Bytes::new(),
+        };
+        if let Backend::Gemini { key, .. } = &self.backend {
+            builder = builder.header("x-goog-api-key", key.clone());
+        }
+        for (k, v) in &self.headers {
+            builder = builder.header(k.clone(), v.clone());
+        }
+        builder.body(bytes).map_err(|e| {
+            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
+                .with_provider(self.name)
+        })
+    }
+
+    fn build_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+        project: Option<&str>,
+    ) -> Result<http::Request<Bytes>> {
+        let body = request::chat_body(request, self.dialect()).map_err(|e| {
+            e.with_provider(self.name)
+                .with_model(request.model.as_str())
+        })?;
+        let url = if stream {
+            format!(
+                "{}?alt=sse",
+                self.model_url(&request.model, "streamGenerateContent", project)?
+            )
+        } else {
+            self.model_url(&request.model, "generateContent", project)?
+        };
+        self.http_request(Method::POST, &url, Some(&body))
+    }
+
+    /// The upstream request for a chat completion (`stream` picks
+    /// `:streamGenerateContent?alt=sse`). Vertex requests lack `Authorization`.
+    pub fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        self.build_chat(request, stream, None)
+    }
+
+    fn build_embeddings(
+        &self,
+        request: &EmbeddingRequest,
+        project: Option<&str>,
+    ) -> Result<(http::Request<Bytes>, Option<embeddings::GeminiEmbedMethod>)> {
+        let with_context = |e: Error| {
+            e.with_provider(self.name)
+                .with_model(request.model.as_str())
+        };
+        match &self.backend {
+            Backend::Gemini { .. } => {
+                let model = request.model.trim();
+                let model = model.strip_prefix("models/").unwrap_or(model);
+                let (method, body) =
+                    embeddings::gemini_body(request, model).map_err(with_context)?;
+                let url = self.model_url(model, method.as_str(), project)?;
+                Ok((
+                    self.http_request(Method::POST, &url, Some(&body))?,
+                    Some(method),
+                ))
+            }
+            Backend::Vertex(_) => {
+                let body = embeddings::vertex_body(request).map_err(with_context)?;
+                let url = self.model_url(&request.model, "predict", project)?;
+                Ok((self.http_request(Method::POST, &url, Some(&body))?, None))
+            }
+        }
+    }
+
+    /// The upstream request for embeddings (`embedContent` for one text,
+    /// `batchEmbedContents` for several; Vertex `predict`).
+    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
+        self.build_embeddings(request, None).map(|(r, _)| r)
+    }
+
+    /// The project of a Vertex call: configured, or asked of the credentials once.
+    async fn project(&self) -> Result<Option<String>> {
+        let Backend::Vertex(v) = &self.backend else {
+            return Ok(None);
+        };
+        if let Some(p) = &v.project {
+            return Ok(Some(p.clone()));
+        }
+        let p = v
+            .discovered_project
+            .get_or_try_init(|| async {
+                let found = v.auth.project_id().await?.ok_or_else(|| {
+                    Error::bad_request(
+                        "no Vertex AI project: set vertex_project or VERTEXAI_PROJECT \
+                         (the credentials name none)",
+                    )
+                    .with_provider("vertex_ai")
+                })?;
+                check_segment("Vertex project", &found, false)?;
+                Ok::<String, Error>(found)
+            })
+            .await?;
+        Ok(Some(p.clone()))
+    }
+
+    /// Add the bearer token to a Vertex request.
+    async fn authorize(&self, request: &mut http::Request<Bytes>, model: &str) -> Result<()> {
+        if let Backend::Vertex(v) = &self.backend {
+            let token = v.auth.token().await.map_err(|e| e.with_model(model))?;
+            let value = header_value("access token", &format!("Bearer {}", token.as_str()))?;
+            request.headers_mut().insert(AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            self.name,
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
+    }
+
+    async fn send(
+        &self,
+        mut request: http::Request<Bytes>,
+        model: &str,
+    ) -> Result<UpstreamResponse> {
+        self.authorize(&mut request, model).await?;
+        self.transport
+            .call(request, self.timeout, self.name, model, &|r| {
+                self.decode_error(r)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Provider for GeminiProvider {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
+        let project = self.project().await?;
+        let http = self.build_chat(&request, false, project.as_deref())?;
+        let response = self.send(http, &request.model).await?;
+        response::decode_chat(&response.body, self.name, &request.model)
+    }
+
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
+        let project = self.project().await?;
+        let mut http = self.build_chat(&request, true, project.as_deref())?;
+        self.authorize(&mut http, &request.model).await?;
+        let upstream = self
+            .transport
+            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
+                self.decode_error(r)
+            })
+            .await?;
+        Ok(decode_stream(
+            upstream.body,
+            GeminiStreamDecoder::new(self.name, request.model.as_str()),
+        ))
+    }
+
+    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
+        let project = self.project().await?;
+        let (http, method) = self.build_embeddings(&request, project.as_deref())?;
+        let response = self.send(http, &request.model).await?;
+        match method {
+            Some(m) => embeddings::decode_gemini(&response.body, m, &request, self.name),
+            None => embeddings::decode_vertex(&response.body, &request, self.name),
+        }
+    }
+
+    async fn list_models(&self) -> Result<ModelList> {
+        let Backend::Gemini { root, .. } = &self.backend else {
+            return Err(Error::unsupported(self.name, "models"));
+        };
+        let url = format!("{root}/models?pageSize=1000");
+        let http = self.http_request(Method::GET, &url, None)?;
+        let response = self.send(http, "").await?;
+        let listing: Value = decode_json(&response.body, self.name, "")?;
+        let data = listing
+            .get("models")
+            .and_then(Value::as_array)
+            .map(|models| {
+                models
+                    .iter()
+                    .filter_map(|m| m.get("name").and_then(Value::as_str))
+                    .map(|name| Model {
+                        id: name.strip_prefix("models/").unwrap_or(name).to_string(),
+                        object: "model".into(),
+                        created: 0,
+                        owned_by: "google".into(),
+                        extra: Default::default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ModelList {
+            object: "list".into(),
+            data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::{ChatMessage, ErrorKind, MapEnv};
+    use serde_json::json;
+
+    fn gemini(env: &[(&str, &str)], params: ProviderParams) -> Result<GeminiProvider> {
+        GeminiProvider::from_params("gemini", &params, &MapEnv::new(env.iter().copied()))
+    }
+
+    fn sa_json(project: Option<&str>) -> String {
+        let mut v = json!({
+            "type": "service_account",
+            "client_email": "llmux-test@example.iam.gserviceaccount.com",
+            "private_key_id": "unit-test",
+            "private_key": include_str!("../tests/fixtures/test-service-account-key.pem"),
+            "token_uri": "http://127.0.0.1:9/token"
+        });
+        if let Some(p) = project {
+            v["project_id"] = json!(p);
+        }
+        v.to_string()
+    }
+
+    #[test]
+    fn gemini_urls_headers_and_env() {
+        let p = gemini(&[("GEMINI_API_KEY", "k-env")], ProviderParams::default()).unwrap();
+        let req = ChatCompletionRequest::new("gemini-2.0-flash", vec![ChatMessage::user("Hi")]);
+        let http = p.encode_chat(&req, false).unwrap();
+        assert_eq!(
+            http.uri(),
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent"
+        );
+        assert_eq!(http.headers()["x-goog-api-key"], "k-env");
+        assert_eq!(http.headers()["content-type"], "application/json");
+        let http = p.encode_chat(&req, true).unwrap();
+        assert_eq!(
+            http.uri(),
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+        );
+        // GOOGLE_API_KEY is the fallback; an explicit key and base win.
+        let p = gemini(&[("GOOGLE_API_KEY", "g")], ProviderParams::default()).unwrap();
+        assert_eq!(
+            p.encode_chat(&req, false).unwrap().headers()["x-goog-api-key"],
+            "g"
+        );
+        let p = gemini(
+            &[
+                ("GEMINI_API_KEY", "k-env"),
+                ("GEMINI_API_BASE", "https://env.example"),
+            ],
+            ProviderParams {
+                api_key: Some("k".into()),
+                api_base: Some("https://proxy.example/v1alpha/".into()),
+                extra_headers: vec![("X-Team".into(), "blue".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let http = p.encode_chat(&req, false).unwrap();
+        assert_eq!(
+            http.uri(),
+            "https://proxy.example/v1alpha/models/gemini-2.0-flash:generateContent"
+        );
+        assert_eq!(http.headers()["x-goog-api-key"], "k");
+        assert_eq!(http.headers()["x-team"], "blue");
+        assert_eq!(
+            p.model_url("tunedModels/my-tune", "generateContent", None)
+                .unwrap(),
+            "https://proxy.example/v1alpha/tunedModels/my-tune:generateContent"
+        );
+        assert_eq!(
+            p.model_url("models/gemini-pro", "generateContent", None)
+                .unwrap(),
+            "https://proxy.example/v1alpha/models/gemini-pro:generateContent"
+        );
+        assert!(p.model_url("x?key=1", "generateContent", None).is_err());
+        assert!(p.model_url("../../x", "generateContent", None).is_err());
+    }
+
+    #[test]
+    fn gemini_without_key_fails_naming_the_variable() {
+        let err = gemini(&[], ProviderParams::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert_eq!(
+            err.message,
+            "no API key for gemini: set the GEMINI_API_KEY environment variable or pass api_key"
+        );
+        let err =
+            GeminiProvider::from_params("palm", &ProviderParams::default(), &MapEnv::default())
+                .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest);
+    }
+
+    #[test]
+    fn vertex_urls_from_params_env_and_key() {
+        let mut params = ProviderParams::default();
+        params.extra.insert(
+            "vertex_credentials".into(),
+            json!(sa_json(Some("key-project"))),
+        );
+        let env = MapEnv::default();
+        let p = GeminiProvider::from_params("vertex_ai", &params, &env).unwrap();
+        assert_eq!(
+            p.model_url("gemini-2.5-pro", "generateContent", None).unwrap(),
+            "https://us-central1-aiplatform.googleapis.com/v1/projects/key-project/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent"
+        );
+        let env = MapEnv::new([
+            ("VERTEXAI_PROJECT", "env-project"),
+            ("VERTEX_LOCATION", "europe-west4"),
+        ]);
+        let p = GeminiProvider::from_params("vertex_ai", &params, &env).unwrap();
+        let req = ChatCompletionRequest::new("gemini-2.0-flash", vec![ChatMessage::user("Hi")]);
+        let http = p.encode_chat(&req, true).unwrap();
+        assert_eq!(
+            http.uri(),
+            "https://europe-west4-aiplatform.googleapis.com/v1/projects/env-project/locations/europe-west4/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+        );
+        assert!(http.headers().get("authorization").is_none());
+        assert!(http.headers().get("x-goog-api-key").is_none());
+        params
+            .extra
+            .insert("vertex_project".into(), json!("param-project"));
+        params
+            .extra
+            .insert("vertex_location".into(), json!("global"));
+        params.api_version = Some("v1beta1".into());
+        let p = GeminiProvider::from_params("vertex_ai", &params, &env).unwrap();
+        assert_eq!(
+            p.model_url("gemini-2.0-flash", "generateContent", None).unwrap(),
+            "https://aiplatform.googleapis.com/v1beta1/projects/param-project/locations/global/publishers/google/models/gemini-2.0-flash:generateContent"
+        );
+        assert_eq!(
+            p.model_url("gemini/4965075652664360960", "generateContent", None).unwrap(),
+            "https://aiplatform.googleapis.com/v1beta1/projects/param-project/locations/global/endpoints/4965075652664360960:generateContent"
+        );
+        assert!(p
+            .model_url("publishers/x/models/y", "generateContent", None)
+            .is_err());
+        let emb = p
+            .encode_embeddings(&EmbeddingRequest::new(
+                "text-embedding-005",
+                llmux_core::types::embeddings::EmbeddingInput::Text("x".into()),
+            ))
+            .unwrap();
+        assert!(emb
+            .uri()
+            .to_string()
+            .ends_with("/publishers/google/models/text-embedding-005:predict"));
+    }
+
+    #[test]
+    fn vertex_credentials_forms_and_errors() {
+        // A JSON object, a path, and the environment all load the same key.
+        let dir = std::env::temp_dir().join(format!("llmux-gemini-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sa.json");
+        std::fs::write(&path, sa_json(Some("file-project"))).unwrap();
+        let path = path.to_string_lossy().to_string();
+        let mut params = ProviderParams::default();
+        params.extra.insert(
+            "vertex_credentials".into(),
+            serde_json::from_str(&sa_json(Some("obj-project"))).unwrap(),
+        );
+        let p = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
+        assert!(p
+            .model_url("m", "x", None)
+            .unwrap()
+            .contains("/projects/obj-project/"));
+        params
+            .extra
+            .insert("vertex_credentials".into(), json!(path.clone()));
+        let p = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
+        assert!(p
+            .model_url("m", "x", None)
+            .unwrap()
+            .contains("/projects/file-project/"));
+        let env = MapEnv::new([("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())]);
+        let p = GeminiProvider::from_params("vertex_ai", &ProviderParams::default(), &env).unwrap();
+        assert!(p
+            .model_url("m", "x", None)
+            .unwrap()
+            .contains("/projects/file-project/"));
+
+        let missing = MapEnv::new([("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json")]);
+        let err = GeminiProvider::from_params("vertex_ai", &ProviderParams::default(), &missing)
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert!(
+            err.message.starts_with(
+                "cannot read GOOGLE_APPLICATION_CREDENTIALS file '/nonexistent/sa.json'"
+            ),
+            "{}",
+            err.message
+        );
+
+        let mut params = ProviderParams::default();
+        params.extra.insert(
+            "vertex_credentials".into(),
+            json!({"type": "authorized_user", "client_id": "x", "client_secret": "y", "refresh_token": "z"}),
+        );
+        let err =
+            GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert!(
+            err.message.contains("type 'authorized_user'"),
+            "{}",
+            err.message
+        );
+
+        params.extra.insert("vertex_credentials".into(), json!({"type": "service_account", "private_key": "nope", "client_email": "a", "token_uri": "b"}));
+        let err =
+            GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("cannot load the Google service-account key"),
+            "{}",
+            err.message
+        );
+
+        // Without a project anywhere, encoding says what to set.
+        let p = GeminiProvider::from_params(
+            "vertex_ai",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap();
+        let err = p.model_url("m", "generateContent", None).unwrap_err();
+        assert_eq!(
+            err.message,
+            "no Vertex AI project: set vertex_project or VERTEXAI_PROJECT"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn same_key_shares_one_token_source() {
+        let mut params = ProviderParams::default();
+        params
+            .extra
+            .insert("vertex_credentials".into(), json!(sa_json(Some("p"))));
+        let a = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
+        let b = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
+        let (Backend::Vertex(va), Backend::Vertex(vb)) = (&a.backend, &b.backend) else {
+            panic!("expected vertex backends");
+        };
+        assert!(Arc::ptr_eq(&va.auth, &vb.auth));
+    }
+
+    #[test]
+    fn configured_reads_the_environment() {
+        assert!(configured(
+            "gemini",
+            &MapEnv::new([("GEMINI_API_KEY", "k")])
+        ));
+        assert!(!configured("gemini", &MapEnv::default()));
+        assert!(configured(
+            "vertex_ai",
+            &MapEnv::new([("VERTEXAI_PROJECT", "p")])
+        ));
+        assert!(configured(
+            "vertex_ai",
+            &MapEnv::new([("GOOGLE_APPLICATION_CREDENTIALS", "/x")])
+        ));
+        assert!(!configured("vertex_ai", &MapEnv::default()));
+        assert_eq!(provider_names(), &["gemini", "vertex_ai"]);
+    }
+}
