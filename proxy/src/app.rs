@@ -80,6 +80,7 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
             .route(&format!("{prefix}/model/info"), get(model_info));
     }
     r.route("/v2/rerank", post(rerank))
+        .route("/v1/messages", post(crate::messages::messages))
         .route(
             "/openai/deployments/{model}/chat/completions",
             post(azure_chat_completions),

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod completions;
 pub mod config;
 pub mod error;
+pub mod messages;
 pub mod metrics;
 pub mod server;
 pub mod sse;

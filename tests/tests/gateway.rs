@@ -760,3 +760,200 @@ async fn graceful_shutdown_drains_in_flight_streams() {
         "no longer accepting"
     );
 }
+
+// ---- Anthropic's Messages API inbound (/v1/messages) ----
+
+#[tokio::test]
+async fn anthropic_messages_translate_both_ways() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(
+        &up,
+        "general_settings:\n  master_key: sk-master\n",
+    ))
+    .await;
+    let resp = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .header("x-api-key", "sk-master")
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({
+            "model": "gpt-4o",
+            "max_tokens": 100,
+            "system": "Be brief.",
+            "stop_sequences": ["END"],
+            "temperature": 0.5,
+            "top_k": 5,
+            "metadata": {"user_id": "u-1"},
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "What is in this image?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+            ]}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": "gpt-4o",
+            "content": [{"type": "text", "text": openai::REPLY}],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 9, "output_tokens": 5, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+        })
+    );
+    assert_eq!(
+        up.last_request().unwrap().json(),
+        json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What is in this image?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+                ]}
+            ],
+            "max_tokens": 100,
+            "temperature": 0.5,
+            "stop": ["END"],
+            "user": "u-1",
+            "top_k": 5
+        })
+    );
+}
+
+#[tokio::test]
+async fn anthropic_messages_tool_round_trip() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let mut c = openai::chat_completion("gpt-4o");
+    c["choices"][0]["message"] = json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
+    ]});
+    c["choices"][0]["finish_reason"] = json!("tool_calls");
+    up.enqueue(MockResponse::json(200, &c));
+    let tools = json!([{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let resp: Value = post(
+        &gw,
+        "/v1/messages",
+        &json!({
+            "model": "gpt-4o", "max_tokens": 50, "tools": tools,
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]
+        }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(resp["stop_reason"], "tool_use");
+    assert_eq!(
+        resp["content"],
+        json!([{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}])
+    );
+    let sent = up.last_request().unwrap().json();
+    assert_eq!(sent["tool_choice"], "required");
+    assert_eq!(sent["parallel_tool_calls"], false);
+    assert_eq!(
+        sent["tools"][0],
+        json!({"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})
+    );
+
+    // The client sends the tool result back in Anthropic's shape.
+    post(&gw, "/v1/messages", &json!({
+        "model": "gpt-4o", "max_tokens": 50, "tools": tools,
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Checking."}, {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "21C sunny"}]}
+        ]
+    }))
+    .await;
+    assert_eq!(
+        up.last_request().unwrap().json()["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+            {"role": "tool", "content": "21C sunny", "tool_call_id": "call_1"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn anthropic_messages_stream_as_anthropic_events() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(&up, "")).await;
+    let body = post(&gw, "/v1/messages", &json!({"model": "gpt-4o", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "Hi"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<(String, Value)> = body
+        .trim_end()
+        .split("\n\n")
+        .map(|f| {
+            let (e, d) = f.split_once('\n').unwrap();
+            (
+                e.strip_prefix("event: ").unwrap().to_string(),
+                serde_json::from_str(d.strip_prefix("data: ").unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| n == "content_block_delta")
+        .map(|(_, d)| d["delta"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(text, openai::REPLY);
+    assert_eq!(
+        events[6].1,
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"input_tokens": 9, "output_tokens": 5, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}})
+    );
+}
+
+#[tokio::test]
+async fn anthropic_messages_errors_use_anthropic_shape() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start(&config_for(
+        &up,
+        "general_settings:\n  master_key: sk-master\n",
+    ))
+    .await;
+    let resp = post(&gw, "/v1/messages", &json!({"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "authentication_error"
+    );
+    let resp = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .header("x-api-key", "sk-master")
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens"),
+        "{e}"
+    );
+}
