@@ -14,15 +14,15 @@ const NOT_YET_BUILT: &[&str] = &[
     "bedrock",
     "cohere",
     "cohere_chat",
-    "gemini",
     "ollama",
     "ollama_chat",
-    "vertex_ai",
 ];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
-    llmux_openai::provider_names().collect()
+    let mut names: Vec<&'static str> = llmux_openai::provider_names().collect();
+    names.extend_from_slice(llmux_gemini::provider_names());
+    names
 }
 
 /// Every prefix recognised in model strings (served or not).
@@ -50,6 +50,11 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
             }
         };
         if configured {
+            out.push(name);
+        }
+    }
+    for name in llmux_gemini::provider_names() {
+        if llmux_gemini::configured(name, env) {
             out.push(name);
         }
     }
@@ -90,9 +95,14 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
         )
         .with_provider(parsed.provider));
     }
-    let provider = OpenAiProvider::from_params(parsed.provider, params, env)?;
+    let provider: Arc<dyn Provider> = match parsed.provider {
+        p if llmux_gemini::provider_names().contains(&p) => {
+            Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
+        }
+        p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
+    };
     Ok(ResolvedModel {
-        provider: Arc::new(provider),
+        provider,
         model: parsed.model.to_string(),
     })
 }
@@ -145,6 +155,17 @@ mod tests {
             configured_providers(&env),
             vec!["openai", "groq", "hosted_vllm"]
         );
+    }
+
+    #[test]
+    fn gemini_and_vertex_resolve() {
+        let env = MapEnv::new([("GEMINI_API_KEY", "g"), ("VERTEXAI_PROJECT", "p")]);
+        let r = resolve("gemini/gemini-2.5-pro", &ProviderParams::default(), &env).unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("gemini", "gemini-2.5-pro")
+        );
+        assert!(configured_providers(&env).ends_with(&["gemini", "vertex_ai"]));
     }
 
     #[test]
