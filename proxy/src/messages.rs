@@ -292,9 +292,11 @@ pub fn to_chat(req: MessagesRequest) -> Result<ChatCompletionRequest, Error> {
                         // Earlier thinking is not sent back upstream: OpenAI-shaped
                         // providers have no field for it.
                         Some("thinking") | Some("redacted_thinking") => {}
-                        other => return Err(bad(format!(
+                        other => {
+                            return Err(bad(format!(
                             "{bat}.type: unsupported content block {other:?} in an assistant turn"
-                        ))),
+                        )))
+                        }
                     }
                 }
                 messages.push(ChatMessage::Assistant(AssistantMessage {
