@@ -20,5 +20,6 @@ pub mod messages;
 pub mod metrics;
 pub mod server;
 pub mod sse;
+pub mod store;
 
 pub use server::{build, serve, ServeOptions};

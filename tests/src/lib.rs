@@ -5,6 +5,7 @@
 //! a random port, record every request for exact assertions, and take scripted
 //! responses for error injection and stream framing tests.
 
+pub mod db;
 pub mod mock;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

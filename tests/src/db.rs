@@ -1,0 +1,94 @@
+//! Fresh databases for tests: a temporary SQLite file, or a new database on
+//! the real PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth), created
+//! from the `test` database and dropped when the handle goes away.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The server every Postgres test database is created on.
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{t}", std::process::id())
+}
+
+/// A database for one test; removed on drop.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl TestDb {
+    /// A new SQLite database in a temporary file.
+    pub fn sqlite() -> TestDb {
+        let path = std::env::temp_dir().join(format!("{}.db", unique("llmux_test")));
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::File(path),
+        }
+    }
+
+    /// A new, empty PostgreSQL database.
+    pub async fn postgres() -> Result<TestDb, String> {
+        use sqlx::Connection;
+        let name = unique("llmux_test");
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL)
+            .await
+            .map_err(|e| format!("PostgreSQL at {POSTGRES_ADMIN_URL} is required (run `cargo xtask services`): {e}"))?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| format!("cannot create test database: {e}"))?;
+        Ok(TestDb {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            cleanup: Cleanup::Postgres(name),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres(name) => {
+                // Best effort, on a thread of its own: Drop cannot be async.
+                let name = name.clone();
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        use sqlx::Connection;
+                        if let Ok(mut admin) = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL).await
+                        {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut admin)
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}

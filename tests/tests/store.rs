@@ -1,0 +1,131 @@
+//! The gateway's store on SQLite and on the real PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use llmux_proxy::store::{to_nano, KeyRecord, SpendRow, Store};
+use llmux_tests::db::TestDb;
+
+fn key(hash: &str, created_at: i64) -> KeyRecord {
+    KeyRecord {
+        token_hash: hash.into(),
+        key_name: "sk-...abcd".into(),
+        key_alias: Some("alias".into()),
+        user_id: Some("u1".into()),
+        team_id: None,
+        models: vec!["gpt-4o".into()],
+        aliases: Default::default(),
+        max_budget_nano: Some(to_nano(10.0)),
+        soft_budget_nano: None,
+        budget_duration: Some("30d".into()),
+        budget_reset_at: Some(1_800_000_000),
+        spend_nano: 0,
+        tpm_limit: Some(1000),
+        rpm_limit: None,
+        max_parallel_requests: Some(2),
+        expires_at: None,
+        blocked: false,
+        metadata: serde_json::json!({"team": "blue"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn spend(request_id: &str, token_hash: &str, usd: f64) -> SpendRow {
+    SpendRow {
+        request_id: request_id.into(),
+        token_hash: Some(token_hash.into()),
+        user_id: Some("u1".into()),
+        team_id: None,
+        model: "gpt-4o".into(),
+        model_group: "gpt-4o".into(),
+        deployment_id: Some("d1".into()),
+        provider: Some("openai".into()),
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        total_tokens: 15,
+        spend_nano: to_nano(usd),
+        start_time: 1_700_000_000,
+        end_time: 1_700_000_001,
+        latency_ms: 1000,
+        status: "success".into(),
+        cache_hit: false,
+    }
+}
+
+async fn exercise(store: &Store) {
+    let a = key("hash-a", 100);
+    store.insert_key(&a).await.unwrap();
+    store.insert_key(&key("hash-b", 200)).await.unwrap();
+    assert_eq!(store.get_key("hash-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get_key("missing").await.unwrap(), None);
+
+    let listed: Vec<String> = store
+        .list_keys(Some("u1"), None, 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.token_hash)
+        .collect();
+    assert_eq!(listed, vec!["hash-b", "hash-a"]);
+    assert!(store
+        .list_keys(Some("nobody"), None, 10, 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut changed = a.clone();
+    changed.blocked = true;
+    changed.models = vec![];
+    changed.updated_at = 300;
+    assert!(store.update_key(&changed).await.unwrap());
+    assert!(store.get_key("hash-a").await.unwrap().unwrap().blocked);
+
+    // Spend: exact sums in nano-dollars; a replayed batch adds nothing.
+    let rows = vec![
+        spend("r1", "hash-a", 0.1),
+        spend("r2", "hash-a", 0.2),
+        spend("r3", "hash-b", 0.000_001),
+    ];
+    store.record_spend(&rows).await.unwrap();
+    store.record_spend(&rows).await.unwrap();
+    let a_now = store.get_key("hash-a").await.unwrap().unwrap();
+    assert_eq!(a_now.spend_nano, to_nano(0.1) + to_nano(0.2));
+    assert_eq!(
+        store.total_spend(Some("hash-a")).await.unwrap(),
+        300_000_000
+    );
+    assert_eq!(store.total_spend(None).await.unwrap(), 300_001_000);
+
+    assert!(store
+        .rekey("hash-b", "hash-c", "sk-...wxyz", 400)
+        .await
+        .unwrap());
+    assert_eq!(store.get_key("hash-b").await.unwrap(), None);
+    assert_eq!(
+        store.get_key("hash-c").await.unwrap().unwrap().spend_nano,
+        1000
+    );
+
+    assert!(store.delete_key("hash-a").await.unwrap());
+    assert!(!store.delete_key("hash-a").await.unwrap());
+}
+
+#[tokio::test]
+async fn store_on_sqlite() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url).await.unwrap();
+    exercise(&store).await;
+    // Migrations are idempotent: connecting again keeps the data.
+    let again = Store::connect(&db.url).await.unwrap();
+    assert!(again.get_key("hash-c").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn store_on_postgres() {
+    let db = TestDb::postgres().await.unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
+    exercise(&store).await;
+}
