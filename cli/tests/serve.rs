@@ -117,7 +117,13 @@ async fn serves_a_litellm_config_file() {
             "--port",
             &port.to_string(),
         ],
-        &[("MY_GROQ_KEY", "gsk-config".into())],
+        &[
+            ("MY_GROQ_KEY", "gsk-config".into()),
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.join("llmux.db").display()),
+            ),
+        ],
     );
     wait_ready(port).await;
     let resp = reqwest::Client::new()

@@ -17,14 +17,16 @@ use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{unix_now, Error, ErrorKind};
 use llmux_router::{RouteInfo, Router, RouterRequest, RouterResponse};
+
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Caller};
 use crate::completions;
 use crate::error::ApiError;
+use crate::keys::CallGuard;
 use crate::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
@@ -38,6 +40,8 @@ pub struct Gateway {
     pub service: CallService,
     pub router: Router,
     pub auth: Arc<dyn Authenticator>,
+    /// Virtual keys and the database, when a master key is set.
+    pub keys: Option<Arc<crate::keys::VirtualKeys>>,
     pub metrics: Arc<Metrics>,
     /// Sanitized `model_list` for `/model/info` (no keys).
     pub model_info: Vec<Value>,
@@ -85,6 +89,14 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
             "/openai/deployments/{model}/chat/completions",
             post(azure_chat_completions),
         )
+        .route("/key/generate", post(crate::management::generate))
+        .route("/key/info", get(crate::management::info))
+        .route("/key/update", post(crate::management::update))
+        .route("/key/delete", post(crate::management::delete))
+        .route("/key/list", get(crate::management::list))
+        .route("/key/regenerate", post(crate::management::regenerate))
+        .route("/key/block", post(crate::management::block))
+        .route("/key/unblock", post(crate::management::unblock))
         .route("/health/liveliness", get(liveliness))
         .route("/health/liveness", get(liveliness))
         .route("/health/readiness", get(readiness))
@@ -93,6 +105,14 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gateway)
+}
+
+/// A call the router answered. The guard holds the caller's
+/// parallel-request slot until it is dropped.
+pub(crate) struct Served {
+    pub reply: Reply,
+    pub route: RouteInfo,
+    pub guard: CallGuard,
 }
 
 /// Per-request bookkeeping.
@@ -262,18 +282,28 @@ impl Gateway {
         }
     }
 
-    /// Authenticate, send `call` for `group`, record metrics.
+    /// Authenticate and admit the caller, send `call` for `group`, record metrics.
     pub(crate) async fn dispatch(
         &self,
         ctx: &Ctx,
         headers: &HeaderMap,
         group: String,
         call: Call,
-    ) -> Result<RouterResponse, ApiError> {
-        if let Err(e) = self.auth.authenticate(headers) {
-            self.record_error(ctx, &group, &e);
-            return Err(e.into());
-        }
+    ) -> Result<Served, ApiError> {
+        let admitted = match self.auth.authenticate(headers).await {
+            Ok(caller) => self
+                .auth
+                .admit(&caller, &group)
+                .map(|guard| (caller, guard)),
+            Err(e) => Err(e),
+        };
+        let (_caller, guard) = match admitted {
+            Ok(v) => v,
+            Err(e) => {
+                self.record_error(ctx, &group, &e);
+                return Err(e.into());
+            }
+        };
         match self
             .service
             .clone()
@@ -282,13 +312,22 @@ impl Gateway {
         {
             Ok(r) => {
                 self.record_success(ctx, &r.route);
-                Ok(r)
+                Ok(Served {
+                    reply: r.reply,
+                    route: r.route,
+                    guard,
+                })
             }
             Err(e) => {
                 self.record_error(ctx, &group, &e);
                 Err(e.into())
             }
         }
+    }
+
+    /// Authenticate a request that calls no model (listing, health).
+    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        Ok(self.auth.authenticate(headers).await?)
     }
 
     /// A whole JSON response for a served call.
@@ -312,6 +351,7 @@ impl Gateway {
         stream: llmux_core::ChatStream,
         client_wants_usage: bool,
         encode: crate::sse::ChunkEncoder,
+        guard: CallGuard,
     ) -> Response {
         self.record_status(ctx, &route.model_group, 200);
         let gateway = self.clone();
@@ -319,6 +359,7 @@ impl Gateway {
         let route_name = ctx.route;
         let request_id = ctx.request_id.clone();
         let on_end = move |outcome: StreamOutcome| {
+            drop(guard);
             if let Some(u) = &outcome.usage {
                 gateway.record_tokens(&finished_route, u);
             }
@@ -432,11 +473,14 @@ async fn serve_chat(
                 "router returned a non-stream reply to a stream call",
             ));
         };
-        return Ok(
-            gw.sse_response(ctx, &r.route, stream, client_wants_usage, |c| {
-                serde_json::to_vec(c)
-            }),
-        );
+        return Ok(gw.sse_response(
+            ctx,
+            &r.route,
+            stream,
+            client_wants_usage,
+            serde_json::to_vec,
+            r.guard,
+        ));
     }
     let r = gw.dispatch(ctx, headers, group, Call::Chat(req)).await?;
     let Reply::Chat(completion) = r.reply else {
@@ -626,7 +670,7 @@ fn model_object(id: &str) -> Value {
 }
 
 async fn list_models(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.auth.authenticate(&headers)?;
+    gw.authenticate(&headers).await?;
     let data: Vec<Value> = gw
         .router
         .model_groups()
@@ -641,7 +685,7 @@ async fn get_model(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    gw.auth.authenticate(&headers)?;
+    gw.authenticate(&headers).await?;
     if gw.router.model_groups().contains(&id) {
         return Ok(axum::Json(model_object(&id)).into_response());
     }
@@ -656,7 +700,7 @@ async fn get_model(
 }
 
 async fn model_info(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.auth.authenticate(&headers)?;
+    gw.authenticate(&headers).await?;
     Ok(axum::Json(json!({"data": gw.model_info})).into_response())
 }
 
@@ -676,7 +720,7 @@ async fn readiness(State(gw): Shared) -> Response {
 
 /// Check every deployment with a one-token chat call (LiteLLM's `/health`).
 async fn health(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.auth.authenticate(&headers)?;
+    gw.authenticate(&headers).await?;
     let checks = gw.router.deployments().iter().map(|d| {
         let d = d.clone();
         async move {

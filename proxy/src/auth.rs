@@ -3,21 +3,33 @@
 //! same [`Authenticator`] trait.
 
 use axum::http::HeaderMap;
+use futures::future::BoxFuture;
 use llmux_core::{Error, ErrorKind, Result};
 
-/// The caller, once authenticated.
+pub use crate::keys::Caller;
+
+/// Who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// No master key is configured: the gateway is open.
     Anonymous,
     /// The master key.
     Admin,
+    /// A virtual key (see [`Caller::key`]).
+    Key,
 }
 
 /// Decides whether a request may proceed.
 pub trait Authenticator: Send + Sync + 'static {
     /// The caller behind `headers`, or a 401.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal>;
+    fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>>;
+
+    /// Whether `caller` may call `model` now (limits, budgets); the guard is
+    /// held while the call is in flight.
+    fn admit(&self, caller: &Caller, model: &str) -> Result<crate::keys::CallGuard> {
+        let _ = (caller, model);
+        Ok(crate::keys::CallGuard::none())
+    }
 }
 
 /// The key a request presents, from `Authorization: Bearer …` or `x-api-key`.
@@ -44,15 +56,15 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 pub struct MasterKey(pub Option<String>);
 
 /// Compare without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl Authenticator for MasterKey {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal> {
+impl MasterKey {
+    fn check(&self, headers: &HeaderMap) -> Result<Principal> {
         let Some(master) = &self.0 else {
             return Ok(Principal::Anonymous);
         };
@@ -72,6 +84,17 @@ impl Authenticator for MasterKey {
     }
 }
 
+impl Authenticator for MasterKey {
+    fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>> {
+        Box::pin(async move {
+            self.check(headers).map(|principal| Caller {
+                principal,
+                key: None,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,32 +107,29 @@ mod tests {
         h
     }
 
-    #[test]
-    fn master_key_from_bearer_or_x_api_key() {
+    #[tokio::test]
+    async fn master_key_from_bearer_or_x_api_key() {
         let auth = MasterKey(Some("sk-master".into()));
         assert_eq!(
-            auth.authenticate(&headers(&[("authorization", "Bearer sk-master")]))
+            auth.check(&headers(&[("authorization", "Bearer sk-master")]))
                 .unwrap(),
             Principal::Admin
         );
         assert_eq!(
-            auth.authenticate(&headers(&[("x-api-key", "sk-master")]))
-                .unwrap(),
+            auth.check(&headers(&[("x-api-key", "sk-master")])).unwrap(),
             Principal::Admin
         );
         let err = auth
             .authenticate(&headers(&[("authorization", "Bearer nope")]))
+            .await
             .unwrap_err();
         assert_eq!(
             (err.status(), err.message.as_str()),
             (401, "Authentication Error: invalid API key")
         );
+        assert_eq!(auth.check(&HeaderMap::new()).unwrap_err().status(), 401);
         assert_eq!(
-            auth.authenticate(&HeaderMap::new()).unwrap_err().status(),
-            401
-        );
-        assert_eq!(
-            MasterKey(None).authenticate(&HeaderMap::new()).unwrap(),
+            MasterKey(None).check(&HeaderMap::new()).unwrap(),
             Principal::Anonymous
         );
     }

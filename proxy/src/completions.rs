@@ -203,6 +203,7 @@ pub async fn text_completions(
             stream,
             client_wants_usage,
             encode_text_chunk,
+            r.guard,
         ));
     }
     let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;

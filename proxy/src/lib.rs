@@ -16,6 +16,8 @@ pub mod auth;
 pub mod completions;
 pub mod config;
 pub mod error;
+pub mod keys;
+pub mod management;
 pub mod messages;
 pub mod metrics;
 pub mod server;

@@ -663,7 +663,9 @@ pub async fn messages(
         };
         let gateway = gw.clone();
         let route = r.route.clone();
+        let guard = r.guard;
         let on_end = move |usage: Option<llmux_core::types::chat::Usage>, err: Option<Error>| {
+            drop(guard);
             if let Some(u) = &usage {
                 gateway.record_tokens(&route, u);
             }

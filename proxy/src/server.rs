@@ -17,9 +17,11 @@ use tower::Layer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::app::{routes, Gateway};
-use crate::auth::MasterKey;
+use crate::auth::{Authenticator, MasterKey};
 use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
+use crate::keys::VirtualKeys;
 use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// What `llmux serve` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +52,20 @@ pub struct Built {
     pub gateway: Arc<Gateway>,
     pub notes: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// A database URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// Keys whose values never leave the gateway (`/model/info`).
@@ -193,7 +209,7 @@ fn cache_backend(cfg: &ProxyConfig, env: &dyn Env) -> Result<Option<CacheChoice>
 }
 
 /// Build the gateway from an optional loaded config plus `--model` flags.
-pub fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
+pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
     let (cfg, env, warnings) = match loaded {
         Some(l) => (l.config, l.env, l.warnings),
         None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
@@ -230,9 +246,39 @@ pub fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, S
             .var("LLMUX_MASTER_KEY")
             .or_else(|| env.var("LITELLM_MASTER_KEY")),
     };
-    if master_key.is_none() {
-        notes.push("no master_key set: the gateway is OPEN to anyone who can reach it".into());
-    }
+    let (auth, keys): (Arc<dyn Authenticator>, Option<Arc<VirtualKeys>>) = match &master_key {
+        None => {
+            notes.push("no master_key set: the gateway is OPEN to anyone who can reach it".into());
+            (Arc::new(MasterKey(None)), None)
+        }
+        Some(mk) => {
+            let url = match cfg.general_settings.database_url.as_deref() {
+                Some(u) => config::resolve(u, &env).map_err(|e| {
+                    StartError::Invalid(format!("general_settings.database_url: {e}"))
+                })?,
+                None => env
+                    .var("DATABASE_URL")
+                    .unwrap_or_else(|| "sqlite://llmux.db".into()),
+            };
+            let store = Store::connect(&url).await.map_err(|e| {
+                StartError::Invalid(format!(
+                    "cannot open the database ({}): {e}",
+                    redact_url(&url)
+                ))
+            })?;
+            notes.push(format!(
+                "virtual keys and spend in {} ({:?})",
+                redact_url(&url),
+                store.backend
+            ));
+            let vk = Arc::new(VirtualKeys::new(
+                Some(mk.clone()),
+                store,
+                Duration::from_secs(5),
+            ));
+            (vk.clone() as Arc<dyn Authenticator>, Some(vk))
+        }
+    };
     let base = BoxCloneSyncService::new(router.clone());
     let service = match cache_backend(&cfg, &env)? {
         Some((backend, ttl, what)) => {
@@ -253,7 +299,8 @@ pub fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, S
     let gateway = Gateway {
         service,
         router,
-        auth: Arc::new(MasterKey(master_key)),
+        auth,
+        keys,
         metrics: Arc::new(Metrics::default()),
         model_info: model_list.iter().map(sanitized).collect(),
         keep_alive: Duration::from_secs(15),
@@ -317,7 +364,7 @@ pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(
     let cors = loaded
         .as_ref()
         .and_then(|l| l.config.general_settings.cors_allow_origins.clone());
-    let built = build(loaded, &options.models)?;
+    let built = build(loaded, &options.models).await?;
     for w in &built.warnings {
         tracing::warn!("{w}");
     }

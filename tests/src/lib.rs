@@ -6,6 +6,7 @@
 //! responses for error injection and stream framing tests.
 
 pub mod db;
+pub mod gateway;
 pub mod mock;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

@@ -3,49 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use llmux_core::MapEnv;
-use llmux_proxy::config;
 use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts};
 use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-struct Gateway {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+type Gateway = llmux_tests::gateway::TestGateway;
 
-impl Gateway {
-    async fn start(config_yaml: &str) -> Gateway {
-        let loaded = config::parse("test.yaml", config_yaml, Arc::new(MapEnv::default())).unwrap();
-        let cors = loaded.config.general_settings.cors_allow_origins.clone();
-        let built = llmux_proxy::build(Some(loaded), &[]).unwrap();
-        let app = llmux_proxy::server::app(built.gateway, cors.as_deref());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(llmux_proxy::server::serve_on(listener, app, async {
-            let _ = rx.await;
-        }));
-        Gateway {
-            url,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        (&mut self.task).await.unwrap()
-    }
+async fn start(config_yaml: &str) -> Gateway {
+    Gateway::start(config_yaml).await.unwrap()
 }
 
 fn config_for(upstream: &MockServer, extra: &str) -> String {
@@ -156,7 +125,7 @@ async fn post(gw: &Gateway, path: &str, body: &Value) -> reqwest::Response {
 #[tokio::test]
 async fn chat_with_and_without_v1_prefix() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     for path in ["/v1/chat/completions", "/chat/completions"] {
         let resp = client()
             .post(format!("{}{path}", gw.url))
@@ -188,7 +157,7 @@ async fn chat_with_and_without_v1_prefix() {
 #[tokio::test]
 async fn streams_exact_chunks_and_strips_usage_the_client_did_not_ask_for() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let resp = post(&gw, "/v1/chat/completions", &hi(true)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
@@ -220,7 +189,7 @@ async fn streams_exact_chunks_and_strips_usage_the_client_did_not_ask_for() {
 #[tokio::test]
 async fn chunks_are_forwarded_as_they_arrive() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let m = "gpt-4o";
     let mut parts = sse_parts(&[chunk(
         m,
@@ -251,7 +220,7 @@ async fn chunks_are_forwarded_as_they_arrive() {
 #[tokio::test]
 async fn an_early_upstream_error_gets_its_status_not_a_200_stream() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     up.enqueue(
         MockResponse::json(
             429,
@@ -286,7 +255,7 @@ async fn an_early_upstream_error_gets_its_status_not_a_200_stream() {
 #[tokio::test]
 async fn a_failure_after_the_first_chunk_ends_with_an_in_band_error() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let mut parts = sse_parts(&[chunk(
         "gpt-4o",
         json!({"role": "assistant", "content": "Par"}),
@@ -327,7 +296,7 @@ async fn a_failure_after_the_first_chunk_ends_with_an_in_band_error() {
 #[tokio::test]
 async fn client_disconnect_cancels_the_upstream_stream() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let m = "gpt-4o";
     let mut parts = sse_parts(&[chunk(m, json!({"role": "assistant", "content": "a"}), None)]);
     for _ in 0..50 {
@@ -356,7 +325,7 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 #[tokio::test]
 async fn master_key_is_required_when_set() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(
+    let gw = start(&config_for(
         &up,
         "general_settings:\n  master_key: sk-master\n",
     ))
@@ -408,7 +377,7 @@ async fn master_key_is_required_when_set() {
 #[tokio::test]
 async fn bad_input_gets_openai_errors_and_the_gateway_keeps_serving() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(
+    let gw = start(&config_for(
         &up,
         "general_settings:\n  max_request_size_mb: 0.01\n",
     ))
@@ -502,7 +471,7 @@ async fn bad_input_gets_openai_errors_and_the_gateway_keeps_serving() {
 #[tokio::test]
 async fn embeddings_models_and_model_info() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let resp = post(
         &gw,
         "/v1/embeddings",
@@ -570,7 +539,7 @@ async fn embeddings_models_and_model_info() {
 #[tokio::test]
 async fn legacy_completions_are_served_by_chat() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let resp = post(
         &gw,
         "/v1/completions",
@@ -627,7 +596,7 @@ async fn legacy_completions_are_served_by_chat() {
 #[tokio::test]
 async fn audio_routes() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let form = reqwest::multipart::Form::new()
         .text("model", "whisper")
         .text("response_format", "text")
@@ -672,7 +641,7 @@ async fn audio_routes() {
 #[tokio::test]
 async fn health_and_metrics() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     assert_eq!(
         client()
             .get(format!("{}/health/liveliness", gw.url))
@@ -735,7 +704,7 @@ async fn health_and_metrics() {
 #[tokio::test]
 async fn graceful_shutdown_drains_in_flight_streams() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let m = "gpt-4o";
     let mut parts = sse_parts(&[chunk(m, json!({"role": "assistant", "content": "a"}), None)]);
     parts.push(StreamPart::Delay(Duration::from_millis(500)));
@@ -766,7 +735,7 @@ async fn graceful_shutdown_drains_in_flight_streams() {
 #[tokio::test]
 async fn anthropic_messages_translate_both_ways() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(
+    let gw = start(&config_for(
         &up,
         "general_settings:\n  master_key: sk-master\n",
     ))
@@ -824,7 +793,7 @@ async fn anthropic_messages_translate_both_ways() {
 #[tokio::test]
 async fn anthropic_messages_tool_round_trip() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let mut c = openai::chat_completion("gpt-4o");
     c["choices"][0]["message"] = json!({"role": "assistant", "content": null, "tool_calls": [
         {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
@@ -881,7 +850,7 @@ async fn anthropic_messages_tool_round_trip() {
 #[tokio::test]
 async fn anthropic_messages_stream_as_anthropic_events() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(&up, "")).await;
+    let gw = start(&config_for(&up, "")).await;
     let body = post(&gw, "/v1/messages", &json!({"model": "gpt-4o", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "Hi"}]}))
         .await
         .text()
@@ -927,7 +896,7 @@ async fn anthropic_messages_stream_as_anthropic_events() {
 #[tokio::test]
 async fn anthropic_messages_errors_use_anthropic_shape() {
     let up = openai::start().await.unwrap();
-    let gw = Gateway::start(&config_for(
+    let gw = start(&config_for(
         &up,
         "general_settings:\n  master_key: sk-master\n",
     ))

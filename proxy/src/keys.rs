@@ -1,0 +1,336 @@
+//! Virtual keys: generation, hashing (SHA-256 hex of the `sk-…` key, as
+//! LiteLLM stores it, so imported keys keep working), a short-TTL cache so the
+//! hot path does not touch the database, and the checks every call passes:
+//! valid, not expired, not blocked, model allowed, budget left, within rpm and
+//! parallel limits.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use futures::future::BoxFuture;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use llmux_core::{unix_now, Error, ErrorKind, Result};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{presented_key, Authenticator, Principal};
+use crate::store::{from_nano, KeyRecord, Store};
+
+/// A new key: `sk-` and 32 random base62 characters (~190 bits).
+pub fn generate_key() -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut body = String::with_capacity(32);
+    while body.len() < 32 {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::InternalServer,
+                format!("no randomness for a new key: {e}"),
+            )
+        })?;
+        // Bytes of 248 and above are rejected so every character is equally likely.
+        for b in bytes.iter().filter(|b| **b < 248).take(32 - body.len()) {
+            body.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+        }
+    }
+    Ok(format!("sk-{body}"))
+}
+
+/// SHA-256 hex of a key: what the database stores.
+pub fn hash_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// `sk-...abcd`: enough to recognise a key, not to use it.
+pub fn display_name(key: &str) -> String {
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("sk-...{tail}")
+}
+
+/// Parse a LiteLLM duration (`30s`, `30m`, `24h`, `30d`, `1mo`) into seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "mo" => 30 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+/// The caller of a request, with what the gateway knows about it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub key: Option<Arc<KeyRecord>>,
+}
+
+/// Per-key live limits in this process.
+struct KeyLimits {
+    rpm: Option<DefaultDirectRateLimiter>,
+    rpm_value: Option<i64>,
+    in_flight: Arc<AtomicI64>,
+}
+
+/// Held while a call is in flight; releases the key's parallel slot on drop.
+pub struct CallGuard(Option<Arc<AtomicI64>>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl CallGuard {
+    /// A guard that holds nothing (admin and anonymous calls).
+    pub fn none() -> Self {
+        CallGuard(None)
+    }
+}
+
+/// Master key plus virtual keys from the store.
+pub struct VirtualKeys {
+    master_key: Option<String>,
+    store: Store,
+    cache: moka::sync::Cache<String, Arc<KeyRecord>>,
+    limits: Mutex<HashMap<String, Arc<KeyLimits>>>,
+}
+
+impl VirtualKeys {
+    /// Keys are cached for `ttl` (and dropped from the cache on every change
+    /// made through this gateway).
+    pub fn new(master_key: Option<String>, store: Store, ttl: Duration) -> Self {
+        VirtualKeys {
+            master_key,
+            store,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            limits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store behind the keys.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Forget a cached key after it changed.
+    pub fn invalidate(&self, token_hash: &str) {
+        self.cache.invalidate(token_hash);
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token_hash);
+    }
+
+    async fn lookup(&self, token_hash: &str) -> Result<Option<Arc<KeyRecord>>> {
+        if let Some(k) = self.cache.get(token_hash) {
+            return Ok(Some(k));
+        }
+        let record = self.store.get_key(token_hash).await.map_err(|e| {
+            Error::new(
+                ErrorKind::ServiceUnavailable,
+                format!("cannot check the API key: {e}"),
+            )
+        })?;
+        Ok(record.map(|r| {
+            let r = Arc::new(r);
+            self.cache.insert(token_hash.to_string(), r.clone());
+            r
+        }))
+    }
+
+    fn limits_for(&self, key: &KeyRecord) -> Arc<KeyLimits> {
+        let mut map = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = map.get(&key.token_hash) {
+            if l.rpm_value == key.rpm_limit {
+                return l.clone();
+            }
+        }
+        let rpm = key
+            .rpm_limit
+            .and_then(|n| NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)))
+            .map(|n| RateLimiter::direct(Quota::per_minute(n)));
+        let l = Arc::new(KeyLimits {
+            rpm,
+            rpm_value: key.rpm_limit,
+            in_flight: Arc::new(AtomicI64::new(0)),
+        });
+        map.insert(key.token_hash.clone(), l.clone());
+        l
+    }
+
+    /// Check that `key` may call `model` now, and take an in-flight slot.
+    pub fn admit(&self, key: &KeyRecord, model: &str) -> Result<CallGuard> {
+        let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+        if key.blocked {
+            return Err(
+                Error::authentication("Authentication Error: this key has been blocked")
+                    .with_code("key_blocked"),
+            );
+        }
+        if key.expires_at.is_some_and(|e| e <= now) {
+            return Err(
+                Error::authentication("Authentication Error: this key has expired")
+                    .with_code("key_expired"),
+            );
+        }
+        let allowed = key.models.is_empty()
+            || key
+                .models
+                .iter()
+                .any(|m| m == model || m == "all-proxy-models" || m == "*")
+            || key.aliases.contains_key(model);
+        if !allowed {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "this key is not allowed to access model={model}. Allowed models: {}",
+                    key.models.join(", ")
+                ),
+            )
+            .with_code("key_model_access_denied")
+            .with_param("model"));
+        }
+        if let Some(max) = key.max_budget_nano {
+            if key.spend_nano >= max {
+                return Err(Error::bad_request(format!(
+                    "Budget has been exceeded! Current cost: {}, Max budget: {}",
+                    from_nano(key.spend_nano),
+                    from_nano(max)
+                ))
+                .with_code("budget_exceeded"));
+            }
+        }
+        let limits = self.limits_for(key);
+        if let Some(rpm) = &limits.rpm {
+            if rpm.check().is_err() {
+                return Err(Error::new(
+                    ErrorKind::RateLimit,
+                    format!(
+                        "rate limit exceeded for this key: {} requests per minute",
+                        key.rpm_limit.unwrap_or(0)
+                    ),
+                )
+                .with_retry_after(Some(Duration::from_secs(1))));
+            }
+        }
+        if let Some(max) = key.max_parallel_requests {
+            let now_in_flight = limits.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+            if now_in_flight > max {
+                limits.in_flight.fetch_sub(1, Ordering::AcqRel);
+                return Err(Error::new(
+                    ErrorKind::RateLimit,
+                    format!("max parallel requests reached for this key: {max}"),
+                )
+                .with_retry_after(Some(Duration::from_secs(1))));
+            }
+            return Ok(CallGuard(Some(limits.in_flight.clone())));
+        }
+        Ok(CallGuard::none())
+    }
+}
+
+impl Authenticator for VirtualKeys {
+    fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>> {
+        Box::pin(async move {
+            let Some(presented) = presented_key(headers) else {
+                if self.master_key.is_none() {
+                    return Ok(Caller {
+                        principal: Principal::Anonymous,
+                        key: None,
+                    });
+                }
+                return Err(Error::authentication(
+                    "Authentication Error: no API key passed in. Send it as 'Authorization: Bearer <key>'",
+                )
+                .with_code("invalid_api_key"));
+            };
+            if self
+                .master_key
+                .as_deref()
+                .is_some_and(|m| crate::auth::constant_time_eq(m.as_bytes(), presented.as_bytes()))
+            {
+                return Ok(Caller {
+                    principal: Principal::Admin,
+                    key: None,
+                });
+            }
+            match self.lookup(&hash_key(presented)).await? {
+                Some(k) => Ok(Caller {
+                    principal: Principal::Key,
+                    key: Some(k),
+                }),
+                None => Err(
+                    Error::authentication("Authentication Error: invalid API key")
+                        .with_code("invalid_api_key"),
+                ),
+            }
+        })
+    }
+
+    fn admit(&self, caller: &Caller, model: &str) -> Result<CallGuard> {
+        match &caller.key {
+            Some(k) => VirtualKeys::admit(self, k, model),
+            None => Ok(CallGuard::none()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_look_like_litellm_keys_and_hash_like_litellm() {
+        let k = generate_key().unwrap();
+        assert!(k.starts_with("sk-") && k.len() == 35, "{k}");
+        assert_ne!(k, generate_key().unwrap());
+        // hashlib.sha256(b"sk-1234").hexdigest()
+        assert_eq!(
+            hash_key("sk-1234"),
+            "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
+        );
+        assert_eq!(display_name("sk-abcdefgh"), "sk-...efgh");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(30));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("24h"), Some(86_400));
+        assert_eq!(parse_duration("30d"), Some(2_592_000));
+        assert_eq!(parse_duration("1mo"), Some(2_592_000));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0d"), None);
+    }
+}

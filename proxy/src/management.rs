@@ -1,0 +1,463 @@
+//! Key management API (master key only), with LiteLLM's paths and fields:
+//! `/key/generate`, `/key/info`, `/key/update`, `/key/delete`, `/key/list`,
+//! `/key/regenerate`, `/key/block`, `/key/unblock`. Keys are shown once, at
+//! generation (and regeneration); the database keeps only their hash.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use llmux_core::{unix_now, Error, ErrorKind};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::app::{parse_json, Gateway};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::keys::{display_name, generate_key, hash_key, parse_duration, VirtualKeys};
+use crate::store::{from_nano, to_nano, KeyRecord};
+
+type Shared = State<Arc<Gateway>>;
+
+fn now() -> i64 {
+    i64::try_from(unix_now()).unwrap_or(i64::MAX)
+}
+
+/// The key store, after checking the caller holds the master key.
+async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, ApiError> {
+    let Some(keys) = gw.keys.clone() else {
+        return Err(ApiError(Error::bad_request(
+            "key management needs general_settings.master_key (and a database; SQLite llmux.db by default)",
+        )));
+    };
+    let caller = gw.authenticate(headers).await?;
+    if caller.principal != Principal::Admin {
+        return Err(ApiError(Error::new(
+            ErrorKind::PermissionDenied,
+            "only the master key may manage keys",
+        )));
+    }
+    Ok(keys)
+}
+
+fn store_error(e: crate::store::StoreError) -> ApiError {
+    ApiError(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
+}
+
+/// Fields shared by `/key/generate` and `/key/update`. Absent fields are left
+/// alone on update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFields {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub key_alias: Option<String>,
+    /// Lifetime (`30d`, `24h`, …); `null` for none.
+    #[serde(default)]
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    #[serde(default)]
+    pub aliases: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub max_budget: Option<f64>,
+    #[serde(default)]
+    pub soft_budget: Option<f64>,
+    #[serde(default)]
+    pub budget_duration: Option<String>,
+    #[serde(default)]
+    pub tpm_limit: Option<i64>,
+    #[serde(default)]
+    pub rpm_limit: Option<i64>,
+    #[serde(default)]
+    pub max_parallel_requests: Option<i64>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub blocked: Option<bool>,
+    /// Accepted for LiteLLM compatibility: spend is tracked by llmux itself.
+    #[serde(default)]
+    pub spend: Option<f64>,
+}
+
+fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(to_nano(x))),
+        Some(x) => Err(Error::bad_request(format!(
+            "{field} must be a non-negative number, got {x}"
+        ))
+        .with_param(field)),
+    }
+}
+
+fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Error> {
+    match v {
+        Some(x) if x < 0 => Err(Error::bad_request(format!(
+            "{field} must not be negative, got {x}"
+        ))
+        .with_param(field)),
+        other => Ok(other),
+    }
+}
+
+fn apply(k: &mut KeyRecord, f: &KeyFields, now: i64) -> Result<(), Error> {
+    if let Some(a) = &f.key_alias {
+        k.key_alias = Some(a.clone());
+    }
+    if let Some(d) = &f.duration {
+        let secs = parse_duration(d).ok_or_else(|| {
+            Error::bad_request(format!("duration '{d}' is not like 30s, 30m, 24h, 30d"))
+                .with_param("duration")
+        })?;
+        k.expires_at = Some(now + secs);
+    }
+    if let Some(m) = &f.models {
+        k.models.clone_from(m);
+    }
+    if let Some(a) = &f.aliases {
+        k.aliases.clone_from(a);
+    }
+    if let Some(b) = check_money("max_budget", f.max_budget)? {
+        k.max_budget_nano = Some(b);
+    }
+    if let Some(b) = check_money("soft_budget", f.soft_budget)? {
+        k.soft_budget_nano = Some(b);
+    }
+    if let Some(d) = &f.budget_duration {
+        let secs = parse_duration(d).ok_or_else(|| {
+            Error::bad_request(format!(
+                "budget_duration '{d}' is not like 30s, 30m, 24h, 30d"
+            ))
+            .with_param("budget_duration")
+        })?;
+        k.budget_duration = Some(d.clone());
+        k.budget_reset_at = Some(now + secs);
+    }
+    if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {
+        k.tpm_limit = Some(v);
+    }
+    if let Some(v) = check_limit("rpm_limit", f.rpm_limit)? {
+        k.rpm_limit = Some(v);
+    }
+    if let Some(v) = check_limit("max_parallel_requests", f.max_parallel_requests)? {
+        k.max_parallel_requests = Some(v);
+    }
+    if let Some(m) = &f.metadata {
+        k.metadata.clone_from(m);
+    }
+    if let Some(u) = &f.user_id {
+        k.user_id = Some(u.clone());
+    }
+    if let Some(t) = &f.team_id {
+        k.team_id = Some(t.clone());
+    }
+    if let Some(b) = f.blocked {
+        k.blocked = b;
+    }
+    k.updated_at = now;
+    Ok(())
+}
+
+fn iso(ts: Option<i64>) -> Value {
+    ts.map(|t| json!(t)).unwrap_or(Value::Null)
+}
+
+/// A key's info as LiteLLM's `/key/info` shows it (never the key itself).
+pub fn key_info(k: &KeyRecord) -> Value {
+    json!({
+        "token": k.token_hash,
+        "key_name": k.key_name,
+        "key_alias": k.key_alias,
+        "user_id": k.user_id,
+        "team_id": k.team_id,
+        "models": k.models,
+        "aliases": k.aliases,
+        "spend": from_nano(k.spend_nano),
+        "max_budget": k.max_budget_nano.map(from_nano),
+        "soft_budget": k.soft_budget_nano.map(from_nano),
+        "budget_duration": k.budget_duration,
+        "budget_reset_at": iso(k.budget_reset_at),
+        "tpm_limit": k.tpm_limit,
+        "rpm_limit": k.rpm_limit,
+        "max_parallel_requests": k.max_parallel_requests,
+        "expires": iso(k.expires_at),
+        "blocked": k.blocked,
+        "metadata": k.metadata,
+        "created_at": k.created_at,
+        "updated_at": k.updated_at,
+    })
+}
+
+/// `sk-…` or a 64-hex hash → the hash.
+fn token_hash_of(key: &str) -> String {
+    if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        key.to_ascii_lowercase()
+    } else {
+        hash_key(key)
+    }
+}
+
+async fn find(keys: &VirtualKeys, key: &str) -> Result<KeyRecord, ApiError> {
+    keys.store()
+        .get_key(&token_hash_of(key))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError(Error::new(ErrorKind::NotFound, "key not found").with_param("key")))
+}
+
+/// `POST /key/generate`
+pub async fn generate(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let fields: KeyFields = if body.is_empty() {
+        KeyFields::default()
+    } else {
+        parse_json(&body)?
+    };
+    let key = match &fields.key {
+        Some(k) if !k.starts_with("sk-") || k.len() < 8 => {
+            return Err(ApiError(
+                Error::bad_request(
+                    "a custom key must start with 'sk-' and be at least 8 characters",
+                )
+                .with_param("key"),
+            ))
+        }
+        Some(k) => k.clone(),
+        None => generate_key()?,
+    };
+    let t = now();
+    let mut record = KeyRecord {
+        token_hash: hash_key(&key),
+        key_name: display_name(&key),
+        key_alias: None,
+        user_id: None,
+        team_id: None,
+        models: Vec::new(),
+        aliases: Map::new(),
+        max_budget_nano: None,
+        soft_budget_nano: None,
+        budget_duration: None,
+        budget_reset_at: None,
+        spend_nano: 0,
+        tpm_limit: None,
+        rpm_limit: None,
+        max_parallel_requests: None,
+        expires_at: None,
+        blocked: false,
+        metadata: Map::new(),
+        created_at: t,
+        updated_at: t,
+    };
+    apply(&mut record, &fields, t)?;
+    if keys
+        .store()
+        .get_key(&record.token_hash)
+        .await
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(ApiError(
+            Error::bad_request("that key already exists").with_param("key"),
+        ));
+    }
+    keys.store()
+        .insert_key(&record)
+        .await
+        .map_err(store_error)?;
+    let mut out = key_info(&record);
+    out["key"] = json!(key);
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    key: Option<String>,
+}
+
+/// `GET /key/info?key=…` (without `key`: the caller's own key).
+pub async fn info(
+    State(gw): Shared,
+    headers: HeaderMap,
+    Query(q): Query<KeyQuery>,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let key = q.key.ok_or_else(|| {
+        ApiError(Error::bad_request("the key query parameter is required").with_param("key"))
+    })?;
+    let record = find(&keys, &key).await?;
+    Ok(Json(json!({"key": record.token_hash, "info": key_info(&record)})).into_response())
+}
+
+/// `POST /key/update`
+pub async fn update(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let fields: KeyFields = parse_json(&body)?;
+    let key = fields
+        .key
+        .clone()
+        .ok_or_else(|| ApiError(Error::bad_request("key is required").with_param("key")))?;
+    let mut record = find(&keys, &key).await?;
+    apply(&mut record, &fields, now())?;
+    keys.store()
+        .update_key(&record)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate(&record.token_hash);
+    Ok(Json(key_info(&record)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteBody {
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+/// `POST /key/delete` with `{"keys": [...]}`
+pub async fn delete(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let req: DeleteBody = parse_json(&body)?;
+    if req.keys.is_empty() {
+        return Err(ApiError(
+            Error::bad_request("keys must list at least one key").with_param("keys"),
+        ));
+    }
+    let mut deleted = Vec::new();
+    for k in &req.keys {
+        let hash = token_hash_of(k);
+        if !keys.store().delete_key(&hash).await.map_err(store_error)? {
+            return Err(ApiError(
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("key not found: {}", display_name(k)),
+                )
+                .with_param("keys"),
+            ));
+        }
+        keys.invalidate(&hash);
+        deleted.push(k.clone());
+    }
+    Ok(Json(json!({"deleted_keys": deleted})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<i64>,
+    size: Option<i64>,
+    user_id: Option<String>,
+    team_id: Option<String>,
+}
+
+/// `GET /key/list?page=&size=&user_id=&team_id=`
+pub async fn list(
+    State(gw): Shared,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let page = q.page.unwrap_or(1).max(1);
+    let size = q.size.unwrap_or(10).clamp(1, 100);
+    let rows = keys
+        .store()
+        .list_keys(
+            q.user_id.as_deref(),
+            q.team_id.as_deref(),
+            size,
+            (page - 1) * size,
+        )
+        .await
+        .map_err(store_error)?;
+    let hashes: Vec<&str> = rows.iter().map(|k| k.token_hash.as_str()).collect();
+    Ok(Json(json!({"keys": hashes, "current_page": page, "page_size": size})).into_response())
+}
+
+#[derive(Deserialize)]
+struct OneKey {
+    key: String,
+}
+
+/// `POST /key/regenerate` with `{"key": ...}`: a new secret, same settings and spend.
+pub async fn regenerate(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let req: OneKey = parse_json(&body)?;
+    let mut record = find(&keys, &req.key).await?;
+    let new_key = generate_key()?;
+    let new_hash = hash_key(&new_key);
+    keys.store()
+        .rekey(
+            &record.token_hash,
+            &new_hash,
+            &display_name(&new_key),
+            now(),
+        )
+        .await
+        .map_err(store_error)?;
+    keys.invalidate(&record.token_hash);
+    record.token_hash = new_hash;
+    record.key_name = display_name(&new_key);
+    let mut out = key_info(&record);
+    out["key"] = json!(new_key);
+    Ok(Json(out).into_response())
+}
+
+async fn set_blocked(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    blocked: bool,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let req: OneKey = parse_json(body)?;
+    let mut record = find(&keys, &req.key).await?;
+    record.blocked = blocked;
+    record.updated_at = now();
+    keys.store()
+        .update_key(&record)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate(&record.token_hash);
+    Ok(Json(key_info(&record)).into_response())
+}
+
+/// `POST /key/block`
+pub async fn block(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    set_blocked(&gw, &headers, &body, true).await
+}
+
+/// `POST /key/unblock`
+pub async fn unblock(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    set_blocked(&gw, &headers, &body, false).await
+}

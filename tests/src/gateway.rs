@@ -1,0 +1,81 @@
+//! An llmux gateway running in the test process on 127.0.0.1, from a
+//! LiteLLM-format config, with its own SQLite (or given) database.
+
+use std::sync::Arc;
+
+use llmux_core::MapEnv;
+use llmux_proxy::config;
+use tokio::sync::oneshot;
+
+use crate::db::TestDb;
+
+/// A running gateway; stops (draining) on [`TestGateway::stop`] or when dropped.
+pub struct TestGateway {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    _db: Option<TestDb>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestGateway {
+    /// Start from `config_yaml`; `DATABASE_URL` points at a fresh SQLite file
+    /// unless the config names a database itself.
+    pub async fn start(config_yaml: &str) -> Result<TestGateway, String> {
+        let db = TestDb::sqlite();
+        let url = db.url.clone();
+        Self::start_with(config_yaml, Some(db), &url).await
+    }
+
+    /// Start from `config_yaml` with `DATABASE_URL=database_url`.
+    pub async fn start_with(
+        config_yaml: &str,
+        db: Option<TestDb>,
+        database_url: &str,
+    ) -> Result<TestGateway, String> {
+        let env = MapEnv::new([("DATABASE_URL", database_url.to_string())]);
+        let loaded =
+            config::parse("test.yaml", config_yaml, Arc::new(env)).map_err(|e| e.to_string())?;
+        let cors = loaded.config.general_settings.cors_allow_origins.clone();
+        let built = llmux_proxy::build(Some(loaded), &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let app = llmux_proxy::server::app(built.gateway, cors.as_deref());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(llmux_proxy::server::serve_on(listener, app, async {
+            let _ = rx.await;
+        }));
+        Ok(TestGateway {
+            url,
+            _db: db,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    /// Stop accepting, drain, and return how serving ended.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Virtual keys end to end: the management API (master key only), keys stored
+//! hashed, and enforcement on every call (blocked, expired, model access,
+//! budget, rpm, parallel requests), on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use llmux_tests::db::TestDb;
+use llmux_tests::gateway::TestGateway;
+use llmux_tests::mock::{openai, MockResponse, MockServer};
+use serde_json::{json, Value};
+
+const MASTER: &str = "sk-master-1234";
+
+fn config(upstream: &MockServer) -> String {
+    format!(
+        r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {base}
+      api_key: sk-upstream
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {base}
+      api_key: sk-upstream
+router_settings:
+  num_retries: 0
+general_settings:
+  master_key: {MASTER}
+"#,
+        base = upstream.url()
+    )
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn send(
+    gw: &TestGateway,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", gw.url));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+async fn post(gw: &TestGateway, path: &str, key: Option<&str>, body: Value) -> Reply {
+    send(gw, reqwest::Method::POST, path, key, Some(body)).await
+}
+
+async fn get(gw: &TestGateway, path: &str, key: Option<&str>) -> Reply {
+    send(gw, reqwest::Method::GET, path, key, None).await
+}
+
+async fn chat(gw: &TestGateway, key: &str, model: &str) -> Reply {
+    post(
+        gw,
+        "/v1/chat/completions",
+        Some(key),
+        json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}),
+    )
+    .await
+}
+
+async fn generate(gw: &TestGateway, body: Value) -> String {
+    let r = post(gw, "/key/generate", Some(MASTER), body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["key"].as_str().unwrap().to_string()
+}
+
+fn error(r: &Reply) -> (u16, &str, &str) {
+    (
+        r.status,
+        r.body["error"]["type"].as_str().unwrap_or_default(),
+        r.body["error"]["message"].as_str().unwrap_or_default(),
+    )
+}
+
+/// Every key operation, in the order a platform team uses them.
+async fn lifecycle(gw: &TestGateway, db_url: &str) {
+    let created = post(
+        gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.5, "metadata": {"env": "test"}, "user_id": "u1", "team_id": "t1"}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("sk-") && key.len() == 35, "{key}");
+    let hash = created.body["token"].as_str().unwrap().to_string();
+    assert_eq!(hash, llmux_proxy::keys::hash_key(&key));
+    assert_eq!(
+        created.body["key_name"],
+        json!(format!("sk-...{}", &key[key.len() - 4..]))
+    );
+    assert_eq!(created.body["max_budget"], json!(10.5));
+
+    // The database holds the hash, never the key.
+    let pool = sqlx_any_pool(db_url).await;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT token_hash, key_name FROM llmux_keys")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(hash.clone(), format!("sk-...{}", &key[key.len() - 4..]))]
+    );
+    let dump: Vec<(String,)> = sqlx::query_as(
+        "SELECT models || aliases || metadata || COALESCE(key_alias, '') FROM llmux_keys",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(!dump[0].0.contains(&key));
+
+    // The key calls the model it may use.
+    let ok = chat(gw, &key, "gpt-4o").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        ok.body["choices"][0]["message"]["content"],
+        json!(openai::REPLY)
+    );
+
+    // ... and not another one.
+    let denied = chat(gw, &key, "gpt-4o-mini").await;
+    assert_eq!(
+        error(&denied),
+        (
+            403,
+            "permission_error",
+            "this key is not allowed to access model=gpt-4o-mini. Allowed models: gpt-4o"
+        )
+    );
+
+    // Info by key or by hash; never the key itself.
+    let info = get(gw, &format!("/key/info?key={key}"), Some(MASTER)).await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    assert_eq!(info.body["key"], json!(hash));
+    assert_eq!(info.body["info"]["key_alias"], json!("team-a"));
+    assert_eq!(info.body["info"]["models"], json!(["gpt-4o"]));
+    assert_eq!(info.body["info"]["metadata"], json!({"env": "test"}));
+    assert_eq!(info.body["info"]["user_id"], json!("u1"));
+    assert_eq!(info.body["info"]["team_id"], json!("t1"));
+    assert!(!info.body.to_string().contains(&key));
+    let by_hash = get(gw, &format!("/key/info?key={hash}"), Some(MASTER)).await;
+    assert_eq!(by_hash.body, info.body);
+
+    // An update takes effect on the next call (the key cache is invalidated).
+    let updated = post(
+        gw,
+        "/key/update",
+        Some(MASTER),
+        json!({"key": key, "models": ["gpt-4o", "gpt-4o-mini"]}),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(chat(gw, &key, "gpt-4o-mini").await.status, 200);
+
+    // Block and unblock.
+    assert_eq!(
+        post(gw, "/key/block", Some(MASTER), json!({"key": key}))
+            .await
+            .status,
+        200
+    );
+    let blocked = chat(gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&blocked),
+        (
+            401,
+            "authentication_error",
+            "Authentication Error: this key has been blocked"
+        )
+    );
+    assert_eq!(
+        post(gw, "/key/unblock", Some(MASTER), json!({"key": key}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(chat(gw, &key, "gpt-4o").await.status, 200);
+
+    // List, filtered by owner.
+    let other = generate(gw, json!({"user_id": "u2"})).await;
+    let listed = get(gw, "/key/list?user_id=u1", Some(MASTER)).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.body,
+        json!({"keys": [hash], "current_page": 1, "page_size": 10})
+    );
+    let all = get(gw, "/key/list", Some(MASTER)).await;
+    assert_eq!(all.body["keys"].as_array().unwrap().len(), 2);
+
+    // Regenerate: same settings, new secret; the old one stops working.
+    let regen = post(gw, "/key/regenerate", Some(MASTER), json!({"key": key})).await;
+    assert_eq!(regen.status, 200, "{}", regen.body);
+    let new_key = regen.body["key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, key);
+    assert_eq!(regen.body["key_alias"], json!("team-a"));
+    assert_eq!(error(&chat(gw, &key, "gpt-4o").await).0, 401);
+    assert_eq!(chat(gw, &new_key, "gpt-4o").await.status, 200);
+
+    // Delete.
+    let deleted = post(
+        gw,
+        "/key/delete",
+        Some(MASTER),
+        json!({"keys": [new_key, other]}),
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body, json!({"deleted_keys": [new_key, other]}));
+    assert_eq!(
+        error(&chat(gw, &new_key, "gpt-4o").await),
+        (
+            401,
+            "authentication_error",
+            "Authentication Error: invalid API key"
+        )
+    );
+    let gone = get(gw, &format!("/key/info?key={new_key}"), Some(MASTER)).await;
+    assert_eq!(
+        error(&gone),
+        (404, "invalid_request_error", "key not found")
+    );
+}
+
+async fn sqlx_any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn key_lifecycle_on_sqlite() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+        .await
+        .unwrap();
+    lifecycle(&gw, &url).await;
+}
+
+#[tokio::test]
+async fn key_lifecycle_on_postgres() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::postgres().await.unwrap();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+        .await
+        .unwrap();
+    lifecycle(&gw, &url).await;
+}
+
+#[tokio::test]
+async fn only_the_master_key_manages_keys() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({})).await;
+
+    let none = post(&gw, "/key/generate", None, json!({})).await;
+    assert_eq!(error(&none).0, 401);
+    let as_key = post(&gw, "/key/generate", Some(&key), json!({})).await;
+    assert_eq!(
+        error(&as_key),
+        (
+            403,
+            "permission_error",
+            "only the master key may manage keys"
+        )
+    );
+    let wrong = chat(&gw, "sk-not-a-key", "gpt-4o").await;
+    assert_eq!(
+        error(&wrong),
+        (
+            401,
+            "authentication_error",
+            "Authentication Error: invalid API key"
+        )
+    );
+    // The master key itself calls models.
+    assert_eq!(chat(&gw, MASTER, "gpt-4o").await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_management_input_is_a_400_naming_the_field() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let cases = [
+        (
+            json!({"max_budget": -1}),
+            "max_budget must be a non-negative number, got -1",
+        ),
+        (
+            json!({"duration": "soon"}),
+            "duration 'soon' is not like 30s, 30m, 24h, 30d",
+        ),
+        (
+            json!({"budget_duration": "x"}),
+            "budget_duration 'x' is not like 30s, 30m, 24h, 30d",
+        ),
+        (
+            json!({"rpm_limit": -5}),
+            "rpm_limit must not be negative, got -5",
+        ),
+        (
+            json!({"key": "abc"}),
+            "a custom key must start with 'sk-' and be at least 8 characters",
+        ),
+    ];
+    for (body, message) in cases {
+        let r = post(&gw, "/key/generate", Some(MASTER), body.clone()).await;
+        assert_eq!(error(&r), (400, "invalid_request_error", message), "{body}");
+    }
+    let unknown = post(
+        &gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"modles": ["gpt-4o"]}),
+    )
+    .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        error(&unknown).2.contains("unknown field `modles`"),
+        "{}",
+        unknown.body
+    );
+    let wrong_type = post(
+        &gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"models": "gpt-4o"}),
+    )
+    .await;
+    assert_eq!(wrong_type.status, 400, "{}", wrong_type.body);
+
+    // A custom key, then the same key again.
+    let custom = post(
+        &gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"key": "sk-my-custom-key"}),
+    )
+    .await;
+    assert_eq!(
+        (custom.status, custom.body["key"].clone()),
+        (200, json!("sk-my-custom-key"))
+    );
+    let again = post(
+        &gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"key": "sk-my-custom-key"}),
+    )
+    .await;
+    assert_eq!(
+        error(&again),
+        (400, "invalid_request_error", "that key already exists")
+    );
+
+    let no_key = get(&gw, "/key/info", Some(MASTER)).await;
+    assert_eq!(
+        error(&no_key),
+        (
+            400,
+            "invalid_request_error",
+            "the key query parameter is required"
+        )
+    );
+    let empty_delete = post(&gw, "/key/delete", Some(MASTER), json!({"keys": []})).await;
+    assert_eq!(
+        error(&empty_delete),
+        (
+            400,
+            "invalid_request_error",
+            "keys must list at least one key"
+        )
+    );
+    let missing = post(
+        &gw,
+        "/key/delete",
+        Some(MASTER),
+        json!({"keys": ["sk-missing-key"]}),
+    )
+    .await;
+    assert_eq!(
+        error(&missing),
+        (404, "invalid_request_error", "key not found: sk-...-key")
+    );
+    // The gateway still serves.
+    assert_eq!(chat(&gw, MASTER, "gpt-4o").await.status, 200);
+}
+
+#[tokio::test]
+async fn exhausted_budget_is_a_400_like_litellm() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({"max_budget": 0})).await;
+    let r = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&r),
+        (
+            400,
+            "invalid_request_error",
+            "Budget has been exceeded! Current cost: 0, Max budget: 0"
+        )
+    );
+    assert_eq!(r.body["error"]["code"], json!("budget_exceeded"));
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing may reach the upstream"
+    );
+}
+
+#[tokio::test]
+async fn rpm_limit_answers_429_with_retry_after() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({"rpm_limit": 2})).await;
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    let limited = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&limited),
+        (
+            429,
+            "rate_limit_error",
+            "rate limit exceeded for this key: 2 requests per minute"
+        )
+    );
+    assert_eq!(limited.headers["retry-after"], "1");
+    assert_eq!(upstream.requests().len(), 2);
+    // Another key has its own limit.
+    let other = generate(&gw, json!({"rpm_limit": 2})).await;
+    assert_eq!(chat(&gw, &other, "gpt-4o").await.status, 200);
+}
+
+#[tokio::test]
+async fn max_parallel_requests_limits_calls_in_flight() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({"max_parallel_requests": 1})).await;
+    upstream.enqueue(
+        MockResponse::json(200, &openai::chat_completion("gpt-4o"))
+            .with_delay(Duration::from_millis(500)),
+    );
+    let slow = {
+        let url = gw.url.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{url}/chat/completions"))
+                .bearer_auth(key)
+                .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    // Wait until the slow call is in flight upstream.
+    for _ in 0..100 {
+        if !upstream.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&second),
+        (
+            429,
+            "rate_limit_error",
+            "max parallel requests reached for this key: 1"
+        )
+    );
+    assert_eq!(slow.await.unwrap(), 200);
+    // The slot is released when the call ends.
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+}
+
+#[tokio::test]
+async fn expired_keys_are_refused() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({"duration": "1s"})).await;
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&r),
+        (
+            401,
+            "authentication_error",
+            "Authentication Error: this key has expired"
+        )
+    );
+}
+
+#[tokio::test]
+async fn without_a_master_key_management_is_unavailable() {
+    let upstream = openai::start().await.unwrap();
+    let yaml =
+        config(&upstream).replace(&format!("general_settings:\n  master_key: {MASTER}\n"), "");
+    let gw = TestGateway::start(&yaml).await.unwrap();
+    let r = post(&gw, "/key/generate", None, json!({})).await;
+    assert_eq!(
+        error(&r),
+        (
+            400,
+            "invalid_request_error",
+            "key management needs general_settings.master_key (and a database; SQLite llmux.db by default)"
+        )
+    );
+}
