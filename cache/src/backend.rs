@@ -122,10 +122,12 @@ impl Backend for MemoryBackend {
     }
 }
 
-/// Redis, shared across instances. Connects lazily; while Redis is
-/// unreachable it is not retried for `retry_after_failure`, so a dead Redis
-/// costs one fast failure every few seconds, not one per request.
-pub struct RedisBackend {
+/// A Redis connection that tolerates outages: it connects lazily, bounds
+/// every command by a timeout, and after a failure does not retry for
+/// `retry_after_failure`, so a dead Redis costs one fast failure every few
+/// seconds, not one per request. Shared by the cache and the gateway's
+/// shared limits and budgets.
+pub struct RedisClient {
     client: redis::Client,
     conn: Mutex<Option<ConnectionManager>>,
     down_until: std::sync::Mutex<Option<Instant>>,
@@ -133,12 +135,12 @@ pub struct RedisBackend {
     retry_after_failure: Duration,
 }
 
-impl RedisBackend {
-    /// A backend for `url` (`redis://127.0.0.1:6379/0`). Does not connect yet.
+impl RedisClient {
+    /// A client for `url` (`redis://127.0.0.1:6379/0`). Does not connect yet.
     pub fn new(url: &str) -> Result<Self, String> {
         let client =
             redis::Client::open(url).map_err(|e| format!("invalid Redis URL '{url}': {e}"))?;
-        Ok(RedisBackend {
+        Ok(RedisClient {
             client,
             conn: Mutex::new(None),
             down_until: std::sync::Mutex::new(None),
@@ -196,7 +198,9 @@ impl RedisBackend {
         }
     }
 
-    async fn run<T>(
+    /// Run `f` on a connection, within the timeout. Connection failures mark
+    /// Redis down for a while; the error says what happened.
+    pub async fn run<T>(
         &self,
         f: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>,
     ) -> Result<T, String> {
@@ -214,6 +218,33 @@ impl RedisBackend {
                 Err("Redis did not answer in time".into())
             }
         }
+    }
+}
+
+/// The response cache in Redis, shared across instances.
+pub struct RedisBackend {
+    redis: RedisClient,
+}
+
+impl RedisBackend {
+    /// A backend for `url` (`redis://127.0.0.1:6379/0`). Does not connect yet.
+    pub fn new(url: &str) -> Result<Self, String> {
+        Ok(RedisBackend {
+            redis: RedisClient::new(url)?,
+        })
+    }
+
+    /// Time allowed for each Redis command (default 250 ms).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.redis = self.redis.with_timeout(timeout);
+        self
+    }
+
+    async fn run<T>(
+        &self,
+        f: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>,
+    ) -> Result<T, String> {
+        self.redis.run(f).await
     }
 }
 

@@ -20,7 +20,7 @@ pub mod control;
 pub mod key;
 pub mod layer;
 
-pub use backend::{Backend, Entry, MemoryBackend, RedisBackend};
+pub use backend::{Backend, Entry, MemoryBackend, RedisBackend, RedisClient};
 pub use control::CacheControl;
 pub use key::cache_key;
 pub use layer::{CacheLayer, CacheService};

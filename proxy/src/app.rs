@@ -24,13 +24,17 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use crate::auth::{Authenticator, Caller};
+use crate::budget::{Account, Ledger, Reservation};
 use crate::completions;
 use crate::error::ApiError;
 use crate::keys::CallGuard;
 use crate::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
+use crate::pricing::Pricing;
+use crate::spend::SpendQueue;
 use crate::sse::{sse_stream, SseOptions, StreamOutcome};
+use crate::store::{KeyRecord, SpendRow};
 
 /// The service every call goes through: the router, maybe behind the cache.
 pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>;
@@ -42,6 +46,12 @@ pub struct Gateway {
     pub auth: Arc<dyn Authenticator>,
     /// Virtual keys and the database, when a master key is set.
     pub keys: Option<Arc<crate::keys::VirtualKeys>>,
+    /// Where spend rows go (with a database).
+    pub spend: Option<Arc<SpendQueue>>,
+    /// Budget reservations (this process, or shared through Redis).
+    pub ledger: Arc<dyn Ledger>,
+    /// Deployment prices.
+    pub pricing: Pricing,
     pub metrics: Arc<Metrics>,
     /// Sanitized `model_list` for `/model/info` (no keys).
     pub model_info: Vec<Value>,
@@ -107,12 +117,36 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
         .with_state(gateway)
 }
 
-/// A call the router answered. The guard holds the caller's
-/// parallel-request slot until it is dropped.
+/// A call the router answered, with the caller's admission, which
+/// [`Gateway::finish`] settles.
 pub(crate) struct Served {
     pub reply: Reply,
     pub route: RouteInfo,
-    pub guard: CallGuard,
+    pub admission: Admission,
+}
+
+/// A caller admitted for one call: its parallel-request slot and its budget
+/// reservation. Finishing the call settles the reservation to the real cost;
+/// dropping it unfinished releases the reservation.
+pub(crate) struct Admission {
+    key: Option<Arc<KeyRecord>>,
+    /// Held for its drop: frees the parallel-request slot.
+    _slot: CallGuard,
+    reservation: Option<Reservation>,
+    ledger: Arc<dyn Ledger>,
+    started_unix: i64,
+    request_id: String,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(r) = self.reservation.take() {
+            if r.amount() != 0 {
+                let ledger = self.ledger.clone();
+                tokio::spawn(async move { ledger.settle(r, 0).await });
+            }
+        }
+    }
 }
 
 /// Per-request bookkeeping.
@@ -176,6 +210,44 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
 
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Token usage of a non-chat reply, in chat's shape, for pricing.
+fn reply_usage(reply: &Reply) -> Option<llmux_core::types::chat::Usage> {
+    match reply {
+        Reply::Embeddings(e) => Some(llmux_core::types::chat::Usage {
+            prompt_tokens: e.usage.prompt_tokens,
+            total_tokens: e.usage.total_tokens,
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+/// `x-llmux-response-cost`: USD, as LiteLLM's `x-litellm-response-cost`.
+pub(crate) fn cost_header(headers: &mut HeaderMap, cost: Option<i64>) {
+    if let Some(nano) = cost {
+        headers.insert(
+            HeaderName::from_static("x-llmux-response-cost"),
+            header_value(&crate::store::from_nano(nano).to_string()),
+        );
+    }
+}
+
+/// The budgets a key's calls spend from, for this budget period.
+fn budget_accounts(key: Option<&KeyRecord>) -> Vec<Account> {
+    let Some(k) = key else {
+        return Vec::new();
+    };
+    k.max_budget_nano
+        .map(|max| Account {
+            id: format!("key:{}@{}", k.token_hash, k.budget_reset_at.unwrap_or(0)),
+            kind: "key",
+            max_nano: max,
+            base_nano: k.spend_nano,
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Headers describing how a call was served.
@@ -282,7 +354,8 @@ impl Gateway {
         }
     }
 
-    /// Authenticate and admit the caller, send `call` for `group`, record metrics.
+    /// Authenticate and admit the caller (limits, budget reservation), send
+    /// `call` for `group`, record metrics.
     pub(crate) async fn dispatch(
         &self,
         ctx: &Ctx,
@@ -290,15 +363,8 @@ impl Gateway {
         group: String,
         call: Call,
     ) -> Result<Served, ApiError> {
-        let admitted = match self.auth.authenticate(headers).await {
-            Ok(caller) => self
-                .auth
-                .admit(&caller, &group)
-                .map(|guard| (caller, guard)),
-            Err(e) => Err(e),
-        };
-        let (_caller, guard) = match admitted {
-            Ok(v) => v,
+        let admission = match self.admit(ctx, headers, &group, &call).await {
+            Ok(a) => a,
             Err(e) => {
                 self.record_error(ctx, &group, &e);
                 return Err(e.into());
@@ -315,7 +381,7 @@ impl Gateway {
                 Ok(Served {
                     reply: r.reply,
                     route: r.route,
-                    guard,
+                    admission,
                 })
             }
             Err(e) => {
@@ -325,13 +391,99 @@ impl Gateway {
         }
     }
 
+    async fn admit(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        group: &str,
+        call: &Call,
+    ) -> Result<Admission, Error> {
+        let caller = self.auth.authenticate(headers).await?;
+        let guard = self.auth.admit(&caller, group)?;
+        let accounts = budget_accounts(caller.key.as_deref());
+        let reservation = if accounts.is_empty() {
+            Reservation::none()
+        } else {
+            let worst = self.pricing.worst_case(group, call);
+            self.ledger.reserve(&accounts, worst).await?
+        };
+        Ok(Admission {
+            key: caller.key,
+            _slot: guard,
+            reservation: Some(reservation),
+            ledger: self.ledger.clone(),
+            started_unix: i64::try_from(unix_now()).unwrap_or(i64::MAX),
+            request_id: ctx.request_id.clone(),
+        })
+    }
+
+    /// A served call is over: count its tokens, price it, settle its budget
+    /// reservation and queue its spend row. Returns its cost in nano-dollars
+    /// when its deployment is priced.
+    pub(crate) fn finish(
+        &self,
+        mut admission: Admission,
+        route: &RouteInfo,
+        usage: Option<&llmux_core::types::chat::Usage>,
+    ) -> Option<i64> {
+        if let Some(u) = usage {
+            self.record_tokens(route, u);
+        }
+        let cost = usage.and_then(|u| self.pricing.cost(route, u));
+        if let Some(r) = admission.reservation.take() {
+            let ledger = self.ledger.clone();
+            let actual = cost.unwrap_or(0);
+            if r.amount() != 0 || actual != 0 {
+                tokio::spawn(async move { ledger.settle(r, actual).await });
+            }
+        }
+        if let Some(spend) = &self.spend {
+            let key = admission.key.as_deref();
+            let u = usage.cloned().unwrap_or_default();
+            let end = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+            spend.record(SpendRow {
+                request_id: admission.request_id.clone(),
+                token_hash: key.map(|k| k.token_hash.clone()),
+                user_id: key.and_then(|k| k.user_id.clone()),
+                team_id: key.and_then(|k| k.team_id.clone()),
+                model: format!("{}/{}", route.provider, route.upstream_model),
+                model_group: route.model_group.clone(),
+                deployment_id: Some(route.deployment_id.clone()),
+                provider: Some(route.provider.clone()),
+                prompt_tokens: i64::try_from(u.prompt_tokens).unwrap_or(i64::MAX),
+                completion_tokens: i64::try_from(u.completion_tokens).unwrap_or(i64::MAX),
+                total_tokens: i64::try_from(u.total_tokens).unwrap_or(i64::MAX),
+                spend_nano: cost.unwrap_or(0),
+                start_time: admission.started_unix,
+                end_time: end,
+                latency_ms: i64::try_from(route.latency.as_millis()).unwrap_or(i64::MAX),
+                status: "success".into(),
+                cache_hit: route.cache_hit,
+            });
+        }
+        cost
+    }
+
+    /// Write out queued spend (graceful shutdown).
+    pub async fn flush(&self) {
+        if let Some(s) = &self.spend {
+            s.flush().await;
+        }
+    }
+
     /// Authenticate a request that calls no model (listing, health).
     pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         Ok(self.auth.authenticate(headers).await?)
     }
 
-    /// A whole JSON response for a served call.
-    pub(crate) fn json_response(&self, ctx: &Ctx, route: &RouteInfo, body: Vec<u8>) -> Response {
+    /// A whole JSON response for a served call that cost `cost` nano-dollars.
+    pub(crate) fn json_response(
+        &self,
+        ctx: &Ctx,
+        route: &RouteInfo,
+        cost: Option<i64>,
+        body: Vec<u8>,
+    ) -> Response {
         self.record_status(ctx, &route.model_group, 200);
         let mut response = (StatusCode::OK, body).into_response();
         response.headers_mut().insert(
@@ -339,6 +491,7 @@ impl Gateway {
             HeaderValue::from_static("application/json"),
         );
         route_headers(response.headers_mut(), ctx, route);
+        cost_header(response.headers_mut(), cost);
         tracing::info!(request_id = %ctx.request_id, route = ctx.route, model = %route.model_group, deployment = %route.deployment_id, attempts = route.attempts, cache_hit = route.cache_hit, latency_ms = route.latency.as_millis() as u64, "served");
         response
     }
@@ -351,7 +504,7 @@ impl Gateway {
         stream: llmux_core::ChatStream,
         client_wants_usage: bool,
         encode: crate::sse::ChunkEncoder,
-        guard: CallGuard,
+        admission: Admission,
     ) -> Response {
         self.record_status(ctx, &route.model_group, 200);
         let gateway = self.clone();
@@ -359,10 +512,7 @@ impl Gateway {
         let route_name = ctx.route;
         let request_id = ctx.request_id.clone();
         let on_end = move |outcome: StreamOutcome| {
-            drop(guard);
-            if let Some(u) = &outcome.usage {
-                gateway.record_tokens(&finished_route, u);
-            }
+            gateway.finish(admission, &finished_route, outcome.usage.as_ref());
             match &outcome.error {
                 Some(e) => {
                     gateway
@@ -479,18 +629,16 @@ async fn serve_chat(
             stream,
             client_wants_usage,
             serde_json::to_vec,
-            r.guard,
+            r.admission,
         ));
     }
     let r = gw.dispatch(ctx, headers, group, Call::Chat(req)).await?;
     let Reply::Chat(completion) = r.reply else {
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
-    if let Some(u) = &completion.usage {
-        gw.record_tokens(&r.route, u);
-    }
+    let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?;
-    Ok(gw.json_response(ctx, &r.route, body))
+    Ok(gw.json_response(ctx, &r.route, cost, body))
 }
 
 pub(crate) fn internal(message: &str) -> ApiError {
@@ -526,7 +674,9 @@ macro_rules! json_endpoint {
                     )))
                 }
             };
-            Ok(gw.json_response(&ctx, &r.route, body))
+            let usage = reply_usage(&r.reply);
+            let cost = gw.finish(r.admission, &r.route, usage.as_ref());
+            Ok(gw.json_response(&ctx, &r.route, cost, body))
         }
     };
 }
@@ -569,12 +719,14 @@ async fn speech(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
     let Reply::Speech(audio) = r.reply else {
         return Err(internal("router returned the wrong reply for audio/speech"));
     };
+    let cost = gw.finish(r.admission, &r.route, None);
     gw.record_status(&ctx, &r.route.model_group, 200);
     let mut response = (StatusCode::OK, audio.audio).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, header_value(&audio.content_type));
     route_headers(response.headers_mut(), &ctx, &r.route);
+    cost_header(response.headers_mut(), cost);
     Ok(response)
 }
 
@@ -644,10 +796,11 @@ async fn transcription(
     let r = gw
         .dispatch(&ctx, &headers, model, Call::Transcription(req))
         .await?;
+    let cost = gw.finish(r.admission, &r.route, None);
     match r.reply {
         Reply::Transcription(TranscriptionResponse::Json(t)) => {
             let body = serde_json::to_vec(&t).map_err(|e| internal(&e.to_string()))?;
-            Ok(gw.json_response(&ctx, &r.route, body))
+            Ok(gw.json_response(&ctx, &r.route, cost, body))
         }
         Reply::Transcription(TranscriptionResponse::Text(t)) => {
             gw.record_status(&ctx, &r.route.model_group, 200);

@@ -203,17 +203,15 @@ pub async fn text_completions(
             stream,
             client_wants_usage,
             encode_text_chunk,
-            r.guard,
+            r.admission,
         ));
     }
     let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;
     let Reply::Chat(completion) = r.reply else {
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
-    if let Some(u) = &completion.usage {
-        gw.record_tokens(&r.route, u);
-    }
+    let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = serde_json::to_vec(&to_text_completion(&completion))
         .map_err(|e| internal(&e.to_string()))?;
-    Ok(gw.json_response(&ctx, &r.route, body))
+    Ok(gw.json_response(&ctx, &r.route, cost, body))
 }

@@ -255,6 +255,9 @@ pub fn parse(
             } else {
                 format!("{section}.{k}")
             };
+            if USED_BY_GATEWAY.contains(&path.as_str()) {
+                continue;
+            }
             if ACCEPTED_IGNORED.contains(&path.as_str()) {
                 warnings.push(format!(
                     "{file}: {path}: accepted; llmux does not use it (see README)"
@@ -279,6 +282,14 @@ pub fn parse(
         warnings,
     })
 }
+
+/// Keys the router leaves in `extra` that the gateway itself reads.
+const USED_BY_GATEWAY: &[&str] = &[
+    "router_settings.redis_url",
+    "router_settings.redis_host",
+    "router_settings.redis_port",
+    "router_settings.redis_password",
+];
 
 /// `os.environ/NAME` → the variable, anything else as is.
 pub fn resolve(value: &str, env: &dyn Env) -> Result<String, String> {

@@ -17,7 +17,7 @@ use llmux_core::{unix_now, Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{presented_key, Authenticator, Principal};
-use crate::store::{from_nano, KeyRecord, Store};
+use crate::store::{KeyRecord, Store};
 
 /// A new key: `sk-` and 32 random base62 characters (~190 bits).
 pub fn generate_key() -> Result<String> {
@@ -119,7 +119,9 @@ impl CallGuard {
 pub struct VirtualKeys {
     master_key: Option<String>,
     store: Store,
-    cache: moka::sync::Cache<String, Arc<KeyRecord>>,
+    /// Looked-up keys, `None` for unknown ones; concurrent misses for one
+    /// key share a single database read.
+    cache: moka::future::Cache<String, Option<Arc<KeyRecord>>>,
     limits: Mutex<HashMap<String, Arc<KeyLimits>>>,
 }
 
@@ -130,7 +132,7 @@ impl VirtualKeys {
         VirtualKeys {
             master_key,
             store,
-            cache: moka::sync::Cache::builder()
+            cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
@@ -144,8 +146,8 @@ impl VirtualKeys {
     }
 
     /// Forget a cached key after it changed.
-    pub fn invalidate(&self, token_hash: &str) {
-        self.cache.invalidate(token_hash);
+    pub async fn invalidate(&self, token_hash: &str) {
+        self.cache.invalidate(token_hash).await;
         self.limits
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -153,20 +155,20 @@ impl VirtualKeys {
     }
 
     async fn lookup(&self, token_hash: &str) -> Result<Option<Arc<KeyRecord>>> {
-        if let Some(k) = self.cache.get(token_hash) {
-            return Ok(Some(k));
-        }
-        let record = self.store.get_key(token_hash).await.map_err(|e| {
-            Error::new(
-                ErrorKind::ServiceUnavailable,
-                format!("cannot check the API key: {e}"),
-            )
-        })?;
-        Ok(record.map(|r| {
-            let r = Arc::new(r);
-            self.cache.insert(token_hash.to_string(), r.clone());
-            r
-        }))
+        self.cache
+            .try_get_with_by_ref(token_hash, async {
+                self.store
+                    .get_key(token_hash)
+                    .await
+                    .map(|r| r.map(Arc::new))
+            })
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::ServiceUnavailable,
+                    format!("cannot check the API key: {e}"),
+                )
+            })
     }
 
     fn limits_for(&self, key: &KeyRecord) -> Arc<KeyLimits> {
@@ -220,16 +222,6 @@ impl VirtualKeys {
             )
             .with_code("key_model_access_denied")
             .with_param("model"));
-        }
-        if let Some(max) = key.max_budget_nano {
-            if key.spend_nano >= max {
-                return Err(Error::bad_request(format!(
-                    "Budget has been exceeded! Current cost: {}, Max budget: {}",
-                    from_nano(key.spend_nano),
-                    from_nano(max)
-                ))
-                .with_code("budget_exceeded"));
-            }
         }
         let limits = self.limits_for(key);
         if let Some(rpm) = &limits.rpm {

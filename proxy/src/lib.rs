@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod completions;
 pub mod config;
 pub mod error;
@@ -20,7 +21,9 @@ pub mod keys;
 pub mod management;
 pub mod messages;
 pub mod metrics;
+pub mod pricing;
 pub mod server;
+pub mod spend;
 pub mod sse;
 pub mod store;
 

@@ -319,7 +319,7 @@ pub async fn update(
         .update_key(&record)
         .await
         .map_err(store_error)?;
-    keys.invalidate(&record.token_hash);
+    keys.invalidate(&record.token_hash).await;
     Ok(Json(key_info(&record)).into_response())
 }
 
@@ -355,7 +355,7 @@ pub async fn delete(
                 .with_param("keys"),
             ));
         }
-        keys.invalidate(&hash);
+        keys.invalidate(&hash).await;
         deleted.push(k.clone());
     }
     Ok(Json(json!({"deleted_keys": deleted})).into_response())
@@ -417,7 +417,7 @@ pub async fn regenerate(
         )
         .await
         .map_err(store_error)?;
-    keys.invalidate(&record.token_hash);
+    keys.invalidate(&record.token_hash).await;
     record.token_hash = new_hash;
     record.key_name = display_name(&new_key);
     let mut out = key_info(&record);
@@ -440,7 +440,7 @@ async fn set_blocked(
         .update_key(&record)
         .await
         .map_err(store_error)?;
-    keys.invalidate(&record.token_hash);
+    keys.invalidate(&record.token_hash).await;
     Ok(Json(key_info(&record)).into_response())
 }
 

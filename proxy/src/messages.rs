@@ -663,12 +663,9 @@ pub async fn messages(
         };
         let gateway = gw.clone();
         let route = r.route.clone();
-        let guard = r.guard;
+        let admission = r.admission;
         let on_end = move |usage: Option<llmux_core::types::chat::Usage>, err: Option<Error>| {
-            drop(guard);
-            if let Some(u) = &usage {
-                gateway.record_tokens(&route, u);
-            }
+            gateway.finish(admission, &route, usage.as_ref());
             if let Some(e) = err {
                 tracing::warn!(model = %route.model_group, error = %e, "messages stream failed after it started");
             }
@@ -691,9 +688,7 @@ pub async fn messages(
         )
         .into());
     };
-    if let Some(u) = &completion.usage {
-        gw.record_tokens(&r.route, u);
-    }
+    let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = to_message(&completion).to_string();
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
@@ -701,5 +696,6 @@ pub async fn messages(
         HeaderValue::from_static("application/json"),
     );
     route_headers(response.headers_mut(), &ctx, &r.route);
+    crate::app::cost_header(response.headers_mut(), cost);
     Ok(response)
 }

@@ -18,9 +18,12 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::app::{routes, Gateway};
 use crate::auth::{Authenticator, MasterKey};
+use crate::budget::{Ledger, LocalLedger, RedisLedger};
 use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
 use crate::keys::VirtualKeys;
 use crate::metrics::Metrics;
+use crate::pricing::Pricing;
+use crate::spend::{SpendOptions, SpendQueue};
 use crate::store::Store;
 
 /// What `llmux serve` was asked to do.
@@ -208,6 +211,60 @@ fn cache_backend(cfg: &ProxyConfig, env: &dyn Env) -> Result<Option<CacheChoice>
     }
 }
 
+/// Where spend waits while the database is down: `LLMUX_SPEND_SPILL_PATH`,
+/// else next to a SQLite file, else `llmux-spend-<hash of the URL>.jsonl`.
+fn spill_path(database_url: &str, env: &ConfigEnv) -> PathBuf {
+    if let Some(p) = env.var("LLMUX_SPEND_SPILL_PATH") {
+        return PathBuf::from(p);
+    }
+    if let Some(file) = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|f| f.split('?').next().unwrap_or(f))
+        .filter(|f| !f.is_empty() && !f.contains(":memory:"))
+    {
+        return PathBuf::from(format!("{file}.spend-spill.jsonl"));
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(database_url.as_bytes());
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    PathBuf::from(format!("llmux-spend-{short}.jsonl"))
+}
+
+/// The Redis that instances share limits and budgets through:
+/// `router_settings.redis_url` or `redis_host`/`redis_port`/`redis_password`
+/// (LiteLLM's multi-instance settings), else `REDIS_URL`, else `REDIS_HOST`.
+fn shared_redis_url(cfg: &ProxyConfig, env: &ConfigEnv) -> Result<Option<String>, StartError> {
+    let settings = &cfg.router_settings.extra;
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let get = |name: &str| -> Result<Option<String>, StartError> {
+        match settings.get(name).and_then(text) {
+            Some(v) => config::resolve(&v, env)
+                .map(Some)
+                .map_err(|e| StartError::Invalid(format!("router_settings.{name}: {e}"))),
+            None => Ok(None),
+        }
+    };
+    if let Some(url) = get("redis_url")?.or_else(|| env.var("REDIS_URL")) {
+        return Ok(Some(url));
+    }
+    let Some(host) = get("redis_host")?.or_else(|| env.var("REDIS_HOST")) else {
+        return Ok(None);
+    };
+    let port = get("redis_port")?
+        .or_else(|| env.var("REDIS_PORT"))
+        .unwrap_or_else(|| "6379".into());
+    let auth = get("redis_password")?
+        .or_else(|| env.var("REDIS_PASSWORD"))
+        .map(|p| format!(":{p}@"))
+        .unwrap_or_default();
+    Ok(Some(format!("redis://{auth}{host}:{port}/")))
+}
+
 /// Build the gateway from an optional loaded config plus `--model` flags.
 pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
     let (cfg, env, warnings) = match loaded {
@@ -246,39 +303,59 @@ pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Bu
             .var("LLMUX_MASTER_KEY")
             .or_else(|| env.var("LITELLM_MASTER_KEY")),
     };
-    let (auth, keys): (Arc<dyn Authenticator>, Option<Arc<VirtualKeys>>) = match &master_key {
-        None => {
-            notes.push("no master_key set: the gateway is OPEN to anyone who can reach it".into());
-            (Arc::new(MasterKey(None)), None)
-        }
-        Some(mk) => {
-            let url = match cfg.general_settings.database_url.as_deref() {
-                Some(u) => config::resolve(u, &env).map_err(|e| {
-                    StartError::Invalid(format!("general_settings.database_url: {e}"))
-                })?,
-                None => env
-                    .var("DATABASE_URL")
-                    .unwrap_or_else(|| "sqlite://llmux.db".into()),
-            };
-            let store = Store::connect(&url).await.map_err(|e| {
-                StartError::Invalid(format!(
-                    "cannot open the database ({}): {e}",
-                    redact_url(&url)
-                ))
-            })?;
+    let (auth, keys, spend): (Arc<dyn Authenticator>, Option<Arc<VirtualKeys>>, _) =
+        match &master_key {
+            None => {
+                notes.push(
+                    "no master_key set: the gateway is OPEN to anyone who can reach it".into(),
+                );
+                (Arc::new(MasterKey(None)), None, None)
+            }
+            Some(mk) => {
+                let url = match cfg.general_settings.database_url.as_deref() {
+                    Some(u) => config::resolve(u, &env).map_err(|e| {
+                        StartError::Invalid(format!("general_settings.database_url: {e}"))
+                    })?,
+                    None => env
+                        .var("DATABASE_URL")
+                        .unwrap_or_else(|| "sqlite://llmux.db".into()),
+                };
+                let store = Store::connect(&url).await.map_err(|e| {
+                    StartError::Invalid(format!(
+                        "cannot open the database ({}): {e}",
+                        redact_url(&url)
+                    ))
+                })?;
+                notes.push(format!(
+                    "virtual keys and spend in {} ({:?})",
+                    redact_url(&url),
+                    store.backend
+                ));
+                let spill = spill_path(&url, &env);
+                notes.push(format!(
+                    "spend is written in batches; if the database is down it waits in {}",
+                    spill.display()
+                ));
+                let spend = Arc::new(SpendQueue::start(store.clone(), SpendOptions::new(spill)));
+                let vk = Arc::new(VirtualKeys::new(
+                    Some(mk.clone()),
+                    store,
+                    Duration::from_secs(5),
+                ));
+                (vk.clone() as Arc<dyn Authenticator>, Some(vk), Some(spend))
+            }
+        };
+    let ledger: Arc<dyn Ledger> = match shared_redis_url(&cfg, &env)? {
+        Some(url) => {
             notes.push(format!(
-                "virtual keys and spend in {} ({:?})",
-                redact_url(&url),
-                store.backend
+                "budgets shared with other instances through Redis at {}",
+                redact_url(&url)
             ));
-            let vk = Arc::new(VirtualKeys::new(
-                Some(mk.clone()),
-                store,
-                Duration::from_secs(5),
-            ));
-            (vk.clone() as Arc<dyn Authenticator>, Some(vk))
+            Arc::new(RedisLedger::new(&url, "llmux:").map_err(StartError::Invalid)?)
         }
+        None => Arc::new(LocalLedger::default()),
     };
+    let pricing = Pricing::from_router(&router);
     let base = BoxCloneSyncService::new(router.clone());
     let service = match cache_backend(&cfg, &env)? {
         Some((backend, ttl, what)) => {
@@ -301,6 +378,9 @@ pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Bu
         router,
         auth,
         keys,
+        spend,
+        ledger,
+        pricing,
         metrics: Arc::new(Metrics::default()),
         model_info: model_list.iter().map(sanitized).collect(),
         keep_alive: Duration::from_secs(15),
@@ -383,10 +463,11 @@ pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(
         source,
     })?;
     tracing::info!(address = %local, "llmux gateway listening on http://{local}");
+    let gateway = built.gateway.clone();
     let app = app(built.gateway, cors.as_deref());
-    serve_on(listener, app, shutdown_signal())
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+    let served = serve_on(listener, app, shutdown_signal()).await;
+    gateway.flush().await;
+    served.map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves, then stop accepting

@@ -164,6 +164,8 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 1 } else { 10 })
+            // Fail fast while the database is down: spend spills, keys 503.
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(&url)
             .await
             .map_err(ctx("connect"))?;

@@ -57,11 +57,41 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Take a PostgreSQL test database down (refuse connections and cut the
+    /// open ones) or bring it back, as an outage would. Not for SQLite.
+    pub async fn set_postgres_up(&self, up: bool) -> Result<(), String> {
+        use sqlx::Connection;
+        let Cleanup::Postgres(name) = &self.cleanup else {
+            return Err("only a PostgreSQL test database can go down".into());
+        };
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {up}"
+        ))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+        if !up {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
             Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".spend-spill.jsonl"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }

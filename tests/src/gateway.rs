@@ -13,6 +13,8 @@ use crate::db::TestDb;
 pub struct TestGateway {
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// The gateway itself, for looking inside.
+    pub gateway: std::sync::Arc<llmux_proxy::app::Gateway>,
     _db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -33,13 +35,23 @@ impl TestGateway {
         db: Option<TestDb>,
         database_url: &str,
     ) -> Result<TestGateway, String> {
-        let env = MapEnv::new([("DATABASE_URL", database_url.to_string())]);
+        Self::start_with_env(config_yaml, db, &[("DATABASE_URL", database_url)]).await
+    }
+
+    /// Start from `config_yaml` with exactly the environment `env`.
+    pub async fn start_with_env(
+        config_yaml: &str,
+        db: Option<TestDb>,
+        env: &[(&str, &str)],
+    ) -> Result<TestGateway, String> {
+        let env = MapEnv::new(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let loaded =
             config::parse("test.yaml", config_yaml, Arc::new(env)).map_err(|e| e.to_string())?;
         let cors = loaded.config.general_settings.cors_allow_origins.clone();
         let built = llmux_proxy::build(Some(loaded), &[])
             .await
             .map_err(|e| e.to_string())?;
+        let gateway = built.gateway.clone();
         let app = llmux_proxy::server::app(built.gateway, cors.as_deref());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -54,21 +66,24 @@ impl TestGateway {
         }));
         Ok(TestGateway {
             url,
+            gateway,
             _db: db,
             stop: Some(tx),
             task,
         })
     }
 
-    /// Stop accepting, drain, and return how serving ended.
+    /// Stop accepting, drain, flush spend, and return how serving ended.
     pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        match (&mut self.task).await {
+        let served = match (&mut self.task).await {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e.to_string())),
-        }
+        };
+        self.gateway.flush().await;
+        served
     }
 }
 

@@ -513,9 +513,9 @@ async fn max_parallel_requests_limits_calls_in_flight() {
 async fn expired_keys_are_refused() {
     let upstream = openai::start().await.unwrap();
     let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    let key = generate(&gw, json!({"duration": "1s"})).await;
+    let key = generate(&gw, json!({"duration": "2s"})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let r = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(
         error(&r),

@@ -1,0 +1,371 @@
+//! Spend and budgets end to end: every call priced and logged exactly, budgets
+//! that hold under concurrency on one instance and across two (shared through
+//! Redis), and no spend lost while the database is down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use llmux_tests::db::TestDb;
+use llmux_tests::gateway::TestGateway;
+use llmux_tests::mock::{openai, MockResponse, MockServer};
+use serde_json::{json, Value};
+
+const MASTER: &str = "sk-master-spend";
+/// The mock's usage (9 prompt, 5 completion tokens) at these prices:
+/// 9 × 1000 + 5 × 2000 nano-dollars.
+const CALL_COST_NANO: i64 = 19_000;
+
+fn config(upstream: &MockServer, extra: &str) -> String {
+    format!(
+        r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {base}
+      api_key: sk-upstream
+      input_cost_per_token: 0.000001
+      output_cost_per_token: 0.000002
+router_settings:
+  num_retries: 0
+{extra}
+general_settings:
+  master_key: {MASTER}
+"#,
+        base = upstream.url()
+    )
+}
+
+fn chat_body(stream: bool) -> Value {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10, "stream": stream})
+}
+
+async fn call(
+    client: &reqwest::Client,
+    gw_url: &str,
+    key: &str,
+    stream: bool,
+) -> (u16, Value, Option<String>) {
+    let resp = client
+        .post(format!("{gw_url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&chat_body(stream))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let cost = resp
+        .headers()
+        .get("x-llmux-response-cost")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body, cost)
+}
+
+async fn new_key(gw: &TestGateway, body: Value) -> (String, String) {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/key/generate", gw.url))
+        .bearer_auth(MASTER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        r["key"].as_str().unwrap().to_string(),
+        r["token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+/// (rows, summed spend) of a key's logs, and the key's own spend counter.
+async fn recorded(url: &str, token_hash: &str) -> (i64, i64, i64) {
+    let p = pool(url).await;
+    let (rows, sum): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) FROM llmux_spend_logs WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    let (key_spend,): (i64,) =
+        sqlx::query_as("SELECT spend_nano FROM llmux_keys WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_one(&p)
+            .await
+            .unwrap();
+    p.close().await;
+    (rows, sum, key_spend)
+}
+
+async fn spend_exact_under_concurrency(db: TestDb) {
+    let upstream = openai::start().await.unwrap();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, json!({"max_budget": 1000})).await;
+    let client = reqwest::Client::new();
+    let calls = (0..1000).map(|i| {
+        let (client, gw_url, key) = (client.clone(), gw.url.clone(), key.clone());
+        tokio::spawn(async move { call(&client, &gw_url, &key, i % 4 == 0).await })
+    });
+    let results = join_all(calls).await;
+    for r in &results {
+        let (status, body, cost) = r.as_ref().unwrap();
+        assert_eq!(*status, 200, "{body}");
+        if body.is_object() {
+            assert_eq!(cost.as_deref(), Some("0.000019"));
+        }
+    }
+    // Streams are priced exactly like plain calls (usage forced upstream).
+    let streamed: Vec<_> = upstream
+        .requests()
+        .iter()
+        .filter(|r| r.json()["stream"] == json!(true))
+        .map(|r| r.json()["stream_options"].clone())
+        .collect();
+    assert_eq!(streamed.len(), 250);
+    assert!(streamed
+        .iter()
+        .all(|o| *o == json!({"include_usage": true})));
+    let gateway = gw.gateway.clone();
+    gw.stop().await.unwrap();
+    drop(gateway);
+    assert_eq!(
+        recorded(&url, &hash).await,
+        (1000, 1000 * CALL_COST_NANO, 1000 * CALL_COST_NANO)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recorded_spend_is_exact_under_1000_concurrent_calls_sqlite() {
+    spend_exact_under_concurrency(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recorded_spend_is_exact_under_1000_concurrent_calls_postgres() {
+    spend_exact_under_concurrency(TestDb::postgres().await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn spend_log_row_has_every_field() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, json!({"user_id": "u1", "team_id": "t1"})).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(&key)
+        .header("x-request-id", "req-spend-1")
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    gw.stop().await.unwrap();
+    let p = pool(&url).await;
+    let text: (String, String, String, String, String, String, String, String, String) = sqlx::query_as(
+        "SELECT request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, status FROM llmux_spend_logs",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    let deployment = text.6.clone();
+    assert_eq!(
+        text,
+        (
+            "req-spend-1".into(),
+            hash,
+            "u1".into(),
+            "t1".into(),
+            "openai/gpt-4o".into(),
+            "gpt-4o".into(),
+            deployment,
+            "openai".into(),
+            "success".into(),
+        )
+    );
+    let numbers: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT prompt_tokens, completion_tokens, total_tokens, spend_nano, cache_hit FROM llmux_spend_logs",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(numbers, (9, 5, 14, CALL_COST_NANO, 0));
+}
+
+/// Fire `n` concurrent calls with `key` spread over `gateways`; return the
+/// number that succeeded, checking every refusal is the budget's.
+async fn burst(gateways: &[&str], key: &str, n: usize) -> i64 {
+    let client = reqwest::Client::new();
+    let calls = (0..n).map(|i| {
+        let (client, url, key) = (
+            client.clone(),
+            gateways[i % gateways.len()].to_string(),
+            key.to_string(),
+        );
+        tokio::spawn(async move { call(&client, &url, &key, false).await })
+    });
+    let mut ok = 0;
+    for r in join_all(calls).await {
+        let (status, body, _) = r.unwrap();
+        match status {
+            200 => ok += 1,
+            400 => assert_eq!(body["error"]["code"], json!("budget_exceeded"), "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    ok
+}
+
+/// Budget 0.0002 USD; each call may cost up to 52,000 nano (32 bytes of
+/// messages at 1,000 + 10 max tokens at 2,000) and costs 19,000. Called one
+/// at a time, 8 calls fit; at once, never more.
+const BUDGET_USD: f64 = 0.0002;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn budget_holds_under_concurrency() {
+    let upstream = openai::start().await.unwrap();
+    for _ in 0..200 {
+        upstream.enqueue(
+            MockResponse::json(200, &openai::chat_completion("gpt-4o"))
+                .with_delay(Duration::from_millis(30)),
+        );
+    }
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, json!({"max_budget": BUDGET_USD})).await;
+    let mut ok = burst(&[&gw.url], &key, 100).await;
+    // One at a time, the rest of the budget is used up exactly as computed.
+    loop {
+        let (status, body, _) = call(&reqwest::Client::new(), &gw.url, &key, false).await;
+        if status != 200 {
+            assert_eq!(body["error"]["code"], json!("budget_exceeded"));
+            break;
+        }
+        ok += 1;
+    }
+    assert_eq!(ok, 8);
+    gw.stop().await.unwrap();
+    let (rows, sum, key_spend) = recorded(&url, &hash).await;
+    assert_eq!(
+        (rows, sum, key_spend),
+        (8, 8 * CALL_COST_NANO, 8 * CALL_COST_NANO)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_one_budget_through_redis() {
+    let upstream = openai::start().await.unwrap();
+    for _ in 0..400 {
+        upstream.enqueue(
+            MockResponse::json(200, &openai::chat_completion("gpt-4o"))
+                .with_delay(Duration::from_millis(30)),
+        );
+    }
+    let db = TestDb::postgres().await.unwrap();
+    let url = db.url.clone();
+    let yaml = config(&upstream, "  redis_url: redis://127.0.0.1:6379/");
+    let a = TestGateway::start_with(&yaml, None, &url).await.unwrap();
+    let b = TestGateway::start_with(&yaml, None, &url).await.unwrap();
+    let (key, hash) = new_key(&a, json!({"max_budget": BUDGET_USD})).await;
+    let mut ok = burst(&[&a.url, &b.url], &key, 200).await;
+    for gw in [&a.url, &b.url].iter().cycle().take(40) {
+        let (status, _, _) = call(&reqwest::Client::new(), gw, &key, false).await;
+        if status == 200 {
+            ok += 1;
+        }
+    }
+    // Local budgets alone would let each instance spend 8 calls' worth.
+    assert_eq!(ok, 8);
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
+    let (rows, sum, _) = recorded(&url, &hash).await;
+    assert_eq!((rows, sum), (8, 8 * CALL_COST_NANO));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spend_survives_a_database_outage_through_the_spill_file() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::postgres().await.unwrap();
+    let url = db.url.clone();
+    let spill = std::env::temp_dir().join(format!("llmux-spill-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&spill);
+    let spill_s = spill.display().to_string();
+    let gw = Arc::new(
+        TestGateway::start_with_env(
+            &config(&upstream, ""),
+            None,
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("LLMUX_SPEND_SPILL_PATH", spill_s.as_str()),
+            ],
+        )
+        .await
+        .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    // Half the calls before the outage, half during it (the master key needs
+    // no database to authenticate).
+    for _ in 0..20 {
+        assert_eq!(call(&client, &gw.url, MASTER, false).await.0, 200);
+    }
+    gw.gateway.flush().await;
+    db.set_postgres_up(false).await.unwrap();
+    for _ in 0..20 {
+        assert_eq!(call(&client, &gw.url, MASTER, false).await.0, 200);
+    }
+    gw.gateway.flush().await;
+    let spilled = std::fs::read_to_string(&spill).unwrap_or_default();
+    assert_eq!(
+        spilled.lines().count(),
+        20,
+        "the outage's rows wait in the spill file"
+    );
+    db.set_postgres_up(true).await.unwrap();
+    // The writer retries on its own; wait for the replay (bounded).
+    let p = pool(&url).await;
+    let mut total = 0;
+    for _ in 0..100 {
+        let (n,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM llmux_spend_logs")
+            .fetch_one(&p)
+            .await
+            .unwrap();
+        total = n;
+        if n == 40 && !spill.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(total, 40);
+    assert!(!spill.exists(), "a replayed spill file is removed");
+    let (sum,): (i64,) =
+        sqlx::query_as("SELECT CAST(SUM(spend_nano) AS BIGINT) FROM llmux_spend_logs")
+            .fetch_one(&p)
+            .await
+            .unwrap();
+    assert_eq!(sum, 40 * CALL_COST_NANO);
+    p.close().await;
+    drop(db);
+}
