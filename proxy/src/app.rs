@@ -25,9 +25,10 @@ use tower::ServiceExt;
 
 use crate::auth::{Authenticator, Caller};
 use crate::budget::{Account, Ledger, Reservation};
+use crate::clock::Clock;
 use crate::completions;
 use crate::error::ApiError;
-use crate::keys::CallGuard;
+use crate::limits::{Limits, Slot};
 use crate::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
@@ -52,6 +53,10 @@ pub struct Gateway {
     pub ledger: Arc<dyn Ledger>,
     /// Deployment prices.
     pub pricing: Pricing,
+    /// Per-key rpm/tpm/parallel counters (this process, or Redis).
+    pub limits: Arc<Limits>,
+    /// Time for expiry, rate windows and budget periods.
+    pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     /// Sanitized `model_list` for `/model/info` (no keys).
     pub model_info: Vec<Value>,
@@ -131,7 +136,7 @@ pub(crate) struct Served {
 pub(crate) struct Admission {
     key: Option<Arc<KeyRecord>>,
     /// Held for its drop: frees the parallel-request slot.
-    _slot: CallGuard,
+    _slot: Slot,
     reservation: Option<Reservation>,
     ledger: Arc<dyn Ledger>,
     started_unix: i64,
@@ -234,20 +239,41 @@ pub(crate) fn cost_header(headers: &mut HeaderMap, cost: Option<i64>) {
     }
 }
 
-/// The budgets a key's calls spend from, for this budget period.
-fn budget_accounts(key: Option<&KeyRecord>) -> Vec<Account> {
+/// The budgets a key's calls spend from, in the budget period of `now`.
+fn budget_accounts(key: Option<&KeyRecord>, now: i64) -> Vec<Account> {
     let Some(k) = key else {
         return Vec::new();
     };
     k.max_budget_nano
-        .map(|max| Account {
-            id: format!("key:{}@{}", k.token_hash, k.budget_reset_at.unwrap_or(0)),
-            kind: "key",
-            max_nano: max,
-            base_nano: k.spend_nano,
+        .map(|max| {
+            let (period, base) = budget_period(k, now);
+            Account {
+                id: format!("key:{}@{period}", k.token_hash),
+                kind: "key",
+                max_nano: max,
+                base_nano: base,
+            }
         })
         .into_iter()
         .collect()
+}
+
+/// The end of the budget period `now` falls in, and the spend known for it.
+/// Past the stored reset time, a new period has begun with nothing spent,
+/// whether or not the reset job has written that yet.
+fn budget_period(k: &KeyRecord, now: i64) -> (i64, i64) {
+    let duration = k
+        .budget_duration
+        .as_deref()
+        .and_then(crate::keys::parse_duration);
+    match (k.budget_reset_at, duration) {
+        (Some(reset), Some(d)) if now >= reset => {
+            let periods = (now - reset) / d + 1;
+            (reset + periods * d, 0)
+        }
+        (Some(reset), _) => (reset, k.spend_nano),
+        (None, _) => (0, k.spend_nano),
+    }
 }
 
 /// Headers describing how a call was served.
@@ -399,8 +425,13 @@ impl Gateway {
         call: &Call,
     ) -> Result<Admission, Error> {
         let caller = self.auth.authenticate(headers).await?;
-        let guard = self.auth.admit(&caller, group)?;
-        let accounts = budget_accounts(caller.key.as_deref());
+        let now = self.clock.now();
+        self.auth.check(&caller, group, now)?;
+        let slot = match caller.key.as_deref() {
+            Some(k) => self.limits.admit(k, now).await?,
+            None => Slot::none(),
+        };
+        let accounts = budget_accounts(caller.key.as_deref(), now);
         let reservation = if accounts.is_empty() {
             Reservation::none()
         } else {
@@ -409,10 +440,10 @@ impl Gateway {
         };
         Ok(Admission {
             key: caller.key,
-            _slot: guard,
+            _slot: slot,
             reservation: Some(reservation),
             ledger: self.ledger.clone(),
-            started_unix: i64::try_from(unix_now()).unwrap_or(i64::MAX),
+            started_unix: now,
             request_id: ctx.request_id.clone(),
         })
     }
@@ -428,6 +459,10 @@ impl Gateway {
     ) -> Option<i64> {
         if let Some(u) = usage {
             self.record_tokens(route, u);
+            if let Some(k) = admission.key.clone() {
+                let (limits, tokens, now) = (self.limits.clone(), u.total_tokens, self.clock.now());
+                tokio::spawn(async move { limits.add_tokens(&k, tokens, now).await });
+            }
         }
         let cost = usage.and_then(|u| self.pricing.cost(route, u));
         if let Some(r) = admission.reservation.take() {
@@ -440,7 +475,7 @@ impl Gateway {
         if let Some(spend) = &self.spend {
             let key = admission.key.as_deref();
             let u = usage.cloned().unwrap_or_default();
-            let end = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+            let end = self.clock.now();
             spend.record(SpendRow {
                 request_id: admission.request_id.clone(),
                 token_hash: key.map(|k| k.token_hash.clone()),
@@ -462,6 +497,25 @@ impl Gateway {
             });
         }
         cost
+    }
+
+    /// Start new budget periods that are due (run every minute by the
+    /// server; tests call it after moving the clock).
+    pub async fn reset_budgets(&self) {
+        let Some(keys) = &self.keys else {
+            return;
+        };
+        match keys.store().reset_due_budgets(self.clock.now()).await {
+            Ok(reset) => {
+                for hash in &reset {
+                    keys.invalidate(hash).await;
+                }
+                if !reset.is_empty() {
+                    tracing::info!(keys = reset.len(), "budget periods reset");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "budget reset skipped; retried next minute"),
+        }
     }
 
     /// Write out queued spend (graceful shutdown).

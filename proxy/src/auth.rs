@@ -24,11 +24,11 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The caller behind `headers`, or a 401.
     fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>>;
 
-    /// Whether `caller` may call `model` now (limits, budgets); the guard is
-    /// held while the call is in flight.
-    fn admit(&self, caller: &Caller, model: &str) -> Result<crate::keys::CallGuard> {
-        let _ = (caller, model);
-        Ok(crate::keys::CallGuard::none())
+    /// Whether `caller` may call `model` at `now` (Unix seconds): blocked,
+    /// expired, model access. Rate limits and budgets are checked after.
+    fn check(&self, caller: &Caller, model: &str, now: i64) -> Result<()> {
+        let _ = (caller, model, now);
+        Ok(())
     }
 }
 

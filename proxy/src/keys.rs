@@ -4,16 +4,12 @@
 //! valid, not expired, not blocked, model allowed, budget left, within rpm and
 //! parallel limits.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use llmux_core::{unix_now, Error, ErrorKind, Result};
+use llmux_core::{Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{presented_key, Authenticator, Principal};
@@ -90,31 +86,6 @@ pub struct Caller {
     pub key: Option<Arc<KeyRecord>>,
 }
 
-/// Per-key live limits in this process.
-struct KeyLimits {
-    rpm: Option<DefaultDirectRateLimiter>,
-    rpm_value: Option<i64>,
-    in_flight: Arc<AtomicI64>,
-}
-
-/// Held while a call is in flight; releases the key's parallel slot on drop.
-pub struct CallGuard(Option<Arc<AtomicI64>>);
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            c.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-impl CallGuard {
-    /// A guard that holds nothing (admin and anonymous calls).
-    pub fn none() -> Self {
-        CallGuard(None)
-    }
-}
-
 /// Master key plus virtual keys from the store.
 pub struct VirtualKeys {
     master_key: Option<String>,
@@ -122,7 +93,6 @@ pub struct VirtualKeys {
     /// Looked-up keys, `None` for unknown ones; concurrent misses for one
     /// key share a single database read.
     cache: moka::future::Cache<String, Option<Arc<KeyRecord>>>,
-    limits: Mutex<HashMap<String, Arc<KeyLimits>>>,
 }
 
 impl VirtualKeys {
@@ -136,7 +106,6 @@ impl VirtualKeys {
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
-            limits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -148,10 +117,6 @@ impl VirtualKeys {
     /// Forget a cached key after it changed.
     pub async fn invalidate(&self, token_hash: &str) {
         self.cache.invalidate(token_hash).await;
-        self.limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token_hash);
     }
 
     async fn lookup(&self, token_hash: &str) -> Result<Option<Arc<KeyRecord>>> {
@@ -171,29 +136,9 @@ impl VirtualKeys {
             })
     }
 
-    fn limits_for(&self, key: &KeyRecord) -> Arc<KeyLimits> {
-        let mut map = self.limits.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = map.get(&key.token_hash) {
-            if l.rpm_value == key.rpm_limit {
-                return l.clone();
-            }
-        }
-        let rpm = key
-            .rpm_limit
-            .and_then(|n| NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)))
-            .map(|n| RateLimiter::direct(Quota::per_minute(n)));
-        let l = Arc::new(KeyLimits {
-            rpm,
-            rpm_value: key.rpm_limit,
-            in_flight: Arc::new(AtomicI64::new(0)),
-        });
-        map.insert(key.token_hash.clone(), l.clone());
-        l
-    }
-
-    /// Check that `key` may call `model` now, and take an in-flight slot.
-    pub fn admit(&self, key: &KeyRecord, model: &str) -> Result<CallGuard> {
-        let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    /// Check that `key` may call `model` at `now` (Unix seconds): not
+    /// blocked, not expired, model allowed. Limits and budgets come after.
+    pub fn check(key: &KeyRecord, model: &str, now: i64) -> Result<()> {
         if key.blocked {
             return Err(
                 Error::authentication("Authentication Error: this key has been blocked")
@@ -223,32 +168,7 @@ impl VirtualKeys {
             .with_code("key_model_access_denied")
             .with_param("model"));
         }
-        let limits = self.limits_for(key);
-        if let Some(rpm) = &limits.rpm {
-            if rpm.check().is_err() {
-                return Err(Error::new(
-                    ErrorKind::RateLimit,
-                    format!(
-                        "rate limit exceeded for this key: {} requests per minute",
-                        key.rpm_limit.unwrap_or(0)
-                    ),
-                )
-                .with_retry_after(Some(Duration::from_secs(1))));
-            }
-        }
-        if let Some(max) = key.max_parallel_requests {
-            let now_in_flight = limits.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
-            if now_in_flight > max {
-                limits.in_flight.fetch_sub(1, Ordering::AcqRel);
-                return Err(Error::new(
-                    ErrorKind::RateLimit,
-                    format!("max parallel requests reached for this key: {max}"),
-                )
-                .with_retry_after(Some(Duration::from_secs(1))));
-            }
-            return Ok(CallGuard(Some(limits.in_flight.clone())));
-        }
-        Ok(CallGuard::none())
+        Ok(())
     }
 }
 
@@ -290,10 +210,10 @@ impl Authenticator for VirtualKeys {
         })
     }
 
-    fn admit(&self, caller: &Caller, model: &str) -> Result<CallGuard> {
+    fn check(&self, caller: &Caller, model: &str, now: i64) -> Result<()> {
         match &caller.key {
-            Some(k) => VirtualKeys::admit(self, k, model),
-            None => Ok(CallGuard::none()),
+            Some(k) => VirtualKeys::check(k, model, now),
+            None => Ok(()),
         }
     }
 }

@@ -14,10 +14,12 @@
 pub mod app;
 pub mod auth;
 pub mod budget;
+pub mod clock;
 pub mod completions;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod management;
 pub mod messages;
 pub mod metrics;

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use llmux_core::{unix_now, Error, ErrorKind};
+use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -21,10 +21,6 @@ use crate::keys::{display_name, generate_key, hash_key, parse_duration, VirtualK
 use crate::store::{from_nano, to_nano, KeyRecord};
 
 type Shared = State<Arc<Gateway>>;
-
-fn now() -> i64 {
-    i64::try_from(unix_now()).unwrap_or(i64::MAX)
-}
 
 /// The key store, after checking the caller holds the master key.
 async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, ApiError> {
@@ -238,7 +234,7 @@ pub async fn generate(
         Some(k) => k.clone(),
         None => generate_key()?,
     };
-    let t = now();
+    let t = gw.clock.now();
     let mut record = KeyRecord {
         token_hash: hash_key(&key),
         key_name: display_name(&key),
@@ -314,7 +310,7 @@ pub async fn update(
         .clone()
         .ok_or_else(|| ApiError(Error::bad_request("key is required").with_param("key")))?;
     let mut record = find(&keys, &key).await?;
-    apply(&mut record, &fields, now())?;
+    apply(&mut record, &fields, gw.clock.now())?;
     keys.store()
         .update_key(&record)
         .await
@@ -413,7 +409,7 @@ pub async fn regenerate(
             &record.token_hash,
             &new_hash,
             &display_name(&new_key),
-            now(),
+            gw.clock.now(),
         )
         .await
         .map_err(store_error)?;
@@ -435,7 +431,7 @@ async fn set_blocked(
     let req: OneKey = parse_json(body)?;
     let mut record = find(&keys, &req.key).await?;
     record.blocked = blocked;
-    record.updated_at = now();
+    record.updated_at = gw.clock.now();
     keys.store()
         .update_key(&record)
         .await

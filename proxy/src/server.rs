@@ -19,8 +19,10 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::app::{routes, Gateway};
 use crate::auth::{Authenticator, MasterKey};
 use crate::budget::{Ledger, LocalLedger, RedisLedger};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
 use crate::keys::VirtualKeys;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
 use crate::spend::{SpendOptions, SpendQueue};
@@ -267,6 +269,15 @@ fn shared_redis_url(cfg: &ProxyConfig, env: &ConfigEnv) -> Result<Option<String>
 
 /// Build the gateway from an optional loaded config plus `--model` flags.
 pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
+    build_with_clock(loaded, models, Arc::new(SystemClock)).await
+}
+
+/// [`build`], reading time from `clock` (tests move it).
+pub async fn build_with_clock(
+    loaded: Option<LoadedConfig>,
+    models: &[String],
+    clock: Arc<dyn Clock>,
+) -> Result<Built, StartError> {
     let (cfg, env, warnings) = match loaded {
         Some(l) => (l.config, l.env, l.warnings),
         None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
@@ -345,15 +356,18 @@ pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Bu
                 (vk.clone() as Arc<dyn Authenticator>, Some(vk), Some(spend))
             }
         };
-    let ledger: Arc<dyn Ledger> = match shared_redis_url(&cfg, &env)? {
+    let (ledger, limits): (Arc<dyn Ledger>, Arc<Limits>) = match shared_redis_url(&cfg, &env)? {
         Some(url) => {
             notes.push(format!(
-                "budgets shared with other instances through Redis at {}",
+                "rate limits and budgets shared with other instances through Redis at {}",
                 redact_url(&url)
             ));
-            Arc::new(RedisLedger::new(&url, "llmux:").map_err(StartError::Invalid)?)
+            (
+                Arc::new(RedisLedger::new(&url, "llmux:").map_err(StartError::Invalid)?),
+                Limits::shared(&url, "llmux:").map_err(StartError::Invalid)?,
+            )
         }
-        None => Arc::new(LocalLedger::default()),
+        None => (Arc::new(LocalLedger::default()), Limits::local()),
     };
     let pricing = Pricing::from_router(&router);
     let base = BoxCloneSyncService::new(router.clone());
@@ -381,12 +395,27 @@ pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Bu
         spend,
         ledger,
         pricing,
+        limits,
+        clock,
         metrics: Arc::new(Metrics::default()),
         model_info: model_list.iter().map(sanitized).collect(),
         keep_alive: Duration::from_secs(15),
         max_body_bytes: (max_mb * 1024.0 * 1024.0) as usize,
     };
     let gateway = Arc::new(gateway);
+    if gateway.keys.is_some() {
+        let weak = Arc::downgrade(&gateway);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(gw) = weak.upgrade() else {
+                    return;
+                };
+                gw.reset_budgets().await;
+            }
+        });
+    }
     Ok(Built {
         gateway,
         notes,

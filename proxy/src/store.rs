@@ -41,7 +41,7 @@ pub fn from_nano(nano: i64) -> f64 {
 }
 
 /// A virtual key as stored (never the key itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
     pub token_hash: String,
     pub key_name: String,
@@ -237,6 +237,42 @@ impl Store {
         .await
         .map_err(ctx("update key"))?;
         Ok(r.rows_affected() > 0)
+    }
+
+    /// Start a new budget period for every key whose period ended by `now`:
+    /// spend becomes what was logged since the new period began (usually
+    /// nothing), next reset one `budget_duration` on (skipping whole periods
+    /// missed while the gateway was down). Returns the keys reset.
+    pub async fn reset_due_budgets(&self, now: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT token_hash, budget_duration, budget_reset_at FROM llmux_keys WHERE budget_reset_at IS NOT NULL AND budget_reset_at <= $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ctx("find budgets to reset"))?;
+        let mut reset = Vec::new();
+        for (hash, duration, reset_at) in rows {
+            let Some(d) = duration.as_deref().and_then(crate::keys::parse_duration) else {
+                continue;
+            };
+            let next = reset_at + ((now - reset_at) / d + 1) * d;
+            // Only if no one else reset it meanwhile (several instances run this).
+            let done = sqlx::query(
+                "UPDATE llmux_keys SET spend_nano = (SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) FROM llmux_spend_logs WHERE token_hash = $2 AND start_time >= $4), budget_reset_at = $1 WHERE token_hash = $2 AND budget_reset_at = $3",
+            )
+            .bind(next)
+            .bind(&hash)
+            .bind(reset_at)
+            .bind(next - d)
+            .execute(&self.pool)
+            .await
+            .map_err(ctx("reset budget"))?;
+            if done.rows_affected() > 0 {
+                reset.push(hash);
+            }
+        }
+        Ok(reset)
     }
 
     /// Replace a key's hash and display name (regenerate), keeping everything else.

@@ -13,6 +13,9 @@ use crate::db::TestDb;
 pub struct TestGateway {
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// The gateway's clock: `advance` it to move time for expiry, rate
+    /// windows and budget periods.
+    pub clock: std::sync::Arc<llmux_proxy::clock::OffsetClock>,
     /// The gateway itself, for looking inside.
     pub gateway: std::sync::Arc<llmux_proxy::app::Gateway>,
     _db: Option<TestDb>,
@@ -48,7 +51,8 @@ impl TestGateway {
         let loaded =
             config::parse("test.yaml", config_yaml, Arc::new(env)).map_err(|e| e.to_string())?;
         let cors = loaded.config.general_settings.cors_allow_origins.clone();
-        let built = llmux_proxy::build(Some(loaded), &[])
+        let clock = std::sync::Arc::new(llmux_proxy::clock::OffsetClock::default());
+        let built = llmux_proxy::server::build_with_clock(Some(loaded), &[], clock.clone())
             .await
             .map_err(|e| e.to_string())?;
         let gateway = built.gateway.clone();
@@ -66,6 +70,7 @@ impl TestGateway {
         }));
         Ok(TestGateway {
             url,
+            clock,
             gateway,
             _db: db,
             stop: Some(tx),

@@ -457,7 +457,15 @@ async fn rpm_limit_answers_429_with_retry_after() {
             "rate limit exceeded for this key: 2 requests per minute"
         )
     );
-    assert_eq!(limited.headers["retry-after"], "1");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&retry),
+        "retry-after is the rest of the minute: {retry}"
+    );
     assert_eq!(upstream.requests().len(), 2);
     // Another key has its own limit.
     let other = generate(&gw, json!({"rpm_limit": 2})).await;
@@ -513,9 +521,11 @@ async fn max_parallel_requests_limits_calls_in_flight() {
 async fn expired_keys_are_refused() {
     let upstream = openai::start().await.unwrap();
     let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    let key = generate(&gw, json!({"duration": "2s"})).await;
+    let key = generate(&gw, json!({"duration": "1h"})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    gw.clock.advance(3599);
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    gw.clock.advance(1);
     let r = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(
         error(&r),
@@ -525,6 +535,144 @@ async fn expired_keys_are_refused() {
             "Authentication Error: this key has expired"
         )
     );
+}
+
+/// Move `clocks` to one second past the next minute boundary, so a test's
+/// one-minute windows do not roll over while it runs.
+fn align_to_minute(clocks: &[&llmux_proxy::clock::OffsetClock]) {
+    use llmux_proxy::clock::Clock;
+    let now = clocks[0].now();
+    let by = 60 - now.rem_euclid(60) + 1;
+    for c in clocks {
+        c.advance(by);
+    }
+}
+
+#[tokio::test]
+async fn rpm_window_reopens_the_next_minute() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    align_to_minute(&[&gw.clock]);
+    let key = generate(&gw, json!({"rpm_limit": 1})).await;
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    let limited = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.headers["retry-after"], "59");
+    gw.clock.advance(59);
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+}
+
+#[tokio::test]
+async fn tpm_limit_counts_the_tokens_of_finished_calls() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    align_to_minute(&[&gw.clock]);
+    // Each mock call uses 14 tokens: two fit under 20 (the second starts at 14).
+    let key = generate(&gw, json!({"tpm_limit": 20})).await;
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
+    wait_for(|| async { chat_probe_tokens(&gw, &key).await }).await;
+    let limited = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(
+        error(&limited),
+        (
+            429,
+            "rate_limit_error",
+            "rate limit exceeded for this key: 20 tokens per minute"
+        )
+    );
+}
+
+/// Call once more; true when the call went through (the tokens of the first
+/// call are counted asynchronously, so the second may need a moment).
+async fn chat_probe_tokens(gw: &TestGateway, key: &str) -> bool {
+    chat(gw, key, "gpt-4o").await.status == 200
+}
+
+async fn wait_for<F, Fut>(mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition not reached in 1 s");
+}
+
+#[tokio::test]
+async fn budget_resets_after_budget_duration() {
+    let upstream = openai::start().await.unwrap();
+    let yaml = config(&upstream).replace(
+        "      model: openai/gpt-4o\n",
+        "      model: openai/gpt-4o\n      input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n",
+    );
+    let gw = TestGateway::start(&yaml).await.unwrap();
+    // One call may cost up to 52,000 nano and costs 19,000: one fits in 60,000.
+    let created = post(
+        &gw,
+        "/key/generate",
+        Some(MASTER),
+        json!({"max_budget": 0.00006, "budget_duration": "30d"}),
+    )
+    .await;
+    let key = created.body["key"].as_str().unwrap().to_string();
+    let first_reset = created.body["budget_reset_at"].as_i64().unwrap();
+    let small = || {
+        post(
+            &gw,
+            "/v1/chat/completions",
+            Some(&key),
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10}),
+        )
+    };
+    let ok = small().await;
+    assert_eq!(
+        (
+            ok.status,
+            ok.headers["x-llmux-response-cost"].to_str().unwrap()
+        ),
+        (200, "0.000019")
+    );
+    let refused = small().await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.body["error"]["code"], json!("budget_exceeded"));
+
+    // A new period begins at the reset time, before the reset job has run ...
+    gw.clock.advance(30 * 86_400);
+    assert_eq!(small().await.status, 200);
+    // ... and the job writes it down.
+    gw.gateway.flush().await;
+    gw.gateway.reset_budgets().await;
+    let info = get(&gw, &format!("/key/info?key={key}"), Some(MASTER)).await;
+    assert_eq!(
+        info.body["info"]["budget_reset_at"],
+        json!(first_reset + 30 * 86_400)
+    );
+    // The new period's spend is what was logged since it began.
+    assert_eq!(info.body["info"]["spend"], json!(0.000019));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_keys_rpm_through_redis() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::postgres().await.unwrap();
+    let yaml = config(&upstream).replace(
+        "router_settings:\n",
+        "router_settings:\n  redis_url: redis://127.0.0.1:6379/\n",
+    );
+    let a = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    let b = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    align_to_minute(&[&a.clock, &b.clock]);
+    let key = generate(&a, json!({"rpm_limit": 3, "max_parallel_requests": 10})).await;
+    let mut statuses = Vec::new();
+    for gw in [&a, &b, &a, &b, &a, &b] {
+        statuses.push(chat(gw, &key, "gpt-4o").await.status);
+    }
+    // Each instance alone would allow 3.
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429, 429]);
 }
 
 #[tokio::test]
