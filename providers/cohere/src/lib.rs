@@ -106,9 +106,11 @@ impl CohereProvider {
         let name = match name {
             "cohere" => "cohere",
             "cohere_chat" => "cohere_chat",
-            other => return Err(Error::bad_request(format!(
+            other => {
+                return Err(Error::bad_request(format!(
                 "llmux-cohere has no provider named '{other}' (it serves cohere and cohere_chat)"
-            ))),
+            )))
+            }
         };
         let key = params
             .api_key
