@@ -9,19 +9,13 @@ use llmux_openai::OpenAiProvider;
 
 /// Provider prefixes LiteLLM users write that this build cannot serve yet.
 /// They are recognised so the error says so plainly instead of "unknown provider".
-const NOT_YET_BUILT: &[&str] = &[
-    "anthropic",
-    "bedrock",
-    "cohere",
-    "cohere_chat",
-    "ollama",
-    "ollama_chat",
-];
+const NOT_YET_BUILT: &[&str] = &["anthropic", "bedrock", "ollama", "ollama_chat"];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = llmux_openai::provider_names().collect();
     names.extend_from_slice(llmux_gemini::provider_names());
+    names.extend_from_slice(llmux_cohere::provider_names());
     names
 }
 
@@ -55,6 +49,11 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
     }
     for name in llmux_gemini::provider_names() {
         if llmux_gemini::configured(name, env) {
+            out.push(name);
+        }
+    }
+    for name in llmux_cohere::provider_names() {
+        if llmux_cohere::configured(name, env) {
             out.push(name);
         }
     }
@@ -98,6 +97,9 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
     let provider: Arc<dyn Provider> = match parsed.provider {
         p if llmux_gemini::provider_names().contains(&p) => {
             Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
+        }
+        p if llmux_cohere::provider_names().contains(&p) => {
+            Arc::new(llmux_cohere::CohereProvider::from_params(p, params, env)?)
         }
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
@@ -166,6 +168,31 @@ mod tests {
             ("gemini", "gemini-2.5-pro")
         );
         assert!(configured_providers(&env).ends_with(&["gemini", "vertex_ai"]));
+    }
+
+    #[test]
+    fn cohere_and_cohere_chat_resolve() {
+        let env = MapEnv::new([("CO_API_KEY", "c")]);
+        for (model, name, upstream) in [
+            ("cohere/command-a-03-2025", "cohere", "command-a-03-2025"),
+            (
+                "cohere_chat/command-r-plus",
+                "cohere_chat",
+                "command-r-plus",
+            ),
+            ("command-r7b-12-2024", "cohere", "command-r7b-12-2024"),
+        ] {
+            let r = resolve(model, &ProviderParams::default(), &env).unwrap();
+            assert_eq!((r.provider.name(), r.model.as_str()), (name, upstream));
+        }
+        assert!(configured_providers(&env).ends_with(&["cohere", "cohere_chat"]));
+        let err = resolve(
+            "cohere/command-r",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("COHERE_API_KEY"), "{}", err.message);
     }
 
     #[test]
