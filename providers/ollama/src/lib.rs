@@ -103,9 +103,11 @@ impl OllamaProvider {
         let name = match name {
             "ollama" => "ollama",
             "ollama_chat" => "ollama_chat",
-            other => return Err(Error::bad_request(format!(
+            other => {
+                return Err(Error::bad_request(format!(
                 "llmux-ollama has no provider named '{other}' (it serves ollama and ollama_chat)"
-            ))),
+            )))
+            }
         };
         let base = params
             .api_base

@@ -7,6 +7,7 @@
 
 pub mod cohere;
 pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 use std::collections::VecDeque;
