@@ -173,7 +173,7 @@ pub fn from_response(response: &ChatResponse, model: &str) -> ChatCompletion {
         .collect();
     let content = message
         .content
-        .filter(|c| !(c.is_empty() && !tool_calls.is_empty()));
+        .filter(|c| !c.is_empty() || tool_calls.is_empty());
     ChatCompletion {
         id: new_completion_id(),
         object: "chat.completion".into(),
