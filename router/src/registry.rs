@@ -9,19 +9,14 @@ use llmux_openai::OpenAiProvider;
 
 /// Provider prefixes LiteLLM users write that this build cannot serve yet.
 /// They are recognised so the error says so plainly instead of "unknown provider".
-const NOT_YET_BUILT: &[&str] = &[
-    "anthropic",
-    "bedrock",
-    "cohere",
-    "cohere_chat",
-    "ollama",
-    "ollama_chat",
-];
+const NOT_YET_BUILT: &[&str] = &["anthropic", "bedrock"];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = llmux_openai::provider_names().collect();
     names.extend_from_slice(llmux_gemini::provider_names());
+    names.extend_from_slice(llmux_cohere::provider_names());
+    names.extend_from_slice(llmux_ollama::provider_names());
     names
 }
 
@@ -55,6 +50,16 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
     }
     for name in llmux_gemini::provider_names() {
         if llmux_gemini::configured(name, env) {
+            out.push(name);
+        }
+    }
+    for name in llmux_cohere::provider_names() {
+        if llmux_cohere::configured(name, env) {
+            out.push(name);
+        }
+    }
+    for name in llmux_ollama::provider_names() {
+        if llmux_ollama::configured(name, env) {
             out.push(name);
         }
     }
@@ -98,6 +103,12 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
     let provider: Arc<dyn Provider> = match parsed.provider {
         p if llmux_gemini::provider_names().contains(&p) => {
             Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
+        }
+        p if llmux_cohere::provider_names().contains(&p) => {
+            Arc::new(llmux_cohere::CohereProvider::from_params(p, params, env)?)
+        }
+        p if llmux_ollama::provider_names().contains(&p) => {
+            Arc::new(llmux_ollama::OllamaProvider::from_params(p, params, env)?)
         }
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
@@ -166,6 +177,51 @@ mod tests {
             ("gemini", "gemini-2.5-pro")
         );
         assert!(configured_providers(&env).ends_with(&["gemini", "vertex_ai"]));
+    }
+
+    #[test]
+    fn cohere_and_cohere_chat_resolve() {
+        let env = MapEnv::new([("CO_API_KEY", "c")]);
+        for (model, name, upstream) in [
+            ("cohere/command-a-03-2025", "cohere", "command-a-03-2025"),
+            (
+                "cohere_chat/command-r-plus",
+                "cohere_chat",
+                "command-r-plus",
+            ),
+            ("command-r7b-12-2024", "cohere", "command-r7b-12-2024"),
+        ] {
+            let r = resolve(model, &ProviderParams::default(), &env).unwrap();
+            assert_eq!((r.provider.name(), r.model.as_str()), (name, upstream));
+        }
+        assert!(configured_providers(&env).ends_with(&["cohere", "cohere_chat"]));
+        let err = resolve(
+            "cohere/command-r",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("COHERE_API_KEY"), "{}", err.message);
+    }
+
+    #[test]
+    fn ollama_and_ollama_chat_resolve_without_a_key() {
+        for (model, name, upstream) in [
+            ("ollama/llama3.2", "ollama", "llama3.2"),
+            ("ollama_chat/qwen3:8b", "ollama_chat", "qwen3:8b"),
+            (
+                "ollama_chat/hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M",
+                "ollama_chat",
+                "hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M",
+            ),
+        ] {
+            let r = resolve(model, &ProviderParams::default(), &MapEnv::default()).unwrap();
+            assert_eq!((r.provider.name(), r.model.as_str()), (name, upstream));
+        }
+        // Served by Router::from_env only when its address is given.
+        assert!(configured_providers(&MapEnv::default()).is_empty());
+        let env = MapEnv::new([("OLLAMA_API_BASE", "http://127.0.0.1:11434")]);
+        assert_eq!(configured_providers(&env), vec!["ollama", "ollama_chat"]);
     }
 
     #[test]

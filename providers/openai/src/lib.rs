@@ -32,6 +32,7 @@ use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::images::{ImageGenerationRequest, ImagesResponse};
 use llmux_core::types::models::ModelList;
 use llmux_core::types::moderations::{ModerationRequest, ModerationResponse};
+use llmux_core::types::rerank::{RerankRequest, RerankResponse};
 use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -218,7 +219,7 @@ impl OpenAiProvider {
                 Ok(format!("{base}/{}", endpoint.path()))
             }
             Target::Azure { base, api_version } => {
-                if endpoint == Endpoint::Moderations {
+                if matches!(endpoint, Endpoint::Moderations | Endpoint::Rerank) {
                     return Err(Error::unsupported(self.name, endpoint.label()));
                 }
                 if api_version == "v1" || api_version == "latest" || api_version == "preview" {
@@ -330,6 +331,12 @@ impl OpenAiProvider {
     pub fn encode_moderation(&self, request: &ModerationRequest) -> Result<http::Request<Bytes>> {
         let model = request.model.clone().unwrap_or_default();
         self.json_request(Endpoint::Moderations, &model, request)
+    }
+
+    /// The upstream request for a rerank (vendors whose preset lists
+    /// [`Endpoint::Rerank`]; they take Cohere's request shape as is).
+    pub fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
+        self.json_request(Endpoint::Rerank, &request.model, request)
     }
 
     /// The upstream request for the model list.
@@ -496,5 +503,10 @@ impl Provider for OpenAiProvider {
         let http = self.encode_moderation(&request)?;
         self.call_json(http, request.model.as_deref().unwrap_or_default())
             .await
+    }
+
+    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
+        let http = self.encode_rerank(&request)?;
+        self.call_json(http, &request.model).await
     }
 }

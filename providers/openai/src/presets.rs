@@ -15,6 +15,8 @@ pub enum Endpoint {
     Transcription,
     Speech,
     Moderations,
+    /// Cohere-format rerank (`query`, `documents`, `top_n` → `results`).
+    Rerank,
 }
 
 impl Endpoint {
@@ -28,6 +30,7 @@ impl Endpoint {
             Endpoint::Transcription => "audio/transcriptions",
             Endpoint::Speech => "audio/speech",
             Endpoint::Moderations => "moderations",
+            Endpoint::Rerank => "rerank",
         }
     }
 
@@ -41,6 +44,7 @@ impl Endpoint {
             Endpoint::Transcription => "audio transcription",
             Endpoint::Speech => "audio speech",
             Endpoint::Moderations => "moderations",
+            Endpoint::Rerank => "rerank",
         }
     }
 }
@@ -181,6 +185,15 @@ pub const PRESETS: &[Preset] = &[
         key_required: true,
         endpoints: CHAT,
     },
+    // Jina AI: OpenAI-format embeddings and Cohere-format rerank, no chat.
+    Preset {
+        name: "jina_ai",
+        base_url: "https://api.jina.ai/v1",
+        api_key_env: &["JINA_AI_API_KEY"],
+        api_base_env: &["JINA_AI_API_BASE"],
+        key_required: true,
+        endpoints: &[Embeddings, Rerank],
+    },
     Preset {
         name: "llamafile",
         base_url: "http://127.0.0.1:8080/v1",
@@ -307,7 +320,12 @@ mod tests {
         );
         for p in PRESETS {
             assert!(!p.api_key_env.is_empty(), "{}", p.name);
-            assert!(p.endpoints.contains(&Endpoint::Chat), "{}", p.name);
+            // Chat, or a vendor of embeddings / rerank only (jina_ai).
+            assert!(
+                p.endpoints.contains(&Endpoint::Chat) || p.endpoints.contains(&Endpoint::Rerank),
+                "{}",
+                p.name
+            );
             assert!(!p.base_url.ends_with('/'), "{}", p.name);
             assert!(p.key_required || !p.name.is_empty());
             if !p.base_url.is_empty() {

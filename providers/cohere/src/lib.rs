@@ -1,0 +1,354 @@
+//! # llmux-cohere
+//!
+//! Cohere's native API v2 behind llmux's [`Provider`] trait:
+//!
+//! - chat: `POST {base}/v2/chat` (whole, or SSE stream with `"stream": true`),
+//! - embeddings: `POST {base}/v2/embed`,
+//! - rerank: `POST {base}/v2/rerank`,
+//!
+//! with `Authorization: Bearer <key>` from `api_key`, `COHERE_API_KEY` or
+//! `CO_API_KEY`. It serves both prefixes LiteLLM users write, `cohere/…` and
+//! `cohere_chat/…`; both speak Chat v2 (Cohere's v1 chat is deprecated).
+//!
+//! The codec is pure: [`request`] (OpenAI → Cohere), [`response`] and
+//! [`stream`] (Cohere → OpenAI), [`embed`] (embed and rerank) and [`error`].
+//! The `encode_*` methods build exact `http::Request`s without the network.
+//! Not for: Cohere's v1 endpoints, connectors, datasets, fine-tuning or the
+//! model list (v1 only).
+
+pub mod embed;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::Method;
+use llmux_core::stream::decode_stream;
+use llmux_core::transport::UpstreamResponse;
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
+use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use llmux_core::types::rerank::{RerankRequest, RerankResponse};
+use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
+use serde_json::Value;
+
+pub use stream::CohereStreamDecoder;
+
+/// Cohere's API host, used when neither params nor the environment give one.
+pub const COHERE_DEFAULT_BASE: &str = "https://api.cohere.com";
+/// Environment variables read for the API key, in order.
+pub const COHERE_KEY_ENV: &[&str] = &["COHERE_API_KEY", "CO_API_KEY"];
+/// Environment variables read for the base URL, in order.
+pub const COHERE_BASE_ENV: &[&str] = &["COHERE_API_BASE", "CO_API_URL"];
+
+/// The provider prefixes this crate serves.
+pub fn provider_names() -> &'static [&'static str] {
+    &["cohere", "cohere_chat"]
+}
+
+/// Whether `env` holds a Cohere key (for `Router::from_env`).
+pub fn configured(name: &str, env: &dyn Env) -> bool {
+    provider_names().contains(&name) && env.first(COHERE_KEY_ENV).is_some()
+}
+
+/// Cohere API v2.
+#[derive(Debug, Clone)]
+pub struct CohereProvider {
+    name: &'static str,
+    /// Scheme, host and version, e.g. `https://api.cohere.com/v2`.
+    root: String,
+    auth: HeaderValue,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Option<Duration>,
+    transport: HttpTransport,
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| {
+        Error::bad_request(format!(
+            "{name} contains characters not allowed in an HTTP header"
+        ))
+    })
+}
+
+/// The `…/v2` root of a base URL. Accepts a host (`https://api.cohere.com`),
+/// a versioned base (`…/v2`), or a full endpoint URL (`…/v2/chat`, LiteLLM's
+/// `api_base` for `cohere_chat`). llmux speaks v2 only, so a `/v1` base is
+/// moved to `/v2`.
+pub fn api_root(base: &str) -> String {
+    let mut base = base.trim().trim_end_matches('/').to_string();
+    for endpoint in ["/chat", "/embed", "/rerank"] {
+        if let Some(stripped) = base.strip_suffix(endpoint) {
+            if stripped.ends_with("/v1") || stripped.ends_with("/v2") {
+                base = stripped.to_string();
+                break;
+            }
+        }
+    }
+    if let Some(host) = base.strip_suffix("/v1") {
+        format!("{host}/v2")
+    } else if base.ends_with("/v2") {
+        base
+    } else {
+        format!("{base}/v2")
+    }
+}
+
+impl CohereProvider {
+    /// Build `cohere` or `cohere_chat` from `params`, falling back to `env`:
+    /// `api_key` or `COHERE_API_KEY` / `CO_API_KEY`; `api_base` or
+    /// `COHERE_API_BASE` / `CO_API_URL` (default `https://api.cohere.com`).
+    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        let name = match name {
+            "cohere" => "cohere",
+            "cohere_chat" => "cohere_chat",
+            other => {
+                return Err(Error::bad_request(format!(
+                "llmux-cohere has no provider named '{other}' (it serves cohere and cohere_chat)"
+            )))
+            }
+        };
+        let key = params
+            .api_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .or_else(|| env.first(COHERE_KEY_ENV))
+            .ok_or_else(|| Error::missing_api_key(name, "COHERE_API_KEY"))?;
+        let base = params
+            .api_base
+            .clone()
+            .filter(|b| !b.trim().is_empty())
+            .or_else(|| env.first(COHERE_BASE_ENV))
+            .unwrap_or_else(|| COHERE_DEFAULT_BASE.to_string());
+        let mut headers = Vec::new();
+        for (k, v) in &params.extra_headers {
+            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
+            })?;
+            headers.push((hname, header_value(k, v)?));
+        }
+        Ok(CohereProvider {
+            name,
+            root: api_root(&base),
+            auth: header_value("api_key", &format!("Bearer {key}"))?,
+            headers,
+            timeout: params.timeout,
+            transport: HttpTransport::shared(),
+        })
+    }
+
+    /// Replace the transport (e.g. one with other pool settings).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The URL of `endpoint` (`chat`, `embed`, `rerank`).
+    pub fn url(&self, endpoint: &str) -> String {
+        format!("{}/{endpoint}", self.root)
+    }
+
+    fn post(&self, endpoint: &str, body: &Value) -> Result<http::Request<Bytes>> {
+        let url = self.url(endpoint);
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?;
+        let mut builder = http::Request::builder()
+            .method(Method::POST)
+            .uri(&url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(AUTHORIZATION, self.auth.clone());
+        for (k, v) in &self.headers {
+            builder = builder.header(k.clone(), v.clone());
+        }
+        builder.body(Bytes::from(bytes)).map_err(|e| {
+            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
+                .with_provider(self.name)
+        })
+    }
+
+    /// The upstream request for a chat completion (`stream` sets `"stream": true`).
+    pub fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let body = request::chat_body(request, stream).map_err(|e| {
+            e.with_provider(self.name)
+                .with_model(request.model.as_str())
+        })?;
+        self.post("chat", &body)
+    }
+
+    /// The upstream request for embeddings.
+    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
+        let body = embed::embed_body(request).map_err(|e| {
+            e.with_provider(self.name)
+                .with_model(request.model.as_str())
+        })?;
+        self.post("embed", &body)
+    }
+
+    /// The upstream request for a rerank.
+    pub fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
+        self.post("rerank", &embed::rerank_body(request))
+    }
+
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            self.name,
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
+    }
+
+    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
+        self.transport
+            .call(request, self.timeout, self.name, model, &|r| {
+                self.decode_error(r)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Provider for CohereProvider {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
+        let http = self.encode_chat(&request, false)?;
+        let response = self.send(http, &request.model).await?;
+        response::decode_chat(&response.body, self.name, &request.model)
+    }
+
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
+        let http = self.encode_chat(&request, true)?;
+        let upstream = self
+            .transport
+            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
+                self.decode_error(r)
+            })
+            .await?;
+        Ok(decode_stream(
+            upstream.body,
+            CohereStreamDecoder::new(self.name, request.model.as_str()),
+        ))
+    }
+
+    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
+        let http = self.encode_embeddings(&request)?;
+        let response = self.send(http, &request.model).await?;
+        embed::decode_embed(&response.body, &request, self.name)
+    }
+
+    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
+        let http = self.encode_rerank(&request)?;
+        let response = self.send(http, &request.model).await?;
+        embed::decode_rerank(&response.body, &request, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::{ChatMessage, ErrorKind, MapEnv};
+
+    fn provider(
+        name: &str,
+        env: &[(&str, &str)],
+        params: ProviderParams,
+    ) -> Result<CohereProvider> {
+        CohereProvider::from_params(name, &params, &MapEnv::new(env.iter().copied()))
+    }
+
+    #[test]
+    fn base_urls_in_every_form() {
+        for (base, root) in [
+            ("https://api.cohere.com", "https://api.cohere.com/v2"),
+            ("https://api.cohere.com/", "https://api.cohere.com/v2"),
+            ("https://api.cohere.com/v2", "https://api.cohere.com/v2"),
+            (
+                "https://api.cohere.com/v2/chat",
+                "https://api.cohere.com/v2",
+            ),
+            ("https://api.cohere.ai/v1/chat", "https://api.cohere.ai/v2"),
+            (
+                "https://proxy.example/cohere/v2/rerank/",
+                "https://proxy.example/cohere/v2",
+            ),
+            ("http://127.0.0.1:9/chat", "http://127.0.0.1:9/chat/v2"),
+        ] {
+            assert_eq!(api_root(base), root, "{base}");
+        }
+    }
+
+    #[test]
+    fn keys_bases_and_headers() {
+        let req = ChatCompletionRequest::new("command-r", vec![ChatMessage::user("Hi")]);
+        let p = provider("cohere", &[("CO_API_KEY", "co")], ProviderParams::default()).unwrap();
+        let http = p.encode_chat(&req, false).unwrap();
+        assert_eq!(http.uri(), "https://api.cohere.com/v2/chat");
+        assert_eq!(http.headers()["authorization"], "Bearer co");
+        assert_eq!(http.headers()["content-type"], "application/json");
+        let p = provider(
+            "cohere_chat",
+            &[
+                ("COHERE_API_KEY", "k1"),
+                ("CO_API_KEY", "k2"),
+                ("COHERE_API_BASE", "https://env.example"),
+            ],
+            ProviderParams::default(),
+        )
+        .unwrap();
+        assert_eq!(p.name(), "cohere_chat");
+        assert_eq!(p.url("embed"), "https://env.example/v2/embed");
+        assert_eq!(
+            p.encode_chat(&req, true).unwrap().headers()["authorization"],
+            "Bearer k1"
+        );
+        let p = provider(
+            "cohere_chat",
+            &[("COHERE_API_KEY", "env")],
+            ProviderParams {
+                api_key: Some("explicit".into()),
+                api_base: Some("https://api.cohere.ai/v1/chat".into()),
+                extra_headers: vec![("X-Client-Name".into(), "llmux-test".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let http = p.encode_chat(&req, false).unwrap();
+        assert_eq!(http.uri(), "https://api.cohere.ai/v2/chat");
+        assert_eq!(http.headers()["authorization"], "Bearer explicit");
+        assert_eq!(http.headers()["x-client-name"], "llmux-test");
+    }
+
+    #[test]
+    fn missing_key_and_unknown_name() {
+        let err = provider("cohere", &[], ProviderParams::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert_eq!(
+            err.message,
+            "no API key for cohere: set the COHERE_API_KEY environment variable or pass api_key"
+        );
+        assert_eq!(
+            provider("co", &[("CO_API_KEY", "k")], ProviderParams::default())
+                .unwrap_err()
+                .kind,
+            ErrorKind::BadRequest
+        );
+        assert!(configured("cohere", &MapEnv::new([("CO_API_KEY", "k")])));
+        assert!(configured(
+            "cohere_chat",
+            &MapEnv::new([("COHERE_API_KEY", "k")])
+        ));
+        assert!(!configured("cohere", &MapEnv::default()));
+        assert!(!configured("ollama", &MapEnv::new([("CO_API_KEY", "k")])));
+    }
+}

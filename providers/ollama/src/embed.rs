@@ -1,0 +1,189 @@
+//! `POST /api/embed` and `GET /api/tags`, pure.
+//!
+//! Embeddings: `input` (one text or several) as is; `dimensions` passes
+//! through; `truncate`, `keep_alive` and `options` extra fields pass through.
+//! `encoding_format: "base64"` is encoded by llmux (little-endian f32, as
+//! OpenAI). Usage is `prompt_eval_count`.
+//!
+//! Models: each entry of `/api/tags` becomes a model whose id is its `name`
+//! (`llama3.2:latest`), `created` its `modified_at`, owned by `ollama`.
+
+use base64::Engine;
+use llmux_core::types::embeddings::{
+    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
+};
+use llmux_core::types::models::{Model, ModelList};
+use llmux_core::{Error, Result};
+use serde_json::{json, Map, Value};
+
+use crate::response::parse_rfc3339;
+
+/// The `/api/embed` body for `request`.
+pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
+    let input = match &request.input {
+        EmbeddingInput::Text(t) => json!(t),
+        EmbeddingInput::Texts(ts) => json!(ts),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => {
+            return Err(
+                Error::bad_request("Ollama embedding models take text, not token ids")
+                    .with_param("input"),
+            )
+        }
+    };
+    let mut body = Map::new();
+    body.insert("model".into(), json!(request.model));
+    body.insert("input".into(), input);
+    if let Some(d) = request.dimensions {
+        body.insert("dimensions".into(), json!(d));
+    }
+    for key in ["truncate", "keep_alive", "options"] {
+        if let Some(v) = request.extra.get(key) {
+            body.insert(key.into(), v.clone());
+        }
+    }
+    Ok(Value::Object(body))
+}
+
+fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Error {
+    Error::bad_gateway(format!("cannot decode {provider} response: {what}"))
+        .with_provider(provider)
+        .with_model(model)
+}
+
+/// Decode an `/api/embed` response.
+pub fn decode_embed(
+    body: &[u8],
+    request: &EmbeddingRequest,
+    provider: &str,
+) -> Result<EmbeddingResponse> {
+    let model = request.model.as_str();
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, e))?;
+    let vectors = v
+        .get("embeddings")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_gateway(provider, model, "no embeddings"))?;
+    let base64 = request.encoding_format.as_deref() == Some("base64");
+    let data = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, values)| {
+            let floats: Vec<f64> = values
+                .as_array()
+                .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list"))?
+                .iter()
+                .map(|x| {
+                    x.as_f64()
+                        .ok_or_else(|| bad_gateway(provider, model, "non-numeric value"))
+                })
+                .collect::<Result<_>>()?;
+            let embedding = if base64 {
+                let bytes: Vec<u8> = floats
+                    .iter()
+                    .flat_map(|f| (*f as f32).to_le_bytes())
+                    .collect();
+                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                EmbeddingVector::Float(floats)
+            };
+            Ok(Embedding {
+                object: "embedding".into(),
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                embedding,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let tokens = v
+        .get("prompt_eval_count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Ok(EmbeddingResponse {
+        object: "list".into(),
+        data,
+        model: model.to_string(),
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+        extra: Default::default(),
+    })
+}
+
+/// Decode a `/api/tags` response.
+pub fn decode_tags(body: &[u8], provider: &str) -> Result<ModelList> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, "", e))?;
+    let data = v
+        .get("models")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_gateway(provider, "", "no models list"))?
+        .iter()
+        .filter_map(|m| {
+            let name = m
+                .get("name")
+                .or_else(|| m.get("model"))
+                .and_then(Value::as_str)?;
+            Some(Model {
+                id: name.to_string(),
+                object: "model".into(),
+                created: m
+                    .get("modified_at")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339)
+                    .unwrap_or(0),
+                owned_by: "ollama".into(),
+                extra: Default::default(),
+            })
+        })
+        .collect();
+    Ok(ModelList {
+        object: "list".into(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embed_round_trip() {
+        let mut r = EmbeddingRequest::new(
+            "all-minilm",
+            EmbeddingInput::Texts(vec![
+                "Why is the sky blue?".into(),
+                "Why is the grass green?".into(),
+            ]),
+        );
+        r.dimensions = Some(2);
+        r.extra.insert("truncate".into(), json!(false));
+        assert_eq!(
+            embed_body(&r).unwrap(),
+            json!({"model": "all-minilm", "input": ["Why is the sky blue?", "Why is the grass green?"],
+                   "dimensions": 2, "truncate": false})
+        );
+        let body = br#"{"model":"all-minilm","embeddings":[[0.5,-1.0],[0.25,2.0]],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8}"#;
+        let got = decode_embed(body, &r, "ollama").unwrap();
+        assert_eq!(
+            serde_json::to_value(&got).unwrap(),
+            json!({"object": "list", "model": "all-minilm",
+                   "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -1.0]},
+                            {"object": "embedding", "index": 1, "embedding": [0.25, 2.0]}],
+                   "usage": {"prompt_tokens": 8, "total_tokens": 8}})
+        );
+        r.encoding_format = Some("base64".into());
+        assert_eq!(
+            decode_embed(body, &r, "ollama").unwrap().data[0].embedding,
+            EmbeddingVector::Base64("AAAAPwAAgL8=".into())
+        );
+        assert!(embed_body(&EmbeddingRequest::new("m", EmbeddingInput::Tokens(vec![1]))).is_err());
+    }
+
+    #[test]
+    fn tags() {
+        let body = br#"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","modified_at":"2023-12-12T14:13:43.416799Z","size":2019393189,"digest":"a80c4f17acd5","details":{"format":"gguf","family":"llama","parameter_size":"3.2B","quantization_level":"Q4_K_M"}}]}"#;
+        assert_eq!(
+            serde_json::to_value(decode_tags(body, "ollama").unwrap()).unwrap(),
+            json!({"object": "list", "data": [{"id": "llama3.2:latest", "object": "model", "created": 1_702_390_423u64, "owned_by": "ollama"}]})
+        );
+        assert!(decode_tags(b"{}", "ollama").is_err());
+    }
+}
