@@ -9,13 +9,7 @@ use llmux_openai::OpenAiProvider;
 
 /// Provider prefixes LiteLLM users write that this build cannot serve yet.
 /// They are recognised so the error says so plainly instead of "unknown provider".
-const NOT_YET_BUILT: &[&str] = &[
-    "bedrock",
-    "cohere",
-    "cohere_chat",
-    "ollama",
-    "ollama_chat",
-];
+const NOT_YET_BUILT: &[&str] = &["bedrock", "cohere", "cohere_chat", "ollama", "ollama_chat"];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
@@ -102,7 +96,9 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
         p if llmux_gemini::provider_names().contains(&p) => {
             Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
         }
-        "anthropic" => Arc::new(llmux_anthropic::AnthropicProvider::from_params(params, env)?),
+        "anthropic" => Arc::new(llmux_anthropic::AnthropicProvider::from_params(
+            params, env,
+        )?),
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
     Ok(ResolvedModel {

@@ -417,7 +417,8 @@ async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
 async fn json_response_format_through_a_forced_tool() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
+    let schema =
+        json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
     let mut req = hello();
     req.response_format = Some(ResponseFormat::JsonSchema {
         json_schema: JsonSchemaFormat {
@@ -601,20 +602,64 @@ async fn error_statuses_map_to_kinds() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
     let cases: &[(u16, &str, &str, ErrorKind)] = &[
-        (400, "invalid_request_error", "messages: roles must alternate between \"user\" and \"assistant\"", ErrorKind::BadRequest),
-        (400, "invalid_request_error", "prompt is too long: 208310 tokens > 200000 maximum", ErrorKind::ContextWindowExceeded),
-        (401, "authentication_error", "invalid x-api-key", ErrorKind::Authentication),
-        (403, "permission_error", "Your API key does not have permission to use the specified resource.", ErrorKind::PermissionDenied),
-        (404, "not_found_error", "model: claude-9", ErrorKind::NotFound),
-        (413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", ErrorKind::BadRequest),
-        (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", ErrorKind::RateLimit),
-        (500, "api_error", "Internal server error", ErrorKind::InternalServer),
-        (529, "overloaded_error", "Overloaded", ErrorKind::ServiceUnavailable),
+        (
+            400,
+            "invalid_request_error",
+            "messages: roles must alternate between \"user\" and \"assistant\"",
+            ErrorKind::BadRequest,
+        ),
+        (
+            400,
+            "invalid_request_error",
+            "prompt is too long: 208310 tokens > 200000 maximum",
+            ErrorKind::ContextWindowExceeded,
+        ),
+        (
+            401,
+            "authentication_error",
+            "invalid x-api-key",
+            ErrorKind::Authentication,
+        ),
+        (
+            403,
+            "permission_error",
+            "Your API key does not have permission to use the specified resource.",
+            ErrorKind::PermissionDenied,
+        ),
+        (
+            404,
+            "not_found_error",
+            "model: claude-9",
+            ErrorKind::NotFound,
+        ),
+        (
+            413,
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+            ErrorKind::BadRequest,
+        ),
+        (
+            429,
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit",
+            ErrorKind::RateLimit,
+        ),
+        (
+            500,
+            "api_error",
+            "Internal server error",
+            ErrorKind::InternalServer,
+        ),
+        (
+            529,
+            "overloaded_error",
+            "Overloaded",
+            ErrorKind::ServiceUnavailable,
+        ),
     ];
     for (status, error_type, message, kind) in cases {
-        server.enqueue(
-            error_response(*status, error_type, message).with_header("retry-after", "7"),
-        );
+        server
+            .enqueue(error_response(*status, error_type, message).with_header("retry-after", "7"));
         let err = provider.chat(hello()).await.unwrap_err();
         assert_eq!(err.kind, *kind, "{error_type}: {message}");
         assert_eq!(err.upstream_status, Some(*status));
@@ -656,7 +701,10 @@ async fn mid_stream_error_truncation_and_abort() {
     let items: Vec<_> = provider.chat_stream(hello()).await.unwrap().collect().await;
     assert_eq!(items.len(), 3);
     assert_eq!(
-        items[1].as_ref().unwrap().choices[0].delta.content.as_deref(),
+        items[1].as_ref().unwrap().choices[0]
+            .delta
+            .content
+            .as_deref(),
         Some("Hello")
     );
     let err = items[2].as_ref().unwrap_err();
@@ -716,7 +764,10 @@ async fn malformed_body_timeout_and_connection_refused() {
         &MapEnv::default(),
     )
     .unwrap();
-    assert_eq!(slow.chat(hello()).await.unwrap_err().kind, ErrorKind::Timeout);
+    assert_eq!(
+        slow.chat(hello()).await.unwrap_err().kind,
+        ErrorKind::Timeout
+    );
 
     let url = server.url();
     drop(server);

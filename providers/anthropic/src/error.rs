@@ -174,10 +174,18 @@ mod tests {
             "anthropic",
             429,
             &h,
-            &body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+            &body(
+                "rate_limit_error",
+                "Number of request tokens has exceeded your per-minute rate limit",
+            ),
         );
         assert_eq!(err.retry_after, Some(Duration::from_secs(12)));
-        let err = decode_error("anthropic", 413, &HeaderMap::new(), b"<html>413 Request Entity Too Large</html>");
+        let err = decode_error(
+            "anthropic",
+            413,
+            &HeaderMap::new(),
+            b"<html>413 Request Entity Too Large</html>",
+        );
         assert_eq!(err.kind, ErrorKind::BadRequest);
         assert_eq!(
             err.message,
@@ -185,7 +193,12 @@ mod tests {
         );
         let err = decode_error("anthropic", 529, &HeaderMap::new(), b"");
         assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
-        let err = decode_error("anthropic", 418, &HeaderMap::new(), &body("teapot_error", "no"));
+        let err = decode_error(
+            "anthropic",
+            418,
+            &HeaderMap::new(),
+            &body("teapot_error", "no"),
+        );
         assert_eq!(err.kind, ErrorKind::BadRequest);
     }
 

@@ -185,7 +185,10 @@ impl AnthropicProvider {
             split_betas(b, &mut betas);
         }
         if !betas.is_empty() {
-            builder = builder.header("anthropic-beta", header_value("anthropic-beta", &betas.join(","))?);
+            builder = builder.header(
+                "anthropic-beta",
+                header_value("anthropic-beta", &betas.join(","))?,
+            );
         }
         let bytes = match body {
             Some(b) => {
@@ -211,8 +214,10 @@ impl AnthropicProvider {
         request: &ChatCompletionRequest,
         stream: bool,
     ) -> Result<(http::Request<Bytes>, Option<JsonMode>)> {
-        let mut encoded = request::encode(request)
-            .map_err(|e| e.with_provider("anthropic").with_model(request.model.as_str()))?;
+        let mut encoded = request::encode(request).map_err(|e| {
+            e.with_provider("anthropic")
+                .with_model(request.model.as_str())
+        })?;
         encoded.body.stream = stream.then_some(true);
         let http = self.http_request(
             Method::POST,
@@ -237,8 +242,10 @@ impl AnthropicProvider {
         &self,
         request: &ChatCompletionRequest,
     ) -> Result<http::Request<Bytes>> {
-        let encoded = request::encode_count_tokens(request)
-            .map_err(|e| e.with_provider("anthropic").with_model(request.model.as_str()))?;
+        let encoded = request::encode_count_tokens(request).map_err(|e| {
+            e.with_provider("anthropic")
+                .with_model(request.model.as_str())
+        })?;
         self.http_request(
             Method::POST,
             "/messages/count_tokens",
@@ -268,7 +275,13 @@ impl AnthropicProvider {
 
     async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
         self.transport
-            .call(request, self.timeout, "anthropic", model, &Self::decode_error)
+            .call(
+                request,
+                self.timeout,
+                "anthropic",
+                model,
+                &Self::decode_error,
+            )
             .await
     }
 }
@@ -369,7 +382,11 @@ mod tests {
 
     #[test]
     fn url_headers_and_env() {
-        let p = provider(&[("ANTHROPIC_API_KEY", "sk-ant-env")], ProviderParams::default()).unwrap();
+        let p = provider(
+            &[("ANTHROPIC_API_KEY", "sk-ant-env")],
+            ProviderParams::default(),
+        )
+        .unwrap();
         let http = p.encode_chat(&hi(), false).unwrap();
         assert_eq!(http.method(), Method::POST);
         assert_eq!(http.uri(), "https://api.anthropic.com/v1/messages");
@@ -385,10 +402,22 @@ mod tests {
         assert_eq!(body["stream"], json!(true));
 
         for (base, url) in [
-            ("https://proxy.example/", "https://proxy.example/v1/messages"),
-            ("https://proxy.example/v1", "https://proxy.example/v1/messages"),
-            ("https://proxy.example/v1/messages", "https://proxy.example/v1/messages"),
-            ("https://gw.example/anthropic", "https://gw.example/anthropic/v1/messages"),
+            (
+                "https://proxy.example/",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://proxy.example/v1",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://proxy.example/v1/messages",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://gw.example/anthropic",
+                "https://gw.example/anthropic/v1/messages",
+            ),
         ] {
             let p = provider(
                 &[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_API_BASE", base)],
@@ -398,7 +427,10 @@ mod tests {
             assert_eq!(p.encode_chat(&hi(), false).unwrap().uri(), url, "{base}");
         }
         let p = provider(
-            &[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", "https://sdk.example")],
+            &[
+                ("ANTHROPIC_API_KEY", "k"),
+                ("ANTHROPIC_BASE_URL", "https://sdk.example"),
+            ],
             ProviderParams::default(),
         )
         .unwrap();

@@ -482,7 +482,9 @@ fn user_blocks(
             for (j, part) in parts.iter().enumerate() {
                 let pat = format!("{at}.content[{j}]");
                 match part {
-                    ContentPart::Text(t) => out.extend(text_block(&t.text, cache_control(&t.extra))),
+                    ContentPart::Text(t) => {
+                        out.extend(text_block(&t.text, cache_control(&t.extra)))
+                    }
                     ContentPart::Refusal(r) => out.extend(text_block(&r.refusal, None)),
                     ContentPart::ImageUrl(p) => out.push(ContentBlock::Image(ImageBlock {
                         source: source_from_url(&p.image_url.url, &pat)?,
@@ -491,9 +493,7 @@ fn user_blocks(
                     })),
                     ContentPart::File(f) => out.push(file_block(f, &pat, betas)?),
                     ContentPart::InputAudio(_) => {
-                        return Err(bad(format!(
-                            "{pat}: Anthropic does not accept audio input"
-                        )))
+                        return Err(bad(format!("{pat}: Anthropic does not accept audio input")))
                     }
                 }
             }
@@ -515,7 +515,9 @@ fn source_from_url(url: &str, at: &str) -> Result<Source> {
             url: url.to_string(),
         });
     }
-    Err(bad(format!("{at}: expected a data: URL or an http(s):// URL")))
+    Err(bad(format!(
+        "{at}: expected a data: URL or an http(s):// URL"
+    )))
 }
 
 /// `(media type, base64 data)` of a `data:` URL; `None` for other URLs.
@@ -764,10 +766,9 @@ fn json_tool(request: &ChatCompletionRequest) -> Result<Option<(Tool, JsonMode)>
     let (schema, description) = match &request.response_format {
         None | Some(ResponseFormat::Text) => return Ok(None),
         Some(ResponseFormat::JsonObject) => (None, None),
-        Some(ResponseFormat::JsonSchema { json_schema }) => (
-            json_schema.schema.clone(),
-            json_schema.description.clone(),
-        ),
+        Some(ResponseFormat::JsonSchema { json_schema }) => {
+            (json_schema.schema.clone(), json_schema.description.clone())
+        }
     };
     let (input_schema, wrapped) = match schema {
         None => (
@@ -1116,13 +1117,18 @@ mod tests {
             b["tools"],
             json!([{"name": "json_tool_call", "input_schema": {"type": "object", "properties": {}, "additionalProperties": true}}])
         );
-        assert_eq!(b["tool_choice"], json!({"type": "tool", "name": "json_tool_call"}));
+        assert_eq!(
+            b["tool_choice"],
+            json!({"type": "tool", "name": "json_tool_call"})
+        );
 
         req.response_format = Some(ResponseFormat::JsonSchema {
             json_schema: JsonSchemaFormat {
                 name: "list".into(),
                 description: Some("A list".into()),
-                schema: Some(json!({"type": "array", "items": {"$ref": "#/$defs/item"}, "$defs": {"item": {"type": "string"}}})),
+                schema: Some(
+                    json!({"type": "array", "items": {"$ref": "#/$defs/item"}, "$defs": {"item": {"type": "string"}}}),
+                ),
                 strict: Some(true),
             },
         });
@@ -1140,27 +1146,47 @@ mod tests {
         );
         // Thinking forbids a forced tool.
         assert_eq!(b.get("tool_choice"), None);
-        assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": 1024}));
+        assert_eq!(
+            b["thinking"],
+            json!({"type": "enabled", "budget_tokens": 1024})
+        );
         assert_eq!(b["max_tokens"], json!(5120));
     }
 
     #[test]
     fn thinking_from_effort_or_explicit() {
         let mut req = ChatCompletionRequest::new("claude-opus-4-1", vec![ChatMessage::user("x")]);
-        for (effort, budget) in [("minimal", 1024), ("low", 1024), ("medium", 2048), ("high", 4096)] {
+        for (effort, budget) in [
+            ("minimal", 1024),
+            ("low", 1024),
+            ("medium", 2048),
+            ("high", 4096),
+        ] {
             req.reasoning_effort = Some(effort.into());
             let b = body(&req);
-            assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": budget}));
+            assert_eq!(
+                b["thinking"],
+                json!({"type": "enabled", "budget_tokens": budget})
+            );
             assert_eq!(b["max_tokens"], json!(budget + 4096));
         }
         req.reasoning_effort = Some("none".into());
         assert_eq!(body(&req).get("thinking"), None);
         req.reasoning_effort = Some("extreme".into());
-        assert_eq!(encode(&req).unwrap_err().param.as_deref(), Some("reasoning_effort"));
+        assert_eq!(
+            encode(&req).unwrap_err().param.as_deref(),
+            Some("reasoning_effort")
+        );
         // An explicit thinking object wins, and the model cap bounds the default.
-        req.extra.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": 30000}));
+        req.extra.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": 30000}),
+        );
         let b = body(&req);
-        assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": 30000}));
+        assert_eq!(
+            b["thinking"],
+            json!({"type": "enabled", "budget_tokens": 30000})
+        );
         assert_eq!(b["max_tokens"], json!(32000));
         req.max_tokens = Some(31000);
         assert_eq!(body(&req)["max_tokens"], json!(31000));

@@ -198,7 +198,10 @@ mod tests {
         assert_eq!(map_stop_reason(Some("stop_sequence")), FinishReason::Stop);
         assert_eq!(map_stop_reason(Some("max_tokens")), FinishReason::Length);
         assert_eq!(map_stop_reason(Some("tool_use")), FinishReason::ToolCalls);
-        assert_eq!(map_stop_reason(Some("refusal")), FinishReason::ContentFilter);
+        assert_eq!(
+            map_stop_reason(Some("refusal")),
+            FinishReason::ContentFilter
+        );
         assert_eq!(map_stop_reason(Some("pause_turn")), FinishReason::Stop);
         assert_eq!(
             map_stop_reason(Some("new_reason")),
@@ -263,7 +266,10 @@ mod tests {
             msg(json!({"values": ["a", "b"]})),
             Some(JsonMode { wrapped: true }),
         );
-        assert_eq!(got["choices"][0]["message"]["content"], json!("[\"a\",\"b\"]"));
+        assert_eq!(
+            got["choices"][0]["message"]["content"],
+            json!("[\"a\",\"b\"]")
+        );
         // Without json mode the same call is an ordinary tool call.
         let got = decode(msg(json!({"x": 1})), None);
         assert_eq!(got["choices"][0]["finish_reason"], json!("tool_calls"));

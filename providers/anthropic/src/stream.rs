@@ -40,10 +40,20 @@ use crate::wire::{
 #[derive(Debug)]
 enum Block {
     Text,
-    Tool { index: u32, has_arguments: bool },
-    Json { buffer: String },
-    Thinking { text: String, signature: Option<String> },
-    Redacted { data: String },
+    Tool {
+        index: u32,
+        has_arguments: bool,
+    },
+    Json {
+        buffer: String,
+    },
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    Redacted {
+        data: String,
+    },
     Ignored,
 }
 
@@ -271,18 +281,14 @@ impl AnthropicStreamDecoder {
                             has_arguments,
                         },
                         BlockDelta::InputJsonDelta { partial_json },
-                    ) => {
-                        if !partial_json.is_empty() {
-                            *has_arguments = true;
-                            let i = *index;
-                            self.tool_delta(out, i, None, partial_json);
-                        }
+                    ) if !partial_json.is_empty() => {
+                        *has_arguments = true;
+                        let i = *index;
+                        self.tool_delta(out, i, None, partial_json);
                     }
                     (Block::Json { buffer }, BlockDelta::InputJsonDelta { partial_json }) => {
-                        if wrapped {
-                            buffer.push_str(&partial_json);
-                        } else {
-                            buffer.push_str(&partial_json);
+                        buffer.push_str(&partial_json);
+                        if !wrapped {
                             self.content(out, partial_json);
                         }
                     }
@@ -296,7 +302,10 @@ impl AnthropicStreamDecoder {
                             self.emit(out, delta, None);
                         }
                     }
-                    (Block::Thinking { signature, .. }, BlockDelta::SignatureDelta { signature: s }) => {
+                    (
+                        Block::Thinking { signature, .. },
+                        BlockDelta::SignatureDelta { signature: s },
+                    ) => {
                         signature.get_or_insert_with(String::new).push_str(&s);
                     }
                     // Citations, server-tool blocks and new delta kinds carry
@@ -394,10 +403,7 @@ impl StreamDecoder for AnthropicStreamDecoder {
         } else {
             Err(Error::new(
                 ErrorKind::ApiConnection,
-                format!(
-                    "{} stream ended before message_stop",
-                    self.provider
-                ),
+                format!("{} stream ended before message_stop", self.provider),
             )
             .with_provider(self.provider.clone()))
         }
@@ -480,13 +486,22 @@ mod tests {
                 json!({"tool_calls": [{"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
                 n.clone(),
             ),
-            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": \"Pa"}}]}), n.clone()),
-            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "ris\"}"}}]}), n.clone()),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": \"Pa"}}]}),
+                n.clone(),
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "ris\"}"}}]}),
+                n.clone(),
+            ),
             chunk(
                 json!({"tool_calls": [{"index": 1, "id": "toolu_2", "type": "function", "function": {"name": "now", "arguments": ""}}]}),
                 n.clone(),
             ),
-            chunk(json!({"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}), n.clone()),
+            chunk(
+                json!({"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}),
+                n.clone(),
+            ),
             chunk(json!({}), json!("tool_calls")),
             json!({"id": "msg_s1", "object": "chat.completion.chunk", "created": 9, "model": "claude-sonnet-4-5-20250929", "choices": [],
                    "usage": {"prompt_tokens": 35, "completion_tokens": 42, "total_tokens": 77,
@@ -504,7 +519,11 @@ mod tests {
         let body = sse(&events());
         for i in 0..=body.len() {
             let (a, b) = body.split_at(i);
-            assert_eq!(decode_all(&[a, b], None).unwrap(), expected(), "split at {i}");
+            assert_eq!(
+                decode_all(&[a, b], None).unwrap(),
+                expected(),
+                "split at {i}"
+            );
         }
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
         assert_eq!(decode_all(&bytes, None).unwrap(), expected());

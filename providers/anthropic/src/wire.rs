@@ -464,9 +464,10 @@ mod tests {
 
     #[test]
     fn stream_events_decode() {
-        let e: StreamEvent = serde_json::from_value(json!({"type": "content_block_delta", "index": 1,
+        let e: StreamEvent =
+            serde_json::from_value(json!({"type": "content_block_delta", "index": 1,
             "delta": {"type": "input_json_delta", "partial_json": "{\"a"}}))
-        .unwrap();
+            .unwrap();
         assert_eq!(
             e,
             StreamEvent::ContentBlockDelta {

@@ -129,11 +129,15 @@ pub fn events_for_message(message: &Value) -> Vec<Value> {
                     .map(|t| json!({"type": "thinking_delta", "thinking": t}))
                     .collect();
                 deltas.push(json!({"type": "signature_delta", "signature": block["signature"]}));
-                (json!({"type": "thinking", "thinking": "", "signature": ""}), deltas)
+                (
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    deltas,
+                )
             }
             _ => (block.clone(), Vec::new()),
         };
-        events.push(json!({"type": "content_block_start", "index": index, "content_block": opened}));
+        events
+            .push(json!({"type": "content_block_start", "index": index, "content_block": opened}));
         for d in deltas {
             events.push(json!({"type": "content_block_delta", "index": index, "delta": d}));
         }
@@ -166,8 +170,10 @@ pub fn stream_events(model: &str) -> Vec<Value> {
         events.push(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}));
     }
     events.push(json!({"type": "content_block_stop", "index": 0}));
-    events.push(json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-                       "usage": {"output_tokens": OUTPUT_TOKENS}}));
+    events.push(
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                       "usage": {"output_tokens": OUTPUT_TOKENS}}),
+    );
     events.push(json!({"type": "message_stop"}));
     events
 }
@@ -198,7 +204,9 @@ fn invalid(message: &str) -> MockResponse {
 /// What the API checks before answering a `/v1/messages` body.
 fn validate(body: &Value, count_only: bool) -> Option<MockResponse> {
     if !body.is_object() {
-        return Some(invalid("There was an issue with the format of your request body"));
+        return Some(invalid(
+            "There was an issue with the format of your request body",
+        ));
     }
     if !body.get("model").is_some_and(Value::is_string) {
         return Some(invalid("model: Field required"));
