@@ -16,6 +16,26 @@
 //!
 //! Not for: Claude on Bedrock or Vertex AI (their own crates and auth), the
 //! Batches and Files APIs (files are referenced by id, not uploaded).
+//!
+//! ```no_run
+//! use llmux_anthropic::AnthropicProvider;
+//! use llmux_core::{ChatCompletionRequest, ChatMessage, ProcessEnv, Provider, ProviderParams};
+//!
+//! # async fn run() -> Result<(), llmux_core::Error> {
+//! // Reads ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE when set).
+//! let claude = AnthropicProvider::from_params(&ProviderParams::default(), &ProcessEnv)?;
+//! let mut request = ChatCompletionRequest::new(
+//!     "claude-sonnet-4-5",
+//!     vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
+//! );
+//! request.reasoning_effort = Some("low".into()); // extended thinking, 1024-token budget
+//! let reply = claude.chat(request.clone()).await?;
+//! println!("{}", reply.text().unwrap_or_default());
+//! let prompt_tokens = claude.count_tokens(&request).await?;
+//! # let _ = prompt_tokens;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod error;
 pub mod request;
