@@ -9,7 +9,7 @@ use llmux_openai::OpenAiProvider;
 
 /// Provider prefixes LiteLLM users write that this build cannot serve yet.
 /// They are recognised so the error says so plainly instead of "unknown provider".
-const NOT_YET_BUILT: &[&str] = &["anthropic", "bedrock"];
+const NOT_YET_BUILT: &[&str] = &["bedrock"];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
@@ -17,6 +17,7 @@ pub fn provider_names() -> Vec<&'static str> {
     names.extend_from_slice(llmux_gemini::provider_names());
     names.extend_from_slice(llmux_cohere::provider_names());
     names.extend_from_slice(llmux_ollama::provider_names());
+    names.extend_from_slice(llmux_anthropic::provider_names());
     names
 }
 
@@ -62,6 +63,9 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
         if llmux_ollama::configured(name, env) {
             out.push(name);
         }
+    }
+    if llmux_anthropic::configured(env) {
+        out.extend_from_slice(llmux_anthropic::provider_names());
     }
     out
 }
@@ -110,6 +114,9 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
         p if llmux_ollama::provider_names().contains(&p) => {
             Arc::new(llmux_ollama::OllamaProvider::from_params(p, params, env)?)
         }
+        "anthropic" => Arc::new(llmux_anthropic::AnthropicProvider::from_params(
+            params, env,
+        )?),
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
     Ok(ResolvedModel {
@@ -225,9 +232,39 @@ mod tests {
     }
 
     #[test]
-    fn planned_providers_say_so() {
+    fn anthropic_resolves() {
+        let env = MapEnv::new([("ANTHROPIC_API_KEY", "sk-ant")]);
+        let r = resolve(
+            "anthropic/claude-sonnet-4-5",
+            &ProviderParams::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("anthropic", "claude-sonnet-4-5")
+        );
+        assert_eq!(configured_providers(&env), vec!["anthropic"]);
+        assert!(provider_names().contains(&"anthropic"));
+        let r = resolve("claude-3-5-haiku-latest", &ProviderParams::default(), &env).unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("anthropic", "claude-3-5-haiku-latest")
+        );
         let err = resolve(
             "anthropic/claude-sonnet-4-5",
+            &ProviderParams::default(),
+            &MapEnv::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert!(err.message.contains("ANTHROPIC_API_KEY"), "{}", err.message);
+    }
+
+    #[test]
+    fn planned_providers_say_so() {
+        let err = resolve(
+            "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
             &ProviderParams::default(),
             &MapEnv::default(),
         )

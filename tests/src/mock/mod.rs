@@ -6,6 +6,7 @@
 //! provider's real wire format.
 
 pub mod cohere;
+pub mod anthropic;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;

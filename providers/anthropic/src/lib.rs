@@ -1,0 +1,539 @@
+//! # llmux-anthropic
+//!
+//! Anthropic's Claude models behind llmux's [`Provider`] trait: OpenAI-shaped
+//! chat requests become `POST {api_base}/v1/messages` calls with `x-api-key`,
+//! `anthropic-version` and (when needed) `anthropic-beta` headers, and the
+//! answers, whole or streamed, come back OpenAI-shaped.
+//!
+//! - [`wire`]: Anthropic's Messages API as serde types, public so other parts
+//!   of llmux (the gateway's `/v1/messages` inbound) can share them;
+//! - [`request`] (OpenAI → Anthropic), [`response`] and [`stream`]
+//!   (Anthropic → OpenAI), [`error`] (Anthropic errors → core kinds): pure
+//!   codec, no network;
+//! - [`AnthropicProvider`]: credentials, endpoint and the shared transport.
+//!   Besides chat it lists models (`GET /v1/models`) and counts tokens
+//!   ([`AnthropicProvider::count_tokens`], `POST /v1/messages/count_tokens`).
+//!
+//! Not for: Claude on Bedrock or Vertex AI (their own crates and auth), the
+//! Batches and Files APIs (files are referenced by id, not uploaded).
+//!
+//! ```no_run
+//! use llmux_anthropic::AnthropicProvider;
+//! use llmux_core::{ChatCompletionRequest, ChatMessage, ProcessEnv, Provider, ProviderParams};
+//!
+//! # async fn run() -> Result<(), llmux_core::Error> {
+//! // Reads ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE when set).
+//! let claude = AnthropicProvider::from_params(&ProviderParams::default(), &ProcessEnv)?;
+//! let mut request = ChatCompletionRequest::new(
+//!     "claude-sonnet-4-5",
+//!     vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
+//! );
+//! request.reasoning_effort = Some("low".into()); // extended thinking, 1024-token budget
+//! let reply = claude.chat(request.clone()).await?;
+//! println!("{}", reply.text().unwrap_or_default());
+//! let prompt_tokens = claude.count_tokens(&request).await?;
+//! # let _ = prompt_tokens;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::Method;
+use llmux_core::stream::decode_stream;
+use llmux_core::transport::{decode_json, UpstreamResponse};
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
+use llmux_core::types::models::{Model, ModelList};
+use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
+use serde_json::Value;
+
+pub use request::JsonMode;
+pub use stream::AnthropicStreamDecoder;
+
+/// API host used when neither params nor the environment give one.
+pub const DEFAULT_API_BASE: &str = "https://api.anthropic.com";
+/// Environment variable read for the API key.
+pub const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
+/// Environment variables read for the base URL, in order (the second is the
+/// one Anthropic's own SDKs read).
+pub const API_BASE_ENV: &[&str] = &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"];
+
+/// The provider prefixes this crate serves.
+pub fn provider_names() -> &'static [&'static str] {
+    &["anthropic"]
+}
+
+/// Whether `env` holds what `anthropic` needs to be served without params.
+pub fn configured(env: &dyn Env) -> bool {
+    env.var(API_KEY_ENV).is_some()
+}
+
+/// Anthropic's Messages API.
+#[derive(Debug, Clone)]
+pub struct AnthropicProvider {
+    /// `{base}/v1` (or the base itself when it already ends in `/v1`).
+    root: String,
+    key: HeaderValue,
+    version: HeaderValue,
+    /// Betas from params (`anthropic_beta`, an `anthropic-beta` extra header).
+    betas: Vec<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Option<Duration>,
+    transport: HttpTransport,
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| {
+        Error::bad_request(format!(
+            "{name} contains characters not allowed in an HTTP header"
+        ))
+        .with_provider("anthropic")
+    })
+}
+
+fn split_betas(value: &str, out: &mut Vec<String>) {
+    for beta in value.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        if !out.iter().any(|b| b == beta) {
+            out.push(beta.to_string());
+        }
+    }
+}
+
+/// The API root for a base URL: `https://host` → `https://host/v1`;
+/// `…/v1` and `…/v1/messages` are accepted as given.
+fn api_root(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    let base = base.strip_suffix("/messages").unwrap_or(base);
+    if base.ends_with("/v1") {
+        base.to_string()
+    } else {
+        format!("{base}/v1")
+    }
+}
+
+impl AnthropicProvider {
+    /// Build from `params`, falling back to `env`:
+    /// `api_key` or `ANTHROPIC_API_KEY`; `api_base` or `ANTHROPIC_API_BASE` /
+    /// `ANTHROPIC_BASE_URL` (default `https://api.anthropic.com`);
+    /// `api_version` → `anthropic-version` (default `2023-06-01`);
+    /// `extra.anthropic_beta` (a string, comma-separated, or a list) and any
+    /// `anthropic-beta` in `extra_headers` → one `anthropic-beta` header.
+    pub fn from_params(params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        let key = params
+            .api_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .or_else(|| env.var(API_KEY_ENV))
+            .ok_or_else(|| Error::missing_api_key("anthropic", API_KEY_ENV))?;
+        let base = params
+            .api_base
+            .clone()
+            .filter(|b| !b.trim().is_empty())
+            .or_else(|| env.first(API_BASE_ENV))
+            .unwrap_or_else(|| DEFAULT_API_BASE.to_string());
+        let mut version = params
+            .api_version
+            .clone()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| wire::DEFAULT_VERSION.to_string());
+        let mut betas = Vec::new();
+        match params.extra.get("anthropic_beta") {
+            Some(Value::String(s)) => split_betas(s, &mut betas),
+            Some(Value::Array(items)) => {
+                for item in items.iter().filter_map(Value::as_str) {
+                    split_betas(item, &mut betas);
+                }
+            }
+            _ => {}
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &params.extra_headers {
+            if k.eq_ignore_ascii_case("anthropic-beta") {
+                split_betas(v, &mut betas);
+                continue;
+            }
+            if k.eq_ignore_ascii_case("anthropic-version") {
+                version.clone_from(v);
+                continue;
+            }
+            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
+            })?;
+            headers.push((hname, header_value(k, v)?));
+        }
+        Ok(AnthropicProvider {
+            root: api_root(&base),
+            key: header_value("api_key", &key)?,
+            version: header_value("api_version", &version)?,
+            betas,
+            headers,
+            timeout: params.timeout,
+            transport: HttpTransport::shared(),
+        })
+    }
+
+    /// Replace the transport (e.g. one with other pool settings).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    fn http_request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&wire::MessagesRequest>,
+        extra_betas: &[&str],
+    ) -> Result<http::Request<Bytes>> {
+        let url = format!("{}{path}", self.root);
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(url.as_str())
+            .header("x-api-key", self.key.clone())
+            .header("anthropic-version", self.version.clone());
+        let mut betas = self.betas.clone();
+        for b in extra_betas {
+            split_betas(b, &mut betas);
+        }
+        if !betas.is_empty() {
+            builder = builder.header(
+                "anthropic-beta",
+                header_value("anthropic-beta", &betas.join(","))?,
+            );
+        }
+        let bytes = match body {
+            Some(b) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(b).map_err(|e| {
+                    Error::bad_request(format!("cannot encode request: {e}"))
+                        .with_provider("anthropic")
+                })?)
+            }
+            None => Bytes::new(),
+        };
+        for (k, v) in &self.headers {
+            builder = builder.header(k.clone(), v.clone());
+        }
+        builder.body(bytes).map_err(|e| {
+            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
+                .with_provider("anthropic")
+        })
+    }
+
+    fn build_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<(http::Request<Bytes>, Option<JsonMode>)> {
+        let mut encoded = request::encode(request).map_err(|e| {
+            e.with_provider("anthropic")
+                .with_model(request.model.as_str())
+        })?;
+        encoded.body.stream = stream.then_some(true);
+        let http = self.http_request(
+            Method::POST,
+            "/messages",
+            Some(&encoded.body),
+            &encoded.betas,
+        )?;
+        Ok((http, encoded.json_mode))
+    }
+
+    /// The upstream request for a chat completion (`stream` adds `"stream": true`).
+    pub fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        self.build_chat(request, stream).map(|(r, _)| r)
+    }
+
+    /// The upstream request for [`count_tokens`](Self::count_tokens).
+    pub fn encode_count_tokens(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<http::Request<Bytes>> {
+        let encoded = request::encode_count_tokens(request).map_err(|e| {
+            e.with_provider("anthropic")
+                .with_model(request.model.as_str())
+        })?;
+        self.http_request(
+            Method::POST,
+            "/messages/count_tokens",
+            Some(&encoded.body),
+            &encoded.betas,
+        )
+    }
+
+    /// How many input tokens `request`'s prompt (system, messages, tools)
+    /// comes to, as Anthropic counts them (`POST /v1/messages/count_tokens`).
+    pub async fn count_tokens(&self, request: &ChatCompletionRequest) -> Result<u64> {
+        let http = self.encode_count_tokens(request)?;
+        let response = self.send(http, &request.model).await?;
+        let counted: wire::CountTokensResponse =
+            decode_json(&response.body, "anthropic", &request.model)?;
+        Ok(counted.input_tokens)
+    }
+
+    fn decode_error(response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            "anthropic",
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
+    }
+
+    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
+        self.transport
+            .call(
+                request,
+                self.timeout,
+                "anthropic",
+                model,
+                &Self::decode_error,
+            )
+            .await
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time (`2025-02-19T00:00:00Z`);
+/// 0 when it cannot be read.
+fn unix_seconds(rfc3339: &str) -> u64 {
+    let parse = || -> Option<u64> {
+        let (date, time) = rfc3339.split_once('T')?;
+        let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+        let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+        let mut t = time.get(..8)?.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+        let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+    };
+    parse().unwrap_or(0)
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        "anthropic"
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
+        let (http, json_mode) = self.build_chat(&request, false)?;
+        let response = self.send(http, &request.model).await?;
+        response::decode_chat(&response.body, "anthropic", &request.model, json_mode)
+    }
+
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
+        let (http, json_mode) = self.build_chat(&request, true)?;
+        let include_usage = request
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        let upstream = self
+            .transport
+            .call_streaming(
+                http,
+                self.timeout,
+                "anthropic",
+                &request.model,
+                &Self::decode_error,
+            )
+            .await?;
+        Ok(decode_stream(
+            upstream.body,
+            AnthropicStreamDecoder::new("anthropic", request.model.as_str())
+                .with_json_mode(json_mode)
+                .with_usage(include_usage),
+        ))
+    }
+
+    async fn list_models(&self) -> Result<ModelList> {
+        let http = self.http_request(Method::GET, "/models?limit=1000", None, &[])?;
+        let response = self.send(http, "").await?;
+        let page: wire::ModelsPage = decode_json(&response.body, "anthropic", "")?;
+        Ok(ModelList {
+            object: "list".into(),
+            data: page
+                .data
+                .into_iter()
+                .map(|m| Model {
+                    created: m.created_at.as_deref().map_or(0, unix_seconds),
+                    id: m.id,
+                    object: "model".into(),
+                    owned_by: "anthropic".into(),
+                    extra: Default::default(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::{ChatMessage, ErrorKind, MapEnv};
+    use serde_json::json;
+
+    fn provider(env: &[(&str, &str)], params: ProviderParams) -> Result<AnthropicProvider> {
+        AnthropicProvider::from_params(&params, &MapEnv::new(env.iter().copied()))
+    }
+
+    fn hi() -> ChatCompletionRequest {
+        ChatCompletionRequest::new("claude-sonnet-4-5", vec![ChatMessage::user("Hi")])
+    }
+
+    #[test]
+    fn url_headers_and_env() {
+        let p = provider(
+            &[("ANTHROPIC_API_KEY", "sk-ant-env")],
+            ProviderParams::default(),
+        )
+        .unwrap();
+        let http = p.encode_chat(&hi(), false).unwrap();
+        assert_eq!(http.method(), Method::POST);
+        assert_eq!(http.uri(), "https://api.anthropic.com/v1/messages");
+        assert_eq!(http.headers()["x-api-key"], "sk-ant-env");
+        assert_eq!(http.headers()["anthropic-version"], "2023-06-01");
+        assert_eq!(http.headers()["content-type"], "application/json");
+        assert!(http.headers().get("anthropic-beta").is_none());
+        assert!(http.headers().get("authorization").is_none());
+        let body: Value = serde_json::from_slice(http.body()).unwrap();
+        assert_eq!(body.get("stream"), None);
+        let body: Value =
+            serde_json::from_slice(p.encode_chat(&hi(), true).unwrap().body()).unwrap();
+        assert_eq!(body["stream"], json!(true));
+
+        for (base, url) in [
+            (
+                "https://proxy.example/",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://proxy.example/v1",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://proxy.example/v1/messages",
+                "https://proxy.example/v1/messages",
+            ),
+            (
+                "https://gw.example/anthropic",
+                "https://gw.example/anthropic/v1/messages",
+            ),
+        ] {
+            let p = provider(
+                &[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_API_BASE", base)],
+                ProviderParams::default(),
+            )
+            .unwrap();
+            assert_eq!(p.encode_chat(&hi(), false).unwrap().uri(), url, "{base}");
+        }
+        let p = provider(
+            &[
+                ("ANTHROPIC_API_KEY", "k"),
+                ("ANTHROPIC_BASE_URL", "https://sdk.example"),
+            ],
+            ProviderParams::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.encode_count_tokens(&hi()).unwrap().uri(),
+            "https://sdk.example/v1/messages/count_tokens"
+        );
+    }
+
+    #[test]
+    fn explicit_params_betas_and_headers() {
+        let mut params = ProviderParams {
+            api_key: Some("sk-param".into()),
+            api_base: Some("https://p.example".into()),
+            api_version: Some("2023-01-01".into()),
+            extra_headers: vec![
+                ("anthropic-beta".into(), "output-128k-2025-02-19".into()),
+                ("X-Team".into(), "blue".into()),
+            ],
+            ..Default::default()
+        };
+        params.extra.insert(
+            "anthropic_beta".into(),
+            json!(["token-efficient-tools-2025-02-19", "output-128k-2025-02-19"]),
+        );
+        let p = provider(&[("ANTHROPIC_API_KEY", "env")], params).unwrap();
+        let mut req = hi();
+        req.messages = vec![ChatMessage::User(llmux_core::types::chat::UserMessage {
+            content: llmux_core::MessageContent::Parts(vec![
+                llmux_core::types::chat::ContentPart::File(llmux_core::types::chat::FilePart {
+                    file: llmux_core::types::chat::FileRef {
+                        file_id: Some("file_1".into()),
+                        file_data: None,
+                        filename: None,
+                        format: None,
+                    },
+                    extra: Default::default(),
+                }),
+            ]),
+            name: None,
+            extra: Default::default(),
+        })];
+        let http = p.encode_chat(&req, false).unwrap();
+        assert_eq!(http.uri(), "https://p.example/v1/messages");
+        assert_eq!(http.headers()["x-api-key"], "sk-param");
+        assert_eq!(http.headers()["anthropic-version"], "2023-01-01");
+        assert_eq!(
+            http.headers()["anthropic-beta"],
+            "token-efficient-tools-2025-02-19,output-128k-2025-02-19,files-api-2025-04-14"
+        );
+        assert_eq!(http.headers()["x-team"], "blue");
+        assert_eq!(http.headers().get_all("anthropic-beta").iter().count(), 1);
+    }
+
+    #[test]
+    fn missing_key_names_the_variable() {
+        let err = provider(&[], ProviderParams::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Authentication);
+        assert_eq!(
+            err.message,
+            "no API key for anthropic: set the ANTHROPIC_API_KEY environment variable or pass api_key"
+        );
+        assert!(!configured(&MapEnv::default()));
+        assert!(configured(&MapEnv::new([("ANTHROPIC_API_KEY", "k")])));
+        assert_eq!(provider_names(), &["anthropic"]);
+    }
+
+    #[test]
+    fn encoding_errors_name_provider_and_model() {
+        let p = provider(&[("ANTHROPIC_API_KEY", "k")], ProviderParams::default()).unwrap();
+        let mut req = hi();
+        req.seed = Some(3);
+        let err = p.encode_chat(&req, false).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest);
+        assert_eq!(err.provider.as_deref(), Some("anthropic"));
+        assert_eq!(err.model.as_deref(), Some("claude-sonnet-4-5"));
+    }
+
+    #[test]
+    fn rfc3339_to_unix() {
+        assert_eq!(unix_seconds("2025-02-19T00:00:00Z"), 1_739_923_200);
+        assert_eq!(unix_seconds("1970-01-01T00:00:10Z"), 10);
+        assert_eq!(unix_seconds("2024-02-29T12:30:15.5Z"), 1_709_209_815);
+        assert_eq!(unix_seconds("soon"), 0);
+    }
+}
