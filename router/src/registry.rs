@@ -11,7 +11,6 @@ use llmux_openai::OpenAiProvider;
 /// They are recognised so the error says so plainly instead of "unknown provider".
 const NOT_YET_BUILT: &[&str] = &[
     "anthropic",
-    "bedrock",
     "cohere",
     "cohere_chat",
     "ollama",
@@ -22,6 +21,7 @@ const NOT_YET_BUILT: &[&str] = &[
 pub fn provider_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = llmux_openai::provider_names().collect();
     names.extend_from_slice(llmux_gemini::provider_names());
+    names.extend_from_slice(llmux_bedrock::provider_names());
     names
 }
 
@@ -57,6 +57,9 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
         if llmux_gemini::configured(name, env) {
             out.push(name);
         }
+    }
+    if llmux_bedrock::configured(env) {
+        out.extend_from_slice(llmux_bedrock::provider_names());
     }
     out
 }
@@ -98,6 +101,9 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
     let provider: Arc<dyn Provider> = match parsed.provider {
         p if llmux_gemini::provider_names().contains(&p) => {
             Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
+        }
+        llmux_bedrock::PROVIDER => {
+            Arc::new(llmux_bedrock::BedrockProvider::from_params(params, env)?)
         }
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
@@ -166,6 +172,28 @@ mod tests {
             ("gemini", "gemini-2.5-pro")
         );
         assert!(configured_providers(&env).ends_with(&["gemini", "vertex_ai"]));
+    }
+
+    #[test]
+    fn bedrock_resolves_with_its_full_model_id() {
+        let env = MapEnv::new([
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        let r = resolve(
+            "bedrock/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+            &ProviderParams::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("bedrock", "us.anthropic.claude-3-5-sonnet-20240620-v1:0")
+        );
+        assert!(configured_providers(&env).contains(&"bedrock"));
+        let bearer = MapEnv::new([("AWS_BEARER_TOKEN_BEDROCK", "k")]);
+        assert_eq!(configured_providers(&bearer), vec!["bedrock"]);
+        assert!(!configured_providers(&MapEnv::default()).contains(&"bedrock"));
     }
 
     #[test]
