@@ -5,6 +5,7 @@
 //! Provider modules (`openai`, …) supply the default behaviour in that
 //! provider's real wire format.
 
+pub mod bedrock;
 pub mod gemini;
 pub mod openai;
 
