@@ -20,6 +20,24 @@
 //! [`BedrockProvider::encode_chat_at`] builds the exact signed
 //! `http::Request` for a given time without the network.
 //!
+//! ```no_run
+//! use llmux_bedrock::BedrockProvider;
+//! use llmux_core::{ChatCompletionRequest, ChatMessage, ProcessEnv, Provider, ProviderParams};
+//!
+//! # async fn demo() -> llmux_core::Result<()> {
+//! // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION (or AWS_BEARER_TOKEN_BEDROCK) set.
+//! let bedrock = BedrockProvider::from_params(&ProviderParams::default(), &ProcessEnv)?;
+//! let reply = bedrock
+//!     .chat(ChatCompletionRequest::new(
+//!         "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+//!         vec![ChatMessage::user("Say hello")],
+//!     ))
+//!     .await?;
+//! println!("{}", reply.text().unwrap_or_default());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Not for: Bedrock's control plane (model listing), Agents, the legacy
 //! model-specific InvokeModel chat bodies, or instance-metadata / SSO / role
 //! credentials (pass temporary credentials explicitly instead).
