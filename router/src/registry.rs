@@ -4,12 +4,8 @@
 use std::sync::Arc;
 
 use llmux_core::model::ModelRef;
-use llmux_core::{Env, Error, ErrorKind, Provider, ProviderParams, Result};
+use llmux_core::{Env, Provider, ProviderParams, Result};
 use llmux_openai::OpenAiProvider;
-
-/// Provider prefixes LiteLLM users write that this build cannot serve yet.
-/// They are recognised so the error says so plainly instead of "unknown provider".
-const NOT_YET_BUILT: &[&str] = &["bedrock"];
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
@@ -18,14 +14,8 @@ pub fn provider_names() -> Vec<&'static str> {
     names.extend_from_slice(llmux_cohere::provider_names());
     names.extend_from_slice(llmux_ollama::provider_names());
     names.extend_from_slice(llmux_anthropic::provider_names());
+    names.extend_from_slice(llmux_bedrock::provider_names());
     names
-}
-
-/// Every prefix recognised in model strings (served or not).
-fn recognised_prefixes() -> Vec<&'static str> {
-    let mut all = provider_names();
-    all.extend_from_slice(NOT_YET_BUILT);
-    all
 }
 
 /// Providers whose credentials (or, for key-less local servers, base URL)
@@ -67,6 +57,9 @@ pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
     if llmux_anthropic::configured(env) {
         out.extend_from_slice(llmux_anthropic::provider_names());
     }
+    if llmux_bedrock::configured(env) {
+        out.extend_from_slice(llmux_bedrock::provider_names());
+    }
     out
 }
 
@@ -91,19 +84,8 @@ impl std::fmt::Debug for ResolvedModel {
 /// Resolve `model` (`provider/model`, or an unambiguous bare name) with
 /// connection `params`, reading missing credentials from `env`.
 pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<ResolvedModel> {
-    let prefixes = recognised_prefixes();
+    let prefixes = provider_names();
     let parsed = ModelRef::parse(model, &prefixes)?;
-    if NOT_YET_BUILT.contains(&parsed.provider) {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "provider '{}' is not available in this build of llmux yet; available: {}",
-                parsed.provider,
-                provider_names().join(", ")
-            ),
-        )
-        .with_provider(parsed.provider));
-    }
     let provider: Arc<dyn Provider> = match parsed.provider {
         p if llmux_gemini::provider_names().contains(&p) => {
             Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
@@ -117,6 +99,9 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
         "anthropic" => Arc::new(llmux_anthropic::AnthropicProvider::from_params(
             params, env,
         )?),
+        llmux_bedrock::PROVIDER => {
+            Arc::new(llmux_bedrock::BedrockProvider::from_params(params, env)?)
+        }
         p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
     };
     Ok(ResolvedModel {
@@ -262,18 +247,24 @@ mod tests {
     }
 
     #[test]
-    fn planned_providers_say_so() {
-        let err = resolve(
-            "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
+    fn bedrock_resolves_with_its_full_model_id() {
+        let env = MapEnv::new([
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        let r = resolve(
+            "bedrock/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
             &ProviderParams::default(),
-            &MapEnv::default(),
+            &env,
         )
-        .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Unsupported);
-        assert!(
-            err.message.contains("not available in this build"),
-            "{}",
-            err.message
+        .unwrap();
+        assert_eq!(
+            (r.provider.name(), r.model.as_str()),
+            ("bedrock", "us.anthropic.claude-3-5-sonnet-20240620-v1:0")
         );
+        assert!(configured_providers(&env).contains(&"bedrock"));
+        let bearer = MapEnv::new([("AWS_BEARER_TOKEN_BEDROCK", "k")]);
+        assert_eq!(configured_providers(&bearer), vec!["bedrock"]);
+        assert!(!configured_providers(&MapEnv::default()).contains(&"bedrock"));
     }
 }

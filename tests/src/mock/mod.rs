@@ -5,8 +5,9 @@
 //! Provider modules (`openai`, …) supply the default behaviour in that
 //! provider's real wire format.
 
-pub mod cohere;
 pub mod anthropic;
+pub mod bedrock;
+pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
