@@ -275,7 +275,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "together_ai",
-        base_url: "https://api.together.xyz/v1",
+        // Together's docs now use the api.together.ai host; LiteLLM still
+        // defaults to https://api.together.xyz/v1.
+        base_url: "https://api.together.ai/v1",
         api_key_env: &[
             "TOGETHER_API_KEY",
             "TOGETHER_AI_API_KEY",
@@ -474,7 +476,7 @@ mod tests {
             ),
             (
                 "together_ai",
-                "https://api.together.xyz/v1",
+                "https://api.together.ai/v1",
                 &[
                     "TOGETHER_API_KEY",
                     "TOGETHER_AI_API_KEY",
