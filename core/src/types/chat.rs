@@ -469,12 +469,88 @@ pub struct Prediction {
 }
 
 /// A tool call made by the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// OpenAI has two kinds: `function` (`{"function": {"name", "arguments"}}`) and
+/// `custom` (`{"custom": {"name", "input"}}`, GPT-5 custom tools). A custom call
+/// is held with `r#type == "custom"` and its `name`/`input` in `function.name` /
+/// `function.arguments`, and is written back in the `custom` shape, so both
+/// round-trip unchanged.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "ToolCallWire")]
 pub struct ToolCall {
     pub id: String,
-    #[serde(rename = "type")]
     pub r#type: String,
     pub function: FunctionCall,
+}
+
+/// The wire shape of a [`ToolCall`], either kind.
+#[derive(Deserialize)]
+struct ToolCallWire {
+    id: String,
+    #[serde(rename = "type")]
+    r#type: String,
+    #[serde(default)]
+    function: Option<FunctionCall>,
+    #[serde(default)]
+    custom: Option<CustomCallWire>,
+}
+
+#[derive(Serialize)]
+struct CustomCallRef<'a> {
+    name: &'a str,
+    input: &'a str,
+}
+
+#[derive(Deserialize)]
+struct CustomCallWire {
+    name: String,
+    input: String,
+}
+
+impl TryFrom<ToolCallWire> for ToolCall {
+    type Error = String;
+
+    fn try_from(w: ToolCallWire) -> Result<Self, Self::Error> {
+        let function = match (w.function, w.custom) {
+            (Some(f), _) => f,
+            (None, Some(c)) => FunctionCall {
+                name: c.name,
+                arguments: c.input,
+            },
+            (None, None) => {
+                return Err(format!(
+                    "tool call `{}` of type `{}` has neither `function` nor `custom`",
+                    w.id, w.r#type
+                ))
+            }
+        };
+        Ok(ToolCall {
+            id: w.id,
+            r#type: w.r#type,
+            function,
+        })
+    }
+}
+
+impl Serialize for ToolCall {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("type", &self.r#type)?;
+        if self.r#type == "custom" {
+            map.serialize_entry(
+                "custom",
+                &CustomCallRef {
+                    name: &self.function.name,
+                    input: &self.function.arguments,
+                },
+            )?;
+        } else {
+            map.serialize_entry("function", &self.function)?;
+        }
+        map.end()
+    }
 }
 
 impl ToolCall {

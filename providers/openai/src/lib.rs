@@ -192,7 +192,8 @@ impl OpenAiProvider {
         let key = params
             .api_key
             .clone()
-            .or_else(|| env.first(&["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"]));
+            // LiteLLM's order: AZURE_OPENAI_API_KEY wins over AZURE_API_KEY.
+            .or_else(|| env.first(&["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"]));
         let auth = match (key, ad_token) {
             (Some(k), _) => Auth::AzureKey(header_value("api_key", &k)?),
             (None, Some(t)) => {
@@ -508,5 +509,44 @@ impl Provider for OpenAiProvider {
     async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
         let http = self.encode_rerank(&request)?;
         self.call_json(http, &request.model).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmux_core::MapEnv;
+
+    fn azure_headers(env: &[(&str, &str)]) -> http::HeaderMap {
+        let env = MapEnv::new(env.iter().map(|(k, v)| (*k, *v)));
+        let p = OpenAiProvider::from_params("azure", &ProviderParams::default(), &env).unwrap();
+        let url = p.url(Endpoint::Chat, "dep").unwrap();
+        assert_eq!(
+            url,
+            format!("https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version={AZURE_DEFAULT_API_VERSION}")
+        );
+        p.request(Method::POST, &url, None, Bytes::new())
+            .unwrap()
+            .headers()
+            .clone()
+    }
+
+    /// Regression: with both variables set, AZURE_API_KEY won; LiteLLM (whose
+    /// environment llmux reads unchanged) prefers AZURE_OPENAI_API_KEY.
+    #[test]
+    fn azure_key_precedence_follows_litellm() {
+        let base = ("AZURE_API_BASE", "https://r.openai.azure.com");
+        let h = azure_headers(&[
+            base,
+            ("AZURE_API_KEY", "generic"),
+            ("AZURE_OPENAI_API_KEY", "specific"),
+        ]);
+        assert_eq!(h["api-key"], "specific");
+        let h = azure_headers(&[base, ("AZURE_API_KEY", "generic")]);
+        assert_eq!(h["api-key"], "generic");
+        // An Entra ID token is sent as a bearer token, and only without a key.
+        let h = azure_headers(&[base, ("AZURE_AD_TOKEN", "eyJ0")]);
+        assert_eq!(h["authorization"], "Bearer eyJ0");
+        assert!(!h.contains_key("api-key"));
     }
 }
