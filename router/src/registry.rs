@@ -113,7 +113,7 @@ pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::MapEnv;
+    use llmux_core::{ErrorKind, MapEnv};
 
     #[test]
     fn resolves_presets_and_bare_names() {
