@@ -433,6 +433,12 @@ mod tests {
                 &["HYPERBOLIC_API_BASE"],
             ),
             (
+                "jina_ai",
+                "https://api.jina.ai/v1",
+                &["JINA_AI_API_KEY"],
+                &["JINA_AI_API_BASE"],
+            ),
+            (
                 "llamafile",
                 "http://127.0.0.1:8080/v1",
                 &["LLAMAFILE_API_KEY"],
