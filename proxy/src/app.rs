@@ -57,6 +57,9 @@ pub struct Gateway {
     pub limits: Arc<Limits>,
     /// Time for expiry, rate windows and budget periods.
     pub clock: Arc<dyn Clock>,
+    /// `litellm_settings.drop_params`: chat calls drop parameters their
+    /// provider cannot send, unless the request says otherwise.
+    pub drop_params: bool,
     pub metrics: Arc<Metrics>,
     /// Sanitized `model_list` for `/model/info` (no keys).
     pub model_info: Vec<Value>,
@@ -387,8 +390,13 @@ impl Gateway {
         ctx: &Ctx,
         headers: &HeaderMap,
         group: String,
-        call: Call,
+        mut call: Call,
     ) -> Result<Served, ApiError> {
+        if let Call::Chat(r) | Call::ChatStream(r) = &mut call {
+            if self.drop_params && r.drop_params.is_none() {
+                r.drop_params = Some(true);
+            }
+        }
         let admission = match self.admit(ctx, headers, &group, &call).await {
             Ok(a) => a,
             Err(e) => {

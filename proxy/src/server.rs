@@ -397,6 +397,7 @@ pub async fn build_with_clock(
         pricing,
         limits,
         clock,
+        drop_params: cfg.litellm_settings.drop_params.unwrap_or(false),
         metrics: Arc::new(Metrics::default()),
         model_info: model_list.iter().map(sanitized).collect(),
         keep_alive: Duration::from_secs(15),

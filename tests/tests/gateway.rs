@@ -926,3 +926,64 @@ async fn anthropic_messages_errors_use_anthropic_shape() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn drop_params_in_litellm_settings_reaches_the_provider() {
+    let upstream = llmux_tests::mock::anthropic::start().await.unwrap();
+    let config = |drop: &str| {
+        format!(
+            r#"
+model_list:
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {base}
+      api_key: sk-ant-upstream
+router_settings:
+  num_retries: 0
+{drop}
+"#,
+            base = upstream.url()
+        )
+    };
+    let body =
+        json!({"model": "claude", "messages": [{"role": "user", "content": "Hi"}], "seed": 7});
+
+    let strict = start(&config("")).await;
+    let r = client()
+        .post(format!("{}/v1/chat/completions", strict.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(
+        err["error"]["message"],
+        json!("Anthropic does not support seed (set drop_params: true to drop it)")
+    );
+    assert!(upstream.requests().is_empty());
+
+    let lenient = start(&config("litellm_settings:\n  drop_params: true")).await;
+    let r = client()
+        .post(format!("{}/v1/chat/completions", lenient.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = upstream.last_request().unwrap().json();
+    assert_eq!(sent.get("seed"), None);
+    assert_eq!(sent.get("drop_params"), None);
+
+    // A request may still ask for strictness itself.
+    let mut strict_body = body.clone();
+    strict_body["drop_params"] = json!(false);
+    let r = client()
+        .post(format!("{}/v1/chat/completions", lenient.url))
+        .json(&strict_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -76,6 +76,10 @@ pub struct ChatCompletionRequest {
     pub store: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// LiteLLM's `drop_params`: a provider drops parameters it cannot send
+    /// instead of refusing the request. A setting for llmux, never sent upstream.
+    #[serde(default, skip_serializing)]
+    pub drop_params: Option<bool>,
     /// Fields llmux does not model, forwarded as they came.
     #[serde(flatten)]
     pub extra: Extra,

@@ -191,7 +191,7 @@ pub fn encode_count_tokens(request: &ChatCompletionRequest) -> Result<Encoded> {
 }
 
 fn drop_params(request: &ChatCompletionRequest) -> bool {
-    request.extra.get("drop_params").and_then(Value::as_bool) == Some(true)
+    request.drop_params == Some(true)
 }
 
 /// OpenAI parameters Anthropic has no equivalent for: a `BadRequest`, or
@@ -1234,7 +1234,7 @@ mod tests {
             "Anthropic does not support presence_penalty, seed (set drop_params: true to drop them)"
         );
         assert_eq!(err.param.as_deref(), Some("presence_penalty"));
-        req.extra.insert("drop_params".into(), json!(true));
+        req.drop_params = Some(true);
         let b = body(&req);
         assert_eq!(b.get("seed"), None);
         assert_eq!(b.get("drop_params"), None);
