@@ -158,7 +158,7 @@ fn context_tier_above_200k() {
     assert_eq!(above.input, usd("0.5")); // 200000 × 2.5e-6
     assert_eq!(above.cache_read, usd("0.0125")); // 50000 × 2.5e-7
     assert_eq!(above.output, usd("0.015")); // 1000 × 1.5e-5
-    // Vertex AI's entry for the same model.
+                                            // Vertex AI's entry for the same model.
     let vertex = cost_per_token("vertex_ai/gemini-2.5-pro", &usage(250_000, 1_000)).unwrap();
     assert_eq!(vertex.input, usd("0.625"));
 }
@@ -179,7 +179,10 @@ fn service_tiers() {
     let gpt4o = table.lookup("gpt-4o").unwrap();
     // Priority: $4.25 / $17.
     let c = gpt4o
-        .cost_per_token(&usage(1_000, 500), &CostOptions::tier(ServiceTier::Priority))
+        .cost_per_token(
+            &usage(1_000, 500),
+            &CostOptions::tier(ServiceTier::Priority),
+        )
         .unwrap();
     assert_eq!(c.total(), usd("0.01275"));
     // Batch: $1.25 / $5.
@@ -196,7 +199,10 @@ fn service_tiers() {
     let c = table
         .lookup("gemini/gemini-2.5-pro")
         .unwrap()
-        .cost_per_token(&usage(300_000, 0), &CostOptions::tier(ServiceTier::Priority))
+        .cost_per_token(
+            &usage(300_000, 0),
+            &CostOptions::tier(ServiceTier::Priority),
+        )
         .unwrap();
     assert_eq!(c.input, usd("1.35"));
 }
@@ -240,7 +246,12 @@ fn completion_cost_reads_usage_and_service_tier() {
         assert_eq!(c.total(), usd(want), "{tier:?}");
     }
     let err = completion_cost("gpt-5", &completion(None, None)).unwrap_err();
-    assert_eq!(err, CostError::NoUsage { model: "gpt-5".into() });
+    assert_eq!(
+        err,
+        CostError::NoUsage {
+            model: "gpt-5".into()
+        }
+    );
     assert_eq!(
         err.to_string(),
         "cannot price a call to gpt-5: the response has no usage"
@@ -281,7 +292,13 @@ fn unknown_models_are_an_error_never_zero() {
         "openai/claude-sonnet-4-5",
     ] {
         let err = cost_per_token(model, &usage(1, 1)).unwrap_err();
-        assert_eq!(err, CostError::NoPrice { model: model.into() }, "{model}");
+        assert_eq!(
+            err,
+            CostError::NoPrice {
+                model: model.into()
+            },
+            "{model}"
+        );
     }
     assert_eq!(
         cost_per_token("nope", &usage(1, 1)).unwrap_err().to_string(),
@@ -297,7 +314,9 @@ fn a_missing_price_the_call_needs_is_an_error() {
         .unwrap();
     let info = table.lookup("in-only").unwrap();
     // No completion tokens: no output price needed.
-    let c = info.cost_per_token(&usage(10, 0), &CostOptions::default()).unwrap();
+    let c = info
+        .cost_per_token(&usage(10, 0), &CostOptions::default())
+        .unwrap();
     assert_eq!(c.total(), usd("0.00001"));
     let err = info
         .cost_per_token(&usage(10, 1), &CostOptions::default())
@@ -311,7 +330,10 @@ fn a_missing_price_the_call_needs_is_an_error() {
     );
     // A cache read without a cache price falls back to the input price, not 0.
     let c = info
-        .cost_per_token(&with_prompt_details(usage(10, 0), 10, 0, 0), &CostOptions::default())
+        .cost_per_token(
+            &with_prompt_details(usage(10, 0), 10, 0, 0),
+            &CostOptions::default(),
+        )
         .unwrap();
     assert_eq!(c.cache_read, usd("0.00001"));
 }
@@ -335,7 +357,9 @@ fn deployment_prices_override_the_table() {
     assert_eq!(info.max_input_tokens, Some(128_000));
     // The shared table is untouched.
     assert_eq!(
-        cost_per_token("openai/gpt-4o", &usage(1_000, 0)).unwrap().total(),
+        cost_per_token("openai/gpt-4o", &usage(1_000, 0))
+            .unwrap()
+            .total(),
         usd("0.0025")
     );
 
@@ -350,7 +374,9 @@ fn deployment_prices_override_the_table() {
     let empty = PriceOverride::from_litellm_params(json!({"api_key": "k"}).as_object().unwrap());
     assert!(empty.is_empty());
     assert_eq!(
-        table.resolve("hosted_vllm/my-llama", Some(&empty)).unwrap_err(),
+        table
+            .resolve("hosted_vllm/my-llama", Some(&empty))
+            .unwrap_err(),
         CostError::NoPrice {
             model: "hosted_vllm/my-llama".into()
         }
@@ -385,13 +411,19 @@ fn litellm_file_extends_and_overrides() {
         .unwrap();
     assert_eq!(c.total(), usd("0.02"));
     // An entry replaces the table's: its batch prices are gone with it.
-    assert_eq!(table.lookup("gpt-4o").unwrap().max_input_tokens, Some(64_000));
+    assert_eq!(
+        table.lookup("gpt-4o").unwrap().max_input_tokens,
+        Some(64_000)
+    );
     let corp = table.lookup("my-corp/llm").unwrap();
     assert!(corp.supports(Capability::Vision));
     assert_eq!(corp.mode, Mode::Chat);
     // The embedded table itself is unchanged.
     assert_eq!(
-        PriceTable::embedded().lookup("gpt-4o").unwrap().max_input_tokens,
+        PriceTable::embedded()
+            .lookup("gpt-4o")
+            .unwrap()
+            .max_input_tokens,
         Some(128_000)
     );
 
@@ -420,13 +452,17 @@ fn model_info() {
     assert!(info.supports(Capability::PromptCaching));
     assert!(!info.supports(Capability::Reasoning));
     assert_eq!(
-        info.base_price(llmux_cost::PriceField::Input).unwrap().usd_per_million(),
+        info.base_price(llmux_cost::PriceField::Input)
+            .unwrap()
+            .usd_per_million(),
         2.5
     );
     let emb = get_model_info("openai/text-embedding-3-small").unwrap();
     assert_eq!(emb.mode, Mode::Embedding);
     assert_eq!(emb.max_input_tokens, Some(8191));
-    assert!(get_model_info("o1").unwrap().supports(Capability::Reasoning));
+    assert!(get_model_info("o1")
+        .unwrap()
+        .supports(Capability::Reasoning));
     // Azure's own entry, not OpenAI's.
     assert_eq!(get_model_info("azure/gpt-4o").unwrap().provider, "azure");
 }
@@ -435,7 +471,9 @@ fn model_info() {
 fn spend_sums_exactly_in_nano_dollars() {
     // 10,000 calls of 1234 in / 567 out on gpt-4o-mini ($0.15 / $0.60):
     // each 0.0001851 + 0.0003402 = $0.0005253 = 525,300 nano-dollars.
-    let one = cost_per_token("gpt-4o-mini", &usage(1_234, 567)).unwrap().total();
+    let one = cost_per_token("gpt-4o-mini", &usage(1_234, 567))
+        .unwrap()
+        .total();
     assert_eq!(one.nano(), 525_300);
     let total: Cost = (0..10_000).map(|_| one).sum();
     assert_eq!(total.nano(), 5_253_000_000);
@@ -447,7 +485,11 @@ fn spend_sums_exactly_in_nano_dollars() {
 
 #[test]
 fn every_table_model_prices_a_call_or_says_why() {
-    let u = with_completion_details(with_prompt_details(usage(10_000, 1_000), 1_000, 500, 0), 100, 0);
+    let u = with_completion_details(
+        with_prompt_details(usage(10_000, 1_000), 1_000, 500, 0),
+        100,
+        0,
+    );
     let mut priced = 0;
     for m in PriceTable::embedded().models() {
         match m.cost_per_token(&u, &CostOptions::default()) {
