@@ -39,6 +39,8 @@ mod calc;
 mod litellm;
 mod model;
 mod money;
+/// The generated table (`cargo xtask prices`): one line per model, sorted by key.
+mod prices_data;
 mod table;
 #[cfg(feature = "tokenizer")]
 mod tokens;

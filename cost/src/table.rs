@@ -1,10 +1,13 @@
 //! The price table: llmux's own compact format, embedded in the crate, plus
 //! whatever LiteLLM-format files the user loads on top.
 //!
-//! # Format (`cost/data/prices.tsv`, written by `cargo xtask prices`)
+//! # Format
 //!
-//! Lines starting with `#` are comments. Every other line is one model,
-//! sorted by key, with eight tab-separated columns:
+//! `cargo xtask prices` writes `cost/src/prices_data.rs`: a static array of
+//! lines, one per model, sorted by key, so loading the table costs no
+//! parsing at all (entries are parsed on first lookup). The same lines with
+//! `#` comments are the text format [`PriceTable::parse`] reads. Each line has
+//! eight tab-separated columns:
 //!
 //! ```text
 //! key  provider  mode  max_input  max_output  max_tokens  capabilities  prices
@@ -33,25 +36,61 @@ use crate::model::{Capability, Mode, ModelInfo, PriceField, ServiceTier};
 use crate::money::Rate;
 use crate::CostError;
 
-/// The generated table, embedded at compile time.
-const EMBEDDED: &str = include_str!("../data/prices.tsv");
+use crate::prices_data::{KEYS, LINES};
 
 /// Model prices, context windows and capabilities, looked up by model string.
+///
+/// Loading the embedded table only indexes its lines (a few tens of
+/// microseconds); an entry is parsed the first time it is looked up and kept.
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     /// Sorted by key, keys unique.
-    models: Vec<ModelInfo>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    key: Cow<'static, str>,
+    /// The table line, until parsed.
+    line: &'static str,
+    /// Boxed so that an unparsed entry stays small (the index is what
+    /// loading the table allocates).
+    parsed: OnceLock<Box<ModelInfo>>,
+}
+
+impl Entry {
+    fn info(&self) -> Result<&ModelInfo, CostError> {
+        if let Some(info) = self.parsed.get() {
+            return Ok(info);
+        }
+        let info = parse_line(self.line).map_err(|message| CostError::InvalidPrices {
+            source_name: "price table".into(),
+            message: format!("entry {}: {message}", self.key),
+        })?;
+        Ok(self.parsed.get_or_init(|| Box::new(info)))
+    }
+
+    fn parsed(info: ModelInfo) -> Entry {
+        Entry {
+            key: info.key.clone(),
+            line: "",
+            parsed: OnceLock::from(Box::new(info)),
+        }
+    }
 }
 
 impl PriceTable {
-    /// The table embedded in this crate, parsed once on first use
+    /// The table embedded in this crate, indexed once on first use
     /// (see `benches/cost.rs` for what that costs).
     pub fn embedded() -> &'static PriceTable {
         static TABLE: OnceLock<PriceTable> = OnceLock::new();
-        TABLE.get_or_init(|| {
-            // The embedded table is generated and tested; it always parses.
-            PriceTable::parse(EMBEDDED).unwrap_or_default()
-        })
+        TABLE.get_or_init(|| PriceTable::from_lines(KEYS, LINES))
+    }
+
+    /// A freshly indexed embedded table, not the shared one (what
+    /// [`PriceTable::embedded`] does once; for benchmarks).
+    pub fn embedded_uncached() -> PriceTable {
+        PriceTable::from_lines(KEYS, LINES)
     }
 
     /// A fresh copy of the embedded table, to extend with
@@ -65,68 +104,101 @@ impl PriceTable {
         PriceTable::default()
     }
 
-    /// Parse llmux's table format (see the module docs). Borrowed strings
-    /// are kept for `'static` input only, so this allocates keys.
-    pub fn parse(text: &'static str) -> Result<PriceTable, CostError> {
-        let mut models = Vec::with_capacity(text.len() / 150);
+    /// Index a table in llmux's format (see the module docs). Lines are
+    /// parsed lazily, on first lookup; a malformed line surfaces then as
+    /// [`CostError::InvalidPrices`] (the embedded table is checked by tests).
+    pub fn parse(text: &'static str) -> PriceTable {
+        let mut entries: Vec<Entry> = Vec::with_capacity(text.len() / 100);
         let mut sorted = true;
-        for (n, line) in text.lines().enumerate() {
+        for line in text.lines() {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let info = parse_line(line).map_err(|message| CostError::InvalidPrices {
-                source_name: "price table".into(),
-                message: format!("line {}: {message}", n + 1),
-            })?;
-            if let Some(prev) = models.last() {
-                let prev: &ModelInfo = prev;
-                if prev.key >= info.key {
+            let key = line.split('\t').next().unwrap_or(line);
+            if let Some(prev) = entries.last() {
+                if prev.key.as_ref() >= key {
                     sorted = false;
                 }
             }
-            models.push(info);
+            entries.push(Entry {
+                key: Cow::Borrowed(key),
+                line,
+                parsed: OnceLock::new(),
+            });
         }
-        let mut table = PriceTable { models };
         if !sorted {
-            table.models.sort_by(|a, b| a.key.cmp(&b.key));
+            entries.sort_by(|a, b| a.key.cmp(&b.key));
+            entries.dedup_by(|later, earlier| later.key == earlier.key);
+        }
+        PriceTable { entries }
+    }
+
+    /// Index lines already split and sorted by key (the embedded table),
+    /// with their keys (generated beside them, so nothing is scanned).
+    fn from_lines(keys: &'static [&'static str], lines: &'static [&'static str]) -> PriceTable {
+        let entries: Vec<Entry> = keys
+            .iter()
+            .zip(lines)
+            .map(|(key, line)| Entry {
+                key: Cow::Borrowed(key),
+                line,
+                parsed: OnceLock::new(),
+            })
+            .collect();
+        let sorted = entries.windows(2).all(|w| w[0].key < w[1].key);
+        let mut table = PriceTable { entries };
+        if !sorted {
+            table.entries.sort_by(|a, b| a.key.cmp(&b.key));
             table
-                .models
+                .entries
                 .dedup_by(|later, earlier| later.key == earlier.key);
         }
-        Ok(table)
+        table
+    }
+
+    /// Parse every entry now (instead of on first lookup), failing on the
+    /// first malformed line.
+    pub fn parse_all(&self) -> Result<(), CostError> {
+        self.entries.iter().try_for_each(|e| e.info().map(|_| ()))
     }
 
     /// Number of models.
     pub fn len(&self) -> usize {
-        self.models.len()
+        self.entries.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.models.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Every model, sorted by key.
-    pub fn models(&self) -> &[ModelInfo] {
-        &self.models
+    /// Every model key, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|e| e.key.as_ref())
+    }
+
+    /// Every model, sorted by key (parsing those not parsed yet; malformed
+    /// lines are skipped — [`PriceTable::parse_all`] reports them).
+    pub fn models(&self) -> impl Iterator<Item = &ModelInfo> + '_ {
+        self.entries.iter().filter_map(|e| e.info().ok())
     }
 
     /// The entry stored under exactly `key`.
     pub fn get(&self, key: &str) -> Option<&ModelInfo> {
-        self.models
-            .binary_search_by(|m| m.key.as_ref().cmp(key))
+        self.entries
+            .binary_search_by(|e| e.key.as_ref().cmp(key))
             .ok()
-            .map(|i| &self.models[i])
+            .and_then(|i| self.entries[i].info().ok())
     }
 
     /// Add or replace the entry under `info.key`.
     pub fn insert(&mut self, info: ModelInfo) {
         match self
-            .models
-            .binary_search_by(|m| m.key.as_ref().cmp(info.key.as_ref()))
+            .entries
+            .binary_search_by(|e| e.key.as_ref().cmp(info.key.as_ref()))
         {
-            Ok(i) => self.models[i] = info,
-            Err(i) => self.models.insert(i, info),
+            Ok(i) => self.entries[i] = Entry::parsed(info),
+            Err(i) => self.entries.insert(i, Entry::parsed(info)),
         }
     }
 
@@ -137,7 +209,7 @@ impl PriceTable {
     pub fn load_litellm_json(&mut self, text: &str) -> Result<usize, CostError> {
         let entries = parse_litellm_json(text)?;
         let n = entries.len();
-        self.models.reserve(n);
+        self.entries.reserve(n);
         for info in entries {
             self.insert(info);
         }
@@ -229,9 +301,31 @@ impl PriceTable {
         Ok(Cow::Owned(info))
     }
 
-    /// The table in llmux's format (what `cargo xtask prices` writes).
+    /// The table as the generated Rust module `cargo xtask prices` writes
+    /// (`cost/src/prices_data.rs`): the header as comments, then the lines
+    /// of [`PriceTable::to_tsv`] as a static array of string literals.
+    pub fn to_rust_module(&self, header: &str) -> String {
+        let tsv = self.to_tsv(header);
+        let mut out = String::with_capacity(tsv.len() + self.entries.len() * 8);
+        out.push_str("// @generated by `cargo xtask prices`; do not edit by hand.\n");
+        for line in tsv.lines().filter(|l| l.starts_with('#')) {
+            let _ = writeln!(out, "//{}", line.trim_start_matches('#'));
+        }
+        out.push_str("\n/// One line per model, sorted by key (format in `table.rs`).\n#[rustfmt::skip]\npub(crate) static LINES: &[&str] = &[\n");
+        for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+            let _ = writeln!(out, "{line:?},");
+        }
+        out.push_str("];\n\n/// The key (first column) of each line of [`LINES`].\n#[rustfmt::skip]\npub(crate) static KEYS: &[&str] = &[\n");
+        for e in &self.entries {
+            let _ = writeln!(out, "{:?},", e.key);
+        }
+        out.push_str("];\n");
+        out
+    }
+
+    /// The table in llmux's line format (see the module docs).
     pub fn to_tsv(&self, header: &str) -> String {
-        let mut out = String::with_capacity(self.models.len() * 160);
+        let mut out = String::with_capacity(self.entries.len() * 160);
         for line in header.lines() {
             let _ = writeln!(out, "# {line}");
         }
@@ -248,7 +342,7 @@ impl PriceTable {
             out,
             "# prices: field[@tier][>prompt_tokens]=USD per 1M tokens (in_image/out_image: USD per image)"
         );
-        for m in &self.models {
+        for m in self.models() {
             write_line(&mut out, m);
         }
         out
@@ -385,11 +479,16 @@ mod tests {
 
     #[test]
     fn embedded_table_parses_and_round_trips() {
-        let table = PriceTable::parse(EMBEDDED).unwrap();
+        let table = PriceTable::embedded().clone();
+        table.parse_all().unwrap();
         assert!(table.len() > 3000, "{}", table.len());
-        let again = PriceTable::parse(Box::leak(table.to_tsv("x").into_boxed_str())).unwrap();
-        assert_eq!(again.models(), table.models());
-        assert!(table.models.windows(2).all(|w| w[0].key < w[1].key));
+        let again = PriceTable::parse(Box::leak(table.to_tsv("x").into_boxed_str()));
+        again.parse_all().unwrap();
+        assert!(again.models().eq(table.models()));
+        assert!(table.entries.windows(2).all(|w| w[0].key < w[1].key));
+        assert_eq!(KEYS.len(), LINES.len());
+        // Every line's key column is its entry's key.
+        assert!(table.models().zip(table.keys()).all(|(m, k)| m.key == k));
     }
 
     #[test]

@@ -491,6 +491,7 @@ fn every_table_model_prices_a_call_or_says_why() {
         0,
     );
     let mut priced = 0;
+    PriceTable::embedded().parse_all().unwrap();
     for m in PriceTable::embedded().models() {
         match m.cost_per_token(&u, &CostOptions::default()) {
             Ok(c) => {

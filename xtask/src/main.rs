@@ -32,7 +32,7 @@ fn usage() -> String {
      tasks:\n  \
      test       start local Postgres/Redis if needed, then fmt --check, clippy, cargo test\n  \
      services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up\n  \
-     prices     regenerate cost/data/prices.tsv from ../shared/data/litellm_model_prices.json\n             \
+     prices     regenerate cost/src/prices_data.rs from ../shared/data/litellm_model_prices.json\n             \
      [--from PATH] [--check]"
         .to_string()
 }

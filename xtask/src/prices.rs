@@ -1,6 +1,6 @@
 //! `cargo xtask prices [--from PATH] [--check]`: convert LiteLLM's
 //! `model_prices_and_context_window.json` into llmux's embedded price table
-//! (`cost/data/prices.tsv`, format in `cost/src/table.rs`).
+//! (`cost/src/prices_data.rs`, format in `cost/src/table.rs`).
 //!
 //! Keeps every chat, completion, responses and embedding model. The source
 //! defaults to `../shared/data/litellm_model_prices.json` beside the
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use llmux_cost::{Mode, PriceTable};
 
-const TABLE: &str = "cost/data/prices.tsv";
+const TABLE: &str = "cost/src/prices_data.rs";
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
          every chat, completion, responses and embedding model. Do not edit by hand; format in cost/src/table.rs.",
         table.len()
     );
-    let out = table.to_tsv(&header);
+    let out = table.to_rust_module(&header);
     let path = root.join(TABLE);
     if check {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
