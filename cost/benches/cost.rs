@@ -42,7 +42,7 @@ fn price(c: &mut Criterion) {
                 .map(|c| c.total().nano())
         })
     });
-    let info = table.lookup("gpt-4o").map(Clone::clone);
+    let info = table.lookup("gpt-4o").cloned();
     c.bench_function("cost_per_token_resolved", |b| {
         b.iter(|| {
             info.as_ref()

@@ -20,10 +20,10 @@
 //! `flex`; none = standard), `>tokens` the prompt size above which the price
 //! applies. Values are exact decimals: **USD per million tokens** for token
 //! fields (`in=2.5` is $2.50 / 1M input tokens), USD per image for
-//! `in_image`/`out_image`. Example:
+//! `in_image`/`out_image`. Example (`⇥` = tab):
 //!
 //! ```text
-//! gpt-4o	openai	chat	128000	16384	16384	1a3eb	in=2.5 out=10 cache_read=1.25 in@batch=1.25 …
+//! gpt-4o⇥openai⇥chat⇥128000⇥16384⇥16384⇥1ef⇥in=2.5 out=10 cache_read=1.25 in@batch=1.25 …
 //! ```
 
 use std::borrow::Cow;
