@@ -3,7 +3,9 @@
 //! - `test`: the whole test suite, exactly as CI runs it: makes sure the local
 //!   Postgres and Redis are up (starting them if not), then `cargo fmt --check`,
 //!   `cargo clippy -D warnings` and `cargo test` over the workspace.
+//! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
+mod prices;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -13,6 +15,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("services") => services::ensure(),
+        Some("prices") => prices::run(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -28,7 +31,9 @@ fn usage() -> String {
     "usage: cargo xtask <task>\n\n\
      tasks:\n  \
      test       start local Postgres/Redis if needed, then fmt --check, clippy, cargo test\n  \
-     services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up"
+     services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up\n  \
+     prices     regenerate cost/src/prices_data.rs from ../shared/data/litellm_model_prices.json\n             \
+     [--from PATH] [--check]"
         .to_string()
 }
 
