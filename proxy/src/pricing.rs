@@ -2,100 +2,154 @@
 //! call (from its usage), and the worst case of a call about to be sent (for
 //! budget reservations).
 //!
-//! Prices come from the deployment's own `input_cost_per_token` /
-//! `output_cost_per_token` (litellm_params or model_info) when set.
+//! Prices come from `llmux-cost`'s embedded table, with a deployment's own
+//! `input_cost_per_token` / `output_cost_per_token` (litellm_params or
+//! model_info) laid over it. A model with no price costs `None` — never a
+//! silent zero; the gateway logs it once and records the call with no cost.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use llmux_core::endpoint::Call;
 use llmux_core::types::chat::{ChatCompletionRequest, Usage};
+use llmux_cost::{CostOptions, ModelInfo, PriceOverride, PriceTable};
 use llmux_router::{RouteInfo, Router};
 
 /// Output tokens assumed for the worst case when a request sets no
 /// `max_tokens` and the model's limit is unknown.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
 
-/// Per-token prices of one deployment, USD.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Prices {
-    input: f64,
-    output: f64,
+/// Prices of every deployment, by deployment id and by model group.
+#[derive(Default)]
+pub struct Pricing {
+    by_deployment: HashMap<String, ModelInfo>,
+    by_group: HashMap<String, Vec<ModelInfo>>,
+    warned: Mutex<HashSet<String>>,
 }
 
-impl Prices {
-    fn cost_nano(&self, prompt: u64, completion: u64) -> i64 {
-        let usd = prompt as f64 * self.input + completion as f64 * self.output;
-        (usd * 1e9).round() as i64
+impl std::fmt::Debug for Pricing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pricing")
+            .field("deployments", &self.by_deployment.len())
+            .finish()
     }
 }
 
-/// Prices of every deployment, by deployment id and by model group.
-#[derive(Debug, Default)]
-pub struct Pricing {
-    by_deployment: HashMap<String, Prices>,
-    by_group: HashMap<String, Vec<Prices>>,
+fn table() -> &'static PriceTable {
+    PriceTable::embedded()
 }
 
 impl Pricing {
-    /// The prices the router's deployments carry.
+    /// Resolve the price of every deployment of `router` once, at start.
     pub fn from_router(router: &Router) -> Pricing {
         let mut p = Pricing::default();
         for d in router.deployments() {
-            let (Some(input), Some(output)) =
-                (d.spec.input_cost_per_token, d.spec.output_cost_per_token)
-            else {
-                continue;
+            let over = match (d.spec.input_cost_per_token, d.spec.output_cost_per_token) {
+                (None, None) => None,
+                (i, o) => Some(PriceOverride::per_token(i.unwrap_or(0.0), o.unwrap_or(0.0))),
             };
-            let prices = Prices { input, output };
-            p.by_deployment.insert(d.spec.id.clone(), prices);
+            let Ok(info) = table().resolve(&d.spec.model, over.as_ref()) else {
+                continue; // wildcard groups and unpriced models resolve per call
+            };
+            let info = info.into_owned();
             p.by_group
                 .entry(d.spec.group.clone())
                 .or_default()
-                .push(prices);
+                .push(info.clone());
+            p.by_deployment.insert(d.spec.id.clone(), info);
         }
         p
     }
 
-    /// Cost of an answered call; `None` when its deployment has no price.
+    /// The price entry that served `route`.
+    fn info_for(&self, route: &RouteInfo) -> Option<Cow<'_, ModelInfo>> {
+        if let Some(info) = self.by_deployment.get(&route.deployment_id) {
+            return Some(Cow::Borrowed(info));
+        }
+        let model = format!("{}/{}", route.provider, route.upstream_model);
+        match table().lookup(&model) {
+            Ok(info) => Some(Cow::Borrowed(info)),
+            Err(e) => {
+                self.warn_once(&model, &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn warn_once(&self, model: &str, why: &str) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.insert(model.to_string()) {
+            tracing::warn!(model, "{why}: its calls are recorded without a cost; set input_cost_per_token/output_cost_per_token on the deployment to price it");
+        }
+    }
+
+    /// Cost of an answered call; `None` when its model has no price.
     /// Cache hits cost nothing.
     pub fn cost(&self, route: &RouteInfo, usage: &Usage) -> Option<i64> {
         if route.cache_hit {
             return Some(0);
         }
-        let prices = self.by_deployment.get(&route.deployment_id)?;
-        Some(prices.cost_nano(usage.prompt_tokens, usage.completion_tokens))
+        let info = self.info_for(route)?;
+        match info.cost_per_token(usage, &CostOptions::default()) {
+            Ok(c) => Some(c.total().nano()),
+            Err(e) => {
+                self.warn_once(&info.key, &e.to_string());
+                None
+            }
+        }
     }
 
-    /// The most `call` to `group` can cost on any of the group's deployments,
-    /// from an upper bound of its prompt tokens and its output limit.
+    /// The most `call` to `group` can cost on any of the group's deployments:
+    /// its prompt tokens (counted with the model's own tokenizer when
+    /// llmux has it, else bounded by the prompt's byte length) plus its output
+    /// limit (`max_tokens`, else the model's, else 4096), at the model's prices.
     pub fn worst_case(&self, group: &str, call: &Call) -> i64 {
-        let Some(prices) = self.by_group.get(group) else {
-            return 0;
+        let fallback;
+        let infos: &[ModelInfo] = match self.by_group.get(group) {
+            Some(v) => v,
+            None => match table().lookup(group) {
+                Ok(info) => {
+                    fallback = [info.clone()];
+                    &fallback
+                }
+                Err(_) => return 0,
+            },
         };
-        let (prompt, output) = bounds(call);
-        prices
+        infos
             .iter()
-            .map(|p| p.cost_nano(prompt, output))
+            .filter_map(|info| {
+                let usage = bounds(info, call);
+                info.cost_per_token(&usage, &CostOptions::default()).ok()
+            })
+            .map(|c| c.total().nano())
             .max()
             .unwrap_or(0)
     }
 }
 
-/// Upper bounds of (prompt tokens, output tokens) of a call. A BPE token
-/// covers at least one byte, so the byte length of the messages bounds the
-/// prompt's tokens from above.
-fn bounds(call: &Call) -> (u64, u64) {
+/// Upper bounds of a call's usage on the model `info`.
+fn bounds(info: &ModelInfo, call: &Call) -> Usage {
     match call {
-        Call::Chat(r) | Call::ChatStream(r) => (prompt_bytes(r), max_output(r)),
-        Call::Embeddings(r) => (
+        Call::Chat(r) | Call::ChatStream(r) => {
+            Usage::new(prompt_tokens(&info.key, r), max_output(info, r))
+        }
+        Call::Embeddings(r) => Usage::new(
             serde_json::to_vec(&r.input).map_or(0, |v| v.len() as u64),
             0,
         ),
-        _ => (0, 0),
+        _ => Usage::new(0, 0),
     }
 }
 
-fn prompt_bytes(r: &ChatCompletionRequest) -> u64 {
+fn prompt_tokens(model: &str, r: &ChatCompletionRequest) -> u64 {
+    let (encoding, exact) = llmux_cost::tokenizer_for(model);
+    if exact {
+        let tools = r.tools.as_deref().unwrap_or_default();
+        return llmux_cost::count_messages(encoding, &r.messages)
+            + llmux_cost::count_tools(encoding, tools);
+    }
+    // A BPE token covers at least one byte.
     let messages = serde_json::to_vec(&r.messages).map_or(0, |v| v.len());
     let tools = r
         .tools
@@ -105,10 +159,11 @@ fn prompt_bytes(r: &ChatCompletionRequest) -> u64 {
     (messages + tools) as u64
 }
 
-fn max_output(r: &ChatCompletionRequest) -> u64 {
+fn max_output(info: &ModelInfo, r: &ChatCompletionRequest) -> u64 {
     let per_choice = r
-        .max_completion_tokens
-        .or(r.max_tokens)
-        .map_or(DEFAULT_MAX_OUTPUT_TOKENS, u64::from);
+        .max_output_tokens()
+        .map(u64::from)
+        .or(info.max_output_tokens)
+        .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
     per_choice.saturating_mul(u64::from(r.n.unwrap_or(1).max(1)))
 }

@@ -158,6 +158,7 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     );
 
     // Info by key or by hash; never the key itself.
+    gw.gateway.flush().await;
     let info = get(gw, &format!("/key/info?key={key}"), Some(MASTER)).await;
     assert_eq!(info.status, 200, "{}", info.body);
     assert_eq!(info.body["key"], json!(hash));
@@ -610,12 +611,14 @@ async fn budget_resets_after_budget_duration() {
         "      model: openai/gpt-4o\n      input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n",
     );
     let gw = TestGateway::start(&yaml).await.unwrap();
-    // One call may cost up to 52,000 nano and costs 19,000: one fits in 60,000.
+    // One call may cost up to 28,000 nano (8 prompt tokens counted with
+    // gpt-4o's tokenizer at 1,000 + 10 max tokens at 2,000) and costs 19,000:
+    // one fits in 40,000, two do not.
     let created = post(
         &gw,
         "/key/generate",
         Some(MASTER),
-        json!({"max_budget": 0.00006, "budget_duration": "30d"}),
+        json!({"max_budget": 0.00004, "budget_duration": "30d"}),
     )
     .await;
     let key = created.body["key"].as_str().unwrap().to_string();

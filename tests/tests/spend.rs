@@ -236,9 +236,10 @@ async fn burst(gateways: &[&str], key: &str, n: usize) -> i64 {
     ok
 }
 
-/// Budget 0.0002 USD; each call may cost up to 52,000 nano (32 bytes of
-/// messages at 1,000 + 10 max tokens at 2,000) and costs 19,000. Called one
-/// at a time, 8 calls fit; at once, never more.
+/// Budget 0.0002 USD; each call may cost up to 28,000 nano (8 prompt tokens,
+/// counted with gpt-4o's tokenizer, at 1,000 + 10 max tokens at 2,000) and
+/// costs 19,000. Called one at a time, 10 calls fit (the 10th reserves at
+/// 171,000 + 28,000); at once, never more.
 const BUDGET_USD: f64 = 0.0002;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -266,12 +267,12 @@ async fn budget_holds_under_concurrency() {
         }
         ok += 1;
     }
-    assert_eq!(ok, 8);
+    assert_eq!(ok, 10);
     gw.stop().await.unwrap();
     let (rows, sum, key_spend) = recorded(&url, &hash).await;
     assert_eq!(
         (rows, sum, key_spend),
-        (8, 8 * CALL_COST_NANO, 8 * CALL_COST_NANO)
+        (10, 10 * CALL_COST_NANO, 10 * CALL_COST_NANO)
     );
 }
 
@@ -297,12 +298,12 @@ async fn two_instances_share_one_budget_through_redis() {
             ok += 1;
         }
     }
-    // Local budgets alone would let each instance spend 8 calls' worth.
-    assert_eq!(ok, 8);
+    // Local budgets alone would let each instance spend 10 calls' worth.
+    assert_eq!(ok, 10);
     b.stop().await.unwrap();
     a.stop().await.unwrap();
     let (rows, sum, _) = recorded(&url, &hash).await;
-    assert_eq!((rows, sum), (8, 8 * CALL_COST_NANO));
+    assert_eq!((rows, sum), (10, 10 * CALL_COST_NANO));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
