@@ -115,6 +115,26 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
         .route("/key/regenerate", post(crate::management::regenerate))
         .route("/key/block", post(crate::management::block))
         .route("/key/unblock", post(crate::management::unblock))
+        .route("/user/new", post(crate::org::user_new))
+        .route("/user/info", get(crate::org::user_info))
+        .route("/user/update", post(crate::org::user_update))
+        .route("/user/delete", post(crate::org::user_delete))
+        .route("/user/list", get(crate::org::user_list))
+        .route("/team/new", post(crate::org::team_new))
+        .route("/team/info", get(crate::org::team_info))
+        .route("/team/update", post(crate::org::team_update))
+        .route("/team/delete", post(crate::org::team_delete))
+        .route("/team/list", get(crate::org::team_list))
+        .route("/team/member_add", post(crate::org::team_member_add))
+        .route("/team/member_delete", post(crate::org::team_member_delete))
+        .route("/team/block", post(crate::org::team_block))
+        .route("/team/unblock", post(crate::org::team_unblock))
+        .route("/spend/logs", get(crate::reports::spend_logs))
+        .route("/global/spend", get(crate::reports::global_spend))
+        .route(
+            "/global/spend/report",
+            get(crate::reports::global_spend_report),
+        )
         .route("/health/liveliness", get(liveliness))
         .route("/health/liveness", get(liveliness))
         .route("/health/readiness", get(readiness))
@@ -242,40 +262,59 @@ pub(crate) fn cost_header(headers: &mut HeaderMap, cost: Option<i64>) {
     }
 }
 
-/// The budgets a key's calls spend from, in the budget period of `now`.
-fn budget_accounts(key: Option<&KeyRecord>, now: i64) -> Vec<Account> {
-    let Some(k) = key else {
-        return Vec::new();
-    };
-    k.max_budget_nano
-        .map(|max| {
-            let (period, base) = budget_period(k, now);
-            Account {
-                id: format!("key:{}@{period}", k.token_hash),
-                kind: "key",
-                max_nano: max,
-                base_nano: base,
-            }
-        })
-        .into_iter()
-        .collect()
+/// The budgets a caller's calls spend from (key, user, team), each in its
+/// budget period of `now`.
+fn budget_accounts(caller: &Caller, now: i64) -> Vec<Account> {
+    let mut out = Vec::new();
+    if let Some(k) = caller.key.as_deref() {
+        let budget = Budget {
+            max: k.max_budget_nano,
+            duration: k.budget_duration.as_deref(),
+            reset_at: k.budget_reset_at,
+            spent: k.spend_nano,
+        };
+        out.extend(budget.account("key", &k.token_hash, now));
+    }
+    for (kind, owner) in [("user", &caller.user), ("team", &caller.team)] {
+        if let Some(o) = owner.as_deref() {
+            let budget = Budget {
+                max: o.max_budget_nano,
+                duration: o.budget_duration.as_deref(),
+                reset_at: o.budget_reset_at,
+                spent: o.spend_nano,
+            };
+            out.extend(budget.account(kind, &o.id, now));
+        }
+    }
+    out
 }
 
-/// The end of the budget period `now` falls in, and the spend known for it.
-/// Past the stored reset time, a new period has begun with nothing spent,
-/// whether or not the reset job has written that yet.
-fn budget_period(k: &KeyRecord, now: i64) -> (i64, i64) {
-    let duration = k
-        .budget_duration
-        .as_deref()
-        .and_then(crate::keys::parse_duration);
-    match (k.budget_reset_at, duration) {
-        (Some(reset), Some(d)) if now >= reset => {
-            let periods = (now - reset) / d + 1;
-            (reset + periods * d, 0)
-        }
-        (Some(reset), _) => (reset, k.spend_nano),
-        (None, _) => (0, k.spend_nano),
+/// A stored budget: limit, period and spend as the database last knew it.
+struct Budget<'a> {
+    max: Option<i64>,
+    duration: Option<&'a str>,
+    reset_at: Option<i64>,
+    spent: i64,
+}
+
+impl Budget<'_> {
+    /// The ledger account for the budget period `now` falls in. Past the
+    /// stored reset time a new period has begun with nothing spent, whether
+    /// or not the reset job has written that yet.
+    fn account(&self, kind: &'static str, id: &str, now: i64) -> Option<Account> {
+        let max = self.max?;
+        let duration = self.duration.and_then(crate::keys::parse_duration);
+        let (period, base) = match (self.reset_at, duration) {
+            (Some(reset), Some(d)) if now >= reset => (reset + ((now - reset) / d + 1) * d, 0),
+            (Some(reset), _) => (reset, self.spent),
+            (None, _) => (0, self.spent),
+        };
+        Some(Account {
+            id: format!("{kind}:{id}@{period}"),
+            kind,
+            max_nano: max,
+            base_nano: base,
+        })
     }
 }
 
@@ -439,7 +478,7 @@ impl Gateway {
             Some(k) => self.limits.admit(k, now).await?,
             None => Slot::none(),
         };
-        let accounts = budget_accounts(caller.key.as_deref(), now);
+        let accounts = budget_accounts(&caller, now);
         let reservation = if accounts.is_empty() {
             Reservation::none()
         } else {
@@ -515,8 +554,17 @@ impl Gateway {
         };
         match keys.store().reset_due_budgets(self.clock.now()).await {
             Ok(reset) => {
-                for hash in &reset {
-                    keys.invalidate(hash).await;
+                for entry in &reset {
+                    match entry.split_once(':') {
+                        Some(("llmux_keys", id)) => keys.invalidate(id).await,
+                        Some(("llmux_users", id)) => {
+                            keys.invalidate_owner(crate::org::Kind::User, id).await
+                        }
+                        Some(("llmux_teams", id)) => {
+                            keys.invalidate_owner(crate::org::Kind::Team, id).await
+                        }
+                        _ => {}
+                    }
                 }
                 if !reset.is_empty() {
                     tracing::info!(keys = reset.len(), "budget periods reset");

@@ -86,12 +86,7 @@ impl MasterKey {
 
 impl Authenticator for MasterKey {
     fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>> {
-        Box::pin(async move {
-            self.check(headers).map(|principal| Caller {
-                principal,
-                key: None,
-            })
-        })
+        Box::pin(async move { self.check(headers).map(Caller::keyless) })
     }
 }
 

@@ -13,6 +13,7 @@ use llmux_core::{Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{presented_key, Authenticator, Principal};
+use crate::org::{Kind, Owner};
 use crate::store::{KeyRecord, Store};
 
 /// A new key: `sk-` and 32 random base62 characters (~190 bits).
@@ -84,6 +85,21 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 pub struct Caller {
     pub principal: Principal,
     pub key: Option<Arc<KeyRecord>>,
+    /// The key's user and team, when it has them (and they exist).
+    pub user: Option<Arc<Owner>>,
+    pub team: Option<Arc<Owner>>,
+}
+
+impl Caller {
+    /// A caller with no key (anonymous or the master key).
+    pub fn keyless(principal: Principal) -> Caller {
+        Caller {
+            principal,
+            key: None,
+            user: None,
+            team: None,
+        }
+    }
 }
 
 /// Master key plus virtual keys from the store.
@@ -93,6 +109,8 @@ pub struct VirtualKeys {
     /// Looked-up keys, `None` for unknown ones; concurrent misses for one
     /// key share a single database read.
     cache: moka::future::Cache<String, Option<Arc<KeyRecord>>>,
+    /// Users and teams, by `user:<id>` / `team:<id>`, cached the same way.
+    owners: moka::future::Cache<String, Option<Arc<Owner>>>,
 }
 
 impl VirtualKeys {
@@ -103,6 +121,10 @@ impl VirtualKeys {
             master_key,
             store,
             cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            owners: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
@@ -117,6 +139,33 @@ impl VirtualKeys {
     /// Forget a cached key after it changed.
     pub async fn invalidate(&self, token_hash: &str) {
         self.cache.invalidate(token_hash).await;
+    }
+
+    /// Forget a cached user or team after it changed.
+    pub async fn invalidate_owner(&self, kind: Kind, id: &str) {
+        self.owners
+            .invalidate(&format!("{}:{id}", kind.name()))
+            .await;
+    }
+
+    async fn owner(&self, kind: Kind, id: Option<&str>) -> Result<Option<Arc<Owner>>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        self.owners
+            .try_get_with(format!("{}:{id}", kind.name()), async {
+                self.store
+                    .get_owner(kind, id)
+                    .await
+                    .map(|o| o.map(Arc::new))
+            })
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::ServiceUnavailable,
+                    format!("cannot check the API key's {}: {e}", kind.name()),
+                )
+            })
     }
 
     async fn lookup(&self, token_hash: &str) -> Result<Option<Arc<KeyRecord>>> {
@@ -172,15 +221,41 @@ impl VirtualKeys {
     }
 }
 
+/// A blocked team blocks its keys; a team's models bound its keys' models.
+fn check_team(team: &Owner, model: &str) -> Result<()> {
+    if team.blocked {
+        return Err(Error::authentication(format!(
+            "Authentication Error: team {} has been blocked",
+            team.id
+        ))
+        .with_code("team_blocked"));
+    }
+    let allowed = team.models.is_empty()
+        || team
+            .models
+            .iter()
+            .any(|m| m == model || m == "all-proxy-models" || m == "*");
+    if !allowed {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "team {} is not allowed to access model={model}. Allowed models: {}",
+                team.id,
+                team.models.join(", ")
+            ),
+        )
+        .with_code("team_model_access_denied")
+        .with_param("model"));
+    }
+    Ok(())
+}
+
 impl Authenticator for VirtualKeys {
     fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             let Some(presented) = presented_key(headers) else {
                 if self.master_key.is_none() {
-                    return Ok(Caller {
-                        principal: Principal::Anonymous,
-                        key: None,
-                    });
+                    return Ok(Caller::keyless(Principal::Anonymous));
                 }
                 return Err(Error::authentication(
                     "Authentication Error: no API key passed in. Send it as 'Authorization: Bearer <key>'",
@@ -192,14 +267,13 @@ impl Authenticator for VirtualKeys {
                 .as_deref()
                 .is_some_and(|m| crate::auth::constant_time_eq(m.as_bytes(), presented.as_bytes()))
             {
-                return Ok(Caller {
-                    principal: Principal::Admin,
-                    key: None,
-                });
+                return Ok(Caller::keyless(Principal::Admin));
             }
             match self.lookup(&hash_key(presented)).await? {
                 Some(k) => Ok(Caller {
                     principal: Principal::Key,
+                    user: self.owner(Kind::User, k.user_id.as_deref()).await?,
+                    team: self.owner(Kind::Team, k.team_id.as_deref()).await?,
                     key: Some(k),
                 }),
                 None => Err(
@@ -211,6 +285,9 @@ impl Authenticator for VirtualKeys {
     }
 
     fn check(&self, caller: &Caller, model: &str, now: i64) -> Result<()> {
+        if let Some(team) = &caller.team {
+            check_team(team, model)?;
+        }
         match &caller.key {
             Some(k) => VirtualKeys::check(k, model, now),
             None => Ok(()),

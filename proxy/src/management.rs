@@ -23,7 +23,7 @@ use crate::store::{from_nano, to_nano, KeyRecord};
 type Shared = State<Arc<Gateway>>;
 
 /// The key store, after checking the caller holds the master key.
-async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, ApiError> {
+pub(crate) async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, ApiError> {
     let Some(keys) = gw.keys.clone() else {
         return Err(ApiError(Error::bad_request(
             "key management needs general_settings.master_key (and a database; SQLite llmux.db by default)",
@@ -39,7 +39,7 @@ async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, Ap
     Ok(keys)
 }
 
-fn store_error(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_error(e: crate::store::StoreError) -> ApiError {
     ApiError(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
 }
 
@@ -84,7 +84,7 @@ pub struct KeyFields {
     pub spend: Option<f64>,
 }
 
-fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
+pub(crate) fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
     match v {
         None => Ok(None),
         Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(to_nano(x))),
@@ -95,7 +95,7 @@ fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
     }
 }
 
-fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Error> {
+pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Error> {
     match v {
         Some(x) if x < 0 => Err(Error::bad_request(format!(
             "{field} must not be negative, got {x}"
@@ -194,7 +194,7 @@ pub fn key_info(k: &KeyRecord) -> Value {
 }
 
 /// `sk-…` or a 64-hex hash → the hash.
-fn token_hash_of(key: &str) -> String {
+pub(crate) fn token_hash_of(key: &str) -> String {
     if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         key.to_ascii_lowercase()
     } else {

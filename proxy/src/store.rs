@@ -242,34 +242,41 @@ impl Store {
     /// Start a new budget period for every key whose period ended by `now`:
     /// spend becomes what was logged since the new period began (usually
     /// nothing), next reset one `budget_duration` on (skipping whole periods
-    /// missed while the gateway was down). Returns the keys reset.
+    /// missed while the gateway was down). Keys, users and teams alike.
+    /// Returns `table:id` of each budget reset.
     pub async fn reset_due_budgets(&self, now: i64) -> Result<Vec<String>> {
-        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT token_hash, budget_duration, budget_reset_at FROM llmux_keys WHERE budget_reset_at IS NOT NULL AND budget_reset_at <= $1",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(ctx("find budgets to reset"))?;
         let mut reset = Vec::new();
-        for (hash, duration, reset_at) in rows {
-            let Some(d) = duration.as_deref().and_then(crate::keys::parse_duration) else {
-                continue;
-            };
-            let next = reset_at + ((now - reset_at) / d + 1) * d;
-            // Only if no one else reset it meanwhile (several instances run this).
-            let done = sqlx::query(
-                "UPDATE llmux_keys SET spend_nano = (SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) FROM llmux_spend_logs WHERE token_hash = $2 AND start_time >= $4), budget_reset_at = $1 WHERE token_hash = $2 AND budget_reset_at = $3",
-            )
-            .bind(next)
-            .bind(&hash)
-            .bind(reset_at)
-            .bind(next - d)
-            .execute(&self.pool)
+        for (table, column) in [
+            ("llmux_keys", "token_hash"),
+            ("llmux_users", "user_id"),
+            ("llmux_teams", "team_id"),
+        ] {
+            let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(&format!(
+                "SELECT {column}, budget_duration, budget_reset_at FROM {table} WHERE budget_reset_at IS NOT NULL AND budget_reset_at <= $1"
+            ))
+            .bind(now)
+            .fetch_all(&self.pool)
             .await
-            .map_err(ctx("reset budget"))?;
-            if done.rows_affected() > 0 {
-                reset.push(hash);
+            .map_err(ctx("find budgets to reset"))?;
+            for (id, duration, reset_at) in rows {
+                let Some(d) = duration.as_deref().and_then(crate::keys::parse_duration) else {
+                    continue;
+                };
+                let next = reset_at + ((now - reset_at) / d + 1) * d;
+                // Only if no other instance reset it meanwhile.
+                let done = sqlx::query(&format!(
+                    "UPDATE {table} SET spend_nano = (SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) FROM llmux_spend_logs WHERE {column} = $2 AND start_time >= $4), budget_reset_at = $1 WHERE {column} = $2 AND budget_reset_at = $3"
+                ))
+                .bind(next)
+                .bind(&id)
+                .bind(reset_at)
+                .bind(next - d)
+                .execute(&self.pool)
+                .await
+                .map_err(ctx("reset budget"))?;
+                if done.rows_affected() > 0 {
+                    reset.push(format!("{table}:{id}"));
+                }
             }
         }
         Ok(reset)

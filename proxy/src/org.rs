@@ -1,0 +1,803 @@
+//! Users and teams: who keys belong to, with budgets, limits and model access
+//! of their own. LiteLLM's management paths and fields: `/user/new|info|
+//! update|delete|list`, `/team/new|info|update|delete|list|member_add|
+//! member_delete|block|unblock`. Master key only.
+//!
+//! A key with a `user_id` or `team_id` spends from that user's and team's
+//! budgets as well as its own; a blocked team blocks its keys; a team's
+//! `models` bound its keys' models.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use llmux_core::{Error, ErrorKind};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::app::{parse_json, Gateway};
+use crate::error::ApiError;
+use crate::keys::{generate_key, parse_duration};
+use crate::management::{admin, check_limit, check_money, key_info, store_error};
+use crate::store::{from_nano, KeyRecord, Store, StoreError};
+
+type Shared = State<Arc<Gateway>>;
+
+/// Users or teams: the two kinds of owner share storage code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Team,
+}
+
+impl Kind {
+    fn table(self) -> &'static str {
+        match self {
+            Kind::User => "llmux_users",
+            Kind::Team => "llmux_teams",
+        }
+    }
+
+    fn id_column(self) -> &'static str {
+        match self {
+            Kind::User => "user_id",
+            Kind::Team => "team_id",
+        }
+    }
+
+    /// `user` or `team`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Team => "team",
+        }
+    }
+}
+
+/// A user or a team as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owner {
+    pub id: String,
+    /// `user_email` of a user, `team_alias` of a team.
+    pub label: Option<String>,
+    /// `user_role` of a user.
+    pub role: Option<String>,
+    /// A user's teams; a team's members (`{"user_id", "role"}` objects).
+    pub members: Vec<Value>,
+    pub models: Vec<String>,
+    pub max_budget_nano: Option<i64>,
+    pub budget_duration: Option<String>,
+    pub budget_reset_at: Option<i64>,
+    pub spend_nano: i64,
+    pub tpm_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub blocked: bool,
+    pub metadata: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn ctx(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError {
+        context: context.to_string(),
+        source,
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T, empty: &str) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| empty.to_string())
+}
+
+fn columns(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "user_id, user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, metadata, created_at, updated_at",
+        Kind::Team => "team_id, team_alias, members, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, blocked, metadata, created_at, updated_at",
+    }
+}
+
+fn from_row(kind: Kind, r: &AnyRow) -> Result<Owner, sqlx::Error> {
+    let list = |s: String| serde_json::from_str::<Vec<Value>>(&s).unwrap_or_default();
+    let (label, role, members, blocked) = match kind {
+        Kind::User => (
+            r.try_get("user_email")?,
+            r.try_get("user_role")?,
+            list(r.try_get("teams")?),
+            false,
+        ),
+        Kind::Team => (
+            r.try_get("team_alias")?,
+            None,
+            list(r.try_get("members")?),
+            r.try_get::<i64, _>("blocked")? != 0,
+        ),
+    };
+    Ok(Owner {
+        id: r.try_get(kind.id_column())?,
+        label,
+        role,
+        members,
+        models: serde_json::from_str(&r.try_get::<String, _>("models")?).unwrap_or_default(),
+        max_budget_nano: r.try_get("max_budget_nano")?,
+        budget_duration: r.try_get("budget_duration")?,
+        budget_reset_at: r.try_get("budget_reset_at")?,
+        spend_nano: r.try_get("spend_nano")?,
+        tpm_limit: r.try_get("tpm_limit")?,
+        rpm_limit: r.try_get("rpm_limit")?,
+        blocked,
+        metadata: serde_json::from_str(&r.try_get::<String, _>("metadata")?).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Storage of users and teams.
+impl Store {
+    /// One user or team.
+    pub async fn get_owner(&self, kind: Kind, id: &str) -> Result<Option<Owner>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE {} = $1",
+            columns(kind),
+            kind.table(),
+            kind.id_column()
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(ctx("read user/team"))?;
+        row.map(|r| from_row(kind, &r))
+            .transpose()
+            .map_err(ctx("decode user/team"))
+    }
+
+    /// Users or teams, oldest first.
+    pub async fn list_owners(
+        &self,
+        kind: Kind,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Owner>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM {} ORDER BY created_at, {} LIMIT $1 OFFSET $2",
+            columns(kind),
+            kind.table(),
+            kind.id_column()
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(ctx("list users/teams"))?;
+        rows.iter()
+            .map(|r| from_row(kind, r))
+            .collect::<Result<_, _>>()
+            .map_err(ctx("decode user/team"))
+    }
+
+    /// Insert (`insert = true`) or overwrite every field but spend.
+    pub async fn save_owner(&self, kind: Kind, o: &Owner, insert: bool) -> Result<(), StoreError> {
+        let sql = match (kind, insert) {
+            (Kind::User, true) => "INSERT INTO llmux_users (user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, user_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            (Kind::User, false) => "UPDATE llmux_users SET user_email=$1, user_role=$2, teams=$3, models=$4, max_budget_nano=$5, budget_duration=$6, budget_reset_at=$7, tpm_limit=$8, rpm_limit=$9, metadata=$10, updated_at=$11 WHERE created_at=$12 AND user_id=$13",
+            (Kind::Team, true) => "INSERT INTO llmux_teams (team_alias, blocked, members, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, team_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            (Kind::Team, false) => "UPDATE llmux_teams SET team_alias=$1, blocked=$2, members=$3, models=$4, max_budget_nano=$5, budget_duration=$6, budget_reset_at=$7, tpm_limit=$8, rpm_limit=$9, metadata=$10, updated_at=$11 WHERE created_at=$12 AND team_id=$13",
+        };
+        let q = sqlx::query(sql).bind(&o.label);
+        let q = match kind {
+            Kind::User => q.bind(&o.role),
+            Kind::Team => q.bind(i64::from(o.blocked)),
+        };
+        q.bind(to_json(&o.members, "[]"))
+            .bind(to_json(&o.models, "[]"))
+            .bind(o.max_budget_nano)
+            .bind(&o.budget_duration)
+            .bind(o.budget_reset_at)
+            .bind(o.tpm_limit)
+            .bind(o.rpm_limit)
+            .bind(to_json(&o.metadata, "{}"))
+            .bind(o.updated_at)
+            .bind(o.created_at)
+            .bind(&o.id)
+            .execute(self.pool())
+            .await
+            .map_err(ctx("save user/team"))?;
+        Ok(())
+    }
+
+    /// Delete a user or team; whether it existed.
+    pub async fn delete_owner(&self, kind: Kind, id: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(&format!(
+            "DELETE FROM {} WHERE {} = $1",
+            kind.table(),
+            kind.id_column()
+        ))
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(ctx("delete user/team"))?;
+        Ok(r.rows_affected() > 0)
+    }
+}
+
+/// Fields of `/user/new|update` and `/team/new|update`. Absent fields are
+/// left alone on update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerFields {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    user_email: Option<String>,
+    #[serde(default)]
+    user_role: Option<String>,
+    #[serde(default)]
+    team_alias: Option<String>,
+    #[serde(default)]
+    teams: Option<Vec<String>>,
+    #[serde(default)]
+    members_with_roles: Option<Vec<Member>>,
+    #[serde(default)]
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    max_budget: Option<f64>,
+    #[serde(default)]
+    budget_duration: Option<String>,
+    #[serde(default)]
+    tpm_limit: Option<i64>,
+    #[serde(default)]
+    rpm_limit: Option<i64>,
+    #[serde(default)]
+    blocked: Option<bool>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    /// `/user/new` also creates a key for the user unless this is `false`.
+    #[serde(default)]
+    auto_create_key: Option<bool>,
+}
+
+/// A team member.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub user_id: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role() -> String {
+    "user".into()
+}
+
+fn apply(kind: Kind, o: &mut Owner, f: &OwnerFields, now: i64) -> Result<(), Error> {
+    let misplaced = match kind {
+        Kind::User => [
+            ("team_alias", f.team_alias.is_some()),
+            ("members_with_roles", f.members_with_roles.is_some()),
+            ("blocked", f.blocked.is_some()),
+        ],
+        Kind::Team => [
+            ("user_email", f.user_email.is_some()),
+            ("user_role", f.user_role.is_some()),
+            ("teams", f.teams.is_some()),
+        ],
+    };
+    if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
+        return Err(
+            Error::bad_request(format!("{field} is not a field of a {}", kind.name()))
+                .with_param(*field),
+        );
+    }
+    match kind {
+        Kind::User => {
+            if let Some(v) = &f.user_email {
+                o.label = Some(v.clone());
+            }
+            if let Some(v) = &f.user_role {
+                o.role = Some(v.clone());
+            }
+            if let Some(v) = &f.teams {
+                o.members = v.iter().map(|t| json!(t)).collect();
+            }
+        }
+        Kind::Team => {
+            if let Some(v) = &f.team_alias {
+                o.label = Some(v.clone());
+            }
+            if let Some(v) = &f.members_with_roles {
+                o.members = v.iter().map(|m| json!(m)).collect();
+            }
+            if let Some(b) = f.blocked {
+                o.blocked = b;
+            }
+        }
+    }
+    if let Some(m) = &f.models {
+        o.models.clone_from(m);
+    }
+    if let Some(b) = check_money("max_budget", f.max_budget)? {
+        o.max_budget_nano = Some(b);
+    }
+    if let Some(d) = &f.budget_duration {
+        let secs = parse_duration(d).ok_or_else(|| {
+            Error::bad_request(format!(
+                "budget_duration '{d}' is not like 30s, 30m, 24h, 30d"
+            ))
+            .with_param("budget_duration")
+        })?;
+        o.budget_duration = Some(d.clone());
+        o.budget_reset_at = Some(now + secs);
+    }
+    if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {
+        o.tpm_limit = Some(v);
+    }
+    if let Some(v) = check_limit("rpm_limit", f.rpm_limit)? {
+        o.rpm_limit = Some(v);
+    }
+    if let Some(m) = &f.metadata {
+        o.metadata.clone_from(m);
+    }
+    o.updated_at = now;
+    Ok(())
+}
+
+/// A user or team as LiteLLM's info endpoints show it.
+pub fn owner_info(kind: Kind, o: &Owner) -> Value {
+    let mut v = json!({
+        kind.id_column(): o.id,
+        "models": o.models,
+        "spend": from_nano(o.spend_nano),
+        "max_budget": o.max_budget_nano.map(from_nano),
+        "budget_duration": o.budget_duration,
+        "budget_reset_at": o.budget_reset_at,
+        "tpm_limit": o.tpm_limit,
+        "rpm_limit": o.rpm_limit,
+        "metadata": o.metadata,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    });
+    match kind {
+        Kind::User => {
+            v["user_email"] = json!(o.label);
+            v["user_role"] = json!(o.role);
+            v["teams"] = json!(o.members);
+        }
+        Kind::Team => {
+            v["team_alias"] = json!(o.label);
+            v["members_with_roles"] = json!(o.members);
+            v["blocked"] = json!(o.blocked);
+        }
+    }
+    v
+}
+
+fn not_found(kind: Kind, id: &str) -> ApiError {
+    ApiError(
+        Error::new(
+            ErrorKind::NotFound,
+            format!("{} not found: {id}", kind.name()),
+        )
+        .with_param(kind.id_column()),
+    )
+}
+
+async fn find(store: &Store, kind: Kind, id: &str) -> Result<Owner, ApiError> {
+    store
+        .get_owner(kind, id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(kind, id))
+}
+
+fn new_id(kind: Kind) -> Result<String, Error> {
+    // A key's random tail makes a fine unique id.
+    let k = generate_key()?;
+    Ok(format!("{}-{}", kind.name(), &k[3..19]))
+}
+
+async fn create(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let fields: OwnerFields = if body.is_empty() {
+        OwnerFields::default()
+    } else {
+        parse_json(body)?
+    };
+    let id = match kind {
+        Kind::User => fields.user_id.clone(),
+        Kind::Team => fields.team_id.clone(),
+    };
+    let id = match id {
+        Some(id) if id.trim().is_empty() => {
+            return Err(ApiError(
+                Error::bad_request(format!("{} must not be empty", kind.id_column()))
+                    .with_param(kind.id_column()),
+            ))
+        }
+        Some(id) => id,
+        None => new_id(kind)?,
+    };
+    let now = gw.clock.now();
+    let mut owner = Owner {
+        id: id.clone(),
+        created_at: now,
+        ..Owner::default()
+    };
+    apply(kind, &mut owner, &fields, now)?;
+    if keys
+        .store()
+        .get_owner(kind, &id)
+        .await
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(ApiError(
+            Error::bad_request(format!("{} already exists: {id}", kind.name()))
+                .with_param(kind.id_column()),
+        ));
+    }
+    keys.store()
+        .save_owner(kind, &owner, true)
+        .await
+        .map_err(store_error)?;
+    let mut out = owner_info(kind, &owner);
+    if kind == Kind::User && fields.auto_create_key != Some(false) {
+        // LiteLLM's /user/new answers with a key for the new user.
+        let key = generate_key()?;
+        let record = KeyRecord {
+            token_hash: crate::keys::hash_key(&key),
+            key_name: crate::keys::display_name(&key),
+            user_id: Some(id),
+            created_at: now,
+            updated_at: now,
+            ..KeyRecord::default()
+        };
+        keys.store()
+            .insert_key(&record)
+            .await
+            .map_err(store_error)?;
+        out["key"] = json!(key);
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn update(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let fields: OwnerFields = parse_json(body)?;
+    let id = match kind {
+        Kind::User => fields.user_id.clone(),
+        Kind::Team => fields.team_id.clone(),
+    }
+    .ok_or_else(|| {
+        ApiError(
+            Error::bad_request(format!("{} is required", kind.id_column()))
+                .with_param(kind.id_column()),
+        )
+    })?;
+    let mut owner = find(keys.store(), kind, &id).await?;
+    apply(kind, &mut owner, &fields, gw.clock.now())?;
+    keys.store()
+        .save_owner(kind, &owner, false)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate_owner(kind, &id).await;
+    Ok(Json(owner_info(kind, &owner)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteOwners {
+    #[serde(default)]
+    user_ids: Vec<String>,
+    #[serde(default)]
+    team_ids: Vec<String>,
+}
+
+async fn delete(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let req: DeleteOwners = parse_json(body)?;
+    let (ids, field) = match kind {
+        Kind::User => (req.user_ids, "user_ids"),
+        Kind::Team => (req.team_ids, "team_ids"),
+    };
+    if ids.is_empty() {
+        return Err(ApiError(
+            Error::bad_request(format!("{field} must list at least one id")).with_param(field),
+        ));
+    }
+    for id in &ids {
+        if !keys
+            .store()
+            .delete_owner(kind, id)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(not_found(kind, id));
+        }
+        keys.invalidate_owner(kind, id).await;
+    }
+    Ok(Json(json!({ "deleted": ids })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct InfoQuery {
+    user_id: Option<String>,
+    team_id: Option<String>,
+}
+
+async fn info(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    q: InfoQuery,
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let id = match kind {
+        Kind::User => q.user_id,
+        Kind::Team => q.team_id,
+    }
+    .ok_or_else(|| {
+        ApiError(
+            Error::bad_request(format!(
+                "the {} query parameter is required",
+                kind.id_column()
+            ))
+            .with_param(kind.id_column()),
+        )
+    })?;
+    let owner = find(keys.store(), kind, &id).await?;
+    let (user, team) = match kind {
+        Kind::User => (Some(id.as_str()), None),
+        Kind::Team => (None, Some(id.as_str())),
+    };
+    let owned = keys
+        .store()
+        .list_keys(user, team, 1000, 0)
+        .await
+        .map_err(store_error)?;
+    let key_infos: Vec<Value> = owned.iter().map(key_info).collect();
+    let info_field = format!("{}_info", kind.name());
+    Ok(Json(json!({
+        kind.id_column(): id,
+        info_field: owner_info(kind, &owner),
+        "keys": key_infos,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+async fn list(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    q: PageQuery,
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let page = q.page.unwrap_or(1).max(1);
+    let size = q.page_size.unwrap_or(25).clamp(1, 100);
+    let owners = keys
+        .store()
+        .list_owners(kind, size, (page - 1) * size)
+        .await
+        .map_err(store_error)?;
+    let items: Vec<Value> = owners.iter().map(|o| owner_info(kind, o)).collect();
+    let field = format!("{}s", kind.name());
+    Ok(Json(json!({ field: items, "page": page, "page_size": size })).into_response())
+}
+
+macro_rules! handlers {
+    ($kind:expr, $new:ident, $update:ident, $delete:ident, $info:ident, $list:ident) => {
+        /// `POST …/new`
+        pub async fn $new(
+            State(gw): Shared,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            create(&gw, &headers, &body, $kind).await
+        }
+        /// `POST …/update`
+        pub async fn $update(
+            State(gw): Shared,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            update(&gw, &headers, &body, $kind).await
+        }
+        /// `POST …/delete`
+        pub async fn $delete(
+            State(gw): Shared,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            delete(&gw, &headers, &body, $kind).await
+        }
+        /// `GET …/info`
+        pub async fn $info(
+            State(gw): Shared,
+            headers: HeaderMap,
+            Query(q): Query<InfoQuery>,
+        ) -> Result<Response, ApiError> {
+            info(&gw, &headers, q, $kind).await
+        }
+        /// `GET …/list`
+        pub async fn $list(
+            State(gw): Shared,
+            headers: HeaderMap,
+            Query(q): Query<PageQuery>,
+        ) -> Result<Response, ApiError> {
+            list(&gw, &headers, q, $kind).await
+        }
+    };
+}
+
+handlers!(
+    Kind::User,
+    user_new,
+    user_update,
+    user_delete,
+    user_info,
+    user_list
+);
+handlers!(
+    Kind::Team,
+    team_new,
+    team_update,
+    team_delete,
+    team_info,
+    team_list
+);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberAdd {
+    team_id: String,
+    member: MemberOrMany,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MemberOrMany {
+    One(Member),
+    Many(Vec<Member>),
+}
+
+/// `POST /team/member_add` with `{"team_id", "member": {...} | [...]}`.
+pub async fn team_member_add(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let req: MemberAdd = parse_json(&body)?;
+    let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
+    let new = match req.member {
+        MemberOrMany::One(m) => vec![m],
+        MemberOrMany::Many(v) => v,
+    };
+    for m in new {
+        let present = team
+            .members
+            .iter()
+            .any(|v| v["user_id"] == json!(m.user_id));
+        if present {
+            return Err(ApiError(
+                Error::bad_request(format!(
+                    "user {} is already a member of team {}",
+                    m.user_id, team.id
+                ))
+                .with_param("member"),
+            ));
+        }
+        team.members.push(json!(m));
+    }
+    team.updated_at = gw.clock.now();
+    keys.store()
+        .save_owner(Kind::Team, &team, false)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate_owner(Kind::Team, &team.id).await;
+    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberDelete {
+    team_id: String,
+    user_id: String,
+}
+
+/// `POST /team/member_delete` with `{"team_id", "user_id"}`.
+pub async fn team_member_delete(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let keys = admin(&gw, &headers).await?;
+    let req: MemberDelete = parse_json(&body)?;
+    let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
+    let before = team.members.len();
+    team.members.retain(|v| v["user_id"] != json!(req.user_id));
+    if team.members.len() == before {
+        return Err(ApiError(
+            Error::new(
+                ErrorKind::NotFound,
+                format!("user {} is not a member of team {}", req.user_id, team.id),
+            )
+            .with_param("user_id"),
+        ));
+    }
+    team.updated_at = gw.clock.now();
+    keys.store()
+        .save_owner(Kind::Team, &team, false)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate_owner(Kind::Team, &team.id).await;
+    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamId {
+    team_id: String,
+}
+
+async fn set_team_blocked(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    blocked: bool,
+) -> Result<Response, ApiError> {
+    let keys = admin(gw, headers).await?;
+    let req: TeamId = parse_json(body)?;
+    let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
+    team.blocked = blocked;
+    team.updated_at = gw.clock.now();
+    keys.store()
+        .save_owner(Kind::Team, &team, false)
+        .await
+        .map_err(store_error)?;
+    keys.invalidate_owner(Kind::Team, &team.id).await;
+    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+}
+
+/// `POST /team/block`
+pub async fn team_block(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    set_team_blocked(&gw, &headers, &body, true).await
+}
+
+/// `POST /team/unblock`
+pub async fn team_unblock(
+    State(gw): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    set_team_blocked(&gw, &headers, &body, false).await
+}
