@@ -2,8 +2,18 @@
 //!
 //! - `test`: the whole test suite, exactly as CI runs it: makes sure the local
 //!   Postgres and Redis are up (starting them if not), then `cargo fmt --check`,
-//!   `cargo clippy -D warnings` and `cargo test` over the workspace.
+//!   `cargo clippy -D warnings` and `cargo test` over the workspace; before
+//!   the tests it installs the real SDK clients (`clients`).
+//! - `clients`: install the official `openai` (Python and Node) and
+//!   `anthropic` (Python) packages that the real-client tests drive, into
+//!   `target/clients/venv` and `tests/clients/node/node_modules`.
+//! - `dist`: release build of `llmux`, stripped, with SHA-256 checksum and a
+//!   changelog section, in `dist/`.
+//! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
 
+mod bench;
+mod clients;
+mod dist;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -13,6 +23,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("services") => services::ensure(),
+        Some("clients") => clients::install(),
+        Some("dist") => dist::run(),
+        Some("bench") => bench::run(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -28,8 +41,17 @@ fn usage() -> String {
     "usage: cargo xtask <task>\n\n\
      tasks:\n  \
      test       start local Postgres/Redis if needed, then fmt --check, clippy, cargo test\n  \
-     services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up"
+     services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up\n  \
+     clients    install the real SDK clients (openai/anthropic Python, openai Node) for the tests\n  \
+     dist       release build of llmux, stripped, SHA-256 checksum and changelog in dist/\n  \
+     bench      gateway overhead vs a direct call against a local mock upstream (release build)"
         .to_string()
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 /// Run `cargo` with `args`, failing with a message naming the step.
@@ -49,6 +71,7 @@ fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     services::ensure()?;
+    clients::install()?;
     cargo("format check", &["fmt", "--all", "--", "--check"])?;
     cargo(
         "lint",
