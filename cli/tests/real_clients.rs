@@ -20,7 +20,10 @@ use serde_json::{json, Value};
 const MASTER_KEY: &str = "sk-llmux-master";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn clients_dir() -> PathBuf {
@@ -172,10 +175,8 @@ impl Drop for TempDir {
 }
 
 async fn gateway(name: &str, up: &MockServer) -> Gateway {
-    let dir = std::env::temp_dir().join(format!(
-        "llmux-real-clients-{name}-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("llmux-real-clients-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.yaml");
     let base = format!("{}/v1", up.url());
@@ -257,6 +258,75 @@ async fn run_client(program: &Path, script: &Path, gw: &Gateway) -> String {
     stdout
 }
 
+/// What the OpenAI clients' scenario must have sent upstream: only the calls
+/// the gateway accepted, each with the upstream key, tools forwarded as the
+/// client sent them, and usage asked for on every stream.
+fn check_openai_upstream(up: &MockServer) {
+    let reqs = up.requests();
+    let summary: Vec<(String, String, Value)> = reqs
+        .iter()
+        .map(|r| {
+            (
+                r.path.clone(),
+                r.json()["model"].as_str().unwrap_or("").to_string(),
+                r.json()["stream"].clone(),
+            )
+        })
+        .collect();
+    let chat = |model: &str, stream: Value| {
+        (
+            "/v1/chat/completions".to_string(),
+            model.to_string(),
+            stream,
+        )
+    };
+    assert_eq!(
+        summary,
+        vec![
+            chat("gpt-4o", Value::Null),
+            chat("gpt-4o", json!(true)),
+            chat("gpt-4o", json!(true)),
+            chat("gpt-4o", Value::Null),
+            chat("gpt-4o", json!(true)),
+            (
+                "/v1/embeddings".to_string(),
+                "text-embedding-3-small".to_string(),
+                Value::Null
+            ),
+            (
+                "/v1/embeddings".to_string(),
+                "text-embedding-3-small".to_string(),
+                Value::Null
+            ),
+            chat("rate-limited", Value::Null),
+        ]
+    );
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some("Bearer sk-upstream"));
+        if r.json()["stream"] == true {
+            assert_eq!(r.json()["stream_options"], json!({"include_usage": true}));
+        }
+    }
+    let weather = json!([{
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"]
+            }
+        }
+    }]);
+    assert_eq!(reqs[3].json()["tools"], weather);
+    assert_eq!(reqs[3].json()["tool_choice"], "auto");
+    assert_eq!(reqs[4].json()["tools"], weather);
+    assert_eq!(reqs[5].json()["input"], json!(["first", "second"]));
+    assert_eq!(reqs[5].json()["encoding_format"], "base64");
+    assert_eq!(reqs[6].json()["encoding_format"], "float");
+}
+
 /// Compare line by line first, so a mismatch names the case.
 fn assert_output(actual: &str, expected: &str) {
     let a: Vec<&str> = actual.lines().collect();
@@ -272,14 +342,9 @@ async fn openai_python_client() {
     let py = python();
     let up = MockServer::start(upstream).await.unwrap();
     let gw = gateway("openai-py", &up).await;
-    let out = run_client(
-        &py,
-        &clients_dir().join("python/openai_client.py"),
-        &gw,
-    )
-    .await;
-    println!("{out}");
+    let out = run_client(&py, &clients_dir().join("python/openai_client.py"), &gw).await;
     assert_output(&out, OPENAI_PYTHON);
+    check_openai_upstream(&up);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,8 +358,8 @@ async fn openai_node_client() {
         &gw,
     )
     .await;
-    println!("{out}");
     assert_output(&out, OPENAI_NODE);
+    check_openai_upstream(&up);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -302,16 +367,57 @@ async fn anthropic_python_client() {
     let py = python();
     let up = MockServer::start(upstream).await.unwrap();
     let gw = gateway("anthropic-py", &up).await;
-    let out = run_client(
-        &py,
-        &clients_dir().join("python/anthropic_client.py"),
-        &gw,
-    )
-    .await;
-    println!("{out}");
+    let out = run_client(&py, &clients_dir().join("python/anthropic_client.py"), &gw).await;
     assert_output(&out, ANTHROPIC_PYTHON);
+    let reqs = up.requests();
+    // Five accepted calls reached the upstream, as OpenAI chat completions.
+    assert_eq!(reqs.len(), 5);
+    assert!(reqs.iter().all(|r| r.path == "/v1/chat/completions"));
+    assert_eq!(
+        reqs[1].json()["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    );
+    assert_eq!(reqs[1].json()["max_tokens"], 64);
+    assert_eq!(
+        reqs[4].json()["tools"][0]["function"]["name"],
+        "get_weather"
+    );
 }
 
-const OPENAI_PYTHON: &str = "";
-const OPENAI_NODE: &str = "";
-const ANTHROPIC_PYTHON: &str = "";
+const OPENAI_PYTHON: &str = r#"chat: {"content":"Hello from the mock!","finish_reason":"stop","id":"chatcmpl-mock","model":"gpt-4o","usage":[9,5,14],"x-llmux-attempts":"1","x-llmux-model-group":"gpt"}
+stream: {"chunks":6,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":true,"usage":[9,5,14]}
+stream: {"chunks":5,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":false,"usage":null}
+tools: {"arguments":{"city":"Paris"},"finish_reason":"tool_calls","id":"call_mock_weather","name":"get_weather","type":"function"}
+tools stream: {"calls":[{"arguments":{"city":"Paris"},"id":"call_mock_weather","name":"get_weather"}],"finish_reason":"tool_calls"}
+embeddings: {"model":"text-embedding-3-small","usage":[8,8],"vectors":[[0.5,-1.0],[0.5,-1.0]]}
+embeddings float: {"vectors":[[0.0023064255,-0.009327292,0.0]]}
+error 401: {"class":"AuthenticationError","code":"invalid_api_key","message":"Authentication Error: invalid API key","param":null,"status":401,"type":"authentication_error"}
+error 404: {"class":"BadRequestError","code":"model_not_found","message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","param":"model","status":400,"type":"invalid_request_error"}
+error 400: {"class":"BadRequestError","code":null,"message":"Invalid request body at 'temperature': invalid type: string \"hot\", expected f64 at line 1 column 78","param":"temperature","status":400,"type":"invalid_request_error"}
+error 429: {"class":"RateLimitError","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null,"status":429,"type":"rate_limit_error"}
+error 404 models: {"class":"NotFoundError","code":"model_not_found","message":"The model 'no-such-model' does not exist","param":"model","status":404,"type":"invalid_request_error"}
+models: ["embed","gpt","limited"]
+"#;
+const OPENAI_NODE: &str = r#"chat: {"content":"Hello from the mock!","finish_reason":"stop","id":"chatcmpl-mock","model":"gpt-4o","usage":[9,5,14],"x-llmux-attempts":"1","x-llmux-model-group":"gpt"}
+stream: {"chunks":6,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":true,"usage":[9,5,14]}
+stream: {"chunks":5,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":false,"usage":null}
+tools: {"arguments":{"city":"Paris"},"finish_reason":"tool_calls","id":"call_mock_weather","name":"get_weather","type":"function"}
+tools stream: {"calls":[{"arguments":{"city":"Paris"},"id":"call_mock_weather","name":"get_weather"}],"finish_reason":"tool_calls"}
+embeddings: {"model":"text-embedding-3-small","usage":[8,8],"vectors":[[0.5,-1],[0.5,-1]]}
+embeddings float: {"vectors":[[0.0023064255,-0.009327292,0]]}
+error 401: {"class":"AuthenticationError","code":"invalid_api_key","message":"Authentication Error: invalid API key","param":null,"status":401,"type":"authentication_error"}
+error 404: {"class":"BadRequestError","code":"model_not_found","message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","param":"model","status":400,"type":"invalid_request_error"}
+error 400: {"class":"BadRequestError","code":null,"message":"Invalid request body at 'temperature': invalid type: string \"hot\", expected f64 at line 1 column 78","param":"temperature","status":400,"type":"invalid_request_error"}
+error 429: {"class":"RateLimitError","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null,"status":429,"type":"rate_limit_error"}
+error 404 models: {"class":"NotFoundError","code":"model_not_found","message":"The model 'no-such-model' does not exist","param":"model","status":404,"type":"invalid_request_error"}
+models: ["embed","gpt","limited"]
+"#;
+const ANTHROPIC_PYTHON: &str = r#"messages: {"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]}
+messages system: {"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]}
+messages stream: {"final":{"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]},"texts":["Hello"," from the"," mock!"]}
+messages stream events: ["message_start","content_block_start","content_block_delta","content_block_delta","content_block_delta","content_block_stop","message_delta","message_stop"]
+messages tools: {"content":[{"id":"call_mock_weather","input":{"city":"Paris"},"name":"get_weather","type":"tool_use"}],"model":"gpt-4o","role":"assistant","stop_reason":"tool_use","stop_sequence":null,"type":"message","usage":[21,7]}
+error 401: {"body":{"error":{"message":"Authentication Error: invalid API key","type":"authentication_error"},"type":"error"},"class":"AuthenticationError","status":401}
+error 404: {"body":{"error":{"message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
+error 400: {"body":{"error":{"message":"Invalid request body at 'max_tokens': invalid type: string \"many\", expected u32 at line 1 column 20","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
+"#;

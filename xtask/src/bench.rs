@@ -121,7 +121,9 @@ fn cpu_time(pid: u32) -> Option<Duration> {
     // Fields 14 and 15 of stat(5); `rest` starts at field 3.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_secs_f64((utime + stime) as f64 / clock_ticks()))
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / clock_ticks(),
+    ))
 }
 
 fn clock_ticks() -> f64 {
@@ -313,9 +315,14 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     let rss_idle = status_kb(pid, "VmRSS").unwrap_or(0);
 
     eprintln!("bench: sequential ({} pairs)", plan.sequential);
-    let (seq_direct, seq_via, _, _) =
-        load::sequential_pair(&direct, &via, plan.sequential, Duration::from_secs(60), false)
-            .await?;
+    let (seq_direct, seq_via, _, _) = load::sequential_pair(
+        &direct,
+        &via,
+        plan.sequential,
+        Duration::from_secs(60),
+        false,
+    )
+    .await?;
 
     eprintln!("bench: streaming ({} pairs)", plan.streaming);
     let (ttft_direct, ttft_via, total_direct, total_via) = load::sequential_pair(
@@ -367,8 +374,10 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let _ = writeln!(
@@ -434,7 +443,11 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     let _ = writeln!(
         out,
         "| Gateway CPU time per request (at 32 connections) | | {} | | | |",
-        cpu_per_request.map_or("n/a".into(), |c| format!("{:.1} µs ({:.2} cores busy)", c.as_secs_f64() * 1e6, cpu_share)),
+        cpu_per_request.map_or("n/a".into(), |c| format!(
+            "{:.1} µs ({:.2} cores busy)",
+            c.as_secs_f64() * 1e6,
+            cpu_share
+        )),
     );
     let _ = writeln!(
         out,
@@ -471,7 +484,10 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
         plan.rate_for.as_secs(),
         plan.open_loop_conns
     );
-    let base_p99 = open.first().map(|(_, _, v)| v.latencies.pct(99.0)).unwrap_or_default();
+    let base_p99 = open
+        .first()
+        .map(|(_, _, v)| v.latencies.pct(99.0))
+        .unwrap_or_default();
     let mut knee = None;
     for (r, d, v) in &open {
         let served = rate(v.latencies.len() as u64, v.elapsed);

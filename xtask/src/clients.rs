@@ -61,7 +61,10 @@ fn python(root: &Path) -> Result<(), String> {
     let py = venv.join("bin/python");
     let stamp = dir.join("python.stamp");
     if up_to_date(&stamp, &hash, &py) {
-        eprintln!("xtask: clients: Python clients up to date ({})", venv.display());
+        eprintln!(
+            "xtask: clients: Python clients up to date ({})",
+            venv.display()
+        );
         return Ok(());
     }
     std::fs::create_dir_all(&dir)
@@ -95,7 +98,10 @@ fn node(root: &Path) -> Result<(), String> {
     let stamp = root.join("target/clients/node.stamp");
     let installed = dir.join("node_modules/openai/package.json");
     if up_to_date(&stamp, &hash, &installed) {
-        eprintln!("xtask: clients: Node clients up to date ({})", dir.display());
+        eprintln!(
+            "xtask: clients: Node clients up to date ({})",
+            dir.display()
+        );
         return Ok(());
     }
     if let Some(parent) = stamp.parent() {

@@ -175,7 +175,10 @@ fn changelog(root: &Path, version: &str) -> Result<String, String> {
         None => "HEAD".to_string(),
     };
     // Unit separator between fields, one commit per line.
-    let log = git(root, &["log", "--no-merges", "--format=%h\x1f%cs\x1f%s", &range])?;
+    let log = git(
+        root,
+        &["log", "--no-merges", "--format=%h\x1f%cs\x1f%s", &range],
+    )?;
     Ok(render_changelog(version, last_tag.as_deref(), &log))
 }
 
@@ -226,7 +229,8 @@ mod tests {
 
     #[test]
     fn changelog_section_from_git_log() {
-        let log = "abc1234\x1f2026-11-25\x1fllmux serve: bench\ndef5678\x1f2026-11-24\x1fcore: types\n";
+        let log =
+            "abc1234\x1f2026-11-25\x1fllmux serve: bench\ndef5678\x1f2026-11-24\x1fcore: types\n";
         assert_eq!(
             render_changelog("0.1.0", Some("v0.0.9"), log),
             "# Changelog\n\n## llmux 0.1.0 (2026-11-25)\n\nChanges since v0.0.9:\n\n\

@@ -36,7 +36,7 @@ m = client.messages.create(model="gpt", max_tokens=64, messages=MESSAGES)
 show("messages", message(m))
 
 m = client.messages.create(
-    model="gpt", max_tokens=64, system="Be brief.", messages=MESSAGES, temperature=0.2
+    model="gpt", max_tokens=64, system="Be brief.", messages=MESSAGES
 )
 show("messages system", message(m))
 

@@ -315,9 +315,7 @@ pub async fn open_loop(
     }
     let mut all = Vec::with_capacity(total as usize);
     for t in tasks {
-        if let Ok(Ok(mut l)) =
-            tokio::time::timeout(duration + Duration::from_secs(10), t).await
-        {
+        if let Ok(Ok(mut l)) = tokio::time::timeout(duration + Duration::from_secs(10), t).await {
             all.append(&mut l);
         }
     }

@@ -46,7 +46,10 @@ fn stream_events(contents: &[&str]) -> Vec<Bytes> {
         "null",
     ))];
     for c in contents {
-        events.push(Bytes::from(chunk(&format!("{{\"content\":\"{c}\"}}"), "null")));
+        events.push(Bytes::from(chunk(
+            &format!("{{\"content\":\"{c}\"}}"),
+            "null",
+        )));
     }
     events.push(Bytes::from(chunk("{}", "\"stop\"")));
     events
@@ -59,8 +62,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn respond(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
     let mut r = Response::new(body);
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     r
 }
 
