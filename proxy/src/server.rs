@@ -507,6 +507,12 @@ pub async fn serve_on(
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // axum 0.8 leaves Nagle's algorithm on: streamed SSE events after the
+    // first then wait for the client's delayed ACK (~40 ms each burst).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -2,9 +2,19 @@
 //!
 //! - `test`: the whole test suite, exactly as CI runs it: makes sure the local
 //!   Postgres and Redis are up (starting them if not), then `cargo fmt --check`,
-//!   `cargo clippy -D warnings` and `cargo test` over the workspace.
+//!   `cargo clippy -D warnings` and `cargo test` over the workspace; before
+//!   the tests it installs the real SDK clients (`clients`).
+//! - `clients`: install the official `openai` (Python and Node) and
+//!   `anthropic` (Python) packages that the real-client tests drive, into
+//!   `target/clients/venv` and `tests/clients/node/node_modules`.
+//! - `dist`: release build of `llmux`, stripped, with SHA-256 checksum and a
+//!   changelog section, in `dist/`.
+//! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
 //! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
+mod bench;
+mod clients;
+mod dist;
 mod prices;
 mod services;
 
@@ -16,6 +26,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("services") => services::ensure(),
         Some("prices") => prices::run(&args[1..]),
+        Some("clients") => clients::install(),
+        Some("dist") => dist::run(),
+        Some("bench") => bench::run(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -33,8 +46,17 @@ fn usage() -> String {
      test       start local Postgres/Redis if needed, then fmt --check, clippy, cargo test\n  \
      services   only make sure Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) are up\n  \
      prices     regenerate cost/src/prices_data.rs from ../shared/data/litellm_model_prices.json\n             \
-     [--from PATH] [--check]"
+     [--from PATH] [--check]\n  \
+     clients    install the real SDK clients (openai/anthropic Python, openai Node) for the tests\n  \
+     dist       release build of llmux, stripped, SHA-256 checksum and changelog in dist/\n  \
+     bench      gateway overhead vs a direct call against a local mock upstream (release build)"
         .to_string()
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 /// Run `cargo` with `args`, failing with a message naming the step.
@@ -54,6 +76,7 @@ fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     services::ensure()?;
+    clients::install()?;
     cargo("format check", &["fmt", "--all", "--", "--check"])?;
     cargo(
         "lint",

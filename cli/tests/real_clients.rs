@@ -1,0 +1,423 @@
+//! Real clients against `llmux serve`: the official `openai` Python and Node
+//! packages and the `anthropic` Python package, run as scripts
+//! (`tests/clients/`) against the built binary in front of the mock OpenAI
+//! upstream. Each script prints one line per case; the whole output is
+//! compared exactly.
+//!
+//! The clients are installed by `cargo xtask clients` (which `cargo xtask test`
+//! runs first). Without them these tests fail and say so: they never pass by
+//! skipping.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use llmux_tests::mock::{openai, MockResponse, MockServer, RecordedRequest};
+use serde_json::{json, Value};
+
+const MASTER_KEY: &str = "sk-llmux-master";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn clients_dir() -> PathBuf {
+    root().join("tests/clients")
+}
+
+fn install_hint(what: &str, missing: &Path) -> String {
+    format!(
+        "{what} is not installed ({} is missing): run `cargo xtask clients` \
+         (or `cargo xtask test`, which runs it) to install the real SDK clients",
+        missing.display()
+    )
+}
+
+/// The venv's Python, or a failure saying how to install it.
+fn python() -> PathBuf {
+    let py = root().join("target/clients/venv/bin/python");
+    assert!(
+        py.exists(),
+        "{}",
+        install_hint("the Python client venv", &py)
+    );
+    py
+}
+
+/// Checks that the Node client is installed.
+fn node_client() {
+    let pkg = clients_dir().join("node/node_modules/openai/package.json");
+    assert!(
+        pkg.exists(),
+        "{}",
+        install_hint("the openai Node package", &pkg)
+    );
+}
+
+// ---- the upstream ------------------------------------------------------------
+
+const TOOL_CALL_ID: &str = "call_mock_weather";
+
+fn tool_call_completion(model: &str) -> Value {
+    json!({
+        "id": "chatcmpl-mock-tools",
+        "object": "chat.completion",
+        "created": openai::CREATED,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": null,
+                "refusal": null,
+                "tool_calls": [{
+                    "id": TOOL_CALL_ID,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}
+                }]
+            },
+            "logprobs": null,
+            "finish_reason": "tool_calls"
+        }],
+        "usage": {"prompt_tokens": 21, "completion_tokens": 7, "total_tokens": 28}
+    })
+}
+
+fn tool_call_chunks(model: &str, include_usage: bool) -> Vec<Value> {
+    let mut chunks = vec![
+        openai::chunk(
+            model,
+            json!({"role": "assistant", "content": null, "tool_calls": [{
+                "index": 0, "id": TOOL_CALL_ID, "type": "function",
+                "function": {"name": "get_weather", "arguments": ""}
+            }]}),
+            None,
+        ),
+        openai::chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
+            None,
+        ),
+        openai::chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+            None,
+        ),
+        openai::chunk(model, json!({}), Some("tool_calls")),
+    ];
+    if include_usage {
+        chunks.push(openai::usage_chunk(model));
+    }
+    chunks
+}
+
+/// The mock OpenAI upstream, plus a tool call when tools are offered and a
+/// 429 for the `rate-limited` model.
+fn upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    let model = body["model"].as_str().unwrap_or("mock-model").to_string();
+    if req.path.ends_with("/chat/completions") && model == "rate-limited" {
+        return MockResponse::json(
+            429,
+            &openai::error_body(
+                "Rate limit reached for requests",
+                "requests",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
+        );
+    }
+    if req.path.ends_with("/chat/completions") && body.get("tools").is_some() {
+        if body["stream"] == true {
+            let usage = body.pointer("/stream_options/include_usage") == Some(&json!(true));
+            return openai::sse_response(&tool_call_chunks(&model, usage));
+        }
+        return MockResponse::json(200, &tool_call_completion(&model));
+    }
+    openai::behaviour(req)
+}
+
+// ---- the gateway -------------------------------------------------------------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `llmux serve`; killed on drop.
+struct Gateway {
+    child: Child,
+    url: String,
+    _dir: TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn gateway(name: &str, up: &MockServer) -> Gateway {
+    let dir =
+        std::env::temp_dir().join(format!("llmux-real-clients-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.yaml");
+    let base = format!("{}/v1", up.url());
+    let entry = |group: &str, model: &str| {
+        format!(
+            "  - model_name: {group}\n    litellm_params:\n      model: {model}\n      api_base: {base}\n      api_key: sk-upstream\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n{}{}{}router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+            entry("gpt", "openai/gpt-4o"),
+            entry("embed", "openai/text-embedding-3-small"),
+            entry("limited", "openai/rate-limited"),
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_llmux"))
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .env("LLMUX_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let gw = Gateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: TempDir(dir),
+    };
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client
+            .get(format!("{}/health/liveliness", gw.url))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                return gw;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "llmux serve did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Run a client script against the gateway; its stdout (failing on a non-zero exit).
+async fn run_client(program: &Path, script: &Path, gw: &Gateway) -> String {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg(script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LLMUX_URL", &gw.url)
+        .env("LLMUX_KEY", MASTER_KEY)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONIOENCODING", "utf-8")
+        .current_dir(script.parent().unwrap())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("client script timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// What the OpenAI clients' scenario must have sent upstream: only the calls
+/// the gateway accepted, each with the upstream key, tools forwarded as the
+/// client sent them, and usage asked for on every stream.
+fn check_openai_upstream(up: &MockServer) {
+    let reqs = up.requests();
+    let summary: Vec<(String, String, Value)> = reqs
+        .iter()
+        .map(|r| {
+            (
+                r.path.clone(),
+                r.json()["model"].as_str().unwrap_or("").to_string(),
+                r.json()["stream"].clone(),
+            )
+        })
+        .collect();
+    let chat = |model: &str, stream: Value| {
+        (
+            "/v1/chat/completions".to_string(),
+            model.to_string(),
+            stream,
+        )
+    };
+    assert_eq!(
+        summary,
+        vec![
+            chat("gpt-4o", Value::Null),
+            chat("gpt-4o", json!(true)),
+            chat("gpt-4o", json!(true)),
+            chat("gpt-4o", Value::Null),
+            chat("gpt-4o", json!(true)),
+            (
+                "/v1/embeddings".to_string(),
+                "text-embedding-3-small".to_string(),
+                Value::Null
+            ),
+            (
+                "/v1/embeddings".to_string(),
+                "text-embedding-3-small".to_string(),
+                Value::Null
+            ),
+            chat("rate-limited", Value::Null),
+        ]
+    );
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some("Bearer sk-upstream"));
+        if r.json()["stream"] == true {
+            assert_eq!(r.json()["stream_options"], json!({"include_usage": true}));
+        }
+    }
+    let weather = json!([{
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"]
+            }
+        }
+    }]);
+    assert_eq!(reqs[3].json()["tools"], weather);
+    assert_eq!(reqs[3].json()["tool_choice"], "auto");
+    assert_eq!(reqs[4].json()["tools"], weather);
+    assert_eq!(reqs[5].json()["input"], json!(["first", "second"]));
+    assert_eq!(reqs[5].json()["encoding_format"], "base64");
+    assert_eq!(reqs[6].json()["encoding_format"], "float");
+}
+
+/// Compare line by line first, so a mismatch names the case.
+fn assert_output(actual: &str, expected: &str) {
+    let a: Vec<&str> = actual.lines().collect();
+    let e: Vec<&str> = expected.lines().collect();
+    for (i, (x, y)) in a.iter().zip(&e).enumerate() {
+        assert_eq!(x, y, "line {} differs", i + 1);
+    }
+    assert_eq!(actual, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_python_client() {
+    let py = python();
+    let up = MockServer::start(upstream).await.unwrap();
+    let gw = gateway("openai-py", &up).await;
+    let out = run_client(&py, &clients_dir().join("python/openai_client.py"), &gw).await;
+    assert_output(&out, OPENAI_PYTHON);
+    check_openai_upstream(&up);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_node_client() {
+    node_client();
+    let up = MockServer::start(upstream).await.unwrap();
+    let gw = gateway("openai-node", &up).await;
+    let out = run_client(
+        Path::new("node"),
+        &clients_dir().join("node/openai_client.mjs"),
+        &gw,
+    )
+    .await;
+    assert_output(&out, OPENAI_NODE);
+    check_openai_upstream(&up);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_python_client() {
+    let py = python();
+    let up = MockServer::start(upstream).await.unwrap();
+    let gw = gateway("anthropic-py", &up).await;
+    let out = run_client(&py, &clients_dir().join("python/anthropic_client.py"), &gw).await;
+    assert_output(&out, ANTHROPIC_PYTHON);
+    let reqs = up.requests();
+    // Five accepted calls reached the upstream, as OpenAI chat completions.
+    assert_eq!(reqs.len(), 5);
+    assert!(reqs.iter().all(|r| r.path == "/v1/chat/completions"));
+    assert_eq!(
+        reqs[1].json()["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    );
+    assert_eq!(reqs[1].json()["max_tokens"], 64);
+    assert_eq!(
+        reqs[4].json()["tools"][0]["function"]["name"],
+        "get_weather"
+    );
+}
+
+const OPENAI_PYTHON: &str = r#"chat: {"content":"Hello from the mock!","finish_reason":"stop","id":"chatcmpl-mock","model":"gpt-4o","usage":[9,5,14],"x-llmux-attempts":"1","x-llmux-model-group":"gpt"}
+stream: {"chunks":6,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":true,"usage":[9,5,14]}
+stream: {"chunks":5,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":false,"usage":null}
+tools: {"arguments":{"city":"Paris"},"finish_reason":"tool_calls","id":"call_mock_weather","name":"get_weather","type":"function"}
+tools stream: {"calls":[{"arguments":{"city":"Paris"},"id":"call_mock_weather","name":"get_weather"}],"finish_reason":"tool_calls"}
+embeddings: {"model":"text-embedding-3-small","usage":[8,8],"vectors":[[0.5,-1.0],[0.5,-1.0]]}
+embeddings float: {"vectors":[[0.0023064255,-0.009327292,0.0]]}
+error 401: {"class":"AuthenticationError","code":"invalid_api_key","message":"Authentication Error: invalid API key","param":null,"status":401,"type":"authentication_error"}
+error 404: {"class":"BadRequestError","code":"model_not_found","message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","param":"model","status":400,"type":"invalid_request_error"}
+error 400: {"class":"BadRequestError","code":null,"message":"Invalid request body at 'temperature': invalid type: string \"hot\", expected f64 at line 1 column 78","param":"temperature","status":400,"type":"invalid_request_error"}
+error 429: {"class":"RateLimitError","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null,"status":429,"type":"rate_limit_error"}
+error 404 models: {"class":"NotFoundError","code":"model_not_found","message":"The model 'no-such-model' does not exist","param":"model","status":404,"type":"invalid_request_error"}
+models: ["embed","gpt","limited"]
+"#;
+const OPENAI_NODE: &str = r#"chat: {"content":"Hello from the mock!","finish_reason":"stop","id":"chatcmpl-mock","model":"gpt-4o","usage":[9,5,14],"x-llmux-attempts":"1","x-llmux-model-group":"gpt"}
+stream: {"chunks":6,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":true,"usage":[9,5,14]}
+stream: {"chunks":5,"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","include_usage":false,"usage":null}
+tools: {"arguments":{"city":"Paris"},"finish_reason":"tool_calls","id":"call_mock_weather","name":"get_weather","type":"function"}
+tools stream: {"calls":[{"arguments":{"city":"Paris"},"id":"call_mock_weather","name":"get_weather"}],"finish_reason":"tool_calls"}
+embeddings: {"model":"text-embedding-3-small","usage":[8,8],"vectors":[[0.5,-1],[0.5,-1]]}
+embeddings float: {"vectors":[[0.0023064255,-0.009327292,0]]}
+error 401: {"class":"AuthenticationError","code":"invalid_api_key","message":"Authentication Error: invalid API key","param":null,"status":401,"type":"authentication_error"}
+error 404: {"class":"BadRequestError","code":"model_not_found","message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","param":"model","status":400,"type":"invalid_request_error"}
+error 400: {"class":"BadRequestError","code":null,"message":"Invalid request body at 'temperature': invalid type: string \"hot\", expected f64 at line 1 column 78","param":"temperature","status":400,"type":"invalid_request_error"}
+error 429: {"class":"RateLimitError","code":"rate_limit_exceeded","message":"Rate limit reached for requests","param":null,"status":429,"type":"rate_limit_error"}
+error 404 models: {"class":"NotFoundError","code":"model_not_found","message":"The model 'no-such-model' does not exist","param":"model","status":404,"type":"invalid_request_error"}
+models: ["embed","gpt","limited"]
+"#;
+const ANTHROPIC_PYTHON: &str = r#"messages: {"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]}
+messages system: {"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]}
+messages stream: {"final":{"content":[{"text":"Hello from the mock!","type":"text"}],"model":"gpt-4o","role":"assistant","stop_reason":"end_turn","stop_sequence":null,"type":"message","usage":[9,5]},"texts":["Hello"," from the"," mock!"]}
+messages stream events: ["message_start","content_block_start","content_block_delta","content_block_delta","content_block_delta","content_block_stop","message_delta","message_stop"]
+messages tools: {"content":[{"id":"call_mock_weather","input":{"city":"Paris"},"name":"get_weather","type":"tool_use"}],"model":"gpt-4o","role":"assistant","stop_reason":"tool_use","stop_sequence":null,"type":"message","usage":[21,7]}
+error 401: {"body":{"error":{"message":"Authentication Error: invalid API key","type":"authentication_error"},"type":"error"},"class":"AuthenticationError","status":401}
+error 404: {"body":{"error":{"message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
+error 400: {"body":{"error":{"message":"Invalid request body at 'max_tokens': invalid type: string \"many\", expected u32 at line 1 column 20","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
+"#;

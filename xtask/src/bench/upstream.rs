@@ -1,0 +1,140 @@
+//! A fast mock OpenAI upstream for the benchmark: plain hyper on 127.0.0.1,
+//! answering every `POST …/chat/completions` with a fixed chat completion, or
+//! with a fixed SSE stream when the body asks for `"stream":true`.
+//!
+//! It does as little as it can (no JSON parsing: the request is scanned for
+//! a few byte patterns), so that the numbers measure the gateway, not the mock.
+//! A model name containing `slow` gets a slow stream: the first chunk at once,
+//! then one chunk every [`SLOW_CHUNK_EVERY`] for [`SLOW_CHUNKS`] chunks: this
+//! is how the benchmark holds 1,000 streams open at the same time.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// Delay between the chunks of a slow stream.
+pub const SLOW_CHUNK_EVERY: Duration = Duration::from_millis(100);
+/// Content chunks in a slow stream.
+pub const SLOW_CHUNKS: usize = 20;
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp_bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":6,"total_tokens":15}}"#;
+
+fn chunk(delta: &str, finish: &str) -> String {
+    format!(
+        "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_bench\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
+    )
+}
+
+const USAGE_CHUNK: &str = "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_bench\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":6,\"total_tokens\":15}}\n\n";
+
+/// The events of the fixed stream, without usage and `[DONE]`.
+fn stream_events(contents: &[&str]) -> Vec<Bytes> {
+    let mut events = vec![Bytes::from(chunk(
+        r#"{"role":"assistant","content":""}"#,
+        "null",
+    ))];
+    for c in contents {
+        events.push(Bytes::from(chunk(
+            &format!("{{\"content\":\"{c}\"}}"),
+            "null",
+        )));
+    }
+    events.push(Bytes::from(chunk("{}", "\"stop\"")));
+    events
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let is_chat = req.uri().path().ends_with("/chat/completions");
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    if !is_chat {
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            "application/json",
+            Full::new(Bytes::from_static(
+                br#"{"error":{"message":"Invalid URL","type":"invalid_request_error","param":null,"code":null}}"#,
+            ))
+            .boxed_unsync(),
+        ));
+    }
+    let stream = contains(&body, br#""stream":true"#);
+    if !stream {
+        return Ok(respond(
+            StatusCode::OK,
+            "application/json",
+            Full::new(Bytes::from_static(COMPLETION.as_bytes())).boxed_unsync(),
+        ));
+    }
+    let usage = contains(&body, br#""include_usage":true"#);
+    let slow = contains(&body, b"slow");
+    let contents: Vec<&str> = if slow {
+        vec!["tok"; SLOW_CHUNKS]
+    } else {
+        vec!["Hello", " from the", " bench upstream!"]
+    };
+    let mut events = stream_events(&contents);
+    if usage {
+        events.push(Bytes::from_static(USAGE_CHUNK.as_bytes()));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    let frames = futures::stream::unfold(
+        (events.into_iter(), true),
+        move |(mut it, first)| async move {
+            let event = it.next()?;
+            if slow && !first {
+                tokio::time::sleep(SLOW_CHUNK_EVERY).await;
+            }
+            Some((Ok::<_, Infallible>(Frame::data(event)), (it, false)))
+        },
+    );
+    Ok(respond(
+        StatusCode::OK,
+        "text/event-stream",
+        StreamBody::new(frames).boxed_unsync(),
+    ))
+}
+
+/// Bind on 127.0.0.1 and serve on the current runtime until it stops.
+pub async fn start() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(handle))
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}

@@ -1,0 +1,118 @@
+//! `cargo xtask clients`: install the real SDK clients the end-to-end tests
+//! drive (`cli/tests/real_clients.rs`):
+//!
+//! - a Python venv at `target/clients/venv` with `tests/clients/python/requirements.txt`
+//!   (the official `openai` and `anthropic` packages, every version pinned);
+//! - `npm ci` in `tests/clients/node` (the official `openai` package, locked
+//!   by `package-lock.json`).
+//!
+//! Idempotent and fast: each install records the SHA-256 of the file it
+//! installed from in a stamp file and is skipped while that file is unchanged
+//! and the installed tree is still there. Needs `python3` (with `venv`) and
+//! `npm`; reaches PyPI and the npm registry only when something must be
+//! installed.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::dist::sha256_hex;
+
+/// Install (or confirm) both client sets.
+pub fn install() -> Result<(), String> {
+    let root = crate::workspace_root();
+    python(&root)?;
+    node(&root)
+}
+
+fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: clients: {step}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("clients: {step}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("clients: {step} failed ({status})"))
+    }
+}
+
+/// Whether `stamp` holds `expected` and `installed` exists.
+fn up_to_date(stamp: &Path, expected: &str, installed: &Path) -> bool {
+    installed.exists()
+        && std::fs::read_to_string(stamp)
+            .map(|s| s.trim() == expected)
+            .unwrap_or(false)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("clients: cannot read {}: {e}", path.display()))
+}
+
+fn write_stamp(path: &Path, hash: &str) -> Result<(), String> {
+    std::fs::write(path, format!("{hash}\n"))
+        .map_err(|e| format!("clients: cannot write {}: {e}", path.display()))
+}
+
+fn python(root: &Path) -> Result<(), String> {
+    let requirements = root.join("tests/clients/python/requirements.txt");
+    let hash = sha256_hex(&read(&requirements)?);
+    let dir = root.join("target/clients");
+    let venv = dir.join("venv");
+    let py = venv.join("bin/python");
+    let stamp = dir.join("python.stamp");
+    if up_to_date(&stamp, &hash, &py) {
+        eprintln!(
+            "xtask: clients: Python clients up to date ({})",
+            venv.display()
+        );
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("clients: cannot create {}: {e}", dir.display()))?;
+    if !py.exists() {
+        run(
+            "python3 -m venv target/clients/venv",
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        )?;
+    }
+    run(
+        "pip install -r tests/clients/python/requirements.txt",
+        Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(&requirements),
+    )?;
+    write_stamp(&stamp, &hash)
+}
+
+fn node(root: &Path) -> Result<(), String> {
+    let dir = root.join("tests/clients/node");
+    let hash = sha256_hex(&read(&dir.join("package-lock.json"))?);
+    let stamp = root.join("target/clients/node.stamp");
+    let installed = dir.join("node_modules/openai/package.json");
+    if up_to_date(&stamp, &hash, &installed) {
+        eprintln!(
+            "xtask: clients: Node clients up to date ({})",
+            dir.display()
+        );
+        return Ok(());
+    }
+    if let Some(parent) = stamp.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("clients: cannot create {}: {e}", parent.display()))?;
+    }
+    run(
+        "npm ci in tests/clients/node",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir),
+    )?;
+    write_stamp(&stamp, &hash)
+}
