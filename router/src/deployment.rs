@@ -55,6 +55,9 @@ pub struct DeploymentSpec {
     pub max_input_tokens: Option<u64>,
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
+    /// Input + output price of a token from `llmux-cost`'s table, for
+    /// cost-based routing when the deployment sets no price of its own.
+    pub table_unit_cost: Option<f64>,
 }
 
 /// A deployment and its live state.
@@ -196,7 +199,7 @@ impl Deployment {
             (Some(i), Some(o)) => Some(i + o),
             (Some(i), None) => Some(i),
             (None, Some(o)) => Some(o),
-            (None, None) => None,
+            (None, None) => self.spec.table_unit_cost,
         }
     }
 }

@@ -298,6 +298,16 @@ impl Router {
         for (i, entry) in model_list.into_iter().enumerate() {
             let lp = &entry.litellm_params;
             let info = entry.model_info.clone().unwrap_or_default();
+            // What the price table knows of the model: its context window
+            // (for the pre-call check) and price (for cost-based routing).
+            let known = llmux_cost::get_model_info(&lp.model).ok();
+            let table_unit_cost = known.and_then(|k| {
+                let input = k.base_price(llmux_cost::PriceField::Input)?.usd();
+                let output = k
+                    .base_price(llmux_cost::PriceField::Output)
+                    .map_or(0.0, |r| r.usd());
+                Some(input + output)
+            });
             let spec = DeploymentSpec {
                 id: info
                     .id
@@ -316,9 +326,12 @@ impl Router {
                 weight: lp.weight,
                 timeout: seconds("litellm_params.timeout", lp.timeout)?,
                 stream_timeout: seconds("litellm_params.stream_timeout", lp.stream_timeout)?,
-                max_input_tokens: info.max_input_tokens,
+                max_input_tokens: info
+                    .max_input_tokens
+                    .or(known.and_then(|k| k.max_input_tokens)),
                 input_cost_per_token: lp.input_cost_per_token.or(info.input_cost_per_token),
                 output_cost_per_token: lp.output_cost_per_token.or(info.output_cost_per_token),
+                table_unit_cost,
             };
             deployments.push(Arc::new(Deployment::new(spec, env.clone())?));
         }
@@ -540,5 +553,39 @@ impl Service<RouterRequest> for Router {
     fn call(&mut self, req: RouterRequest) -> Self::Future {
         let stack = self.stack.clone();
         Box::pin(stack.oneshot(req))
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+    use llmux_core::MapEnv;
+
+    #[test]
+    fn deployments_learn_context_window_and_price_from_the_table() {
+        let entry = |model: &str| ModelListEntry {
+            model_name: "g".into(),
+            litellm_params: crate::config::LitellmParams {
+                model: model.into(),
+                api_key: Some("k".into()),
+                ..Default::default()
+            },
+            model_info: None,
+        };
+        let router = Router::new(
+            vec![entry("openai/gpt-4o"), entry("openai/my-finetune")],
+            RouterSettings::default(),
+            Arc::new(MapEnv::default()),
+        )
+        .unwrap();
+        let [known, unknown] = router.deployments() else {
+            panic!("two deployments expected");
+        };
+        // gpt-4o: 128k context, $2.50 + $10 per million tokens.
+        assert_eq!(known.spec.max_input_tokens, Some(128_000));
+        let unit = known.unit_cost().unwrap();
+        assert!((unit - 12.5e-6).abs() < 1e-15, "{unit}");
+        assert_eq!(unknown.spec.max_input_tokens, None);
+        assert_eq!(unknown.unit_cost(), None);
     }
 }
