@@ -18,6 +18,7 @@ pub mod clock;
 pub mod completions;
 pub mod config;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod management;
