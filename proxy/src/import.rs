@@ -152,7 +152,7 @@ enum Kind {
     Int,
     /// `Boolean`
     Bool,
-    /// `DateTime` (timestamp(3), UTC) → Unix seconds
+    /// `DateTime` (timestamp(3), UTC) → Unix seconds, with the fraction
     Time,
     /// `String[]` / `Json` → JSON text
     Json,
@@ -193,7 +193,7 @@ fn select(table: &'static str, present: &HashSet<String>, cols: &[Col]) -> Resul
                 Kind::Float => format!("\"{name}\"::float8"),
                 Kind::Int => format!("\"{name}\"::bigint"),
                 Kind::Bool => format!("\"{name}\"::boolean"),
-                Kind::Time => format!("FLOOR(EXTRACT(EPOCH FROM \"{name}\"))::bigint"),
+                Kind::Time => format!("EXTRACT(EPOCH FROM \"{name}\")::float8"),
                 Kind::Json => format!("to_json(\"{name}\")::text"),
             }
         } else if c.required {
@@ -204,8 +204,8 @@ fn select(table: &'static str, present: &HashSet<String>, cols: &[Col]) -> Resul
         } else {
             match c.kind {
                 Kind::Text | Kind::Json => "NULL::text".to_string(),
-                Kind::Float => "NULL::float8".to_string(),
-                Kind::Int | Kind::Time => "NULL::bigint".to_string(),
+                Kind::Float | Kind::Time => "NULL::float8".to_string(),
+                Kind::Int => "NULL::bigint".to_string(),
                 Kind::Bool => "NULL::boolean".to_string(),
             }
         };
@@ -261,6 +261,11 @@ impl Src<'_> {
 
     fn int(&self, c: &str) -> Result<Option<i64>> {
         self.row.try_get(c).map_err(|e| self.err(e))
+    }
+
+    /// A time, in whole Unix seconds.
+    fn time(&self, c: &str) -> Result<Option<i64>> {
+        Ok(self.float(c)?.map(|t| t.floor() as i64))
     }
 
     fn boolean(&self, c: &str) -> Result<Option<bool>> {
@@ -334,7 +339,15 @@ async fn read_all(
     if !present.contains(table) {
         return Ok(None);
     }
-    let sql = select(table, &columns(pg, table).await?, cols)?;
+    let order = cols
+        .iter()
+        .find(|c| c.required)
+        .map(|c| c.name)
+        .unwrap_or("1");
+    let sql = format!(
+        "{} ORDER BY \"{order}\"",
+        select(table, &columns(pg, table).await?, cols)?
+    );
     let rows = sqlx::query(&sql)
         .fetch_all(pg)
         .await
@@ -470,7 +483,7 @@ async fn import_budgets(
         if let Some(s) = soft_budget {
             soft.insert(id.clone(), s);
         }
-        let created = r.int("created_at")?.unwrap_or(now);
+        let created = r.time("created_at")?.unwrap_or(now);
         let done = sqlx::query(
             "INSERT INTO llmux_budgets (budget_id, max_budget_nano, soft_budget_nano, budget_duration, tpm_limit, rpm_limit, max_parallel_requests, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (budget_id) DO NOTHING",
         )
@@ -482,7 +495,7 @@ async fn import_budgets(
         .bind(r.int("rpm_limit")?)
         .bind(r.int("max_parallel_requests")?)
         .bind(created)
-        .bind(r.int("updated_at")?.unwrap_or(created))
+        .bind(r.time("updated_at")?.unwrap_or(created))
         .execute(&mut *tx)
         .await
         .map_err(target_err("llmux_budgets"))?
@@ -556,11 +569,11 @@ async fn import_teams(
         let reset = reset_at(
             &format!("team {id}"),
             duration.as_deref(),
-            r.int("budget_reset_at")?,
+            r.time("budget_reset_at")?,
             now,
             &mut report.warnings,
         );
-        let created = r.int("created_at")?.unwrap_or(now);
+        let created = r.time("created_at")?.unwrap_or(now);
         let done = sqlx::query(
             "INSERT INTO llmux_teams (team_id, team_alias, members, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, blocked, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (team_id) DO NOTHING",
         )
@@ -577,7 +590,7 @@ async fn import_teams(
         .bind(i64::from(r.boolean("blocked")?.unwrap_or(false)))
         .bind(json_text(&r.object("metadata")?))
         .bind(created)
-        .bind(r.int("updated_at")?.unwrap_or(created))
+        .bind(r.time("updated_at")?.unwrap_or(created))
         .execute(&mut *tx)
         .await
         .map_err(target_err("llmux_teams"))?
@@ -635,11 +648,11 @@ async fn import_users(
         let reset = reset_at(
             &format!("user {id}"),
             duration.as_deref(),
-            r.int("budget_reset_at")?,
+            r.time("budget_reset_at")?,
             now,
             &mut report.warnings,
         );
-        let created = r.int("created_at")?.unwrap_or(now);
+        let created = r.time("created_at")?.unwrap_or(now);
         let done = sqlx::query(
             "INSERT INTO llmux_users (user_id, user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (user_id) DO NOTHING",
         )
@@ -656,7 +669,7 @@ async fn import_users(
         .bind(r.int("rpm_limit")?)
         .bind(json_text(&r.object("metadata")?))
         .bind(created)
-        .bind(r.int("updated_at")?.unwrap_or(created))
+        .bind(r.time("updated_at")?.unwrap_or(created))
         .execute(&mut *tx)
         .await
         .map_err(target_err("llmux_users"))?
@@ -735,10 +748,16 @@ async fn import_keys(
             row,
             table: KEY_TABLE,
         };
-        let hash = token_hash(&r.text("token")?.unwrap_or_default(), &mut report.warnings);
-        let key_name = r
-            .text_nonempty("key_name")?
-            .unwrap_or_else(|| "sk-...".to_string());
+        let token = r.text("token")?.unwrap_or_default();
+        let hash = token_hash(&token, &mut report.warnings);
+        let stored_name = r.text_nonempty("key_name")?;
+        // How warnings name the key: LiteLLM's display name, else the hash.
+        let label = match (&stored_name, token.starts_with("sk-")) {
+            (Some(n), _) => n.clone(),
+            (None, true) => crate::keys::display_name(&token),
+            (None, false) => format!("with hash {}…", hash.get(..12).unwrap_or(&hash)),
+        };
+        let key_name = stored_name.unwrap_or_else(|| "sk-...".to_string());
         let team_id = r.text("team_id")?;
         // `all-team-models` means "whatever the key's team may use": llmux
         // keys list their models, so the team's list is copied in (a team
@@ -766,13 +785,13 @@ async fn import_keys(
             .and_then(|b| soft_budgets.get(&b).copied());
         let duration = r.text("budget_duration")?;
         let reset = reset_at(
-            &format!("key {key_name}"),
+            &format!("key {label}"),
             duration.as_deref(),
-            r.int("budget_reset_at")?,
+            r.time("budget_reset_at")?,
             now,
             &mut report.warnings,
         );
-        let created = r.int("created_at")?.unwrap_or(now);
+        let created = r.time("created_at")?.unwrap_or(now);
         let done = sqlx::query(
             "INSERT INTO llmux_keys (token_hash, key_name, key_alias, user_id, team_id, models, aliases, max_budget_nano, soft_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, max_parallel_requests, expires_at, blocked, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT (token_hash) DO NOTHING",
         )
@@ -791,11 +810,11 @@ async fn import_keys(
         .bind(r.int("tpm_limit")?)
         .bind(r.int("rpm_limit")?)
         .bind(r.int("max_parallel_requests")?)
-        .bind(r.int("expires")?)
+        .bind(r.time("expires")?)
         .bind(i64::from(r.boolean("blocked")?.unwrap_or(false)))
         .bind(json_text(&r.object("metadata")?))
         .bind(created)
-        .bind(r.int("updated_at")?.unwrap_or(created))
+        .bind(r.time("updated_at")?.unwrap_or(created))
         .execute(&mut *tx)
         .await
         .map_err(target_err("llmux_keys"))?
@@ -834,15 +853,13 @@ struct SpendLog {
 
 fn spend_log(r: &Src<'_>) -> Result<SpendLog> {
     let model = r.text("model")?.unwrap_or_default();
-    let start_time = r.int("startTime")?.unwrap_or(0);
-    let end_time = r.int("endTime")?.unwrap_or(start_time);
+    let start = r.float("startTime")?.unwrap_or(0.0);
+    let end = r.float("endTime")?.unwrap_or(start);
+    let (start_time, end_time) = (start.floor() as i64, end.floor() as i64);
+    // Older LiteLLM versions log no duration: end − start, to the millisecond.
     let latency_ms = match r.int("request_duration_ms")? {
         Some(ms) => ms,
-        None => {
-            let start = r.float("start_exact")?.unwrap_or(0.0);
-            let end = r.float("end_exact")?.unwrap_or(start);
-            ((end - start) * 1000.0).round().max(0.0) as i64
-        }
+        None => ((end - start) * 1000.0).round().max(0.0) as i64,
     };
     Ok(SpendLog {
         request_id: r.text("request_id")?.unwrap_or_default(),
@@ -944,27 +961,10 @@ async fn import_spend(
         col("team_id", Kind::Text),
         col("status", Kind::Text),
     ];
-    let have = columns(pg, SPEND_TABLE).await?;
-    let mut sql = select(SPEND_TABLE, &have, &cols)?;
-    // Sub-second start and end, for the latency of rows without
-    // `request_duration_ms` (older LiteLLM versions).
-    let exact = |c: &str| {
-        if have.contains(c) {
-            format!("EXTRACT(EPOCH FROM \"{c}\")::float8")
-        } else {
-            "NULL::float8".to_string()
-        }
-    };
-    sql = sql.replacen(
-        " FROM ",
-        &format!(
-            ", {} AS \"start_exact\", {} AS \"end_exact\" FROM ",
-            exact("startTime"),
-            exact("endTime")
-        ),
-        1,
+    let sql = format!(
+        "{} ORDER BY \"request_id\"",
+        select(SPEND_TABLE, &columns(pg, SPEND_TABLE).await?, &cols)?
     );
-    sql.push_str(" ORDER BY \"request_id\"");
     let mut rows = sqlx::query(&sql).fetch(pg);
     let mut batch = Vec::with_capacity(SPEND_BATCH);
     while let Some(row) = rows.try_next().await.map_err(|source| ImportError::Read {
@@ -1011,7 +1011,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             sql,
-            "SELECT \"id\"::text AS \"id\", \"spend\"::float8 AS \"spend\", FLOOR(EXTRACT(EPOCH FROM \"expires\"))::bigint AS \"expires\", to_json(\"models\")::text AS \"models\", NULL::boolean AS \"blocked\", NULL::bigint AS \"tpm_limit\" FROM \"LiteLLM_X\""
+            "SELECT \"id\"::text AS \"id\", \"spend\"::float8 AS \"spend\", EXTRACT(EPOCH FROM \"expires\")::float8 AS \"expires\", to_json(\"models\")::text AS \"models\", NULL::boolean AS \"blocked\", NULL::bigint AS \"tpm_limit\" FROM \"LiteLLM_X\""
         );
         let err = select("LiteLLM_X", &set(&["spend"]), &[pk("id")]).unwrap_err();
         assert_eq!(
