@@ -2,7 +2,7 @@
 //! and spend from its PostgreSQL database into llmux's database.
 
 use clap::Args;
-use llmux_proxy::import::{import_litellm, redact_url};
+use llmux_proxy::import::{check_source_url, import_litellm, redact_url};
 use llmux_proxy::store::Store;
 
 /// Arguments of `llmux import-litellm`.
@@ -28,6 +28,7 @@ fn target(args: &ImportArgs) -> String {
 
 /// Run the import and print the counts per table.
 pub async fn run(args: ImportArgs) -> Result<(), String> {
+    check_source_url(&args.source).map_err(|e| e.to_string())?;
     let target = target(&args);
     let store = Store::connect(&target).await.map_err(|e| {
         format!(

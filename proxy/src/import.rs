@@ -383,6 +383,16 @@ fn target_err(table: &'static str) -> impl FnOnce(sqlx::Error) -> ImportError {
     move |source| ImportError::Write { table, source }
 }
 
+/// Refuse a source URL that cannot be LiteLLM's (LiteLLM runs on
+/// PostgreSQL only), before anything is opened.
+pub fn check_source_url(source_url: &str) -> Result<()> {
+    if source_url.starts_with("postgres://") || source_url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(ImportError::NotPostgres(redact_url(source_url)))
+    }
+}
+
 /// Copy LiteLLM's keys, users, teams, budgets and spend logs from the
 /// PostgreSQL database at `source_url` into `store`. Idempotent: rows llmux
 /// already has (same primary key) are left alone and counted as skipped.
@@ -394,9 +404,7 @@ pub async fn import_litellm(source_url: &str, store: &Store) -> Result<ImportRep
 /// [`import_litellm`] with `now` (Unix seconds) for rows LiteLLM left without
 /// a creation time or budget reset time.
 pub async fn import_litellm_at(source_url: &str, store: &Store, now: i64) -> Result<ImportReport> {
-    if !(source_url.starts_with("postgres://") || source_url.starts_with("postgresql://")) {
-        return Err(ImportError::NotPostgres(redact_url(source_url)));
-    }
+    check_source_url(source_url)?;
     let pg = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(std::time::Duration::from_secs(10))
