@@ -28,11 +28,15 @@ use std::fmt;
 
 use futures::TryStreamExt;
 use serde_json::{Map, Value};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Connection;
 use sqlx::Row;
 
 use crate::keys::{hash_key, parse_duration};
 use crate::store::{to_nano, Store};
+
+/// How long to wait for the LiteLLM database to accept a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Spend-log rows written per target transaction.
 const SPEND_BATCH: usize = 500;
@@ -305,11 +309,11 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Table names that exist in the source's current schema.
-async fn tables(pg: &PgPool) -> Result<HashSet<String>> {
+async fn tables(pg: &mut PgConnection) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
     )
-    .fetch_all(pg)
+    .fetch_all(&mut *pg)
     .await
     .map_err(|source| ImportError::Read {
         table: "information_schema.tables",
@@ -318,12 +322,12 @@ async fn tables(pg: &PgPool) -> Result<HashSet<String>> {
     Ok(rows.into_iter().map(|(t,)| t).collect())
 }
 
-async fn columns(pg: &PgPool, table: &'static str) -> Result<HashSet<String>> {
+async fn columns(pg: &mut PgConnection, table: &'static str) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
     )
     .bind(table)
-    .fetch_all(pg)
+    .fetch_all(&mut *pg)
     .await
     .map_err(|source| ImportError::Read { table, source })?;
     Ok(rows.into_iter().map(|(c,)| c).collect())
@@ -331,7 +335,7 @@ async fn columns(pg: &PgPool, table: &'static str) -> Result<HashSet<String>> {
 
 /// Read every row of `table` (absent table → `None`).
 async fn read_all(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     table: &'static str,
     cols: &[Col],
@@ -346,10 +350,10 @@ async fn read_all(
         .unwrap_or("1");
     let sql = format!(
         "{} ORDER BY \"{order}\"",
-        select(table, &columns(pg, table).await?, cols)?
+        select(table, &columns(&mut *pg, table).await?, cols)?
     );
     let rows = sqlx::query(&sql)
-        .fetch_all(pg)
+        .fetch_all(&mut *pg)
         .await
         .map_err(|source| ImportError::Read { table, source })?;
     Ok(Some(rows))
@@ -405,27 +409,39 @@ pub async fn import_litellm(source_url: &str, store: &Store) -> Result<ImportRep
 /// a creation time or budget reset time.
 pub async fn import_litellm_at(source_url: &str, store: &Store, now: i64) -> Result<ImportReport> {
     check_source_url(source_url)?;
-    let pg = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(source_url)
-        .await
-        .map_err(|source| ImportError::Connect {
-            url: redact_url(source_url),
-            source,
-        })?;
-    let result = import_from(&pg, source_url, store, now).await;
-    pg.close().await;
+    // One connection, tried once: a wrong address fails at once instead of
+    // being retried by a pool.
+    let connect = PgConnection::connect(source_url);
+    let mut pg = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(source)) => {
+            return Err(ImportError::Connect {
+                url: redact_url(source_url),
+                source,
+            })
+        }
+        Err(_) => {
+            return Err(ImportError::Connect {
+                url: redact_url(source_url),
+                source: sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+                )),
+            })
+        }
+    };
+    let result = import_from(&mut pg, source_url, store, now).await;
+    let _ = pg.close().await;
     result
 }
 
 async fn import_from(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     source_url: &str,
     store: &Store,
     now: i64,
 ) -> Result<ImportReport> {
-    let present = tables(pg).await?;
+    let present = tables(&mut *pg).await?;
     let all = [KEY_TABLE, USER_TABLE, TEAM_TABLE, BUDGET_TABLE, SPEND_TABLE];
     if !all.iter().any(|t| present.contains(*t)) {
         return Err(ImportError::NotLiteLlm {
@@ -434,9 +450,9 @@ async fn import_from(
         });
     }
     let mut report = ImportReport::default();
-    let soft_budgets = import_budgets(pg, &present, store, now, &mut report).await?;
-    let team_models = import_teams(pg, &present, store, now, &mut report).await?;
-    import_users(pg, &present, store, now, &mut report).await?;
+    let soft_budgets = import_budgets(&mut *pg, &present, store, now, &mut report).await?;
+    let team_models = import_teams(&mut *pg, &present, store, now, &mut report).await?;
+    import_users(&mut *pg, &present, store, now, &mut report).await?;
     import_keys(
         pg,
         &present,
@@ -447,13 +463,13 @@ async fn import_from(
         &mut report,
     )
     .await?;
-    import_spend(pg, &present, store, &mut report).await?;
+    import_spend(&mut *pg, &present, store, &mut report).await?;
     Ok(report)
 }
 
 /// Budgets; returns each budget's soft budget (keys take theirs from it).
 async fn import_budgets(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     store: &Store,
     now: i64,
@@ -471,7 +487,7 @@ async fn import_budgets(
         col("updated_at", Kind::Time),
     ];
     let mut soft = HashMap::new();
-    let Some(rows) = read_all(pg, present, BUDGET_TABLE, &cols).await? else {
+    let Some(rows) = read_all(&mut *pg, present, BUDGET_TABLE, &cols).await? else {
         report.budgets.missing = true;
         return Ok(soft);
     };
@@ -521,7 +537,7 @@ async fn import_budgets(
 
 /// Teams; returns each team's models (for keys on `all-team-models`).
 async fn import_teams(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     store: &Store,
     now: i64,
@@ -545,7 +561,7 @@ async fn import_teams(
         col("updated_at", Kind::Time),
     ];
     let mut models = HashMap::new();
-    let Some(rows) = read_all(pg, present, TEAM_TABLE, &cols).await? else {
+    let Some(rows) = read_all(&mut *pg, present, TEAM_TABLE, &cols).await? else {
         report.teams.missing = true;
         return Ok(models);
     };
@@ -615,7 +631,7 @@ async fn import_teams(
 }
 
 async fn import_users(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     store: &Store,
     now: i64,
@@ -637,7 +653,7 @@ async fn import_users(
         col("created_at", Kind::Time),
         col("updated_at", Kind::Time),
     ];
-    let Some(rows) = read_all(pg, present, USER_TABLE, &cols).await? else {
+    let Some(rows) = read_all(&mut *pg, present, USER_TABLE, &cols).await? else {
         report.users.missing = true;
         return Ok(());
     };
@@ -712,7 +728,7 @@ fn token_hash(token: &str, warnings: &mut Vec<String>) -> String {
 }
 
 async fn import_keys(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     store: &Store,
     now: i64,
@@ -742,7 +758,7 @@ async fn import_keys(
         col("created_at", Kind::Time),
         col("updated_at", Kind::Time),
     ];
-    let Some(rows) = read_all(pg, present, KEY_TABLE, &cols).await? else {
+    let Some(rows) = read_all(&mut *pg, present, KEY_TABLE, &cols).await? else {
         report.keys.missing = true;
         return Ok(());
     };
@@ -941,7 +957,7 @@ async fn write_spend(store: &Store, batch: &[SpendLog], count: &mut TableCount) 
 /// history does not have to fit in memory. Spend is copied as logged: the
 /// keys', users' and teams' running totals come from their own rows.
 async fn import_spend(
-    pg: &PgPool,
+    pg: &mut PgConnection,
     present: &HashSet<String>,
     store: &Store,
     report: &mut ImportReport,
@@ -971,9 +987,9 @@ async fn import_spend(
     ];
     let sql = format!(
         "{} ORDER BY \"request_id\"",
-        select(SPEND_TABLE, &columns(pg, SPEND_TABLE).await?, &cols)?
+        select(SPEND_TABLE, &columns(&mut *pg, SPEND_TABLE).await?, &cols)?
     );
-    let mut rows = sqlx::query(&sql).fetch(pg);
+    let mut rows = sqlx::query(&sql).fetch(&mut *pg);
     let mut batch = Vec::with_capacity(SPEND_BATCH);
     while let Some(row) = rows.try_next().await.map_err(|source| ImportError::Read {
         table: SPEND_TABLE,
