@@ -387,6 +387,31 @@ fn target_err(table: &'static str) -> impl FnOnce(sqlx::Error) -> ImportError {
     move |source| ImportError::Write { table, source }
 }
 
+/// Prisma's `?schema=NAME` (LiteLLM's `DATABASE_URL` may carry it): taken
+/// out of the URL, since the PostgreSQL driver does not know it, and
+/// returned to be set as the search path.
+fn prisma_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.strip_prefix("schema=") {
+            Some(s) => {
+                schema = Some(s.to_string()).filter(|s| !s.is_empty());
+                false
+            }
+            None => !p.is_empty(),
+        })
+        .collect();
+    if rest.is_empty() {
+        (base.to_string(), schema)
+    } else {
+        (format!("{base}?{}", rest.join("&")), schema)
+    }
+}
+
 /// Refuse a source URL that cannot be LiteLLM's (LiteLLM runs on
 /// PostgreSQL only), before anything is opened.
 pub fn check_source_url(source_url: &str) -> Result<()> {
@@ -411,7 +436,8 @@ pub async fn import_litellm_at(source_url: &str, store: &Store, now: i64) -> Res
     check_source_url(source_url)?;
     // One connection, tried once: a wrong address fails at once instead of
     // being retried by a pool.
-    let connect = PgConnection::connect(source_url);
+    let (url, schema) = prisma_schema(source_url);
+    let connect = PgConnection::connect(&url);
     let mut pg = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(source)) => {
@@ -430,6 +456,18 @@ pub async fn import_litellm_at(source_url: &str, store: &Store, now: i64) -> Res
             })
         }
     };
+    if let Some(schema) = schema {
+        sqlx::query(&format!(
+            "SET search_path TO \"{}\"",
+            schema.replace('"', "\"\"")
+        ))
+        .execute(&mut pg)
+        .await
+        .map_err(|source| ImportError::Connect {
+            url: redact_url(source_url),
+            source,
+        })?;
+    }
     let result = import_from(&mut pg, source_url, store, now).await;
     let _ = pg.close().await;
     result
@@ -1077,6 +1115,29 @@ mod tests {
         assert_eq!(
             w,
             vec!["key x: budget_duration 'fortnight' is not understood by llmux (use 30s, 30m, 24h, 30d, 1mo); this budget will not reset"]
+        );
+    }
+
+    #[test]
+    fn prisma_schema_parameter() {
+        assert_eq!(
+            prisma_schema("postgres://u@h/db?schema=litellm"),
+            ("postgres://u@h/db".to_string(), Some("litellm".to_string()))
+        );
+        assert_eq!(
+            prisma_schema("postgres://u@h/db?sslmode=require&schema=s&application_name=x"),
+            (
+                "postgres://u@h/db?sslmode=require&application_name=x".to_string(),
+                Some("s".to_string())
+            )
+        );
+        assert_eq!(
+            prisma_schema("postgres://u@h/db?sslmode=disable"),
+            ("postgres://u@h/db?sslmode=disable".to_string(), None)
+        );
+        assert_eq!(
+            prisma_schema("postgres://u@h/db"),
+            ("postgres://u@h/db".to_string(), None)
         );
     }
 

@@ -641,3 +641,42 @@ spend logs  LiteLLM_SpendLogs          (table absent, skipped)
     );
     store.pool().close().await;
 }
+
+/// LiteLLM's `DATABASE_URL` may name a Prisma schema (`?schema=…`): the
+/// tables are read from there.
+#[tokio::test]
+async fn reads_the_schema_prisma_names_in_the_url() {
+    let source = TestDb::postgres().await.unwrap();
+    litellm::execute(
+        &source.url,
+        &format!(
+            "CREATE SCHEMA litellm; SET search_path TO litellm; {} INSERT INTO \"LiteLLM_VerificationToken\" (token, models) VALUES ('{}', ARRAY['gpt-4o']);",
+            litellm::SCHEMA,
+            hash_key("sk-1234")
+        ),
+    )
+    .await
+    .unwrap();
+    let target = TestDb::sqlite();
+    let store = Store::connect(&target.url).await.unwrap();
+    // Without the schema: public is empty.
+    let err = import_litellm(&source.url, &store).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not look like a LiteLLM database"),
+        "{err}"
+    );
+    let url = format!("{}?schema=litellm", source.url);
+    let report = import_litellm_at(&url, &store, NOW).await.unwrap();
+    assert_eq!(report.keys, counts(1, 1, 0));
+    assert_eq!(
+        store
+            .get_key(&hash_key("sk-1234"))
+            .await
+            .unwrap()
+            .unwrap()
+            .models,
+        vec!["gpt-4o".to_string()]
+    );
+    store.pool().close().await;
+}
