@@ -250,7 +250,7 @@ updated        {c}
     assert_eq!(failed(&run), (0, expected_info.as_str(), ""));
 
     // list: newest first (same second: by token).
-    let mut rows = vec![
+    let mut rows = [
         (
             t,
             hash1.clone(),
