@@ -1,6 +1,8 @@
 //! `llmux`: call any LLM provider from the shell, or run the gateway.
 
 mod chat;
+mod import;
+mod keys;
 mod serve;
 
 use std::process::ExitCode;
@@ -24,6 +26,10 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run the OpenAI-compatible gateway.
     Serve(serve::ServeArgs),
+    /// Manage a running gateway's virtual keys (master key required).
+    Keys(keys::KeysArgs),
+    /// Copy keys, users, teams, budgets and spend from a LiteLLM proxy's database.
+    ImportLitellm(import::ImportArgs),
 }
 
 fn init_logging(json: bool) {
@@ -42,7 +48,9 @@ fn init_logging(json: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut runtime = match &cli.command {
-        Command::Chat(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Chat(_) | Command::Keys(_) | Command::ImportLitellm(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         Command::Serve(args) => {
             init_logging(args.json_logs());
             let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -63,6 +71,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Chat(args) => chat::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
+            Command::ImportLitellm(args) => import::run(args).await,
         }
     });
     match result {

@@ -10,6 +10,7 @@
 //! - [`sse`]: streaming to clients with backpressure, keep-alives and in-band errors.
 //! - [`auth`]: the master key today; the seam virtual keys plug into.
 //! - [`error`]: the one place an error becomes an HTTP response.
+//! - [`import`]: copy a LiteLLM proxy's keys, users, teams, budgets and spend.
 
 pub mod app;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod completions;
 pub mod config;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod management;

@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod gateway;
+pub mod litellm;
 pub mod mock;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
