@@ -3,9 +3,9 @@
 //! `/key/info`, `/key/delete`), with the master key. Tables by default,
 //! the gateway's JSON with `--json`.
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand};
+
+use crate::admin::{pretty, table, usd, AdminArgs, AdminClient};
 use serde_json::{json, Map, Value};
 
 /// Arguments of `llmux keys`.
@@ -13,21 +13,8 @@ use serde_json::{json, Map, Value};
 pub struct KeysArgs {
     #[command(subcommand)]
     command: KeysCommand,
-    /// The gateway.
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Common options",
-        env = "LLMUX_BASE_URL",
-        default_value = "http://127.0.0.1:4000"
-    )]
-    base_url: String,
-    /// The gateway's master key [default: $LLMUX_MASTER_KEY, else $LITELLM_MASTER_KEY].
-    #[arg(long, global = true, help_heading = "Common options")]
-    master_key: Option<String>,
-    /// Print the gateway's JSON response instead of a table.
-    #[arg(long, global = true, help_heading = "Common options")]
-    json: bool,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,103 +92,13 @@ struct ListArgs {
     team_id: Option<String>,
 }
 
-/// The gateway's management API, with the master key.
-struct Gateway {
-    base: String,
-    master_key: String,
-    http: reqwest::Client,
-}
-
-impl Gateway {
-    fn new(args: &KeysArgs) -> Result<Gateway, String> {
-        let master_key = args
-            .master_key
-            .clone()
-            .or_else(|| env_var("LLMUX_MASTER_KEY"))
-            .or_else(|| env_var("LITELLM_MASTER_KEY"))
-            .ok_or(
-                "no master key: pass --master-key or set LLMUX_MASTER_KEY (or LITELLM_MASTER_KEY)",
-            )?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-        Ok(Gateway {
-            base: args.base_url.trim_end_matches('/').to_string(),
-            master_key,
-            http,
-        })
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, String> {
-        let resp = req
-            .bearer_auth(&self.master_key)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot reach the gateway at {} ({}): is `llmux serve` running there?",
-                    self.base,
-                    root_cause(&e)
-                )
-            })?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| format!("reading the gateway's answer: {}", root_cause(&e)))?;
-        let body: Option<Value> = serde_json::from_str(&text).ok();
-        if !status.is_success() {
-            let message = body
-                .as_ref()
-                .and_then(|b| {
-                    b["error"]["message"]
-                        .as_str()
-                        .or_else(|| b["detail"].as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| text.trim().to_string());
-            return Err(format!("gateway answered {status}: {message}"));
-        }
-        body.ok_or_else(|| format!("the gateway answered {status} with something not JSON: {text}"))
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
-            .await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        self.send(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        )
-        .await
-    }
-}
-
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// The innermost cause of an error (reqwest's own message names only the URL).
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(s) = cause.source() {
-        cause = s;
-    }
-    cause.to_string()
-}
-
 /// Run `llmux keys …`; the error is the message to print.
 pub async fn run(args: KeysArgs) -> Result<(), String> {
-    let gw = Gateway::new(&args)?;
+    let gw = AdminClient::new(&args.admin)?;
     let out = match &args.command {
         KeysCommand::Create(c) => {
             let resp = gw.post("/key/generate", &create_body(c)?).await?;
-            if args.json {
+            if args.admin.json {
                 pretty(&resp)
             } else {
                 eprintln!("Save this key now: it is shown only once.");
@@ -219,7 +116,7 @@ pub async fn run(args: KeysArgs) -> Result<(), String> {
                 query.push(("team_id", t.clone()));
             }
             let resp = gw.get("/key/list", &query).await?;
-            if args.json {
+            if args.admin.json {
                 pretty(&resp)
             } else {
                 let mut infos = Vec::new();
@@ -233,7 +130,7 @@ pub async fn run(args: KeysArgs) -> Result<(), String> {
         }
         KeysCommand::Info { key } => {
             let resp = gw.get("/key/info", &[("key", key.clone())]).await?;
-            if args.json {
+            if args.admin.json {
                 pretty(&resp)
             } else {
                 render_info(&resp["info"])
@@ -241,7 +138,7 @@ pub async fn run(args: KeysArgs) -> Result<(), String> {
         }
         KeysCommand::Delete { keys } => {
             let resp = gw.post("/key/delete", &json!({ "keys": keys })).await?;
-            if args.json {
+            if args.admin.json {
                 pretty(&resp)
             } else {
                 resp["deleted_keys"]
@@ -286,22 +183,6 @@ fn create_body(c: &CreateArgs) -> Result<Value, String> {
         }
     }
     Ok(Value::Object(body))
-}
-
-fn pretty(v: &Value) -> String {
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-    )
-}
-
-/// USD: cents when that is exact, every digit otherwise.
-fn usd(v: f64) -> String {
-    if (v * 100.0).round() / 100.0 == v {
-        format!("${v:.2}")
-    } else {
-        format!("${v}")
-    }
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -448,29 +329,8 @@ fn render_list(infos: &[Value]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(cell);
-            } else {
-                s.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        s.push('\n');
-        s
-    };
-    let mut out = line(header.to_vec());
-    for r in &rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    table(&header, &rows)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! `llmux`: call any LLM provider from the shell, or run the gateway.
 
+mod admin;
 mod chat;
 mod import;
 mod keys;
 mod serve;
+mod spend;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage a running gateway's virtual keys (master key required).
     Keys(keys::KeysArgs),
+    /// A running gateway's spend by key, user, team, model or day (master key required).
+    Spend(spend::SpendArgs),
     /// Copy keys, users, teams, budgets and spend from a LiteLLM proxy's database.
     ImportLitellm(import::ImportArgs),
 }
@@ -48,7 +52,7 @@ fn init_logging(json: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut runtime = match &cli.command {
-        Command::Chat(_) | Command::Keys(_) | Command::ImportLitellm(_) => {
+        Command::Chat(_) | Command::Keys(_) | Command::Spend(_) | Command::ImportLitellm(_) => {
             tokio::runtime::Builder::new_current_thread()
         }
         Command::Serve(args) => {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
             Command::Chat(args) => chat::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Keys(args) => keys::run(args).await,
+            Command::Spend(args) => spend::run(args).await,
             Command::ImportLitellm(args) => import::run(args).await,
         }
     });

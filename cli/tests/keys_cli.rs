@@ -436,3 +436,77 @@ async fn errors_are_clear_and_exit_non_zero() {
         )
     );
 }
+
+/// `llmux spend` against the same gateway after two calls: the report and
+/// the logs, as tables and as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_reports_what_the_gateway_recorded() {
+    let upstream = openai::start().await.unwrap();
+    let gw = serve(&upstream, "spend").await;
+    let client = reqwest::Client::new();
+    for id in ["req-a", "req-b"] {
+        let r = client
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .bearer_auth(MASTER)
+            .header("x-request-id", id)
+            .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let spend = |args: &[&str]| {
+        let mut all = vec!["spend"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--base-url", &gw.url]);
+        llmux(&all, &[("LLMUX_MASTER_KEY", MASTER)])
+    };
+    // Spend is written in batches off the request path: wait for both rows.
+    let started = Instant::now();
+    loop {
+        let report = ok_json(&spend(&["--group-by", "model", "--json"]));
+        if report[0]["requests"] == json!(2) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // gpt-4o at $2.50 / $10 per million: 9 prompt + 5 completion tokens = $0.0000725 a call.
+    let run = spend(&["--group-by", "model"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            0,
+            "MODEL   SPEND      REQUESTS  PROMPT TOKENS  COMPLETION TOKENS\n\
+             gpt-4o  $0.000145  2         18             10\n\
+             TOTAL   $0.000145  2                        \n",
+            ""
+        )
+    );
+    let run = spend(&["--logs"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // Newest first; both calls may fall in the same second, so compare as a set.
+    let mut lines: Vec<&str> = run.stdout.lines().collect();
+    lines[1..].sort_unstable();
+    assert_eq!(
+        lines,
+        vec![
+            "REQUEST  MODEL   USER  TEAM  TOKENS  SPEND       STATUS",
+            "req-a    gpt-4o  -     -     14      $0.0000725  success",
+            "req-b    gpt-4o  -     -     14      $0.0000725  success",
+        ]
+    );
+    let run = spend(&["--group-by", "week"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("invalid value 'week' for '--group-by <GROUP_BY>'"),
+        "{}",
+        run.stderr
+    );
+    let run = spend(&["--start-date", "yesterday"]);
+    assert_eq!(
+        failed(&run),
+        (1, "", "error: gateway answered 400 Bad Request: start_date must be a date like 2026-11-25, got 'yesterday'\n")
+    );
+}
