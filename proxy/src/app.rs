@@ -129,6 +129,11 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
         .route("/team/member_delete", post(crate::org::team_member_delete))
         .route("/team/block", post(crate::org::team_block))
         .route("/team/unblock", post(crate::org::team_unblock))
+        .route("/budget/new", post(crate::budget_api::new))
+        .route("/budget/info", post(crate::budget_api::info))
+        .route("/budget/update", post(crate::budget_api::update))
+        .route("/budget/delete", post(crate::budget_api::delete))
+        .route("/budget/list", get(crate::budget_api::list))
         .route("/spend/logs", get(crate::reports::spend_logs))
         .route("/global/spend", get(crate::reports::global_spend))
         .route(

@@ -15,6 +15,7 @@
 pub mod app;
 pub mod auth;
 pub mod budget;
+pub mod budget_api;
 pub mod clock;
 pub mod completions;
 pub mod config;

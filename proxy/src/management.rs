@@ -82,6 +82,10 @@ pub struct KeyFields {
     /// Accepted for LiteLLM compatibility: spend is tracked by llmux itself.
     #[serde(default)]
     pub spend: Option<f64>,
+    /// A named budget (`/budget/new`) whose limits the key takes, where
+    /// the request does not set them itself. On `/key/generate` only.
+    #[serde(default)]
+    pub budget_id: Option<String>,
 }
 
 pub(crate) fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
@@ -217,11 +221,20 @@ pub async fn generate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let keys = admin(&gw, &headers).await?;
-    let fields: KeyFields = if body.is_empty() {
+    let mut fields: KeyFields = if body.is_empty() {
         KeyFields::default()
     } else {
         parse_json(&body)?
     };
+    if let Some(id) = fields.budget_id.clone() {
+        let b = crate::budget_api::find_budget(keys.store(), &id).await?;
+        fields.max_budget = fields.max_budget.or(b.max_budget_nano.map(from_nano));
+        fields.soft_budget = fields.soft_budget.or(b.soft_budget_nano.map(from_nano));
+        fields.budget_duration = fields.budget_duration.or(b.budget_duration);
+        fields.tpm_limit = fields.tpm_limit.or(b.tpm_limit);
+        fields.rpm_limit = fields.rpm_limit.or(b.rpm_limit);
+        fields.max_parallel_requests = fields.max_parallel_requests.or(b.max_parallel_requests);
+    }
     let key = match &fields.key {
         Some(k) if !k.starts_with("sk-") || k.len() < 8 => {
             return Err(ApiError(
@@ -305,6 +318,14 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let keys = admin(&gw, &headers).await?;
     let fields: KeyFields = parse_json(&body)?;
+    if fields.budget_id.is_some() {
+        return Err(ApiError(
+            Error::bad_request(
+                "budget_id applies when a key is generated; update the key's limits directly",
+            )
+            .with_param("budget_id"),
+        ));
+    }
     let key = fields
         .key
         .clone()

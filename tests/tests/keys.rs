@@ -559,7 +559,11 @@ async fn rpm_window_reopens_the_next_minute() {
     let limited = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(limited.status, 429);
     // The rest of the minute (the test started just after a boundary).
-    let retry: i64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: i64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((40..=59).contains(&retry), "{retry}");
     gw.clock.advance(retry);
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);

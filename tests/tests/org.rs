@@ -421,3 +421,89 @@ async fn bad_user_and_team_input_is_a_clear_4xx() {
     .await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test]
+async fn named_budgets_give_keys_their_limits() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (s, b) = post(
+        &gw,
+        "/budget/new",
+        json!({"budget_id": "tier-1", "max_budget": 5, "budget_duration": "30d", "rpm_limit": 1, "max_parallel_requests": 4}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["budget_id"].clone(),
+            b["max_budget"].clone(),
+            b["rpm_limit"].clone(),
+            b["budget_duration"].clone()
+        ),
+        (json!("tier-1"), json!(5.0), json!(1), json!("30d"))
+    );
+    let (s, again) = post(&gw, "/budget/new", json!({"budget_id": "tier-1"})).await;
+    assert_eq!((s, message(&again)), (400, "budget already exists: tier-1"));
+
+    // A key from the budget takes its limits; its own fields win.
+    let (s, k) = post(
+        &gw,
+        "/key/generate",
+        json!({"budget_id": "tier-1", "max_parallel_requests": 2}),
+    )
+    .await;
+    assert_eq!(s, 200, "{k}");
+    assert_eq!(
+        (
+            k["max_budget"].clone(),
+            k["rpm_limit"].clone(),
+            k["max_parallel_requests"].clone(),
+            k["budget_duration"].clone()
+        ),
+        (json!(5.0), json!(1), json!(2), json!("30d"))
+    );
+    let key = k["key"].as_str().unwrap().to_string();
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.0, 200);
+    assert_eq!(chat(&gw, &key, "gpt-4o").await.0, 429);
+
+    let (s, u) = post(
+        &gw,
+        "/budget/update",
+        json!({"budget_id": "tier-1", "rpm_limit": 100}),
+    )
+    .await;
+    assert_eq!(
+        (s, u["rpm_limit"].clone(), u["max_budget"].clone()),
+        (200, json!(100), json!(5.0))
+    );
+    let (s, info) = post(&gw, "/budget/info", json!({"budgets": ["tier-1"]})).await;
+    assert_eq!((s, info[0]["rpm_limit"].clone()), (200, json!(100)));
+    let (_, all) = get(&gw, "/budget/list").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (s, bad) = post(
+        &gw,
+        "/key/update",
+        json!({"key": key, "budget_id": "tier-1"}),
+    )
+    .await;
+    assert_eq!(
+        (s, message(&bad)),
+        (
+            400,
+            "budget_id applies when a key is generated; update the key's limits directly"
+        )
+    );
+    let (s, missing) = post(&gw, "/key/generate", json!({"budget_id": "nope"})).await;
+    assert_eq!((s, message(&missing)), (404, "budget not found: nope"));
+    assert_eq!(
+        post(&gw, "/budget/delete", json!({"id": "tier-1"})).await.0,
+        200
+    );
+    let (s, gone) = post(&gw, "/budget/delete", json!({"id": "tier-1"})).await;
+    assert_eq!((s, message(&gone)), (404, "budget not found: tier-1"));
+    let (s, neg) = post(&gw, "/budget/new", json!({"max_budget": -1})).await;
+    assert_eq!(
+        (s, message(&neg)),
+        (400, "max_budget must be a non-negative number, got -1")
+    );
+}
