@@ -30,6 +30,7 @@ pub mod org;
 pub mod pricing;
 pub mod reports;
 pub mod server;
+pub mod shared_health;
 pub mod spend;
 pub mod sse;
 pub mod store;

@@ -359,9 +359,11 @@ pub async fn build_with_clock(
     let (ledger, limits): (Arc<dyn Ledger>, Arc<Limits>) = match shared_redis_url(&cfg, &env)? {
         Some(url) => {
             notes.push(format!(
-                "rate limits and budgets shared with other instances through Redis at {}",
+                "rate limits, budgets and deployment cooldowns shared with other instances through Redis at {}",
                 redact_url(&url)
             ));
+            crate::shared_health::share_cooldowns(&router, &url, "llmux:")
+                .map_err(StartError::Invalid)?;
             (
                 Arc::new(RedisLedger::new(&url, "llmux:").map_err(StartError::Invalid)?),
                 Limits::shared(&url, "llmux:").map_err(StartError::Invalid)?,

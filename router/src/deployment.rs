@@ -262,6 +262,15 @@ impl DeploymentState {
         }
     }
 
+    /// Cool down until `until` (unless already cooling down longer): how a
+    /// cooldown started by another instance is applied here.
+    pub fn cool_down_until(&self, until: Instant) {
+        let mut h = lock(&self.health);
+        if h.cooldown_until.is_none_or(|u| u < until) {
+            h.cooldown_until = Some(until);
+        }
+    }
+
     /// Whether the deployment is cooling down at `now`.
     pub fn cooling_down(&self, now: Instant) -> Option<Instant> {
         lock(&self.health)

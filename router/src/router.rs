@@ -77,7 +77,13 @@ pub struct Shared {
     context_window_fallbacks: FallbackMap,
     content_policy_fallbacks: FallbackMap,
     default_fallbacks: Vec<String>,
+    /// Told of every cooldown this router starts (to share it with other
+    /// instances); set once by [`Router::on_cooldown`].
+    pub(crate) cooldown_listener: std::sync::OnceLock<CooldownListener>,
 }
+
+/// Called with a deployment id and how long it cools down.
+pub type CooldownListener = Arc<dyn Fn(&str, Duration) + Send + Sync>;
 
 impl Shared {
     /// The deployments serving `requested` (alias, exact group, or wildcard).
@@ -389,6 +395,7 @@ impl Router {
             }
         }
         let shared = Arc::new(Shared {
+            cooldown_listener: std::sync::OnceLock::new(),
             deployments,
             groups,
             wildcards,
@@ -469,6 +476,13 @@ impl Router {
     /// Every deployment, with its live state.
     pub fn deployments(&self) -> &[Arc<Deployment>] {
         &self.shared.deployments
+    }
+
+    /// Be told of every cooldown this router starts, e.g. to share it with
+    /// other instances (which then call [`DeploymentState::cool_down_until`]).
+    /// Only the first listener set is kept; returns whether this one was.
+    pub fn on_cooldown(&self, listener: CooldownListener) -> bool {
+        self.shared.cooldown_listener.set(listener).is_ok()
     }
 
     /// The routing strategy in use.

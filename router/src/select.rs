@@ -124,6 +124,9 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
                     e.kind == ErrorKind::RateLimit,
                 );
                 if cooled {
+                    if let Some(listener) = shared.cooldown_listener.get() {
+                        listener(&deployment.spec.id, settings.cooldown_time);
+                    }
                     tracing::warn!(
                         deployment = %deployment.spec.id,
                         group = %deployment.spec.group,

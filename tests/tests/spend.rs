@@ -370,3 +370,89 @@ async fn spend_survives_a_database_outage_through_the_spill_file() {
     p.close().await;
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_started_on_one_instance_holds_on_the_other() {
+    let bad = MockServer::start(|_| {
+        MockResponse::json(
+            500,
+            &openai::error_body("The server had an error", "server_error", None, None),
+        )
+    })
+    .await
+    .unwrap();
+    let good = openai::start().await.unwrap();
+    let yaml = format!(
+        r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {bad}
+      api_key: sk-upstream
+    model_info:
+      id: dep-bad
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {good}
+      api_key: sk-upstream
+    model_info:
+      id: dep-good
+router_settings:
+  num_retries: 0
+  allowed_fails: 0
+  cooldown_time: 60
+  redis_url: redis://127.0.0.1:6379/
+"#,
+        bad = bad.url(),
+        good = good.url()
+    );
+    // A unique prefix per run is not configurable; clear this test's keys.
+    let redis = redis_client().await;
+    let _: () = redis::cmd("DEL")
+        .arg("llmux:cooldown:dep-bad")
+        .arg("llmux:cooldown:dep-good")
+        .query_async(&mut redis.clone())
+        .await
+        .unwrap();
+    let db = TestDb::sqlite();
+    let a = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    let b = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    let client = reqwest::Client::new();
+    // On A, calls until the bad deployment fails once and cools down.
+    for _ in 0..50 {
+        if !bad.requests().is_empty() {
+            break;
+        }
+        call(&client, &a.url, MASTER_LESS, false).await;
+    }
+    assert_eq!(bad.requests().len(), 1);
+    // B learns of it within a poll and sends nothing to the bad deployment.
+    tokio::time::sleep(llmux_proxy::shared_health::POLL * 2).await;
+    for _ in 0..20 {
+        let (status, body, _) = call(&client, &b.url, MASTER_LESS, false).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        bad.requests().len(),
+        1,
+        "B must not call the cooling deployment"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg("llmux:cooldown:dep-bad")
+        .query_async(&mut redis.clone())
+        .await
+        .unwrap();
+}
+
+/// No master key in that config: calls need no key.
+const MASTER_LESS: &str = "";
+
+async fn redis_client() -> redis::aio::MultiplexedConnection {
+    redis::Client::open("redis://127.0.0.1:6379/")
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
