@@ -362,7 +362,7 @@ pub async fn build_with_clock(
                 "rate limits, budgets and deployment cooldowns shared with other instances through Redis at {}",
                 redact_url(&url)
             ));
-            crate::shared_health::share_cooldowns(&router, &url, "llmux:")
+            crate::cluster::share_deployment_state(&router, &url, "llmux:")
                 .map_err(StartError::Invalid)?;
             (
                 Arc::new(RedisLedger::new(&url, "llmux:").map_err(StartError::Invalid)?),

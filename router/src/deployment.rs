@@ -172,6 +172,16 @@ impl Deployment {
         self.rpm_limiter.as_ref().is_none_or(|l| l.check().is_ok())
     }
 
+    /// Whether the whole cluster already used this deployment's rpm or tpm
+    /// this minute (known only when instances share usage).
+    pub(crate) fn at_cluster_limit(&self, now: Instant) -> bool {
+        let Some((requests, tokens)) = self.state.cluster_usage_at(now) else {
+            return false;
+        };
+        self.spec.rpm.is_some_and(|rpm| requests >= rpm)
+            || self.spec.tpm.is_some_and(|tpm| tokens >= tpm)
+    }
+
     /// Take `tokens` from the tpm budget; false when they do not fit this minute.
     pub(crate) fn try_acquire_tokens(&self, tokens: u64) -> bool {
         let Some(l) = &self.tpm_limiter else {
@@ -212,7 +222,13 @@ pub struct DeploymentState {
     latency_us: AtomicU64,
     usage: Mutex<UsageWindow>,
     health: Mutex<Health>,
+    /// This minute's requests and tokens across every instance (shared
+    /// through Redis by the gateway), and when they were read.
+    cluster_usage: Mutex<Option<(Instant, u64, u64)>>,
 }
+
+/// How long a cluster-wide usage reading counts as current.
+const CLUSTER_USAGE_FRESH: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Default)]
 struct UsageWindow {
@@ -253,13 +269,31 @@ impl DeploymentState {
         }
     }
 
-    /// Requests and tokens in the current minute.
+    /// Requests and tokens in the current minute: this instance's, or the
+    /// whole cluster's when another instance shared a larger figure lately.
     pub fn usage_this_minute(&self, now: Instant) -> (u64, u64) {
-        let w = lock(&self.usage);
-        match w.start {
-            Some(s) if now.duration_since(s) < WINDOW => (w.requests, w.tokens),
-            _ => (0, 0),
+        let local = {
+            let w = lock(&self.usage);
+            match w.start {
+                Some(s) if now.duration_since(s) < WINDOW => (w.requests, w.tokens),
+                _ => (0, 0),
+            }
+        };
+        match self.cluster_usage_at(now) {
+            Some((r, t)) => (local.0.max(r), local.1.max(t)),
+            None => local,
         }
+    }
+
+    /// This minute's usage across every instance, as last shared.
+    pub fn set_cluster_usage(&self, now: Instant, requests: u64, tokens: u64) {
+        *lock(&self.cluster_usage) = Some((now, requests, tokens));
+    }
+
+    fn cluster_usage_at(&self, now: Instant) -> Option<(u64, u64)> {
+        lock(&self.cluster_usage)
+            .filter(|(at, _, _)| now.saturating_duration_since(*at) < CLUSTER_USAGE_FRESH)
+            .map(|(_, r, t)| (r, t))
     }
 
     /// Cool down until `until` (unless already cooling down longer): how a

@@ -34,4 +34,4 @@ pub mod strategy;
 pub use call::{Call, Reply, RouteInfo, Routed, RouterRequest, RouterResponse};
 pub use config::{LitellmParams, ModelListEntry, RouterSettings};
 pub use registry::{provider_names, resolve, ResolvedModel};
-pub use router::{CooldownListener, Router};
+pub use router::{CooldownListener, Router, UsageListener};

@@ -80,10 +80,16 @@ pub struct Shared {
     /// Told of every cooldown this router starts (to share it with other
     /// instances); set once by [`Router::on_cooldown`].
     pub(crate) cooldown_listener: std::sync::OnceLock<CooldownListener>,
+    /// Told of every request and its tokens (to share usage with other
+    /// instances); set once by [`Router::on_usage`].
+    pub(crate) usage_listener: std::sync::OnceLock<UsageListener>,
 }
 
 /// Called with a deployment id and how long it cools down.
 pub type CooldownListener = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+/// Called with a deployment id, requests and tokens it just served.
+pub type UsageListener = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 impl Shared {
     /// The deployments serving `requested` (alias, exact group, or wildcard).
@@ -396,6 +402,7 @@ impl Router {
         }
         let shared = Arc::new(Shared {
             cooldown_listener: std::sync::OnceLock::new(),
+            usage_listener: std::sync::OnceLock::new(),
             deployments,
             groups,
             wildcards,
@@ -483,6 +490,13 @@ impl Router {
     /// Only the first listener set is kept; returns whether this one was.
     pub fn on_cooldown(&self, listener: CooldownListener) -> bool {
         self.shared.cooldown_listener.set(listener).is_ok()
+    }
+
+    /// Be told of the requests and tokens each deployment serves, e.g. to
+    /// share usage with other instances (which then call
+    /// [`DeploymentState::set_cluster_usage`]). Only the first listener is kept.
+    pub fn on_usage(&self, listener: UsageListener) -> bool {
+        self.shared.usage_listener.set(listener).is_ok()
     }
 
     /// The routing strategy in use.

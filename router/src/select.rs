@@ -75,7 +75,13 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
             })
             .await;
             first.map(|(chunk, rest)| {
-                Reply::ChatStream(observe_stream(chunk, rest, guard, deployment.clone()))
+                Reply::ChatStream(observe_stream(
+                    chunk,
+                    rest,
+                    guard,
+                    deployment.clone(),
+                    shared.usage_listener.get().cloned(),
+                ))
             })
         }
         call => {
@@ -101,6 +107,9 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
                 _ => 0,
             };
             deployment.state.record_usage(Instant::now(), 1, tokens);
+            if let Some(listener) = shared.usage_listener.get() {
+                listener(&deployment.spec.id, 1, tokens);
+            }
             Ok(RouterResponse {
                 reply,
                 route: RouteInfo {
@@ -193,7 +202,7 @@ fn choose(
     while !pool.is_empty() {
         let i = shared.strategy.pick(&pool, now).min(pool.len() - 1);
         let d = pool.swap_remove(i);
-        if d.try_acquire_request() && d.try_acquire_tokens(tokens) {
+        if !d.at_cluster_limit(now) && d.try_acquire_request() && d.try_acquire_tokens(tokens) {
             return Ok(d);
         }
     }
@@ -273,12 +282,14 @@ fn observe_stream(
     rest: ChatStream,
     guard: InFlightGuard,
     deployment: Arc<Deployment>,
+    usage_listener: Option<crate::router::UsageListener>,
 ) -> ChatStream {
     let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
     Box::pin(ObservedStream {
         inner: Box::pin(tail),
         guard: Some(guard),
         deployment,
+        usage_listener,
         tokens: 0,
     })
 }
@@ -287,6 +298,7 @@ struct ObservedStream {
     inner: ChatStream,
     guard: Option<InFlightGuard>,
     deployment: Arc<Deployment>,
+    usage_listener: Option<crate::router::UsageListener>,
     tokens: u64,
 }
 
@@ -307,6 +319,9 @@ impl Stream for ObservedStream {
                     self.deployment
                         .state
                         .record_usage(Instant::now(), 0, tokens);
+                    if let Some(listener) = &self.usage_listener {
+                        listener(&self.deployment.spec.id, 0, tokens);
+                    }
                 }
             }
             Poll::Pending => {}

@@ -429,7 +429,7 @@ router_settings:
     }
     assert_eq!(bad.requests().len(), 1);
     // B learns of it within a poll and sends nothing to the bad deployment.
-    tokio::time::sleep(llmux_proxy::shared_health::POLL * 2).await;
+    tokio::time::sleep(llmux_proxy::cluster::POLL * 2).await;
     for _ in 0..20 {
         let (status, body, _) = call(&client, &b.url, MASTER_LESS, false).await;
         assert_eq!(status, 200, "{body}");
@@ -455,4 +455,48 @@ async fn redis_client() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployments_rpm_holds_across_instances() {
+    let upstream = openai::start().await.unwrap();
+    let yaml = format!(
+        r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {base}
+      api_key: sk-upstream
+      rpm: 3
+    model_info:
+      id: dep-rpm-shared-{pid}
+router_settings:
+  num_retries: 0
+  redis_url: redis://127.0.0.1:6379/
+"#,
+        base = upstream.url(),
+        pid = std::process::id()
+    );
+    // Usage is counted per wall-clock minute: do not start just before one ends.
+    let second = llmux_core::unix_now() % 60;
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+    let db = TestDb::sqlite();
+    let a = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    let b = TestGateway::start_with(&yaml, None, &db.url).await.unwrap();
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        assert_eq!(call(&client, &a.url, MASTER_LESS, false).await.0, 200);
+    }
+    // Within two polls B knows the deployment's minute is used up.
+    tokio::time::sleep(llmux_proxy::cluster::POLL * 3).await;
+    let (status, body, _) = call(&client, &b.url, MASTER_LESS, false).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        json!("every deployment of model group 'gpt-4o' is at its rpm/tpm limit")
+    );
+    assert_eq!(upstream.requests().len(), 3);
 }
