@@ -4,33 +4,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use llmux_tests::mock::{openai, MockServer};
+use llmux_tests::process::{free_port, ServeProcess};
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-cli";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `llmux serve` process and its scratch directory, both gone on drop.
 struct Serve {
-    child: Child,
+    process: Option<ServeProcess>,
     dir: PathBuf,
     url: String,
 }
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.process.take()); // stop the gateway before removing its files
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -47,34 +39,20 @@ async fn serve(upstream: &MockServer, name: &str) -> Serve {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_llmux"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .env_clear()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("llmux.db").display()),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}/health/liveliness")).await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let database_url = format!("sqlite://{}", dir.join("llmux.db").display());
+    let process = ServeProcess::start(
+        env!("CARGO_BIN_EXE_llmux"),
+        &config,
+        &[("DATABASE_URL", &database_url)],
+    )
+    .await
+    .unwrap();
+    let url = process.url.clone();
+    Serve {
+        process: Some(process),
+        dir,
+        url,
     }
-    Serve { child, dir, url }
 }
 
 /// What one `llmux` run printed.

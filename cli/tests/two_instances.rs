@@ -5,62 +5,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmux_tests::db::TestDb;
 use llmux_tests::mock::{openai, MockServer};
+use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-two";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `llmux serve` process; killed on drop.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve(config: &std::path::Path, database_url: &str) -> Serve {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_llmux"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}/health/liveliness")).await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Serve { child, url }
+async fn serve(config: &std::path::Path, database_url: &str) -> ServeProcess {
+    ServeProcess::start(
+        env!("CARGO_BIN_EXE_llmux"),
+        config,
+        &[("DATABASE_URL", database_url)],
+    )
+    .await
+    .unwrap()
 }
 
 fn config(dir: &std::path::Path, upstream: &MockServer) -> PathBuf {

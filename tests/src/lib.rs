@@ -9,6 +9,7 @@ pub mod db;
 pub mod gateway;
 pub mod litellm;
 pub mod mock;
+pub mod process;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../README.md")]
