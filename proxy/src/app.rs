@@ -747,10 +747,24 @@ async fn serve_chat(
             r.admission,
         ));
     }
+    let prompt = crate::pricing::prompt_chars(&req);
     let r = gw.dispatch(ctx, headers, group, Call::Chat(req)).await?;
-    let Reply::Chat(completion) = r.reply else {
+    let Reply::Chat(mut completion) = r.reply else {
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
+    if completion.usage.is_none() {
+        // Every answer carries usage; a provider that sent none gets an estimate.
+        let text: String = completion
+            .choices
+            .iter()
+            .filter_map(|c| c.message.content.as_deref())
+            .collect();
+        completion.usage = Some(crate::pricing::estimate_usage(
+            &r.route.upstream_model,
+            prompt,
+            &text,
+        ));
+    }
     let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?;
     Ok(gw.json_response(ctx, &r.route, cost, body))

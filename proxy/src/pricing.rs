@@ -167,3 +167,44 @@ fn max_output(info: &ModelInfo, r: &ChatCompletionRequest) -> u64 {
         .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
     per_choice.saturating_mul(u64::from(r.n.unwrap_or(1).max(1)))
 }
+
+/// A rough prompt size, taken before a call is sent, for the rare reply that
+/// comes back without `usage`: the characters of every text part.
+pub fn prompt_chars(r: &ChatCompletionRequest) -> (u64, u64) {
+    use llmux_core::types::chat::{ChatMessage, ContentPart, MessageContent};
+    let content_len = |c: &MessageContent| -> usize {
+        match c {
+            MessageContent::Text(t) => t.len(),
+            MessageContent::Parts(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    ContentPart::Text(t) => t.text.len(),
+                    _ => 0,
+                })
+                .sum(),
+        }
+    };
+    let chars: usize = r
+        .messages
+        .iter()
+        .map(|m| match m {
+            ChatMessage::System(s) | ChatMessage::Developer(s) => content_len(&s.content),
+            ChatMessage::User(u) => content_len(&u.content),
+            ChatMessage::Assistant(a) => a.content.as_ref().map_or(0, content_len),
+            ChatMessage::Tool(t) => content_len(&t.content),
+            ChatMessage::Function(f) => f.content.as_ref().map_or(0, String::len),
+        })
+        .sum();
+    (chars as u64, r.messages.len() as u64)
+}
+
+/// `usage` for a reply that came without one: the prompt estimated from
+/// [`prompt_chars`] (about 4 characters a token, plus OpenAI's 3 tokens per
+/// message and 3 for the reply), the completion counted with the model's
+/// tokenizer (`cl100k_base` where llmux has none).
+pub fn estimate_usage(model: &str, prompt: (u64, u64), completion_text: &str) -> Usage {
+    let (chars, messages) = prompt;
+    let prompt_tokens = chars.div_ceil(4) + 3 * messages + 3;
+    let completion_tokens = llmux_cost::token_counter(model, completion_text);
+    Usage::new(prompt_tokens, completion_tokens)
+}

@@ -987,3 +987,27 @@ router_settings:
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn a_reply_without_usage_gets_an_estimated_one() {
+    let upstream = openai::start().await.unwrap();
+    let mut body = openai::chat_completion("gpt-4o");
+    body.as_object_mut().unwrap().remove("usage");
+    upstream.enqueue(MockResponse::json(200, &body));
+    let gw = start(&config_for(&upstream, "")).await;
+    let resp: Value = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&hi(false))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Prompt: "Hi" is 2 characters → 1 token, + 3 for the message + 3 for the
+    // reply; completion: "Hello from the mock!" is 5 tokens in o200k_base.
+    assert_eq!(
+        resp["usage"],
+        json!({"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12})
+    );
+}
