@@ -310,7 +310,7 @@ impl Budget<'_> {
         let max = self.max?;
         let duration = self.duration.and_then(crate::keys::parse_duration);
         let (period, base) = match (self.reset_at, duration) {
-            (Some(reset), Some(d)) if now >= reset => (reset + ((now - reset) / d + 1) * d, 0),
+            (Some(reset), Some(d)) if now >= reset => (crate::budget::period_end(reset, d, now), 0),
             (Some(reset), _) => (reset, self.spent),
             (None, _) => (0, self.spent),
         };
@@ -511,7 +511,8 @@ impl Gateway {
     ) -> Option<i64> {
         if let Some(u) = usage {
             self.record_tokens(route, u);
-            if let Some(k) = admission.key.clone() {
+            // Only keys with a tpm limit count tokens; do not spawn for the rest.
+            if let Some(k) = admission.key.clone().filter(|k| k.tpm_limit.is_some()) {
                 let (limits, tokens, now) = (self.limits.clone(), u.total_tokens, self.clock.now());
                 tokio::spawn(async move { limits.add_tokens(&k, tokens, now).await });
             }

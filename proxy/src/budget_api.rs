@@ -17,8 +17,7 @@ use sqlx::Row;
 
 use crate::app::{parse_json, Gateway};
 use crate::error::ApiError;
-use crate::keys::parse_duration;
-use crate::management::{admin, check_limit, check_money, store_error};
+use crate::management::{admin, check_duration, check_limit, check_money, store_error};
 use crate::store::{from_nano, Store, StoreError};
 
 type Shared = State<Arc<Gateway>>;
@@ -153,12 +152,7 @@ fn apply(b: &mut BudgetRecord, f: &BudgetFields, now: i64) -> Result<(), Error> 
         b.soft_budget_nano = Some(v);
     }
     if let Some(d) = &f.budget_duration {
-        parse_duration(d).ok_or_else(|| {
-            Error::bad_request(format!(
-                "budget_duration '{d}' is not like 30s, 30m, 24h, 30d"
-            ))
-            .with_param("budget_duration")
-        })?;
+        check_duration("budget_duration", d)?;
         b.budget_duration = Some(d.clone());
     }
     if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {

@@ -109,16 +109,21 @@ pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Er
     }
 }
 
+/// A LiteLLM duration field (`30s`, `30m`, `24h`, `30d`, `1mo`) in seconds,
+/// or a 400 naming the field.
+pub(crate) fn check_duration(field: &str, d: &str) -> Result<i64, Error> {
+    parse_duration(d).ok_or_else(|| {
+        Error::bad_request(format!("{field} '{d}' is not like 30s, 30m, 24h, 30d"))
+            .with_param(field)
+    })
+}
+
 fn apply(k: &mut KeyRecord, f: &KeyFields, now: i64) -> Result<(), Error> {
     if let Some(a) = &f.key_alias {
         k.key_alias = Some(a.clone());
     }
     if let Some(d) = &f.duration {
-        let secs = parse_duration(d).ok_or_else(|| {
-            Error::bad_request(format!("duration '{d}' is not like 30s, 30m, 24h, 30d"))
-                .with_param("duration")
-        })?;
-        k.expires_at = Some(now + secs);
+        k.expires_at = Some(now + check_duration("duration", d)?);
     }
     if let Some(m) = &f.models {
         k.models.clone_from(m);
@@ -133,12 +138,7 @@ fn apply(k: &mut KeyRecord, f: &KeyFields, now: i64) -> Result<(), Error> {
         k.soft_budget_nano = Some(b);
     }
     if let Some(d) = &f.budget_duration {
-        let secs = parse_duration(d).ok_or_else(|| {
-            Error::bad_request(format!(
-                "budget_duration '{d}' is not like 30s, 30m, 24h, 30d"
-            ))
-            .with_param("budget_duration")
-        })?;
+        let secs = check_duration("budget_duration", d)?;
         k.budget_duration = Some(d.clone());
         k.budget_reset_at = Some(now + secs);
     }

@@ -22,8 +22,8 @@ use sqlx::Row;
 
 use crate::app::{parse_json, Gateway};
 use crate::error::ApiError;
-use crate::keys::{generate_key, parse_duration};
-use crate::management::{admin, check_limit, check_money, key_info, store_error};
+use crate::keys::{generate_key, VirtualKeys};
+use crate::management::{admin, check_duration, check_limit, check_money, key_info, store_error};
 use crate::store::{from_nano, KeyRecord, Store, StoreError};
 
 type Shared = State<Arc<Gateway>>;
@@ -182,6 +182,8 @@ impl Store {
     pub async fn save_owner(&self, kind: Kind, o: &Owner, insert: bool) -> Result<(), StoreError> {
         let sql = match (kind, insert) {
             (Kind::User, true) => "INSERT INTO llmux_users (user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, user_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            // created_at never changes; it is bound in the WHERE so insert and
+            // update share one parameter order.
             (Kind::User, false) => "UPDATE llmux_users SET user_email=$1, user_role=$2, teams=$3, models=$4, max_budget_nano=$5, budget_duration=$6, budget_reset_at=$7, tpm_limit=$8, rpm_limit=$9, metadata=$10, updated_at=$11 WHERE created_at=$12 AND user_id=$13",
             (Kind::Team, true) => "INSERT INTO llmux_teams (team_alias, blocked, members, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, team_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
             (Kind::Team, false) => "UPDATE llmux_teams SET team_alias=$1, blocked=$2, members=$3, models=$4, max_budget_nano=$5, budget_duration=$6, budget_reset_at=$7, tpm_limit=$8, rpm_limit=$9, metadata=$10, updated_at=$11 WHERE created_at=$12 AND team_id=$13",
@@ -324,12 +326,7 @@ fn apply(kind: Kind, o: &mut Owner, f: &OwnerFields, now: i64) -> Result<(), Err
         o.max_budget_nano = Some(b);
     }
     if let Some(d) = &f.budget_duration {
-        let secs = parse_duration(d).ok_or_else(|| {
-            Error::bad_request(format!(
-                "budget_duration '{d}' is not like 30s, 30m, 24h, 30d"
-            ))
-            .with_param("budget_duration")
-        })?;
+        let secs = check_duration("budget_duration", d)?;
         o.budget_duration = Some(d.clone());
         o.budget_reset_at = Some(now + secs);
     }
@@ -490,11 +487,17 @@ async fn update(
     })?;
     let mut owner = find(keys.store(), kind, &id).await?;
     apply(kind, &mut owner, &fields, gw.clock.now())?;
+    save_changed(&keys, kind, owner).await
+}
+
+/// Write a changed user or team, drop it from the key cache, and answer with
+/// its info.
+async fn save_changed(keys: &VirtualKeys, kind: Kind, owner: Owner) -> Result<Response, ApiError> {
     keys.store()
         .save_owner(kind, &owner, false)
         .await
         .map_err(store_error)?;
-    keys.invalidate_owner(kind, &id).await;
+    keys.invalidate_owner(kind, &owner.id).await;
     Ok(Json(owner_info(kind, &owner)).into_response())
 }
 
@@ -715,12 +718,7 @@ pub async fn team_member_add(
         team.members.push(json!(m));
     }
     team.updated_at = gw.clock.now();
-    keys.store()
-        .save_owner(Kind::Team, &team, false)
-        .await
-        .map_err(store_error)?;
-    keys.invalidate_owner(Kind::Team, &team.id).await;
-    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+    save_changed(&keys, Kind::Team, team).await
 }
 
 #[derive(Deserialize)]
@@ -751,12 +749,7 @@ pub async fn team_member_delete(
         ));
     }
     team.updated_at = gw.clock.now();
-    keys.store()
-        .save_owner(Kind::Team, &team, false)
-        .await
-        .map_err(store_error)?;
-    keys.invalidate_owner(Kind::Team, &team.id).await;
-    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+    save_changed(&keys, Kind::Team, team).await
 }
 
 #[derive(Deserialize)]
@@ -776,12 +769,7 @@ async fn set_team_blocked(
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     team.blocked = blocked;
     team.updated_at = gw.clock.now();
-    keys.store()
-        .save_owner(Kind::Team, &team, false)
-        .await
-        .map_err(store_error)?;
-    keys.invalidate_owner(Kind::Team, &team.id).await;
-    Ok(Json(owner_info(Kind::Team, &team)).into_response())
+    save_changed(&keys, Kind::Team, team).await
 }
 
 /// `POST /team/block`

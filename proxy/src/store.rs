@@ -262,7 +262,7 @@ impl Store {
                 let Some(d) = duration.as_deref().and_then(crate::keys::parse_duration) else {
                     continue;
                 };
-                let next = reset_at + ((now - reset_at) / d + 1) * d;
+                let next = crate::budget::period_end(reset_at, d, now);
                 // Only if no other instance reset it meanwhile.
                 let done = sqlx::query(&format!(
                     "UPDATE {table} SET spend_nano = (SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) FROM llmux_spend_logs WHERE {column} = $2 AND start_time >= $4), budget_reset_at = $1 WHERE {column} = $2 AND budget_reset_at = $3"
