@@ -11,10 +11,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmux_tests::mock::{openai, MockResponse, MockServer, RecordedRequest};
+use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
 
 const MASTER_KEY: &str = "sk-llmux-master";
@@ -144,26 +144,11 @@ fn upstream(req: &RecordedRequest) -> MockResponse {
 
 // ---- the gateway -------------------------------------------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `llmux serve`; killed on drop.
+/// A running `llmux serve` and its scratch directory (config, `llmux.db`),
+/// the process stopped before the directory is removed.
 struct Gateway {
-    child: Child,
-    url: String,
+    process: ServeProcess,
     _dir: TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct TempDir(PathBuf);
@@ -195,39 +180,16 @@ async fn gateway(name: &str, up: &MockServer) -> Gateway {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_llmux"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--config")
-        .arg(&config)
-        .env_clear()
-        .env("LLMUX_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let gw = Gateway {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
+    let process = ServeProcess::start(
+        env!("CARGO_BIN_EXE_llmux"),
+        &config,
+        &[("LLMUX_LOG", "warn")],
+    )
+    .await
+    .unwrap();
+    Gateway {
+        process,
         _dir: TempDir(dir),
-    };
-    let started = Instant::now();
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(r) = client
-            .get(format!("{}/health/liveliness", gw.url))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return gw;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "llmux serve did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -237,7 +199,7 @@ async fn run_client(program: &Path, script: &Path, gw: &Gateway) -> String {
     cmd.arg(script)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LLMUX_URL", &gw.url)
+        .env("LLMUX_URL", &gw.process.url)
         .env("LLMUX_KEY", MASTER_KEY)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONIOENCODING", "utf-8")

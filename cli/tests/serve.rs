@@ -3,75 +3,44 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
 
 use llmux_tests::mock::openai;
+use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A scratch directory for one test's gateway, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("llmux-serve-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
 }
 
-struct Serve(Child);
-
-impl Drop for Serve {
+impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn spawn(args: &[&str], env: &[(&str, String)]) -> Serve {
-    let child = Command::new(env!("CARGO_BIN_EXE_llmux"))
-        .arg("serve")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Serve(child)
-}
-
-/// Poll until the gateway answers, returning how long that took.
-async fn wait_ready(port: u16) -> Duration {
-    let started = Instant::now();
-    let client = reqwest::Client::new();
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/health/liveliness"))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return started.elapsed();
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("gateway did not come up on port {port}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_from_the_environment_alone() {
     let up = openai::start().await.unwrap();
-    let port = free_port();
-    let _serve = spawn(
-        &["--host", "127.0.0.1", "--port", &port.to_string()],
-        &[
-            ("OPENAI_API_KEY", "sk-env".into()),
-            ("OPENAI_BASE_URL", up.url()),
-        ],
-    );
-    wait_ready(port).await;
+    let dir = TempDir::new("env");
+    let serve = ServeProcess::start_in(
+        env!("CARGO_BIN_EXE_llmux"),
+        &dir.0,
+        &[],
+        &[("OPENAI_API_KEY", "sk-env"), ("OPENAI_BASE_URL", &up.url())],
+    )
+    .await
+    .unwrap();
     let resp = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .post(format!("{}/v1/chat/completions", serve.url))
         .json(&json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}))
         .send()
         .await
@@ -85,7 +54,7 @@ async fn serves_from_the_environment_alone() {
         up.last_request().unwrap().header("authorization"),
         Some("Bearer sk-env")
     );
-    let models: Value = reqwest::get(format!("http://127.0.0.1:{port}/v1/models"))
+    let models: Value = reqwest::get(format!("{}/v1/models", serve.url))
         .await
         .unwrap()
         .json()
@@ -97,9 +66,8 @@ async fn serves_from_the_environment_alone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_a_litellm_config_file() {
     let up = openai::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("llmux-serve-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
+    let dir = TempDir::new("config");
+    let path = dir.0.join("config.yaml");
     let mut f = std::fs::File::create(&path).unwrap();
     write!(
         f,
@@ -107,27 +75,15 @@ async fn serves_a_litellm_config_file() {
         up.url()
     )
     .unwrap();
-    let port = free_port();
-    let _serve = spawn(
-        &[
-            "--config",
-            path.to_str().unwrap(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ],
-        &[
-            ("MY_GROQ_KEY", "gsk-config".into()),
-            (
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.join("llmux.db").display()),
-            ),
-        ],
-    );
-    wait_ready(port).await;
+    let serve = ServeProcess::start(
+        env!("CARGO_BIN_EXE_llmux"),
+        &path,
+        &[("MY_GROQ_KEY", "gsk-config")],
+    )
+    .await
+    .unwrap();
     let resp = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/chat/completions"))
+        .post(format!("{}/chat/completions", serve.url))
         .bearer_auth("sk-admin")
         .json(&json!({"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}))
         .send()

@@ -129,6 +129,33 @@ pub enum Backend {
     Postgres,
 }
 
+/// Apply the embedded migrations.
+///
+/// PostgreSQL serialises concurrent migrators with an advisory lock; SQLite
+/// has no such lock, so when several gateways start at once on one fresh
+/// file, all but one fail to record a migration that the first already
+/// applied. Each migration runs in its own transaction, so the loser's work
+/// is rolled back and running the migrator again finds it applied.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+    const SQLITE_ATTEMPTS: u32 = 10;
+    let mut attempt = 1;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if backend == Backend::Sqlite && attempt < SQLITE_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(StoreError {
+                    context: "migrate".into(),
+                    source: e.into(),
+                })
+            }
+        }
+    }
+}
+
 /// The database.
 #[derive(Clone)]
 pub struct Store {
@@ -169,10 +196,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(ctx("connect"))?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError {
-            context: "migrate".into(),
-            source: e.into(),
-        })?;
+        migrate(&pool, backend).await?;
         Ok(Store { pool, backend })
     }
 

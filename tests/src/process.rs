@@ -14,6 +14,9 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// How long a gateway may take to listen before the test gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A running `llmux serve`; killed when dropped.
 pub struct ServeProcess {
     child: Child,
@@ -22,26 +25,46 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Start `binary serve --config config` on a free 127.0.0.1 port with
-    /// exactly the environment `env`, and wait (up to 20 s) until it accepts
-    /// connections.
+    /// Start `binary serve --config config` (see [`ServeProcess::start_in`]),
+    /// in the config file's directory.
     pub async fn start(
         binary: &str,
         config: &Path,
         env: &[(&str, &str)],
     ) -> Result<ServeProcess, String> {
+        let dir = config.parent().unwrap_or(Path::new("."));
+        let config = config.to_string_lossy();
+        Self::start_in(binary, dir, &["--config", &config], env).await
+    }
+
+    /// Start `binary serve ARGS --host 127.0.0.1 --port P` on a free port,
+    /// with exactly the environment `env` and `dir` as its working directory
+    /// (so its default `llmux.db` and spill file stay out of the source
+    /// tree), and wait until it accepts connections. Its stderr goes to
+    /// `dir/serve-P.log`; if it exits or does not listen in time, the error
+    /// carries that log.
+    pub async fn start_in(
+        binary: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<ServeProcess, String> {
         let port = free_port();
+        let log_path = dir.join(format!("serve-{port}.log"));
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
         let child = Command::new(binary)
-            .args(["serve", "--config"])
-            .arg(config)
+            .arg("serve")
+            .args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir)
             .env_clear()
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start {binary}: {e}"))?;
-        let process = ServeProcess {
+        let mut process = ServeProcess {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
@@ -50,15 +73,27 @@ impl ServeProcess {
             .await
             .is_err()
         {
-            if started.elapsed() > Duration::from_secs(20) {
+            if let Ok(Some(status)) = process.child.try_wait() {
                 return Err(format!(
-                    "llmux serve did not listen on port {port} within 20 s"
+                    "llmux serve exited ({status}) before listening on port {port}:\n{}",
+                    read_log(&log_path)
+                ));
+            }
+            if started.elapsed() > START_TIMEOUT {
+                return Err(format!(
+                    "llmux serve did not listen on port {port} within {} s:\n{}",
+                    START_TIMEOUT.as_secs(),
+                    read_log(&log_path)
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(process)
     }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"))
 }
 
 impl Drop for ServeProcess {

@@ -129,3 +129,31 @@ async fn store_on_postgres() {
     let store = Store::connect(&db.url).await.unwrap();
     exercise(&store).await;
 }
+
+/// Several gateways started at once on one fresh database all come up: the
+/// migration of one does not fail the others.
+async fn concurrent_first_start(url: &str) {
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.to_string();
+            tokio::spawn(async move { Store::connect(&url).await.map(|_| ()) })
+        })
+        .collect();
+    for start in starts {
+        start.await.unwrap().unwrap();
+    }
+    let store = Store::connect(url).await.unwrap();
+    store.insert_key(&key("hash-after", 1)).await.unwrap();
+    assert!(store.get_key("hash-after").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn concurrent_first_start_on_sqlite() {
+    concurrent_first_start(&TestDb::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn concurrent_first_start_on_postgres() {
+    let db = TestDb::postgres().await.unwrap();
+    concurrent_first_start(&db.url).await;
+}
