@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use llmux_core::endpoint::{Call, Reply};
 use llmux_core::types::audio::{SpeechRequest, TranscriptionRequest, TranscriptionResponse};
-use llmux_core::types::chat::{ChatCompletionRequest, StreamOptions};
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest, StreamOptions};
 use llmux_core::types::embeddings::EmbeddingRequest;
 use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
@@ -32,7 +32,7 @@ use crate::limits::{Limits, Slot};
 use crate::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
-use crate::pricing::Pricing;
+use crate::pricing::{Pricing, PromptSize, UsageTracker};
 use crate::spend::SpendQueue;
 use crate::sse::{sse_stream, SseOptions, StreamOutcome};
 use crate::store::{KeyRecord, SpendRow};
@@ -618,8 +618,7 @@ impl Gateway {
         ctx: &Ctx,
         route: &RouteInfo,
         stream: llmux_core::ChatStream,
-        client_wants_usage: bool,
-        encode: crate::sse::ChunkEncoder,
+        client: ClientStream,
         admission: Admission,
     ) -> Response {
         self.record_status(ctx, &route.model_group, 200);
@@ -627,8 +626,9 @@ impl Gateway {
         let finished_route = route.clone();
         let route_name = ctx.route;
         let request_id = ctx.request_id.clone();
+        let usage = UsageTracker::new(&route.upstream_model, client.prompt);
         let on_end = move |outcome: StreamOutcome| {
-            gateway.finish(admission, &finished_route, outcome.usage.as_ref());
+            gateway.finish(admission, &finished_route, Some(&outcome.usage.usage()));
             match &outcome.error {
                 Some(e) => {
                     gateway
@@ -648,11 +648,11 @@ impl Gateway {
             }
         };
         let options = SseOptions {
-            encode,
-            client_wants_usage,
+            encode: client.encode,
+            client_wants_usage: client.wants_usage,
             keep_alive: self.keep_alive,
         };
-        let body = Body::from_stream(sse_stream(stream, options, on_end));
+        let body = Body::from_stream(sse_stream(stream, options, usage, on_end));
         let mut response = Response::new(body);
         let h = response.headers_mut();
         h.insert(
@@ -666,6 +666,26 @@ impl Gateway {
         );
         route_headers(h, ctx, route);
         response
+    }
+}
+
+/// How a served stream is written for its client.
+pub(crate) struct ClientStream {
+    /// How each chunk is serialized.
+    pub encode: crate::sse::ChunkEncoder,
+    /// The client asked for `stream_options.include_usage`.
+    pub wants_usage: bool,
+    /// Its prompt's size, for a usage estimate.
+    pub prompt: PromptSize,
+}
+
+/// Every answer carries usage: a provider that sent none gets an estimate
+/// (see [`UsageTracker`]).
+pub(crate) fn fill_usage(completion: &mut ChatCompletion, route: &RouteInfo, prompt: PromptSize) {
+    if completion.usage.is_none() {
+        let mut usage = UsageTracker::new(&route.upstream_model, prompt);
+        usage.observe_completion(completion);
+        completion.usage = Some(usage.usage());
     }
 }
 
@@ -729,6 +749,7 @@ async fn serve_chat(
 ) -> Result<Response, ApiError> {
     validate_chat(&req).inspect_err(|e| gw.record_error(ctx, &req.model, e))?;
     let group = req.model.clone();
+    let prompt = PromptSize::of(&req);
     if req.is_stream() {
         let client_wants_usage = force_stream_usage(&mut req);
         let r = gw
@@ -739,33 +760,18 @@ async fn serve_chat(
                 "router returned a non-stream reply to a stream call",
             ));
         };
-        return Ok(gw.sse_response(
-            ctx,
-            &r.route,
-            stream,
-            client_wants_usage,
-            serde_json::to_vec,
-            r.admission,
-        ));
+        let client = ClientStream {
+            encode: serde_json::to_vec,
+            wants_usage: client_wants_usage,
+            prompt,
+        };
+        return Ok(gw.sse_response(ctx, &r.route, stream, client, r.admission));
     }
-    let prompt = crate::pricing::prompt_chars(&req);
     let r = gw.dispatch(ctx, headers, group, Call::Chat(req)).await?;
     let Reply::Chat(mut completion) = r.reply else {
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
-    if completion.usage.is_none() {
-        // Every answer carries usage; a provider that sent none gets an estimate.
-        let text: String = completion
-            .choices
-            .iter()
-            .filter_map(|c| c.message.content.as_deref())
-            .collect();
-        completion.usage = Some(crate::pricing::estimate_usage(
-            &r.route.upstream_model,
-            prompt,
-            &text,
-        ));
-    }
+    fill_usage(&mut completion, &r.route, prompt);
     let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?;
     Ok(gw.json_response(ctx, &r.route, cost, body))

@@ -17,8 +17,11 @@ use llmux_core::{ChatMessage, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::app::{force_stream_usage, internal, parse_json, Ctx, Gateway};
+use crate::app::{
+    fill_usage, force_stream_usage, internal, parse_json, ClientStream, Ctx, Gateway,
+};
 use crate::error::ApiError;
+use crate::pricing::PromptSize;
 
 /// `POST /completions` request body.
 #[derive(Debug, Deserialize)]
@@ -187,6 +190,7 @@ pub async fn text_completions(
     let mut chat = into_chat(req)?;
     crate::app::validate_chat(&chat)?;
     let group = chat.model.clone();
+    let prompt = PromptSize::of(&chat);
     if chat.is_stream() {
         let client_wants_usage = force_stream_usage(&mut chat);
         let r = gw
@@ -197,19 +201,18 @@ pub async fn text_completions(
                 "router returned a non-stream reply to a stream call",
             ));
         };
-        return Ok(gw.sse_response(
-            &ctx,
-            &r.route,
-            stream,
-            client_wants_usage,
-            encode_text_chunk,
-            r.admission,
-        ));
+        let client = ClientStream {
+            encode: encode_text_chunk,
+            wants_usage: client_wants_usage,
+            prompt,
+        };
+        return Ok(gw.sse_response(&ctx, &r.route, stream, client, r.admission));
     }
     let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;
-    let Reply::Chat(completion) = r.reply else {
+    let Reply::Chat(mut completion) = r.reply else {
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
+    fill_usage(&mut completion, &r.route, prompt);
     let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = serde_json::to_vec(&to_text_completion(&completion))
         .map_err(|e| internal(&e.to_string()))?;

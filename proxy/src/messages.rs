@@ -23,7 +23,8 @@ use llmux_core::{ChatStream, Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::{force_stream_usage, parse_json, route_headers, Ctx, Gateway};
+use crate::app::{fill_usage, force_stream_usage, parse_json, route_headers, Ctx, Gateway};
+use crate::pricing::{PromptSize, UsageTracker};
 
 /// An error in Anthropic's shape.
 pub struct AnthropicError(pub Error);
@@ -451,7 +452,7 @@ struct Translator {
     open: Open,
     next_index: usize,
     finish: Option<FinishReason>,
-    usage: Option<llmux_core::types::chat::Usage>,
+    usage: UsageTracker,
     model: String,
     id: String,
 }
@@ -500,9 +501,7 @@ impl Translator {
                 }}),
             ));
         }
-        if let Some(u) = &chunk.usage {
-            self.usage = Some(u.clone());
-        }
+        self.usage.observe_chunk(chunk);
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
             let d = &choice.delta;
             if let Some(r) = d.reasoning_content.as_deref().filter(|r| !r.is_empty()) {
@@ -569,7 +568,7 @@ impl Translator {
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
         self.close(out);
-        let usage = usage_json(self.usage.as_ref());
+        let usage = usage_json(Some(&self.usage.usage()));
         out.push(event(
             "message_delta",
             &json!({"type": "message_delta",
@@ -580,32 +579,54 @@ impl Translator {
     }
 }
 
-/// Anthropic's event stream for an OpenAI chunk stream.
+type OnEnd = Box<dyn FnOnce(&UsageTracker, Option<Error>) + Send>;
+
+/// The state of one Anthropic event stream.
+struct StreamState {
+    inner: ChatStream,
+    t: Translator,
+    pending: std::collections::VecDeque<Bytes>,
+    done: bool,
+    on_end: Option<OnEnd>,
+}
+
+impl StreamState {
+    fn end(&mut self, error: Option<Error>) {
+        if let Some(f) = self.on_end.take() {
+            f(&self.t.usage, error);
+        }
+    }
+}
+
+impl Drop for StreamState {
+    fn drop(&mut self) {
+        // The client went away mid-stream: what was served is still spent.
+        self.end(None);
+    }
+}
+
+/// Anthropic's event stream for an OpenAI chunk stream; `on_end` runs
+/// exactly once (also when the client disconnects), with `usage` having
+/// seen every chunk.
 fn anthropic_stream(
     inner: ChatStream,
-    on_end: impl FnOnce(Option<llmux_core::types::chat::Usage>, Option<Error>) + Send + 'static,
+    usage: UsageTracker,
+    on_end: impl FnOnce(&UsageTracker, Option<Error>) + Send + 'static,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
-    struct State<F: FnOnce(Option<llmux_core::types::chat::Usage>, Option<Error>)> {
-        inner: ChatStream,
-        t: Translator,
-        pending: std::collections::VecDeque<Bytes>,
-        done: bool,
-        on_end: Option<F>,
-    }
-    let state = State {
+    let state = StreamState {
         inner,
         t: Translator {
             started: false,
             open: Open::None,
             next_index: 0,
             finish: None,
-            usage: None,
+            usage,
             model: String::new(),
             id: String::new(),
         },
         pending: std::collections::VecDeque::new(),
         done: false,
-        on_end: Some(on_end),
+        on_end: Some(Box::new(on_end)),
     };
     futures::stream::unfold(state, |mut st| async move {
         loop {
@@ -621,16 +642,12 @@ fn anthropic_stream(
                 Some(Err(e)) => {
                     out.push(event("error", &error_body(&e)));
                     st.done = true;
-                    if let Some(f) = st.on_end.take() {
-                        f(st.t.usage.clone(), Some(e));
-                    }
+                    st.end(Some(e));
                 }
                 None => {
                     st.t.finish(&mut out);
                     st.done = true;
-                    if let Some(f) = st.on_end.take() {
-                        f(st.t.usage.clone(), None);
-                    }
+                    st.end(None);
                 }
             }
             st.pending.extend(out);
@@ -649,6 +666,7 @@ pub async fn messages(
     let mut chat = to_chat(req)?;
     crate::app::validate_chat(&chat)?;
     let group = chat.model.clone();
+    let prompt = PromptSize::of(&chat);
     if chat.is_stream() {
         force_stream_usage(&mut chat);
         let r = gw
@@ -664,13 +682,15 @@ pub async fn messages(
         let gateway = gw.clone();
         let route = r.route.clone();
         let admission = r.admission;
-        let on_end = move |usage: Option<llmux_core::types::chat::Usage>, err: Option<Error>| {
-            gateway.finish(admission, &route, usage.as_ref());
+        let usage = UsageTracker::new(&route.upstream_model, prompt);
+        let on_end = move |usage: &UsageTracker, err: Option<Error>| {
+            gateway.finish(admission, &route, Some(&usage.usage()));
             if let Some(e) = err {
                 tracing::warn!(model = %route.model_group, error = %e, "messages stream failed after it started");
             }
         };
-        let mut response = Response::new(Body::from_stream(anthropic_stream(stream, on_end)));
+        let mut response =
+            Response::new(Body::from_stream(anthropic_stream(stream, usage, on_end)));
         let h = response.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -681,13 +701,14 @@ pub async fn messages(
         return Ok(response);
     }
     let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;
-    let Reply::Chat(completion) = r.reply else {
+    let Reply::Chat(mut completion) = r.reply else {
         return Err(Error::new(
             ErrorKind::InternalServer,
             "router returned a non-chat reply",
         )
         .into());
     };
+    fill_usage(&mut completion, &r.route, prompt);
     let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
     let body = to_message(&completion).to_string();
     let mut response = (StatusCode::OK, body).into_response();

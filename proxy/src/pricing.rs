@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use llmux_core::endpoint::Call;
-use llmux_core::types::chat::{ChatCompletionRequest, Usage};
+use llmux_core::types::chat::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
 use llmux_cost::{CostOptions, ModelInfo, PriceOverride, PriceTable};
 use llmux_router::{RouteInfo, Router};
 
@@ -169,42 +169,140 @@ fn max_output(info: &ModelInfo, r: &ChatCompletionRequest) -> u64 {
 }
 
 /// A rough prompt size, taken before a call is sent, for the rare reply that
-/// comes back without `usage`: the characters of every text part.
-pub fn prompt_chars(r: &ChatCompletionRequest) -> (u64, u64) {
-    use llmux_core::types::chat::{ChatMessage, ContentPart, MessageContent};
-    let content_len = |c: &MessageContent| -> usize {
-        match c {
-            MessageContent::Text(t) => t.len(),
-            MessageContent::Parts(parts) => parts
-                .iter()
-                .map(|p| match p {
-                    ContentPart::Text(t) => t.text.len(),
-                    _ => 0,
-                })
-                .sum(),
-        }
-    };
-    let chars: usize = r
-        .messages
-        .iter()
-        .map(|m| match m {
-            ChatMessage::System(s) | ChatMessage::Developer(s) => content_len(&s.content),
-            ChatMessage::User(u) => content_len(&u.content),
-            ChatMessage::Assistant(a) => a.content.as_ref().map_or(0, content_len),
-            ChatMessage::Tool(t) => content_len(&t.content),
-            ChatMessage::Function(f) => f.content.as_ref().map_or(0, String::len),
-        })
-        .sum();
-    (chars as u64, r.messages.len() as u64)
+/// comes back without `usage`: the characters of every text part, and the
+/// number of messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromptSize {
+    pub chars: u64,
+    pub messages: u64,
 }
 
-/// `usage` for a reply that came without one: the prompt estimated from
-/// [`prompt_chars`] (about 4 characters a token, plus OpenAI's 3 tokens per
-/// message and 3 for the reply), the completion counted with the model's
-/// tokenizer (`cl100k_base` where llmux has none).
-pub fn estimate_usage(model: &str, prompt: (u64, u64), completion_text: &str) -> Usage {
-    let (chars, messages) = prompt;
-    let prompt_tokens = chars.div_ceil(4) + 3 * messages + 3;
-    let completion_tokens = llmux_cost::token_counter(model, completion_text);
-    Usage::new(prompt_tokens, completion_tokens)
+impl PromptSize {
+    pub fn of(r: &ChatCompletionRequest) -> PromptSize {
+        use llmux_core::types::chat::{ChatMessage, ContentPart, MessageContent};
+        let content_len = |c: &MessageContent| -> usize {
+            match c {
+                MessageContent::Text(t) => t.len(),
+                MessageContent::Parts(parts) => parts
+                    .iter()
+                    .map(|p| match p {
+                        ContentPart::Text(t) => t.text.len(),
+                        _ => 0,
+                    })
+                    .sum(),
+            }
+        };
+        let chars: usize = r
+            .messages
+            .iter()
+            .map(|m| match m {
+                ChatMessage::System(s) | ChatMessage::Developer(s) => content_len(&s.content),
+                ChatMessage::User(u) => content_len(&u.content),
+                ChatMessage::Assistant(a) => a.content.as_ref().map_or(0, content_len),
+                ChatMessage::Tool(t) => content_len(&t.content),
+                ChatMessage::Function(f) => f.content.as_ref().map_or(0, String::len),
+            })
+            .sum();
+        PromptSize {
+            chars: chars as u64,
+            messages: r.messages.len() as u64,
+        }
+    }
+}
+
+/// The usage of one chat reply, whole or streamed: what the provider
+/// reported, or — for a provider that reports none (some OpenAI-compatible
+/// servers ignore `stream_options.include_usage`) and for a stream cut short
+/// — an estimate, so no served call is recorded as free. The estimate counts
+/// the prompt at about 4 characters a token plus OpenAI's 3 tokens per
+/// message and 3 for the reply, and the completion's text (content, refusal,
+/// reasoning, tool-call names and arguments) with the model's tokenizer
+/// (`cl100k_base` where llmux has none), the same way for a stream as for
+/// the same reply whole.
+#[derive(Debug, Default)]
+pub struct UsageTracker {
+    model: String,
+    prompt: PromptSize,
+    reported: Option<Usage>,
+    completion_text: String,
+}
+
+impl UsageTracker {
+    /// For a call to `model` (the upstream model, for its tokenizer).
+    pub fn new(model: &str, prompt: PromptSize) -> UsageTracker {
+        UsageTracker {
+            model: model.to_string(),
+            prompt,
+            reported: None,
+            completion_text: String::new(),
+        }
+    }
+
+    /// Take in one streamed chunk.
+    pub fn observe_chunk(&mut self, chunk: &ChatCompletionChunk) {
+        if let Some(u) = &chunk.usage {
+            self.reported = Some(u.clone());
+        }
+        if self.reported.is_some() {
+            return; // the text is only needed for an estimate
+        }
+        let text = &mut self.completion_text;
+        for c in &chunk.choices {
+            let d = &c.delta;
+            for part in [&d.content, &d.refusal, &d.reasoning_content]
+                .into_iter()
+                .flatten()
+            {
+                text.push_str(part);
+            }
+            for f in d
+                .tool_calls
+                .iter()
+                .flatten()
+                .filter_map(|t| t.function.as_ref())
+            {
+                for part in [&f.name, &f.arguments].into_iter().flatten() {
+                    text.push_str(part);
+                }
+            }
+        }
+    }
+
+    /// Take in a whole reply.
+    pub fn observe_completion(&mut self, completion: &ChatCompletion) {
+        if let Some(u) = &completion.usage {
+            self.reported = Some(u.clone());
+            return;
+        }
+        let text = &mut self.completion_text;
+        for c in &completion.choices {
+            let m = &c.message;
+            for part in [&m.content, &m.refusal, &m.reasoning_content]
+                .into_iter()
+                .flatten()
+            {
+                text.push_str(part);
+            }
+            for t in m.tool_calls.iter().flatten() {
+                text.push_str(&t.function.name);
+                text.push_str(&t.function.arguments);
+            }
+        }
+    }
+
+    /// Whether the provider reported usage.
+    pub fn is_reported(&self) -> bool {
+        self.reported.is_some()
+    }
+
+    /// The reported usage, or the estimate.
+    pub fn usage(&self) -> Usage {
+        if let Some(u) = &self.reported {
+            return u.clone();
+        }
+        let PromptSize { chars, messages } = self.prompt;
+        let prompt_tokens = chars.div_ceil(4) + 3 * messages + 3;
+        let completion_tokens = llmux_cost::token_counter(&self.model, &self.completion_text);
+        Usage::new(prompt_tokens, completion_tokens)
+    }
 }

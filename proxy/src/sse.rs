@@ -12,14 +12,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use llmux_core::types::chat::Usage;
-use llmux_core::{ChatStream, Error};
+use llmux_core::{ChatCompletionChunk, ChatStream, Error};
+
+use crate::pricing::UsageTracker;
 
 /// How a stream ended, reported once (also when the client disconnects).
 #[derive(Debug, Default)]
 pub struct StreamOutcome {
-    /// The last usage the upstream reported.
-    pub usage: Option<Usage>,
+    /// The usage the upstream reported, or what it takes to estimate it.
+    pub usage: UsageTracker,
     /// The error that ended it, if one did.
     pub error: Option<Error>,
     /// Reached the upstream's end and sent `[DONE]`.
@@ -49,6 +50,10 @@ type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
 struct State {
     inner: ChatStream,
     options: SseOptions,
+    /// The first chunk's id, model and creation time, kept when the client
+    /// asked for usage, to carry an estimated usage chunk if the upstream
+    /// sends none.
+    usage_chunk: Option<ChatCompletionChunk>,
     outcome: StreamOutcome,
     on_end: Option<OnEnd>,
     finished: bool,
@@ -78,16 +83,22 @@ pub fn data_frame(json: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The SSE byte stream for `inner`; `on_end` runs exactly once.
+/// The SSE byte stream for `inner`; `on_end` runs exactly once, with
+/// `usage` having seen every chunk.
 pub fn sse_stream(
     inner: ChatStream,
     options: SseOptions,
+    usage: UsageTracker,
     on_end: impl FnOnce(StreamOutcome) + Send + 'static,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     let state = State {
         inner,
         options,
-        outcome: StreamOutcome::default(),
+        usage_chunk: None,
+        outcome: StreamOutcome {
+            usage,
+            ..StreamOutcome::default()
+        },
         on_end: Some(Box::new(on_end)),
         finished: false,
     };
@@ -102,14 +113,22 @@ pub fn sse_stream(
             };
             match next {
                 Some(Ok(mut chunk)) => {
-                    if let Some(u) = &chunk.usage {
-                        st.outcome.usage = Some(u.clone());
-                        if !st.options.client_wants_usage {
-                            if chunk.choices.is_empty() {
-                                continue;
-                            }
-                            chunk.usage = None;
+                    st.outcome.usage.observe_chunk(&chunk);
+                    if st.options.client_wants_usage && st.usage_chunk.is_none() {
+                        st.usage_chunk = Some(ChatCompletionChunk {
+                            id: chunk.id.clone(),
+                            object: chunk.object.clone(),
+                            created: chunk.created,
+                            model: chunk.model.clone(),
+                            system_fingerprint: chunk.system_fingerprint.clone(),
+                            ..ChatCompletionChunk::default()
+                        });
+                    }
+                    if chunk.usage.is_some() && !st.options.client_wants_usage {
+                        if chunk.choices.is_empty() {
+                            continue;
                         }
+                        chunk.usage = None;
                     }
                     let Ok(json) = (st.options.encode)(&chunk) else {
                         continue;
@@ -127,8 +146,20 @@ pub fn sse_stream(
                 None => {
                     st.finished = true;
                     st.outcome.completed = true;
+                    let mut tail = Vec::new();
+                    if !st.outcome.usage.is_reported() {
+                        // The client asked for usage and the upstream sent
+                        // none: it gets the estimate the call is priced at.
+                        if let Some(mut last) = st.usage_chunk.take() {
+                            last.usage = Some(st.outcome.usage.usage());
+                            if let Ok(json) = (st.options.encode)(&last) {
+                                tail.extend_from_slice(&data_frame(&json));
+                            }
+                        }
+                    }
+                    tail.extend_from_slice(b"data: [DONE]\n\n");
                     st.end();
-                    return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), st));
+                    return Some((Ok(Bytes::from(tail)), st));
                 }
             }
         }

@@ -1011,3 +1011,44 @@ async fn a_reply_without_usage_gets_an_estimated_one() {
         json!({"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12})
     );
 }
+
+#[tokio::test]
+async fn a_stream_without_usage_gets_the_estimate_as_its_usage_chunk() {
+    let up = openai::start().await.unwrap();
+    // An OpenAI-compatible server that ignores stream_options.include_usage.
+    let chunks = openai::stream_chunks("gpt-4o", false);
+    up.enqueue(openai::sse_response(&chunks));
+    up.enqueue(openai::sse_response(&chunks));
+    let gw = start(&config_for(&up, "")).await;
+
+    // The client asked for usage: the estimate the call is priced at (the
+    // same as for the same reply whole, see
+    // a_reply_without_usage_gets_an_estimated_one) comes last.
+    let mut asked = hi(true);
+    asked["stream_options"] = json!({"include_usage": true});
+    let body = post(&gw, "/v1/chat/completions", &asked)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut expected = expected_events(&chunks, false);
+    expected.push(json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": openai::CREATED,
+        "model": "gpt-4o",
+        "system_fingerprint": "fp_mock",
+        "choices": [],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
+    }));
+    expected.push(Value::String("[DONE]".into()));
+    assert_eq!(events(&body), expected);
+
+    // The client did not ask: its stream is the upstream's, unchanged.
+    let body = post(&gw, "/v1/chat/completions", &hi(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(events(&body), expected_events(&chunks, true));
+}

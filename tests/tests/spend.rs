@@ -500,3 +500,93 @@ router_settings:
     );
     assert_eq!(upstream.requests().len(), 3);
 }
+
+/// A provider that reports no usage on a stream, and a client that leaves an
+/// Anthropic-format stream halfway: both calls are priced from the estimate
+/// and logged, never recorded as free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
+    use futures::StreamExt;
+    use llmux_tests::mock::openai::{chunk, sse_parts};
+    use llmux_tests::mock::StreamPart;
+
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, json!({})).await;
+    let client = reqwest::Client::new();
+
+    // A whole stream from an upstream that ignores include_usage.
+    upstream.enqueue(openai::sse_response(&openai::stream_chunks(
+        "gpt-4o", false,
+    )));
+    let resp = client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(&key)
+        .header("x-request-id", "req-no-usage")
+        .json(&chat_body(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+
+    // An Anthropic-format stream the client leaves after its first bytes.
+    let mut parts = sse_parts(&[chunk(
+        "gpt-4o",
+        json!({"role": "assistant", "content": "Hello"}),
+        None,
+    )]);
+    for _ in 0..50 {
+        parts.push(StreamPart::Delay(Duration::from_millis(100)));
+        parts.extend(sse_parts(&[chunk(
+            "gpt-4o",
+            json!({"content": " again"}),
+            None,
+        )]));
+    }
+    upstream.enqueue(MockResponse::stream("text/event-stream", parts));
+    let resp = client
+        .post(format!("{}/v1/messages", gw.url))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .header("x-request-id", "req-left")
+        .json(&json!({"model": "gpt-4o", "max_tokens": 10, "stream": true,
+                      "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.bytes_stream();
+    body.next().await.unwrap().unwrap();
+    drop(body);
+    for _ in 0..50 {
+        if upstream.streams_cut_short() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(upstream.streams_cut_short(), 1);
+
+    gw.stop().await.unwrap();
+    let p = pool(&url).await;
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT request_id, prompt_tokens, completion_tokens, spend_nano FROM llmux_spend_logs WHERE token_hash = $1 ORDER BY request_id",
+    )
+    .bind(&hash)
+    .fetch_all(&p)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // "Hi": 2 characters → 1 token + 3 for the message + 3 for the reply.
+    // "Hello from the mock!" is 5 tokens: 7 × 1000 + 5 × 2000 nano-dollars.
+    assert_eq!(rows[1], ("req-no-usage".into(), 7, 5, 17_000));
+    // What the abandoned stream had produced: "Hello" and perhaps " again"s.
+    let (id, prompt, completion, spend) = rows[0].clone();
+    assert_eq!((id.as_str(), prompt), ("req-left", 7));
+    assert!(completion >= 1, "{rows:?}");
+    assert_eq!(spend, 7 * 1000 + completion * 2000);
+}
