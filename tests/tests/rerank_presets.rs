@@ -1,6 +1,7 @@
 //! Rerank through the OpenAI preset table: Jina AI takes Cohere's rerank
 //! request as is at `{base}/rerank` and answers in Cohere's shape (plus its
-//! `model` and `usage`, kept). Vendors without a rerank row say so.
+//! `model` and `usage`, kept); Voyage AI's dialect is translated both ways
+//! (rerank and embeddings). Vendors without a rerank row say so.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -80,4 +81,118 @@ async fn vendors_without_a_rerank_row_are_unsupported() {
             format!("{name} does not support the rerank endpoint")
         );
     }
+}
+
+fn voyage(server: &llmux_tests::mock::MockServer) -> OpenAiProvider {
+    let env = MapEnv::new([
+        ("VOYAGE_API_KEY", "pa-voyage".to_string()),
+        ("VOYAGE_API_BASE", format!("{}/v1", server.url())),
+    ]);
+    OpenAiProvider::from_params("voyage", &ProviderParams::default(), &env).unwrap()
+}
+
+#[tokio::test]
+async fn voyage_rerank_speaks_voyages_dialect() {
+    let server = openai::start().await.unwrap();
+    let voyage = voyage(&server);
+    // Voyage's answer (docs.voyageai.com/reference/reranker-api).
+    server.enqueue(MockResponse::json(
+        200,
+        &json!({
+            "object": "list",
+            "data": [{"relevance_score": 0.4375, "index": 0,
+                      "document": "Organic skincare for sensitive skin with aloe vera and chamomile."}],
+            "model": "rerank-2",
+            "usage": {"total_tokens": 26}
+        }),
+    ));
+    let mut req = request();
+    req.model = "rerank-2".into();
+    // An object document is sent as its text; Voyage's own fields pass through.
+    req.documents[1] = serde_json::from_value(
+        json!({"text": "New makeup trends focus on bold colors and innovative techniques.", "id": 7}),
+    )
+    .unwrap();
+    req.extra.insert("truncation".into(), json!(false));
+    let resp = voyage.rerank(req).await.unwrap();
+    let sent = server.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/rerank");
+    assert_eq!(sent.header("authorization"), Some("Bearer pa-voyage"));
+    assert_eq!(
+        sent.json(),
+        json!({
+            "model": "rerank-2",
+            "query": "Organic skincare products for sensitive skin",
+            "documents": [
+                "Organic skincare for sensitive skin with aloe vera and chamomile.",
+                "New makeup trends focus on bold colors and innovative techniques."
+            ],
+            "top_k": 1,
+            "return_documents": true,
+            "truncation": false
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(&resp).unwrap(),
+        json!({
+            "results": [{"index": 0, "relevance_score": 0.4375,
+                         "document": {"text": "Organic skincare for sensitive skin with aloe vera and chamomile."}}],
+            "meta": {"billed_units": {"total_tokens": 26},
+                     "tokens": {"input_tokens": 26, "output_tokens": 0}}
+        })
+    );
+
+    // Voyage's errors are `{"detail": …}`.
+    server.enqueue(MockResponse::json(
+        400,
+        &json!({"detail": "The query is too long."}),
+    ));
+    let err = voyage.rerank(request()).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::BadRequest, "The query is too long.")
+    );
+    server.enqueue(MockResponse::json(200, &json!({"object": "list"})));
+    let err = voyage.rerank(request()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::BadGateway, "{err:?}");
+}
+
+#[tokio::test]
+async fn voyage_embeddings_speak_voyages_dialect() {
+    use llmux_core::types::embeddings::EmbeddingRequest;
+    let server = openai::start().await.unwrap();
+    let voyage = voyage(&server);
+    let answer = json!({
+        "object": "list",
+        "data": [{"object": "embedding", "embedding": [0.25, -0.5], "index": 0}],
+        "model": "voyage-3.5",
+        "usage": {"total_tokens": 5}
+    });
+    server.enqueue(MockResponse::json(200, &answer));
+    server.enqueue(MockResponse::json(200, &answer));
+    let req: EmbeddingRequest = serde_json::from_value(json!({
+        "model": "voyage-3.5", "input": ["good morning"], "dimensions": 512,
+        "encoding_format": "float", "user": "u-1", "input_type": "query"
+    }))
+    .unwrap();
+    let resp = voyage.embeddings(req).await.unwrap();
+    assert_eq!(server.last_request().unwrap().path, "/v1/embeddings");
+    assert_eq!(
+        server.last_request().unwrap().json(),
+        json!({"input": ["good morning"], "model": "voyage-3.5", "output_dimension": 512, "input_type": "query"})
+    );
+    let mut expected = answer.clone();
+    expected["usage"] = json!({"prompt_tokens": 5, "total_tokens": 5});
+    assert_eq!(serde_json::to_value(&resp).unwrap(), expected);
+
+    // base64 is asked for as Voyage names it.
+    let req: EmbeddingRequest = serde_json::from_value(
+        json!({"model": "voyage-3.5", "input": "hi", "encoding_format": "base64"}),
+    )
+    .unwrap();
+    voyage.embeddings(req).await.unwrap();
+    assert_eq!(
+        server.last_request().unwrap().json(),
+        json!({"input": "hi", "model": "voyage-3.5", "encoding_format": "base64"})
+    );
 }

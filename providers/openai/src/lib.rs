@@ -13,6 +13,7 @@
 pub mod error;
 pub mod presets;
 pub mod stream;
+pub mod voyage;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,7 +38,7 @@ use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use presets::{Endpoint, Preset};
+pub use presets::{Dialect, Endpoint, Preset};
 pub use stream::OpenAiStreamDecoder;
 
 /// Azure OpenAI `api-version` used when neither the params nor the environment give one.
@@ -311,7 +312,14 @@ impl OpenAiProvider {
 
     /// The upstream request for embeddings.
     pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
-        self.json_request(Endpoint::Embeddings, &request.model, request)
+        match self.dialect() {
+            Dialect::Standard => self.json_request(Endpoint::Embeddings, &request.model, request),
+            Dialect::Voyage => self.json_request(
+                Endpoint::Embeddings,
+                &request.model,
+                &voyage::embeddings_body(request),
+            ),
+        }
     }
 
     /// The upstream request for image generation.
@@ -335,9 +343,24 @@ impl OpenAiProvider {
     }
 
     /// The upstream request for a rerank (vendors whose preset lists
-    /// [`Endpoint::Rerank`]; they take Cohere's request shape as is).
+    /// [`Endpoint::Rerank`]; Cohere's request shape as is, or Voyage's).
     pub fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
-        self.json_request(Endpoint::Rerank, &request.model, request)
+        match self.dialect() {
+            Dialect::Standard => self.json_request(Endpoint::Rerank, &request.model, request),
+            Dialect::Voyage => self.json_request(
+                Endpoint::Rerank,
+                &request.model,
+                &voyage::rerank_body(request),
+            ),
+        }
+    }
+
+    /// How this vendor's bodies differ from the standard ones.
+    fn dialect(&self) -> Dialect {
+        match &self.target {
+            Target::Compatible { preset, .. } => preset.dialect,
+            Target::Azure { .. } => Dialect::Standard,
+        }
     }
 
     /// The upstream request for the model list.
@@ -458,7 +481,11 @@ impl Provider for OpenAiProvider {
 
     async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
         let http = self.encode_embeddings(&request)?;
-        self.call_json(http, &request.model).await
+        let response = self.call_json(http, &request.model).await?;
+        Ok(match self.dialect() {
+            Dialect::Standard => response,
+            Dialect::Voyage => voyage::embeddings_response(response),
+        })
     }
 
     async fn list_models(&self) -> Result<ModelList> {
@@ -508,7 +535,13 @@ impl Provider for OpenAiProvider {
 
     async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
         let http = self.encode_rerank(&request)?;
-        self.call_json(http, &request.model).await
+        match self.dialect() {
+            Dialect::Standard => self.call_json(http, &request.model).await,
+            Dialect::Voyage => {
+                let response = self.send(http, &request.model).await?;
+                voyage::rerank_response(&response.body, &request.model)
+            }
+        }
     }
 }
 

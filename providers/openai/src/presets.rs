@@ -67,6 +67,20 @@ pub struct Preset {
     pub key_required: bool,
     /// What the vendor serves in OpenAI's format.
     pub endpoints: &'static [Endpoint],
+    /// Where its bodies differ from OpenAI's (Cohere's, for rerank).
+    pub dialect: Dialect,
+}
+
+/// Where a vendor's request and response bodies differ from the standard
+/// ones: OpenAI's, and Cohere's for rerank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The standard bodies, sent and kept as they are.
+    Standard,
+    /// Voyage AI (see `crate::voyage`): embeddings take `output_dimension`
+    /// for `dimensions`; rerank takes `top_k` for `top_n` and answers `data`
+    /// with documents as strings.
+    Voyage,
 }
 
 use Endpoint::*;
@@ -92,6 +106,7 @@ pub const OPENAI: Preset = Preset {
     api_base_env: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
     key_required: true,
     endpoints: ALL,
+    dialect: Dialect::Standard,
 };
 
 /// The OpenAI-compatible vendors, sorted by name.
@@ -103,6 +118,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["CEREBRAS_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "dashscope",
@@ -113,6 +129,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["DASHSCOPE_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "deepinfra",
@@ -121,6 +138,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["DEEPINFRA_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "deepseek",
@@ -131,6 +149,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["DEEPSEEK_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "featherless_ai",
@@ -139,6 +158,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["FEATHERLESS_API_BASE", "FEATHERLESS_AI_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "fireworks_ai",
@@ -152,6 +172,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["FIREWORKS_API_BASE", "FIREWORKS_AI_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "github",
@@ -162,6 +183,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["GITHUB_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "groq",
@@ -170,6 +192,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["GROQ_API_BASE"],
         key_required: true,
         endpoints: &[Chat, Models, Transcription, Speech],
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "hosted_vllm",
@@ -178,6 +201,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["HOSTED_VLLM_API_BASE"],
         key_required: false,
         endpoints: &[Chat, Embeddings, Models, Transcription],
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "huggingface",
@@ -186,6 +210,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["HF_API_BASE", "HUGGINGFACE_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "hyperbolic",
@@ -194,6 +219,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["HYPERBOLIC_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     // Jina AI: OpenAI-format embeddings and Cohere-format rerank, no chat.
     Preset {
@@ -203,6 +229,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["JINA_AI_API_BASE"],
         key_required: true,
         endpoints: &[Embeddings, Rerank],
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "llamafile",
@@ -211,6 +238,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["LLAMAFILE_API_BASE"],
         key_required: false,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "lm_studio",
@@ -219,6 +247,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["LM_STUDIO_API_BASE"],
         key_required: false,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "mistral",
@@ -227,6 +256,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["MISTRAL_API_BASE", "MISTRAL_AZURE_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "moonshot",
@@ -235,6 +265,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["MOONSHOT_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "nebius",
@@ -245,6 +276,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["NEBIUS_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "novita",
@@ -253,6 +285,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["NOVITA_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "nvidia_nim",
@@ -261,6 +294,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["NVIDIA_NIM_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "openrouter",
@@ -269,6 +303,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["OPENROUTER_API_BASE"],
         key_required: true,
         endpoints: CHAT,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "perplexity",
@@ -277,6 +312,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["PERPLEXITY_API_BASE"],
         key_required: true,
         endpoints: &[Chat],
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "sambanova",
@@ -285,6 +321,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["SAMBANOVA_API_BASE"],
         key_required: true,
         endpoints: CHAT_EMBED,
+        dialect: Dialect::Standard,
     },
     Preset {
         name: "together_ai",
@@ -300,6 +337,17 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["TOGETHER_AI_API_BASE", "TOGETHERAI_API_BASE"],
         key_required: true,
         endpoints: &[Chat, Embeddings, Models, Images],
+        dialect: Dialect::Standard,
+    },
+    // Voyage AI: embeddings and rerank only, in its own dialect.
+    Preset {
+        name: "voyage",
+        base_url: "https://api.voyageai.com/v1",
+        api_key_env: &["VOYAGE_API_KEY", "VOYAGE_AI_API_KEY", "VOYAGE_AI_TOKEN"],
+        api_base_env: &["VOYAGE_API_BASE"],
+        key_required: true,
+        endpoints: &[Embeddings, Rerank],
+        dialect: Dialect::Voyage,
     },
     Preset {
         name: "xai",
@@ -308,6 +356,7 @@ pub const PRESETS: &[Preset] = &[
         api_base_env: &["XAI_API_BASE"],
         key_required: true,
         endpoints: &[Chat, Models, Images],
+        dialect: Dialect::Standard,
     },
 ];
 
@@ -508,6 +557,12 @@ mod tests {
                     "TOGETHER_AI_TOKEN",
                 ],
                 &["TOGETHER_AI_API_BASE", "TOGETHERAI_API_BASE"],
+            ),
+            (
+                "voyage",
+                "https://api.voyageai.com/v1",
+                &["VOYAGE_API_KEY", "VOYAGE_AI_API_KEY", "VOYAGE_AI_TOKEN"],
+                &["VOYAGE_API_BASE"],
             ),
             (
                 "xai",
