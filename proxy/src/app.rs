@@ -196,7 +196,7 @@ impl Ctx {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= 128)
             .map(str::to_string)
-            .unwrap_or_else(new_request_id);
+            .unwrap_or_else(|| new_id("req"));
         Ctx {
             started: Instant::now(),
             route,
@@ -205,8 +205,9 @@ impl Ctx {
     }
 }
 
-fn new_request_id() -> String {
-    format!("req_{:016x}{:08x}", fastrand_u64(), unix_now() as u32)
+/// A gateway-made id: `{prefix}_` and 24 hex digits (random, then time).
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{:016x}{:08x}", fastrand_u64(), unix_now() as u32)
 }
 
 fn fastrand_u64() -> u64 {
@@ -530,6 +531,7 @@ impl Gateway {
             let u = usage.cloned().unwrap_or_default();
             let end = self.clock.now();
             spend.record(SpendRow {
+                call_id: new_id("call"),
                 request_id: admission.request_id.clone(),
                 token_hash: key.map(|k| k.token_hash.clone()),
                 user_id: key.and_then(|k| k.user_id.clone()),

@@ -958,8 +958,10 @@ async fn write_spend(store: &Store, batch: &[SpendLog], count: &mut TableCount) 
         .map_err(target_err("llmux_spend_logs"))?;
     for s in batch {
         let done = sqlx::query(
-            "INSERT INTO llmux_spend_logs (request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT (request_id) DO NOTHING",
+            // LiteLLM's request id is unique there: it is the call id here too.
+            "INSERT INTO llmux_spend_logs (call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) ON CONFLICT (call_id) DO NOTHING",
         )
+        .bind(&s.request_id)
         .bind(&s.request_id)
         .bind(&s.token_hash)
         .bind(&s.user_id)

@@ -103,6 +103,12 @@ impl KeyRecord {
 /// One answered call, for `llmux_spend_logs` and the spend counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpendRow {
+    /// The gateway's own id of this call: the row's key, so that writing a
+    /// row twice (a replayed batch) counts it once, while calls that share a
+    /// client's `x-request-id` are each counted. Empty in rows spilled by
+    /// versions before it existed; the request id stands in then.
+    #[serde(default)]
+    pub call_id: String,
     pub request_id: String,
     pub token_hash: Option<String>,
     pub user_id: Option<String>,
@@ -120,6 +126,18 @@ pub struct SpendRow {
     pub latency_ms: i64,
     pub status: String,
     pub cache_hit: bool,
+}
+
+impl SpendRow {
+    /// The row's key: its call id, or for rows from before call ids, its
+    /// request id.
+    pub fn key(&self) -> &str {
+        if self.call_id.is_empty() {
+            &self.request_id
+        } else {
+            &self.call_id
+        }
+    }
 }
 
 /// Which database is behind the pool.
@@ -374,54 +392,89 @@ impl Store {
     }
 
     /// Write spend rows and add their cost to the keys', users' and teams'
-    /// spend, in one transaction. Rows already written (same request id) are
-    /// skipped, so replaying a batch is safe.
+    /// spend, in one transaction. Rows already written (same call id) are
+    /// skipped, so replaying a batch is safe. The rows go in multi-row
+    /// `INSERT … RETURNING` statements that say which were new, and each
+    /// key, user and team gets one `UPDATE` for the batch, in a fixed order
+    /// (so two instances writing at once cannot deadlock on Postgres).
     pub async fn record_spend(&self, rows: &[SpendRow]) -> Result<()> {
+        /// Rows per statement: 18 parameters each, well under SQLite's and
+        /// Postgres's limits on bound parameters.
+        const ROWS_PER_INSERT: usize = 200;
+        const COLUMNS: usize = 18;
+        let mut added: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
         let mut tx = self.pool.begin().await.map_err(ctx("begin spend batch"))?;
-        for r in rows {
-            let inserted = sqlx::query(
-                "INSERT INTO llmux_spend_logs (request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT (request_id) DO NOTHING",
-            )
-            .bind(&r.request_id)
-            .bind(&r.token_hash)
-            .bind(&r.user_id)
-            .bind(&r.team_id)
-            .bind(&r.model)
-            .bind(&r.model_group)
-            .bind(&r.deployment_id)
-            .bind(&r.provider)
-            .bind(r.prompt_tokens)
-            .bind(r.completion_tokens)
-            .bind(r.total_tokens)
-            .bind(r.spend_nano)
-            .bind(r.start_time)
-            .bind(r.end_time)
-            .bind(r.latency_ms)
-            .bind(&r.status)
-            .bind(i64::from(r.cache_hit))
-            .execute(&mut *tx)
-            .await
-            .map_err(ctx("insert spend log"))?
-            .rows_affected();
-            if inserted == 0 || r.spend_nano == 0 {
-                continue;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO llmux_spend_logs (call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "(" } else { ",(" });
+                for c in 1..=COLUMNS {
+                    if c > 1 {
+                        sql.push(',');
+                    }
+                    sql.push('$');
+                    sql.push_str(&(i * COLUMNS + c).to_string());
+                }
+                sql.push(')');
             }
-            for (table, column, id) in [
-                ("llmux_keys", "token_hash", &r.token_hash),
-                ("llmux_users", "user_id", &r.user_id),
-                ("llmux_teams", "team_id", &r.team_id),
-            ] {
-                if let Some(id) = id {
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET spend_nano = spend_nano + $1 WHERE {column} = $2"
-                    ))
+            sql.push_str(" ON CONFLICT (call_id) DO NOTHING RETURNING call_id");
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.key())
+                    .bind(&r.request_id)
+                    .bind(&r.token_hash)
+                    .bind(&r.user_id)
+                    .bind(&r.team_id)
+                    .bind(&r.model)
+                    .bind(&r.model_group)
+                    .bind(&r.deployment_id)
+                    .bind(&r.provider)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.total_tokens)
                     .bind(r.spend_nano)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ctx("add spend"))?;
+                    .bind(r.start_time)
+                    .bind(r.end_time)
+                    .bind(r.latency_ms)
+                    .bind(&r.status)
+                    .bind(i64::from(r.cache_hit));
+            }
+            let inserted = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(ctx("insert spend logs"))?;
+            let mut new: std::collections::HashSet<String> = inserted
+                .iter()
+                .filter_map(|row| row.try_get::<String, _>(0).ok())
+                .collect();
+            for r in chunk {
+                // A call id twice in one batch is written (and counted) once.
+                if r.spend_nano == 0 || !new.remove(r.key()) {
+                    continue;
+                }
+                for (table, column, id) in [
+                    ("llmux_keys", "token_hash", &r.token_hash),
+                    ("llmux_users", "user_id", &r.user_id),
+                    ("llmux_teams", "team_id", &r.team_id),
+                ] {
+                    if let Some(id) = id {
+                        *added.entry((table, column, id.as_str())).or_default() += r.spend_nano;
+                    }
                 }
             }
+        }
+        for ((table, column, id), nano) in added {
+            sqlx::query(&format!(
+                "UPDATE {table} SET spend_nano = spend_nano + $1 WHERE {column} = $2"
+            ))
+            .bind(nano)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(ctx("add spend"))?;
         }
         tx.commit().await.map_err(ctx("commit spend batch"))?;
         Ok(())

@@ -590,3 +590,32 @@ async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
     assert!(completion >= 1, "{rows:?}");
     assert_eq!(spend, 7 * 1000 + completion * 2000);
 }
+
+/// Calls that share a client's `x-request-id` are each logged and spent.
+#[tokio::test]
+async fn calls_sharing_a_request_id_are_each_spent() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, json!({})).await;
+    for _ in 0..3 {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .bearer_auth(&key)
+            .header("x-request-id", "req-same")
+            .json(&chat_body(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-request-id"], "req-same");
+    }
+    gw.stop().await.unwrap();
+    assert_eq!(
+        recorded(&url, &hash).await,
+        (3, 3 * CALL_COST_NANO, 3 * CALL_COST_NANO)
+    );
+}

@@ -35,6 +35,7 @@ fn key(hash: &str, created_at: i64) -> KeyRecord {
 
 fn spend(request_id: &str, token_hash: &str, usd: f64) -> SpendRow {
     SpendRow {
+        call_id: format!("call-{request_id}"),
         request_id: request_id.into(),
         token_hash: Some(token_hash.into()),
         user_id: Some("u1".into()),
@@ -99,6 +100,37 @@ async fn exercise(store: &Store) {
     );
     assert_eq!(store.total_spend(None).await.unwrap(), 300_001_000);
 
+    // Two calls that share a client's request id are both spent; one call
+    // twice in a batch is spent once; a row spilled before call ids existed
+    // is keyed by its request id (and so also replays safely).
+    let mut shared = spend("r1", "hash-a", 0.5);
+    shared.call_id = "call-r1-again".into();
+    let mut old = spend("r-old", "hash-a", 0.25);
+    old.call_id = String::new();
+    let batch = vec![shared.clone(), shared, old.clone()];
+    store.record_spend(&batch).await.unwrap();
+    store.record_spend(&[old]).await.unwrap();
+    assert_eq!(
+        store.get_key("hash-a").await.unwrap().unwrap().spend_nano,
+        to_nano(0.1) + to_nano(0.2) + to_nano(0.5) + to_nano(0.25)
+    );
+
+    // A batch larger than one INSERT statement's rows: every row, exactly.
+    let many: Vec<SpendRow> = (0..450)
+        .map(|i| spend(&format!("m{i}"), "hash-b", 0.000_000_007))
+        .collect();
+    store.record_spend(&many).await.unwrap();
+    store.record_spend(&many).await.unwrap();
+    assert_eq!(
+        store.get_key("hash-b").await.unwrap().unwrap().spend_nano,
+        1000 + 450 * 7
+    );
+    let a_total = to_nano(0.1) + to_nano(0.2) + to_nano(0.5) + to_nano(0.25);
+    assert_eq!(
+        store.total_spend(None).await.unwrap(),
+        a_total + 1000 + 450 * 7
+    );
+
     assert!(store
         .rekey("hash-b", "hash-c", "sk-...wxyz", 400)
         .await
@@ -106,7 +138,7 @@ async fn exercise(store: &Store) {
     assert_eq!(store.get_key("hash-b").await.unwrap(), None);
     assert_eq!(
         store.get_key("hash-c").await.unwrap().unwrap().spend_nano,
-        1000
+        1000 + 450 * 7
     );
 
     assert!(store.delete_key("hash-a").await.unwrap());
