@@ -205,9 +205,11 @@ impl Ctx {
     }
 }
 
-/// A gateway-made id: `{prefix}_` and 24 hex digits (random, then time).
+/// A gateway-made id: `{prefix}_` and 24 hex digits, the time (seconds)
+/// first so that ids written together sort together (spend rows append to
+/// the end of their index instead of landing all over it).
 fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{:016x}{:08x}", fastrand_u64(), unix_now() as u32)
+    format!("{prefix}_{:08x}{:016x}", unix_now() as u32, fastrand_u64())
 }
 
 fn fastrand_u64() -> u64 {

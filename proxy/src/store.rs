@@ -147,27 +147,42 @@ pub enum Backend {
     Postgres,
 }
 
-/// Apply the embedded migrations.
+/// Prepare the database: on a SQLite file, the write-ahead log (a spend
+/// batch commits with one fsync where the rollback journal takes several,
+/// and reports read while the writer writes; kept in the file once set);
+/// then the embedded migrations.
 ///
 /// PostgreSQL serialises concurrent migrators with an advisory lock; SQLite
 /// has no such lock, so when several gateways start at once on one fresh
 /// file, all but one fail to record a migration that the first already
-/// applied. Each migration runs in its own transaction, so the loser's work
-/// is rolled back and running the migrator again finds it applied.
-async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+/// applied (or to switch the journal while another holds the file). Each
+/// migration runs in its own transaction, so the loser's work is rolled back
+/// and running the migrator again finds it applied.
+async fn migrate(pool: &AnyPool, backend: Backend, sqlite_file: bool) -> Result<()> {
+    async fn attempt(pool: &AnyPool, wal: bool) -> std::result::Result<(), sqlx::Error> {
+        if wal {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(pool)
+                .await?;
+        }
+        MIGRATOR.run(pool).await?;
+        Ok(())
+    }
     const SQLITE_ATTEMPTS: u32 = 10;
-    let mut attempt = 1;
+    let wal = backend == Backend::Sqlite && sqlite_file;
+    let mut attempt_no = 1;
     loop {
-        match MIGRATOR.run(pool).await {
+        match attempt(pool, wal).await {
             Ok(()) => return Ok(()),
-            Err(_) if backend == Backend::Sqlite && attempt < SQLITE_ATTEMPTS => {
-                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt))).await;
-                attempt += 1;
+            Err(_) if backend == Backend::Sqlite && attempt_no < SQLITE_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt_no)))
+                    .await;
+                attempt_no += 1;
             }
             Err(e) => {
                 return Err(StoreError {
                     context: "migrate".into(),
-                    source: e.into(),
+                    source: e,
                 })
             }
         }
@@ -214,7 +229,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(ctx("connect"))?;
-        migrate(&pool, backend).await?;
+        migrate(&pool, backend, !url.contains(":memory:")).await?;
         Ok(Store { pool, backend })
     }
 
