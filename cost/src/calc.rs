@@ -47,12 +47,19 @@ pub struct CostBreakdown {
     pub output_audio: Cost,
     /// Image completion tokens.
     pub output_image: Cost,
+    /// Rerank queries (search units).
+    pub queries: Cost,
 }
 
 impl CostBreakdown {
     /// Everything on the prompt side (LiteLLM's `prompt_tokens_cost_usd_dollar`).
     pub fn prompt(&self) -> Cost {
-        self.input + self.cache_read + self.cache_write + self.input_audio + self.input_image
+        self.input
+            + self.cache_read
+            + self.cache_write
+            + self.input_audio
+            + self.input_image
+            + self.queries
     }
 
     /// Everything on the completion side.
@@ -201,6 +208,40 @@ impl ModelInfo {
             ))),
         };
         self.cost_per_token(usage, &opts)
+    }
+
+    /// The cost of a rerank call: its queries (Cohere's search units) at
+    /// `input_cost_per_query` and its tokens at `input_cost_per_token`, as
+    /// LiteLLM bills them. A model priced by neither is an error, not 0.
+    pub fn rerank_cost(
+        &self,
+        queries: u64,
+        tokens: u64,
+        opts: &CostOptions,
+    ) -> Result<CostBreakdown, CostError> {
+        let p = Pricer {
+            info: self,
+            tier: opts.service_tier.unwrap_or_default(),
+            above: 0,
+        };
+        let priced_per_query = p.rate(PriceField::InputQuery, &[]).is_ok();
+        let out = CostBreakdown {
+            queries: if priced_per_query {
+                p.cost(queries, PriceField::InputQuery, &[])?
+            } else {
+                Cost::ZERO
+            },
+            input: if priced_per_query {
+                // Token prices of per-query models are 0 in LiteLLM's data;
+                // a missing one is no error for them.
+                p.rate(PriceField::Input, &[])
+                    .map_or(Cost::ZERO, |r| r.times(tokens))
+            } else {
+                p.rate(PriceField::Input, &[])?.times(tokens)
+            },
+            ..Default::default()
+        };
+        Ok(out)
     }
 
     /// The cost of an embeddings call (prompt tokens at the input price).

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use crate::money::Rate;
 
 /// One priced quantity. Token fields are per token; [`PriceField::InputImage`]
-/// and [`PriceField::OutputImage`] are per image.
+/// and [`PriceField::OutputImage`] are per image, [`PriceField::InputQuery`]
+/// per rerank query (search unit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PriceField {
     /// Uncached text prompt tokens (`input_cost_per_token`).
@@ -34,10 +35,12 @@ pub enum PriceField {
     InputImage,
     /// Per generated image (`output_cost_per_image`).
     OutputImage,
+    /// Per rerank query, Cohere's search unit (`input_cost_per_query`).
+    InputQuery,
 }
 
 /// Number of [`PriceField`]s.
-pub const PRICE_FIELDS: usize = 13;
+pub const PRICE_FIELDS: usize = 14;
 
 impl PriceField {
     /// Every field, in table order.
@@ -55,6 +58,7 @@ impl PriceField {
         PriceField::OutputImageToken,
         PriceField::InputImage,
         PriceField::OutputImage,
+        PriceField::InputQuery,
     ];
 
     /// The key LiteLLM's JSON uses for the standard-tier price.
@@ -73,6 +77,7 @@ impl PriceField {
             PriceField::OutputImageToken => "output_cost_per_image_token",
             PriceField::InputImage => "input_cost_per_image",
             PriceField::OutputImage => "output_cost_per_image",
+            PriceField::InputQuery => "input_cost_per_query",
         }
     }
 
@@ -92,6 +97,7 @@ impl PriceField {
             PriceField::OutputImageToken => "out_image_token",
             PriceField::InputImage => "in_image",
             PriceField::OutputImage => "out_image",
+            PriceField::InputQuery => "in_query",
         }
     }
 
@@ -111,14 +117,18 @@ impl PriceField {
             "out_image_token" => PriceField::OutputImageToken,
             "in_image" => PriceField::InputImage,
             "out_image" => PriceField::OutputImage,
+            "in_query" => PriceField::InputQuery,
             _ => return None,
         })
     }
 
     /// True for per-token prices (stored in USD per million tokens);
-    /// false for per-image prices (stored in USD per image).
+    /// false for per-image and per-query prices (stored in USD per unit).
     pub fn per_token(self) -> bool {
-        !matches!(self, PriceField::InputImage | PriceField::OutputImage)
+        !matches!(
+            self,
+            PriceField::InputImage | PriceField::OutputImage | PriceField::InputQuery
+        )
     }
 
     fn index(self) -> usize {
@@ -195,6 +205,8 @@ pub enum Mode {
     /// Served only through OpenAI's Responses API.
     Responses,
     Embedding,
+    /// Rerank (`/rerank`).
+    Rerank,
     /// Anything else (image generation, audio, …) or unstated.
     Other,
 }
@@ -207,6 +219,7 @@ impl Mode {
             Mode::Completion => "completion",
             Mode::Responses => "responses",
             Mode::Embedding => "embedding",
+            Mode::Rerank => "rerank",
             Mode::Other => "other",
         }
     }
@@ -218,6 +231,7 @@ impl Mode {
             "completion" => Mode::Completion,
             "responses" => Mode::Responses,
             "embedding" => Mode::Embedding,
+            "rerank" => Mode::Rerank,
             _ => Mode::Other,
         }
     }

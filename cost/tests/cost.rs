@@ -506,3 +506,31 @@ fn every_table_model_prices_a_call_or_says_why() {
     }
     assert!(priced > 3_000, "{priced}");
 }
+
+#[test]
+fn rerank_is_priced_per_query_or_per_token() {
+    let opts = CostOptions::default();
+    // Cohere rerank-v3.5: $0.002 per search unit, token prices 0.
+    let cohere = get_model_info("cohere/rerank-v3.5").unwrap();
+    assert_eq!(cohere.mode, Mode::Rerank);
+    let c = cohere.rerank_cost(3, 5_000, &opts).unwrap();
+    assert_eq!((c.queries, c.input), (usd("0.006"), Cost::ZERO));
+    assert_eq!(c.total().nano(), 6_000_000);
+    // Voyage rerank-2 and Jina: per token ($0.05 / 1M), no per-query price.
+    let voyage = get_model_info("voyage/rerank-2").unwrap();
+    assert_eq!(
+        voyage.rerank_cost(1, 1_000_000, &opts).unwrap().total(),
+        usd("0.05")
+    );
+    let jina = get_model_info("jina_ai/jina-reranker-v2-base-multilingual").unwrap();
+    assert_eq!(
+        jina.rerank_cost(1, 20, &opts).unwrap().total().nano(),
+        1_000
+    );
+    // A model priced by neither is an error, not 0.
+    let unpriced = PriceTable::parse("x/rr\tx\trerank\t\t\t\t0\tout=0");
+    assert!(matches!(
+        unpriced.lookup("x/rr").unwrap().rerank_cost(1, 10, &opts),
+        Err(CostError::MissingPrice { .. })
+    ));
+}

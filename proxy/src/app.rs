@@ -248,15 +248,29 @@ fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-/// Token usage of a non-chat reply, in chat's shape, for pricing.
-fn reply_usage(reply: &Reply) -> Option<llmux_core::types::chat::Usage> {
+/// The usage (in chat's shape) and cost of a non-chat reply.
+fn reply_cost(
+    pricing: &Pricing,
+    route: &RouteInfo,
+    reply: &Reply,
+) -> (Option<llmux_core::types::chat::Usage>, Option<i64>) {
+    use llmux_core::types::chat::Usage;
     match reply {
-        Reply::Embeddings(e) => Some(llmux_core::types::chat::Usage {
-            prompt_tokens: e.usage.prompt_tokens,
-            total_tokens: e.usage.total_tokens,
-            ..Default::default()
-        }),
-        _ => None,
+        Reply::Embeddings(e) => {
+            let usage = Usage {
+                prompt_tokens: e.usage.prompt_tokens,
+                total_tokens: e.usage.total_tokens,
+                ..Default::default()
+            };
+            let cost = pricing.cost(route, &usage);
+            (Some(usage), cost)
+        }
+        Reply::Rerank(r) => {
+            let (queries, tokens) = crate::pricing::rerank_units(r);
+            let cost = pricing.rerank_cost(route, queries, tokens);
+            (Some(Usage::new(tokens, 0)), cost)
+        }
+        _ => (None, None),
     }
 }
 
@@ -508,9 +522,22 @@ impl Gateway {
     /// when its deployment is priced.
     pub(crate) fn finish(
         &self,
+        admission: Admission,
+        route: &RouteInfo,
+        usage: Option<&llmux_core::types::chat::Usage>,
+    ) -> Option<i64> {
+        let cost = usage.and_then(|u| self.pricing.cost(route, u));
+        self.settle(admission, route, usage, cost)
+    }
+
+    /// [`Gateway::finish`] for a call priced otherwise (`cost` in
+    /// nano-dollars, `None` when unpriced).
+    pub(crate) fn settle(
+        &self,
         mut admission: Admission,
         route: &RouteInfo,
         usage: Option<&llmux_core::types::chat::Usage>,
+        cost: Option<i64>,
     ) -> Option<i64> {
         if let Some(u) = usage {
             self.record_tokens(route, u);
@@ -520,7 +547,6 @@ impl Gateway {
                 tokio::spawn(async move { limits.add_tokens(&k, tokens, now).await });
             }
         }
-        let cost = usage.and_then(|u| self.pricing.cost(route, u));
         if let Some(r) = admission.reservation.take() {
             let ledger = self.ledger.clone();
             let actual = cost.unwrap_or(0);
@@ -814,8 +840,8 @@ macro_rules! json_endpoint {
                     )))
                 }
             };
-            let usage = reply_usage(&r.reply);
-            let cost = gw.finish(r.admission, &r.route, usage.as_ref());
+            let (usage, cost) = reply_cost(&gw.pricing, &r.route, &r.reply);
+            let cost = gw.settle(r.admission, &r.route, usage.as_ref(), cost);
             Ok(gw.json_response(&ctx, &r.route, cost, body))
         }
     };

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use llmux_core::endpoint::Call;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
+use llmux_core::types::rerank::RerankResponse;
 use llmux_cost::{CostOptions, ModelInfo, PriceOverride, PriceTable};
 use llmux_router::{RouteInfo, Router};
 
@@ -100,6 +101,22 @@ impl Pricing {
         }
     }
 
+    /// The cost of a rerank call of `queries` search units and `tokens`
+    /// tokens (see [`rerank_units`]), like [`Pricing::cost`].
+    pub fn rerank_cost(&self, route: &RouteInfo, queries: u64, tokens: u64) -> Option<i64> {
+        if route.cache_hit {
+            return Some(0);
+        }
+        let info = self.info_for(route)?;
+        match info.rerank_cost(queries, tokens, &CostOptions::default()) {
+            Ok(c) => Some(c.total().nano()),
+            Err(e) => {
+                self.warn_once(&info.key, &e.to_string());
+                None
+            }
+        }
+    }
+
     /// The most `call` to `group` can cost on any of the group's deployments:
     /// its prompt tokens (counted with the model's own tokenizer when
     /// llmux has it, else bounded by the prompt's byte length) plus its output
@@ -118,9 +135,15 @@ impl Pricing {
         };
         infos
             .iter()
-            .filter_map(|info| {
-                let usage = bounds(info, call);
-                info.cost_per_token(&usage, &CostOptions::default()).ok()
+            .filter_map(|info| match call {
+                Call::Rerank(r) => {
+                    let (queries, tokens) = rerank_bounds(r);
+                    info.rerank_cost(queries, tokens, &CostOptions::default())
+                        .ok()
+                }
+                _ => info
+                    .cost_per_token(&bounds(info, call), &CostOptions::default())
+                    .ok(),
             })
             .map(|c| c.total().nano())
             .max()
@@ -140,6 +163,16 @@ fn bounds(info: &ModelInfo, call: &Call) -> Usage {
         ),
         _ => Usage::new(0, 0),
     }
+}
+
+/// Upper bounds of a rerank call's (queries, tokens): a search unit per
+/// 100 documents (Cohere's unit), and the query read once per document plus
+/// every document, at most a token per byte (Voyage's count).
+fn rerank_bounds(r: &llmux_core::types::rerank::RerankRequest) -> (u64, u64) {
+    let docs = r.documents.len() as u64;
+    let doc_bytes: u64 = r.documents.iter().map(|d| d.text().len() as u64).sum();
+    let tokens = (r.query.len() as u64).saturating_mul(docs.max(1)) + doc_bytes;
+    (docs.div_ceil(100).max(1), tokens)
 }
 
 fn prompt_tokens(model: &str, r: &ChatCompletionRequest) -> u64 {
@@ -305,4 +338,33 @@ impl UsageTracker {
         let completion_tokens = llmux_cost::token_counter(&self.model, &self.completion_text);
         Usage::new(prompt_tokens, completion_tokens)
     }
+}
+
+/// What a rerank answer is billed on: (queries, tokens). Queries are
+/// Cohere's `meta.billed_units.search_units` (one when the provider does not
+/// say); tokens are `meta.tokens.input_tokens`, else the billed units'
+/// `input_tokens` or `total_tokens` (Voyage), else a top-level
+/// `usage.total_tokens` (Jina), else 0.
+pub fn rerank_units(r: &RerankResponse) -> (u64, u64) {
+    let meta = r.meta.as_ref();
+    let billed = meta.and_then(|m| m.billed_units.as_ref());
+    let queries = billed.and_then(|b| b.search_units).unwrap_or(1);
+    let tokens = meta
+        .and_then(|m| m.tokens.as_ref())
+        .and_then(|t| t.get("input_tokens"))
+        .and_then(serde_json::Value::as_u64)
+        .or_else(|| billed.and_then(|b| b.input_tokens))
+        .or_else(|| {
+            billed
+                .and_then(|b| b.extra.get("total_tokens"))
+                .and_then(serde_json::Value::as_u64)
+        })
+        .or_else(|| {
+            r.extra
+                .get("usage")
+                .and_then(|u| u.get("total_tokens"))
+                .and_then(serde_json::Value::as_u64)
+        })
+        .unwrap_or(0);
+    (queries, tokens)
 }

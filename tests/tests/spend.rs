@@ -619,3 +619,60 @@ async fn calls_sharing_a_request_id_are_each_spent() {
         (3, 3 * CALL_COST_NANO, 3 * CALL_COST_NANO)
     );
 }
+
+/// Rerank calls are priced as LiteLLM prices them — Cohere per search unit
+/// (`input_cost_per_query`), Voyage per token — and logged with that cost.
+#[tokio::test]
+async fn rerank_calls_are_priced_per_query_or_per_token() {
+    let cohere = llmux_tests::mock::cohere::start().await.unwrap();
+    let voyage = openai::start().await.unwrap();
+    voyage.enqueue(MockResponse::json(
+        200,
+        &json!({"object": "list", "data": [{"relevance_score": 0.5, "index": 0}],
+                "model": "rerank-2", "usage": {"total_tokens": 26}}),
+    ));
+    let config = format!(
+        r#"
+model_list:
+  - model_name: cohere-rerank
+    litellm_params:
+      model: cohere/rerank-v3.5
+      api_base: {cohere}
+      api_key: co-key
+  - model_name: voyage-rerank
+    litellm_params:
+      model: voyage/rerank-2
+      api_base: {voyage}/v1
+      api_key: pa-key
+general_settings:
+  master_key: {MASTER}
+"#,
+        cohere = cohere.url(),
+        voyage = voyage.url()
+    );
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config, None, &url).await.unwrap();
+    let (key, hash) = new_key(&gw, json!({})).await;
+    let mut costs = Vec::new();
+    for model in ["cohere-rerank", "voyage-rerank"] {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/rerank", gw.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "query": "capital of France?", "documents": ["Paris", "Berlin"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{model}");
+        costs.push(
+            resp.headers()["x-llmux-response-cost"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // rerank-v3.5: 1 search unit × $0.002; rerank-2: 26 tokens × $0.05 / 1M.
+    assert_eq!(costs, ["0.002", "0.0000013"]);
+    gw.stop().await.unwrap();
+    assert_eq!(recorded(&url, &hash).await, (2, 2_001_300, 2_001_300));
+}
