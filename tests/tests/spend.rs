@@ -83,6 +83,20 @@ async fn new_key(gw: &TestGateway, body: Value) -> (String, String) {
     )
 }
 
+/// `config(upstream, "")` served over a fresh SQLite database, and a key made
+/// with `key_body`: (database, gateway, key, key hash).
+async fn sqlite_gateway(
+    upstream: &MockServer,
+    key_body: Value,
+) -> (TestDb, TestGateway, String, String) {
+    let db = TestDb::sqlite();
+    let gw = TestGateway::start_with(&config(upstream, ""), None, &db.url)
+        .await
+        .unwrap();
+    let (key, hash) = new_key(&gw, key_body).await;
+    (db, gw, key, hash)
+}
+
 async fn pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::any::AnyPoolOptions::new()
@@ -165,12 +179,9 @@ async fn recorded_spend_is_exact_under_1000_concurrent_calls_postgres() {
 #[tokio::test]
 async fn spend_log_row_has_every_field() {
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
+    let (db, gw, key, hash) =
+        sqlite_gateway(&upstream, json!({"user_id": "u1", "team_id": "t1"})).await;
     let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
-        .await
-        .unwrap();
-    let (key, hash) = new_key(&gw, json!({"user_id": "u1", "team_id": "t1"})).await;
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", gw.url))
         .bearer_auth(&key)
@@ -251,12 +262,8 @@ async fn budget_holds_under_concurrency() {
                 .with_delay(Duration::from_millis(30)),
         );
     }
-    let db = TestDb::sqlite();
+    let (db, gw, key, hash) = sqlite_gateway(&upstream, json!({"max_budget": BUDGET_USD})).await;
     let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
-        .await
-        .unwrap();
-    let (key, hash) = new_key(&gw, json!({"max_budget": BUDGET_USD})).await;
     let mut ok = burst(&[&gw.url], &key, 100).await;
     // One at a time, the rest of the budget is used up exactly as computed.
     loop {
@@ -511,12 +518,8 @@ async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
     use llmux_tests::mock::StreamPart;
 
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
+    let (db, gw, key, hash) = sqlite_gateway(&upstream, json!({})).await;
     let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
-        .await
-        .unwrap();
-    let (key, hash) = new_key(&gw, json!({})).await;
     let client = reqwest::Client::new();
 
     // A whole stream from an upstream that ignores include_usage.
@@ -595,12 +598,8 @@ async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
 #[tokio::test]
 async fn calls_sharing_a_request_id_are_each_spent() {
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
+    let (db, gw, key, hash) = sqlite_gateway(&upstream, json!({})).await;
     let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream, ""), None, &url)
-        .await
-        .unwrap();
-    let (key, hash) = new_key(&gw, json!({})).await;
     for _ in 0..3 {
         let resp = reqwest::Client::new()
             .post(format!("{}/v1/chat/completions", gw.url))
