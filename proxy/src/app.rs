@@ -657,7 +657,7 @@ impl Gateway {
         let route_name = ctx.route;
         let request_id = ctx.request_id.clone();
         let usage = UsageTracker::new(&route.upstream_model, client.prompt);
-        let on_end = move |outcome: StreamOutcome| {
+        let on_end = move |mut outcome: StreamOutcome| {
             gateway.finish(admission, &finished_route, Some(&outcome.usage.usage()));
             match &outcome.error {
                 Some(e) => {

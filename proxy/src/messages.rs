@@ -579,7 +579,7 @@ impl Translator {
     }
 }
 
-type OnEnd = Box<dyn FnOnce(&UsageTracker, Option<Error>) + Send>;
+type OnEnd = Box<dyn FnOnce(&mut UsageTracker, Option<Error>) + Send>;
 
 /// The state of one Anthropic event stream.
 struct StreamState {
@@ -593,7 +593,7 @@ struct StreamState {
 impl StreamState {
     fn end(&mut self, error: Option<Error>) {
         if let Some(f) = self.on_end.take() {
-            f(&self.t.usage, error);
+            f(&mut self.t.usage, error);
         }
     }
 }
@@ -611,7 +611,7 @@ impl Drop for StreamState {
 fn anthropic_stream(
     inner: ChatStream,
     usage: UsageTracker,
-    on_end: impl FnOnce(&UsageTracker, Option<Error>) + Send + 'static,
+    on_end: impl FnOnce(&mut UsageTracker, Option<Error>) + Send + 'static,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     let state = StreamState {
         inner,
@@ -683,7 +683,7 @@ pub async fn messages(
         let route = r.route.clone();
         let admission = r.admission;
         let usage = UsageTracker::new(&route.upstream_model, prompt);
-        let on_end = move |usage: &UsageTracker, err: Option<Error>| {
+        let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
             gateway.finish(admission, &route, Some(&usage.usage()));
             if let Some(e) = err {
                 tracing::warn!(model = %route.model_group, error = %e, "messages stream failed after it started");

@@ -258,6 +258,9 @@ pub struct UsageTracker {
     prompt: PromptSize,
     reported: Option<Usage>,
     completion_text: String,
+    /// The estimate, once made: a stream's end needs it twice (the client's
+    /// usage chunk and the spend row), and it runs the tokenizer.
+    estimate: Option<Usage>,
 }
 
 impl UsageTracker {
@@ -268,6 +271,7 @@ impl UsageTracker {
             prompt,
             reported: None,
             completion_text: String::new(),
+            estimate: None,
         }
     }
 
@@ -279,6 +283,7 @@ impl UsageTracker {
         if self.reported.is_some() {
             return; // the text is only needed for an estimate
         }
+        self.estimate = None;
         let text = &mut self.completion_text;
         for c in &chunk.choices {
             let d = &c.delta;
@@ -307,6 +312,7 @@ impl UsageTracker {
             self.reported = Some(u.clone());
             return;
         }
+        self.estimate = None;
         let text = &mut self.completion_text;
         for c in &completion.choices {
             let m = &c.message;
@@ -329,14 +335,18 @@ impl UsageTracker {
     }
 
     /// The reported usage, or the estimate.
-    pub fn usage(&self) -> Usage {
+    pub fn usage(&mut self) -> Usage {
         if let Some(u) = &self.reported {
             return u.clone();
         }
         let PromptSize { chars, messages } = self.prompt;
-        let prompt_tokens = chars.div_ceil(4) + 3 * messages + 3;
-        let completion_tokens = llmux_cost::token_counter(&self.model, &self.completion_text);
-        Usage::new(prompt_tokens, completion_tokens)
+        let (model, text) = (&self.model, &self.completion_text);
+        self.estimate
+            .get_or_insert_with(|| {
+                let prompt_tokens = chars.div_ceil(4) + 3 * messages + 3;
+                Usage::new(prompt_tokens, llmux_cost::token_counter(model, text))
+            })
+            .clone()
     }
 }
 
