@@ -21,6 +21,7 @@ pub mod params;
 pub mod provider;
 pub mod sse;
 pub mod stream;
+pub mod text;
 pub mod transport;
 pub mod types;
 

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
-use crate::auth::{Authenticator, Caller};
+use crate::auth::{Authenticator, Caller, Principal};
 use crate::budget::{Account, Ledger, Reservation};
 use crate::clock::Clock;
 use crate::completions;
@@ -366,9 +366,28 @@ pub(crate) fn route_headers(headers: &mut HeaderMap, ctx: &Ctx, route: &RouteInf
     }
 }
 
+/// The longest caller-sent text (a model name, an id) a log line carries.
+pub(crate) const LOGGED_TEXT_MAX: usize = 128;
+
+/// Caller-sent text as a log line shows it: at most [`LOGGED_TEXT_MAX`]
+/// characters, so a 5 MB model name is not written to the log.
+pub(crate) fn loggable(s: &str) -> &str {
+    llmux_core::text::truncate(s, LOGGED_TEXT_MAX)
+}
+
 impl Gateway {
+    /// The `model_group` label for a call that asked for `requested`: the
+    /// configured group (or wildcard pattern) serving it, else `unknown`.
+    /// Labels come only from the config, so callers cannot grow `/metrics`.
+    pub(crate) fn group_label(&self, requested: &str) -> String {
+        self.router
+            .group_name(requested)
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
     fn record_success(&self, ctx: &Ctx, route: &RouteInfo) {
-        let group = route.model_group.clone();
+        let group = self.group_label(&route.model_group);
         self.metrics
             .request_duration
             .get_or_create(&RouteLabels {
@@ -401,28 +420,31 @@ impl Gateway {
         }
     }
 
-    fn record_status(&self, ctx: &Ctx, group: &str, status: u16) {
+    /// Count an answer to a call for `requested` (any caller-sent name).
+    fn record_status(&self, ctx: &Ctx, requested: &str, status: u16) {
         self.metrics
             .requests
             .get_or_create(&RequestLabels {
                 route: ctx.route,
-                model_group: group.to_string(),
+                model_group: self.group_label(requested),
                 status,
             })
             .inc();
     }
 
-    fn record_error(&self, ctx: &Ctx, group: &str, err: &Error) {
-        self.record_status(ctx, group, err.status());
+    /// Count and log a failed call for `requested` (any caller-sent name).
+    fn record_error(&self, ctx: &Ctx, requested: &str, err: &Error) {
+        self.record_status(ctx, requested, err.status());
         self.metrics
             .errors
             .get_or_create(&ErrorLabels {
                 route: ctx.route,
-                model_group: group.to_string(),
+                model_group: self.group_label(requested),
                 kind: err.kind.name(),
             })
             .inc();
-        tracing::warn!(request_id = %ctx.request_id, route = ctx.route, model = group, status = err.status(), error = %err, "request failed");
+        let message = err.to_string();
+        tracing::warn!(request_id = %ctx.request_id, route = ctx.route, model = loggable(requested), status = err.status(), error = loggable(&message), "request failed");
     }
 
     pub(crate) fn record_tokens(&self, route: &RouteInfo, usage: &llmux_core::types::chat::Usage) {
@@ -436,7 +458,7 @@ impl Gateway {
             self.metrics
                 .tokens
                 .get_or_create(&TokenLabels {
-                    model_group: route.model_group.clone(),
+                    model_group: self.group_label(&route.model_group),
                     deployment: route.deployment_id.clone(),
                     r#type: kind,
                 })
@@ -493,9 +515,29 @@ impl Gateway {
         group: &str,
         call: &Call,
     ) -> Result<Admission, Error> {
+        let (_, admission) = self
+            .admit_caller(ctx, headers, Some(group), || {
+                self.pricing.worst_case(group, call)
+            })
+            .await?;
+        Ok(admission)
+    }
+
+    /// Authenticate the caller and apply every key check: blocked, expired,
+    /// model access (when the request names a `model`), rate limits and
+    /// budgets (reserving `worst_cost()` nano-dollars). Every data-plane
+    /// route goes through here, so a revoked, expired, over-budget or
+    /// rate-limited key is refused everywhere, not only on model calls.
+    pub(crate) async fn admit_caller(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        model: Option<&str>,
+        worst_cost: impl FnOnce() -> i64,
+    ) -> Result<(Caller, Admission), Error> {
         let caller = self.auth.authenticate(headers).await?;
         let now = self.clock.now();
-        self.auth.check(&caller, group, now)?;
+        self.auth.check(&caller, model, now)?;
         let slot = match caller.key.as_deref() {
             Some(k) => self.limits.admit(k, now).await?,
             None => Slot::none(),
@@ -504,17 +546,17 @@ impl Gateway {
         let reservation = if accounts.is_empty() {
             Reservation::none()
         } else {
-            let worst = self.pricing.worst_case(group, call);
-            self.ledger.reserve(&accounts, worst).await?
+            self.ledger.reserve(&accounts, worst_cost()).await?
         };
-        Ok(Admission {
-            key: caller.key,
+        let admission = Admission {
+            key: caller.key.clone(),
             _slot: slot,
             reservation: Some(reservation),
             ledger: self.ledger.clone(),
             started_unix: now,
             request_id: ctx.request_id.clone(),
-        })
+        };
+        Ok((caller, admission))
     }
 
     /// A served call is over: count its tokens, price it, settle its budget
@@ -617,9 +659,33 @@ impl Gateway {
         }
     }
 
-    /// Authenticate a request that calls no model (listing, health).
+    /// Authenticate a request that calls no model (listing, info) and
+    /// apply every key check but model access; counted like any request.
+    pub(crate) async fn admit_listing(
+        &self,
+        route: &'static str,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ApiError> {
+        let ctx = Ctx::new(route, headers);
+        match self.admit_caller(&ctx, headers, None, || 0).await {
+            Ok((caller, _admission)) => Ok(caller),
+            Err(e) => {
+                self.record_error(&ctx, "", &e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Authenticate only (admin routes check the principal themselves).
     pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         Ok(self.auth.authenticate(headers).await?)
+    }
+
+    /// Whether `caller` may call the model group `group` now.
+    pub(crate) fn may_use(&self, caller: &Caller, group: &str) -> bool {
+        self.auth
+            .check(caller, Some(group), self.clock.now())
+            .is_ok()
     }
 
     /// A whole JSON response for a served call that cost `cost` nano-dollars.
@@ -638,7 +704,7 @@ impl Gateway {
         );
         route_headers(response.headers_mut(), ctx, route);
         cost_header(response.headers_mut(), cost);
-        tracing::info!(request_id = %ctx.request_id, route = ctx.route, model = %route.model_group, deployment = %route.deployment_id, attempts = route.attempts, cache_hit = route.cache_hit, latency_ms = route.latency.as_millis() as u64, "served");
+        tracing::info!(request_id = %ctx.request_id, route = ctx.route, model = loggable(&route.model_group), deployment = %route.deployment_id, attempts = route.attempts, cache_hit = route.cache_hit, latency_ms = route.latency.as_millis() as u64, "served");
         response
     }
 
@@ -666,13 +732,13 @@ impl Gateway {
                         .stream_errors
                         .get_or_create(&RouteLabels {
                             route: route_name,
-                            model_group: finished_route.model_group.clone(),
+                            model_group: gateway.group_label(&finished_route.model_group),
                         })
                         .inc();
-                    tracing::warn!(request_id = %request_id, model = %finished_route.model_group, deployment = %finished_route.deployment_id, chunks = outcome.chunks, error = %e, "stream failed after it started");
+                    tracing::warn!(request_id = %request_id, model = loggable(&finished_route.model_group), deployment = %finished_route.deployment_id, chunks = outcome.chunks, error = %e, "stream failed after it started");
                 }
                 None if !outcome.completed => {
-                    tracing::info!(request_id = %request_id, model = %finished_route.model_group, chunks = outcome.chunks, "client disconnected mid-stream; upstream call cancelled");
+                    tracing::info!(request_id = %request_id, model = loggable(&finished_route.model_group), chunks = outcome.chunks, "client disconnected mid-stream; upstream call cancelled");
                 }
                 None => {}
             }
@@ -988,11 +1054,32 @@ fn model_object(id: &str) -> Value {
     json!({"id": id, "object": "model", "created": 1_677_610_602u64, "owned_by": "openai"})
 }
 
-async fn list_models(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.authenticate(&headers).await?;
-    let data: Vec<Value> = gw
+/// The model groups `caller` may use, sorted: every configured group
+/// its key and team allow, and the `provider/model` names its key lists
+/// that a wildcard group serves.
+fn visible_models(gw: &Gateway, caller: &Caller) -> Vec<String> {
+    let mut ids: Vec<String> = gw
         .router
         .model_groups()
+        .into_iter()
+        .filter(|g| gw.may_use(caller, g))
+        .collect();
+    if let Some(key) = caller.key.as_deref() {
+        let named = key.models.iter().chain(key.aliases.keys());
+        for m in named {
+            if gw.router.group_name(m).is_some() && gw.may_use(caller, m) {
+                ids.push(m.clone());
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+async fn list_models(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = gw.admit_listing("models", &headers).await?;
+    let data: Vec<Value> = visible_models(&gw, &caller)
         .iter()
         .map(|g| model_object(g))
         .collect();
@@ -1004,23 +1091,44 @@ async fn get_model(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    gw.authenticate(&headers).await?;
-    if gw.router.model_groups().contains(&id) {
+    let caller = gw.admit_listing("models", &headers).await?;
+    if visible_models(&gw, &caller).contains(&id) {
         return Ok(axum::Json(model_object(&id)).into_response());
     }
     Err(ApiError(
         Error::new(
             ErrorKind::NotFound,
-            format!("The model '{id}' does not exist"),
+            format!("The model '{}' does not exist", loggable(&id)),
         )
         .with_param("model")
         .with_code("model_not_found"),
     ))
 }
 
+/// The deployments of the groups `caller` may use; `api_base` (where the
+/// gateway's upstreams live) only for the master key.
 async fn model_info(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.authenticate(&headers).await?;
-    Ok(axum::Json(json!({"data": gw.model_info})).into_response())
+    let caller = gw.admit_listing("model_info", &headers).await?;
+    let admin = matches!(caller.principal, Principal::Admin | Principal::Anonymous);
+    let data: Vec<Value> = gw
+        .model_info
+        .iter()
+        .filter(|m| {
+            m["model_name"]
+                .as_str()
+                .is_some_and(|g| gw.may_use(&caller, g))
+        })
+        .map(|m| {
+            let mut m = m.clone();
+            if !admin {
+                if let Some(params) = m["litellm_params"].as_object_mut() {
+                    params.remove("api_base");
+                }
+            }
+            m
+        })
+        .collect();
+    Ok(axum::Json(json!({"data": data})).into_response())
 }
 
 async fn liveliness() -> &'static str {
@@ -1038,8 +1146,18 @@ async fn readiness(State(gw): Shared) -> Response {
 }
 
 /// Check every deployment with a one-token chat call (LiteLLM's `/health`).
+/// Master key only: each check is a paid upstream call per deployment.
 async fn health(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    gw.authenticate(&headers).await?;
+    let caller = gw.authenticate(&headers).await?;
+    if !matches!(caller.principal, Principal::Admin | Principal::Anonymous) {
+        return Err(ApiError(
+            Error::new(
+                ErrorKind::PermissionDenied,
+                "only the master key may call /health: it sends a call to every deployment",
+            )
+            .with_code("admin_only"),
+        ));
+    }
     let checks = gw.router.deployments().iter().map(|d| {
         let d = d.clone();
         async move {

@@ -24,9 +24,10 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The caller behind `headers`, or a 401.
     fn authenticate<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Result<Caller>>;
 
-    /// Whether `caller` may call `model` at `now` (Unix seconds): blocked,
-    /// expired, model access. Rate limits and budgets are checked after.
-    fn check(&self, caller: &Caller, model: &str, now: i64) -> Result<()> {
+    /// Whether `caller` may make a request at `now` (Unix seconds): not
+    /// blocked, not expired, and, when the request names a `model`, allowed
+    /// to use it. Rate limits and budgets are checked after.
+    fn check(&self, caller: &Caller, model: Option<&str>, now: i64) -> Result<()> {
         let _ = (caller, model, now);
         Ok(())
     }

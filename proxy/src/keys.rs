@@ -185,9 +185,10 @@ impl VirtualKeys {
             })
     }
 
-    /// Check that `key` may call `model` at `now` (Unix seconds): not
-    /// blocked, not expired, model allowed. Limits and budgets come after.
-    pub fn check(key: &KeyRecord, model: &str, now: i64) -> Result<()> {
+    /// Check that `key` may make a request at `now` (Unix seconds): not
+    /// blocked, not expired, and allowed `model` when one is named. Limits
+    /// and budgets come after.
+    pub fn check(key: &KeyRecord, model: Option<&str>, now: i64) -> Result<()> {
         if key.blocked {
             return Err(
                 Error::authentication("Authentication Error: this key has been blocked")
@@ -200,6 +201,9 @@ impl VirtualKeys {
                     .with_code("key_expired"),
             );
         }
+        let Some(model) = model else {
+            return Ok(());
+        };
         let allowed = key.models.is_empty()
             || key
                 .models
@@ -222,7 +226,7 @@ impl VirtualKeys {
 }
 
 /// A blocked team blocks its keys; a team's models bound its keys' models.
-fn check_team(team: &Owner, model: &str) -> Result<()> {
+fn check_team(team: &Owner, model: Option<&str>) -> Result<()> {
     if team.blocked {
         return Err(Error::authentication(format!(
             "Authentication Error: team {} has been blocked",
@@ -230,6 +234,9 @@ fn check_team(team: &Owner, model: &str) -> Result<()> {
         ))
         .with_code("team_blocked"));
     }
+    let Some(model) = model else {
+        return Ok(());
+    };
     let allowed = team.models.is_empty()
         || team
             .models
@@ -284,7 +291,7 @@ impl Authenticator for VirtualKeys {
         })
     }
 
-    fn check(&self, caller: &Caller, model: &str, now: i64) -> Result<()> {
+    fn check(&self, caller: &Caller, model: Option<&str>, now: i64) -> Result<()> {
         if let Some(team) = &caller.team {
             check_team(team, model)?;
         }

@@ -686,7 +686,7 @@ pub async fn messages(
         let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
             gateway.finish(admission, &route, Some(&usage.usage()));
             if let Some(e) = err {
-                tracing::warn!(model = %route.model_group, error = %e, "messages stream failed after it started");
+                tracing::warn!(model = crate::app::loggable(&route.model_group), error = %e, "messages stream failed after it started");
             }
         };
         let mut response =

@@ -24,7 +24,7 @@ use crate::app::{parse_json, Gateway};
 use crate::error::ApiError;
 use crate::keys::{generate_key, VirtualKeys};
 use crate::management::{admin, check_duration, check_limit, check_money, key_info, store_error};
-use crate::store::{from_nano, KeyRecord, Store, StoreError};
+use crate::store::{from_nano, json_column, KeyRecord, Store, StoreError};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -101,18 +101,17 @@ fn columns(kind: Kind) -> &'static str {
 }
 
 fn from_row(kind: Kind, r: &AnyRow) -> Result<Owner, sqlx::Error> {
-    let list = |s: String| serde_json::from_str::<Vec<Value>>(&s).unwrap_or_default();
     let (label, role, members, blocked) = match kind {
         Kind::User => (
             r.try_get("user_email")?,
             r.try_get("user_role")?,
-            list(r.try_get("teams")?),
+            json_column::<Vec<Value>>(r, "teams")?,
             false,
         ),
         Kind::Team => (
             r.try_get("team_alias")?,
             None,
-            list(r.try_get("members")?),
+            json_column::<Vec<Value>>(r, "members")?,
             r.try_get::<i64, _>("blocked")? != 0,
         ),
     };
@@ -121,7 +120,7 @@ fn from_row(kind: Kind, r: &AnyRow) -> Result<Owner, sqlx::Error> {
         label,
         role,
         members,
-        models: serde_json::from_str(&r.try_get::<String, _>("models")?).unwrap_or_default(),
+        models: json_column(r, "models")?,
         max_budget_nano: r.try_get("max_budget_nano")?,
         budget_duration: r.try_get("budget_duration")?,
         budget_reset_at: r.try_get("budget_reset_at")?,
@@ -129,7 +128,7 @@ fn from_row(kind: Kind, r: &AnyRow) -> Result<Owner, sqlx::Error> {
         tpm_limit: r.try_get("tpm_limit")?,
         rpm_limit: r.try_get("rpm_limit")?,
         blocked,
-        metadata: serde_json::from_str(&r.try_get::<String, _>("metadata")?).unwrap_or_default(),
+        metadata: json_column(r, "metadata")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

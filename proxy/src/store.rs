@@ -65,12 +65,18 @@ pub struct KeyRecord {
     pub updated_at: i64,
 }
 
-fn json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-fn json_map(s: &str) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::from_str(s).unwrap_or_default()
+/// A JSON-text column read into `T`. A value that cannot be read is an
+/// error, never a default: an empty `models` list means "every model", so
+/// reading a damaged list as empty would open the key up (fail closed).
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    r: &AnyRow,
+    column: &str,
+) -> std::result::Result<T, sqlx::Error> {
+    let text: String = r.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unreadable JSON ({e}); the row is refused until it is repaired").into(),
+    })
 }
 
 impl KeyRecord {
@@ -81,8 +87,8 @@ impl KeyRecord {
             key_alias: r.try_get("key_alias")?,
             user_id: r.try_get("user_id")?,
             team_id: r.try_get("team_id")?,
-            models: json_list(&r.try_get::<String, _>("models")?),
-            aliases: json_map(&r.try_get::<String, _>("aliases")?),
+            models: json_column(r, "models")?,
+            aliases: json_column(r, "aliases")?,
             max_budget_nano: r.try_get("max_budget_nano")?,
             soft_budget_nano: r.try_get("soft_budget_nano")?,
             budget_duration: r.try_get("budget_duration")?,
@@ -93,7 +99,7 @@ impl KeyRecord {
             max_parallel_requests: r.try_get("max_parallel_requests")?,
             expires_at: r.try_get("expires_at")?,
             blocked: r.try_get::<i64, _>("blocked")? != 0,
-            metadata: json_map(&r.try_get::<String, _>("metadata")?),
+            metadata: json_column(r, "metadata")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
         })

@@ -132,6 +132,24 @@ impl Shared {
         .with_code("model_not_found"))
     }
 
+    /// The configured group `requested` resolves to: its alias target, its
+    /// own name, or the wildcard pattern that serves it. `None` when no
+    /// group serves it. Bounded by the config, so safe as a metrics label.
+    pub(crate) fn group_name(&self, requested: &str) -> Option<&str> {
+        let name = self
+            .aliases
+            .get(requested)
+            .map(String::as_str)
+            .unwrap_or(requested);
+        if let Some((group, _)) = self.groups.get_key_value(name) {
+            return Some(group.as_str());
+        }
+        self.wildcards
+            .iter()
+            .find(|d| d.matches(name))
+            .map(|d| d.spec.group.as_str())
+    }
+
     pub(crate) fn group_max_retries(&self, group: &str) -> Option<u64> {
         let _ = group;
         None
@@ -478,6 +496,13 @@ impl Router {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The configured model group (or wildcard pattern) that serves
+    /// `requested`, if any: a name from the config, never the caller's own
+    /// string, so it can label metrics without growing them.
+    pub fn group_name(&self, requested: &str) -> Option<&str> {
+        self.shared.group_name(requested)
     }
 
     /// Every deployment, with its live state.

@@ -697,7 +697,7 @@ async fn health_and_metrics() {
         ),
         "{text}"
     );
-    assert!(text.contains("llmux_errors_total{route=\"chat_completions\",model_group=\"\",kind=\"BadRequestError\"} 1"), "{text}");
+    assert!(text.contains("llmux_errors_total{route=\"chat_completions\",model_group=\"unknown\",kind=\"BadRequestError\"} 1"), "{text}");
     assert!(text.contains("llmux_overhead_seconds_count 1"), "{text}");
 }
 
@@ -1051,4 +1051,71 @@ async fn a_stream_without_usage_gets_the_estimate_as_its_usage_chunk() {
         .await
         .unwrap();
     assert_eq!(events(&body), expected_events(&chunks, true));
+}
+
+/// Hardening issue, High 1: the caller's `model` became a Prometheus label
+/// before authentication failed, so unauthenticated requests with huge model
+/// names grew memory and `/metrics` for good (and were logged whole).
+#[tokio::test]
+async fn caller_sent_model_names_never_become_metric_labels() {
+    let up = openai::start().await.unwrap();
+    let gw = start(&config_for(
+        &up,
+        "general_settings:\n  master_key: sk-test-master",
+    ))
+    .await;
+    let huge = "m".repeat(200_000);
+    for i in 0..5 {
+        let resp = post(
+            &gw,
+            "/v1/chat/completions",
+            &json!({"model": format!("{huge}{i}"), "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+        assert_eq!(resp.status(), 401);
+    }
+    let metrics = |gw: &Gateway| {
+        let url = format!("{}/metrics", gw.url);
+        async move {
+            client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let text = metrics(&gw).await;
+    assert!(text.len() < 20_000, "metrics grew to {} bytes", text.len());
+    assert!(
+        text.contains("llmux_errors_total{route=\"chat_completions\",model_group=\"unknown\",kind=\"AuthenticationError\"} 5"),
+        "{text}"
+    );
+
+    // A wildcard group labels its calls with its pattern, not the name asked for.
+    let wild = format!(
+        "model_list:\n  - model_name: \"openai/*\"\n    litellm_params:\n      model: \"openai/*\"\n      api_base: {}\n      api_key: sk-upstream\n",
+        up.url()
+    );
+    let gw = start(&wild).await;
+    for model in ["openai/gpt-4o", "openai/some-other-name", "nothing/here"] {
+        post(
+            &gw,
+            "/v1/chat/completions",
+            &json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+    }
+    let text = metrics(&gw).await;
+    assert!(
+        text.contains("llmux_requests_total{route=\"chat_completions\",model_group=\"openai/*\",status=\"200\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("llmux_requests_total{route=\"chat_completions\",model_group=\"unknown\",status=\"400\"} 1"),
+        "{text}"
+    );
+    assert!(!text.contains("some-other-name"), "{text}");
 }

@@ -700,3 +700,145 @@ async fn without_a_master_key_management_is_unavailable() {
         )
     );
 }
+
+/// Hardening issue, High 2: `/v1/models`, `/model/info` and `/health`
+/// authenticated but skipped the key checks, so a blocked, over-budget or
+/// rate-limited key still got 200 and `/health` sent one paid upstream call
+/// per deployment for any key.
+#[tokio::test]
+async fn every_route_applies_every_key_check() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let routes = ["/v1/models", "/models/gpt-4o", "/model/info"];
+
+    let blocked = generate(&gw, json!({})).await;
+    let r = post(&gw, "/key/block", Some(MASTER), json!({"key": blocked})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let broke = generate(&gw, json!({"max_budget": 0})).await;
+    let limited = generate(&gw, json!({"rpm_limit": 1})).await;
+    assert_eq!(get(&gw, "/v1/models", Some(&limited)).await.status, 200);
+    for path in routes {
+        let r = get(&gw, path, Some(&blocked)).await;
+        assert_eq!(
+            error(&r),
+            (
+                401,
+                "authentication_error",
+                "Authentication Error: this key has been blocked"
+            ),
+            "{path}"
+        );
+        let r = get(&gw, path, Some(&broke)).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], "budget_exceeded", "{path}");
+        let r = get(&gw, path, Some(&limited)).await;
+        assert_eq!(r.status, 429, "{path}: {}", r.body);
+    }
+    let expiring = generate(&gw, json!({"duration": "1h"})).await;
+    gw.clock.advance(3600);
+    let r = get(&gw, "/v1/models", Some(&expiring)).await;
+    assert_eq!(
+        error(&r).2,
+        "Authentication Error: this key has expired",
+        "{}",
+        r.body
+    );
+
+    // /health calls every deployment: the master key only.
+    let ok = generate(&gw, json!({})).await;
+    let r = get(&gw, "/health", Some(&ok)).await;
+    assert_eq!(
+        error(&r),
+        (
+            403,
+            "permission_error",
+            "only the master key may call /health: it sends a call to every deployment"
+        )
+    );
+    assert!(
+        upstream.requests().is_empty(),
+        "no upstream call for a refused /health"
+    );
+    let r = get(&gw, "/health", Some(MASTER)).await;
+    assert_eq!(r.body["healthy_count"], 2, "{}", r.body);
+    assert_eq!(upstream.requests().len(), 2);
+}
+
+/// Hardening issue, High 2: `/v1/models` listed every group to every key,
+/// and `/model/info` showed every key where the upstreams live.
+#[tokio::test]
+async fn keys_see_only_their_models_and_no_api_base() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let ids = |r: &Reply, field: &str| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mini = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
+    let r = get(&gw, "/v1/models", Some(&mini)).await;
+    assert_eq!(ids(&r, "id"), ["gpt-4o-mini"]);
+    assert_eq!(get(&gw, "/v1/models/gpt-4o", Some(&mini)).await.status, 404);
+    assert_eq!(
+        get(&gw, "/v1/models/gpt-4o-mini", Some(&mini)).await.status,
+        200
+    );
+    let r = get(&gw, "/model/info", Some(&mini)).await;
+    assert_eq!(ids(&r, "model_name"), ["gpt-4o-mini"]);
+    assert_eq!(
+        r.body["data"][0]["litellm_params"],
+        json!({"model": "openai/gpt-4o-mini"}),
+        "no api_base for a virtual key"
+    );
+
+    let all = generate(&gw, json!({})).await;
+    let r = get(&gw, "/v1/models", Some(&all)).await;
+    assert_eq!(ids(&r, "id"), ["gpt-4o", "gpt-4o-mini"]);
+    let r = get(&gw, "/model/info", Some(MASTER)).await;
+    assert_eq!(ids(&r, "model_name"), ["gpt-4o", "gpt-4o-mini"]);
+    assert_eq!(
+        r.body["data"][0]["litellm_params"]["api_base"],
+        json!(upstream.url()),
+        "the master key sees api_base"
+    );
+}
+
+/// Architecture issue defect (hardening High 3): a key whose `models`
+/// column could not be read was treated as "no restriction" (an empty list
+/// means every model). Now the key is refused until the row is repaired.
+#[tokio::test]
+async fn a_key_with_an_unreadable_models_column_is_refused() {
+    let upstream = openai::start().await.unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+        .await
+        .unwrap();
+    let key = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
+    let pool = sqlx_any_pool(&url).await;
+    sqlx::query("UPDATE llmux_keys SET models = '[\"gpt-4o-mini\"' WHERE token_hash = $1")
+        .bind(llmux_proxy::keys::hash_key(&key))
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The key was cached with its readable list; drop it as a restart would.
+    if let Some(keys) = &gw.gateway.keys {
+        keys.invalidate(&llmux_proxy::keys::hash_key(&key)).await;
+    }
+    let r = chat(&gw, &key, "gpt-4o").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        error(&r).2.contains("cannot check the API key")
+            && error(&r).2.contains("models")
+            && error(&r).2.contains("unreadable JSON"),
+        "{}",
+        r.body
+    );
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing reaches the upstream"
+    );
+}

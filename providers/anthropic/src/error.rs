@@ -12,6 +12,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -94,13 +95,6 @@ fn from_object(
         err = err.with_code("request_too_large");
     }
     err
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

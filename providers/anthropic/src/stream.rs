@@ -19,6 +19,7 @@
 //! - an `error` event ends the stream with the mapped error; a body that ends
 //!   before `message_stop` is an `ApiConnection` error.
 
+use llmux_core::text::truncate;
 use std::collections::BTreeMap;
 
 use llmux_core::sse::{SseDecoder, SseEvent};
@@ -370,13 +371,6 @@ impl AnthropicStreamDecoder {
                 Ok(())
             }
         }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 

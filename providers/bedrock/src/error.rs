@@ -12,6 +12,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -167,13 +168,6 @@ pub fn stream_exception(provider: &str, exception_type: &str, payload: &[u8]) ->
     }
     let err = Error::new(refine(kind, &message), message).with_provider(provider);
     with_exception_code(err, Some(&name))
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -91,13 +92,6 @@ fn message_of(v: &Value) -> Option<String> {
             _ => None,
         })
         .or_else(|| s(v.get("detail")))
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! context-window error or, for a bad Gemini API key, an authentication error.
 //! A `google.rpc.RetryInfo` detail (`"retryDelay": "37s"`) becomes `retry_after`.
 
+use llmux_core::text::truncate;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -152,13 +153,6 @@ fn from_object(
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let secs: f64 = s.trim().strip_suffix('s')?.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -138,13 +139,6 @@ fn classify(status: u16, message: &str, code: Option<&str>, r#type: Option<&str>
         ErrorKind::ContentPolicyViolation
     } else {
         base
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 
