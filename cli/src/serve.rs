@@ -16,12 +16,17 @@ pub struct ServeArgs {
     /// Serve this provider/model as a model group of the same name (repeatable).
     #[arg(short, long = "model")]
     models: Vec<String>,
-    /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0", env = "HOST")]
-    host: String,
+    /// Address to listen on [default: 0.0.0.0 with a strong master key, else 127.0.0.1].
+    #[arg(long, env = "HOST")]
+    host: Option<String>,
     /// Port to listen on.
     #[arg(short, long, default_value_t = 4000, env = "PORT")]
     port: u16,
+    /// Local development only: listen beyond loopback with no master key, an
+    /// empty one or a publicly known one (also
+    /// LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true).
+    #[arg(long)]
+    dangerously_permit_weak_or_unset_master_key: bool,
     /// Worker threads (default: one per core).
     #[arg(long)]
     num_workers: Option<usize>,
@@ -49,6 +54,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         models: args.models,
         host: args.host,
         port: args.port,
+        permit_weak_master_key: args.dangerously_permit_weak_or_unset_master_key,
     };
     llmux_proxy::serve(options, Arc::new(ProcessEnv))
         .await

@@ -145,6 +145,7 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/", get(index))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gateway)
@@ -1219,9 +1220,34 @@ async fn metrics(State(gw): Shared) -> Response {
     response
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError(Error::new(
-        ErrorKind::NotFound,
-        format!("Unknown route: {}", uri.path()),
-    ))
+/// A route the gateway does not serve: not a model error.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "Unknown route: {method} {}. The OpenAI-compatible API is under /v1 (e.g. POST /v1/chat/completions); GET / lists the routes",
+                loggable(uri.path())
+            ),
+        )
+        .with_code("not_found"),
+    )
+}
+
+/// `GET /`: what this server is and where to go next.
+async fn index() -> Response {
+    axum::Json(json!({
+        "name": "llmux",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "OpenAI-compatible LLM gateway",
+        "routes": {
+            "openai": ["POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "POST /v1/images/generations", "POST /v1/audio/transcriptions", "POST /v1/audio/speech", "POST /v1/moderations", "POST /v1/rerank", "GET /v1/models"],
+            "anthropic": ["POST /v1/messages"],
+            "health": ["GET /health/liveliness", "GET /health/readiness", "GET /health"],
+            "metrics": "GET /metrics",
+            "admin": ["/key/*", "/user/*", "/team/*", "/budget/*", "/spend/logs", "/global/spend", "/global/spend/report"],
+        },
+        "docs": "README.md, section \"Gateway: llmux serve\"",
+    }))
+    .into_response()
 }

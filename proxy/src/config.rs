@@ -111,6 +111,10 @@ pub struct GeneralSettings {
     /// Origins allowed by CORS (default: any).
     #[serde(default)]
     pub cors_allow_origins: Option<Vec<String>>,
+    /// Local development only: listen beyond loopback with no master key,
+    /// an empty one or a publicly known one (LiteLLM's setting).
+    #[serde(default)]
+    pub dangerously_permit_weak_or_unset_master_key: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -208,6 +212,7 @@ pub fn parse(
     if json.is_null() {
         json = Value::Object(Map::new());
     }
+    drop_nulls(&mut json);
     if !json.is_object() {
         return Err(err(
             "(document)".into(),
@@ -283,6 +288,23 @@ pub fn parse(
     })
 }
 
+/// An empty or null section or key (`general_settings:` with nothing under
+/// it, as left after commenting its lines out) means "not set", as in
+/// LiteLLM: remove every null map value and list item, at any depth.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !v.is_null());
+            items.iter_mut().for_each(drop_nulls);
+        }
+        _ => {}
+    }
+}
+
 /// Keys the router leaves in `extra` that the gateway itself reads.
 const USED_BY_GATEWAY: &[&str] = &[
     "router_settings.redis_url",
@@ -350,6 +372,25 @@ environment_variables:
             loaded.warnings,
             vec!["config.yaml: litellm_settings.set_verbose: accepted; llmux does not use it (see README)"]
         );
+    }
+
+    /// Safe-defaults issue: `general_settings:` with nothing under it
+    /// stopped llmux ("invalid type: null, expected struct GeneralSettings").
+    #[test]
+    fn empty_sections_and_keys_are_not_set() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      rpm:\n    model_info:\n  -\nrouter_settings:\nlitellm_settings:\n  drop_params:\n  cache_params:\ngeneral_settings:\nenvironment_variables:\n  FOO:\n";
+        let loaded = parse("c.yaml", text, env()).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.model_list.len(), 1);
+        assert_eq!(c.model_list[0].litellm_params.rpm, None);
+        assert!(c.model_list[0].model_info.is_none());
+        assert_eq!(c.litellm_settings.drop_params, None);
+        assert!(c.litellm_settings.cache_params.is_none());
+        assert_eq!(c.general_settings.master_key, None);
+        assert!(c.environment_variables.is_empty());
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let empty = parse("c.yaml", "general_settings:\n  master_key:\n", env()).unwrap();
+        assert_eq!(empty.config.general_settings.master_key, None);
     }
 
     #[test]

@@ -34,8 +34,104 @@ pub struct ServeOptions {
     pub config: Option<PathBuf>,
     /// `provider/model` strings served as model groups of the same name.
     pub models: Vec<String>,
-    pub host: String,
+    /// Address to listen on; `None` picks one by the master key (see
+    /// [`listen_host`]).
+    pub host: Option<String>,
     pub port: u16,
+    /// Listen beyond loopback without a strong master key (local
+    /// development only).
+    pub permit_weak_master_key: bool,
+}
+
+/// Master keys from documentation and examples: anyone may try them.
+const PUBLICLY_KNOWN_KEYS: &[&str] = &[
+    "sk-1234",
+    "sk-12345",
+    "sk-123456",
+    "sk-1234567890",
+    "sk-master",
+    "sk-master-key",
+    "sk-admin",
+    "sk-test",
+    "sk-litellm",
+    "sk-llmux",
+    "changeme",
+    "password",
+    "secret",
+];
+
+/// Shortest master key not called weak.
+const MIN_MASTER_KEY_CHARS: usize = 8;
+
+/// How well the gateway's master key protects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeyStrength {
+    /// No master key: the gateway is open.
+    Unset,
+    /// Set, but empty, short or publicly known (the reason says which).
+    Weak(&'static str),
+    Strong,
+}
+
+impl MasterKeyStrength {
+    /// Judge `key` (as configured, after `os.environ/` resolution).
+    pub fn of(key: Option<&str>) -> MasterKeyStrength {
+        let Some(key) = key else {
+            return MasterKeyStrength::Unset;
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            MasterKeyStrength::Weak("empty")
+        } else if PUBLICLY_KNOWN_KEYS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key))
+        {
+            MasterKeyStrength::Weak("publicly known")
+        } else if key.chars().count() < MIN_MASTER_KEY_CHARS {
+            MasterKeyStrength::Weak("shorter than 8 characters")
+        } else {
+            MasterKeyStrength::Strong
+        }
+    }
+}
+
+/// Whether `host` only accepts connections from this machine.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The address to listen on. Without a strong master key the gateway
+/// listens on loopback only; asked to listen further, it refuses to start
+/// unless `permit` (LiteLLM's `dangerously_permit_weak_or_unset_master_key`)
+/// says this is local development.
+pub fn listen_host(
+    requested: Option<&str>,
+    strength: &MasterKeyStrength,
+    permit: bool,
+) -> Result<String, StartError> {
+    let host = match (requested, strength) {
+        (Some(h), _) => h.to_string(),
+        (None, MasterKeyStrength::Strong) => "0.0.0.0".to_string(),
+        (None, _) => "127.0.0.1".to_string(),
+    };
+    let problem = match strength {
+        MasterKeyStrength::Strong => return Ok(host),
+        MasterKeyStrength::Unset => "no master key is set".to_string(),
+        MasterKeyStrength::Weak(why) => format!("the master key is {why}"),
+    };
+    if is_loopback(&host) || permit {
+        return Ok(host);
+    }
+    Err(StartError::Insecure(format!(
+        "refusing to listen on {host}: {problem}, so anyone who can reach this machine could spend its provider keys. \
+Set a strong master key (e.g. LLMUX_MASTER_KEY=sk-$(openssl rand -hex 16), or general_settings.master_key in the config), \
+or listen on 127.0.0.1 only (drop --host), or, for local development only, pass --dangerously-permit-weak-or-unset-master-key \
+(or set LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true, or general_settings.dangerously_permit_weak_or_unset_master_key: true)"
+    )))
 }
 
 /// Why the gateway cannot start.
@@ -45,6 +141,9 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("{0}")]
     Invalid(String),
+    /// Asked to listen beyond loopback without a strong master key.
+    #[error("{0}")]
+    Insecure(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -55,6 +154,8 @@ pub enum StartError {
 /// A built gateway and what to tell the operator about it.
 pub struct Built {
     pub gateway: Arc<Gateway>,
+    /// How well the master key protects it (decides where it may listen).
+    pub master_key: MasterKeyStrength,
     pub notes: Vec<String>,
     pub warnings: Vec<String>,
 }
@@ -318,7 +419,7 @@ pub async fn build_with_clock(
         match &master_key {
             None => {
                 notes.push(
-                    "no master_key set: the gateway is OPEN to anyone who can reach it".into(),
+                    "no master key set: every caller is admitted; to require keys set LLMUX_MASTER_KEY (or general_settings.master_key) to a secret such as sk-$(openssl rand -hex 16)".into(),
                 );
                 (Arc::new(MasterKey(None)), None, None)
             }
@@ -421,6 +522,7 @@ pub async fn build_with_clock(
     }
     Ok(Built {
         gateway,
+        master_key: MasterKeyStrength::of(master_key.as_deref()),
         notes,
         warnings,
     })
@@ -442,6 +544,14 @@ pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Rout
         _ => CorsLayer::permissive(),
     };
     routes(gateway).layer(cors)
+}
+
+/// `true`, `1`, `yes` or `on`, in any case.
+fn is_true(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on"
+    )
 }
 
 /// Resolve when SIGINT or SIGTERM arrives.
@@ -470,12 +580,31 @@ pub async fn shutdown_signal() {
 /// Load the config, build, bind and serve until a shutdown signal.
 pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(), StartError> {
     let loaded = match &options.config {
-        Some(path) => Some(config::load(path, process_env)?),
+        Some(path) => Some(config::load(path, process_env.clone())?),
         None => None,
     };
     let cors = loaded
         .as_ref()
         .and_then(|l| l.config.general_settings.cors_allow_origins.clone());
+    let permit = options.permit_weak_master_key
+        || loaded.as_ref().is_some_and(|l| {
+            l.config
+                .general_settings
+                .dangerously_permit_weak_or_unset_master_key
+                == Some(true)
+        })
+        || [
+            "LLMUX_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY",
+            "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY",
+        ]
+        .iter()
+        .any(|name| {
+            let value = match &loaded {
+                Some(l) => l.env.var(name),
+                None => process_env.var(name),
+            };
+            value.is_some_and(|v| is_true(&v))
+        });
     let built = build(loaded, &options.models).await?;
     for w in &built.warnings {
         tracing::warn!("{w}");
@@ -483,7 +612,13 @@ pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(
     for n in &built.notes {
         tracing::info!("{n}");
     }
-    let addr = format!("{}:{}", options.host, options.port);
+    let host = listen_host(options.host.as_deref(), &built.master_key, permit)?;
+    if let MasterKeyStrength::Weak(why) = &built.master_key {
+        tracing::warn!(
+            "the master key is {why}: replace it with a secret such as sk-$(openssl rand -hex 16)"
+        );
+    }
+    let addr = format!("{host}:{}", options.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|source| StartError::Bind {
@@ -521,4 +656,54 @@ pub async fn serve_on(
     axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_keys_are_judged() {
+        assert_eq!(MasterKeyStrength::of(None), MasterKeyStrength::Unset);
+        assert_eq!(
+            MasterKeyStrength::of(Some(" ")),
+            MasterKeyStrength::Weak("empty")
+        );
+        assert_eq!(
+            MasterKeyStrength::of(Some("SK-1234")),
+            MasterKeyStrength::Weak("publicly known")
+        );
+        assert_eq!(
+            MasterKeyStrength::of(Some("sk-abc")),
+            MasterKeyStrength::Weak("shorter than 8 characters")
+        );
+        assert_eq!(
+            MasterKeyStrength::of(Some("sk-3f9a0c1d2e")),
+            MasterKeyStrength::Strong
+        );
+    }
+
+    #[test]
+    fn the_default_address_follows_the_master_key() {
+        let strong = MasterKeyStrength::Strong;
+        let unset = MasterKeyStrength::Unset;
+        let weak = MasterKeyStrength::Weak("publicly known");
+        assert_eq!(listen_host(None, &strong, false).unwrap(), "0.0.0.0");
+        assert_eq!(listen_host(None, &unset, false).unwrap(), "127.0.0.1");
+        assert_eq!(listen_host(None, &weak, false).unwrap(), "127.0.0.1");
+        for loopback in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+            assert_eq!(
+                listen_host(Some(loopback), &unset, false).unwrap(),
+                loopback
+            );
+        }
+        for open in ["0.0.0.0", "::", "10.0.0.1", "my-host"] {
+            assert!(matches!(
+                listen_host(Some(open), &unset, false),
+                Err(StartError::Insecure(_))
+            ));
+            assert_eq!(listen_host(Some(open), &weak, true).unwrap(), open);
+            assert_eq!(listen_host(Some(open), &strong, false).unwrap(), open);
+        }
+    }
 }

@@ -35,9 +35,12 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: RouterRequest) -> Self::Future {
+    fn call(&mut self, mut req: RouterRequest) -> Self::Future {
         let shared = self.shared.clone();
         let inner = self.inner.clone();
+        if let std::borrow::Cow::Owned(name) = shared.canonical_name(&req.group) {
+            req.group = name;
+        }
         Box::pin(async move {
             let err = match inner.clone().oneshot(req.clone()).await {
                 Ok(resp) => return Ok(resp),

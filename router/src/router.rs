@@ -1,6 +1,7 @@
 //! The [`Router`]: model groups of deployments behind one tower stack,
 //! `Fallback → Retry → Hedge (opt-in per group) → Select`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -120,8 +121,14 @@ impl Shared {
         names.extend(self.wildcards.iter().map(|d| d.spec.group.as_str()));
         names.sort_unstable();
         names.dedup();
+        let hint = if !requested.contains('/') && !self.wildcards.is_empty() {
+            ". Name the provider as provider/model (a bare name is read so only when it belongs to one provider)"
+        } else {
+            ""
+        };
         Err(Error::bad_request(format!(
-            "Invalid model name passed in model={requested}. Available model groups: {}",
+            "Invalid model name passed in model={}. Available model groups: {}{hint}",
+            llmux_core::text::truncate(requested, 256),
             if names.is_empty() {
                 "(none)".to_string()
             } else {
@@ -132,15 +139,42 @@ impl Shared {
         .with_code("model_not_found"))
     }
 
+    /// `requested` as the router serves it. A bare name that no group
+    /// serves as is (`gpt-4o`) but that belongs unambiguously to one
+    /// provider becomes `provider/name` when a wildcard group serves that
+    /// (the SDK's `resolve` reads bare names the same way).
+    pub(crate) fn canonical_name<'a>(&self, requested: &'a str) -> Cow<'a, str> {
+        let served = |name: &str| {
+            self.aliases.contains_key(name)
+                || self.groups.contains_key(name)
+                || self.wildcards.iter().any(|d| d.matches(name))
+        };
+        if served(requested) {
+            return Cow::Borrowed(requested);
+        }
+        match llmux_core::model::infer_provider(requested) {
+            Some(provider) => {
+                let full = format!("{provider}/{requested}");
+                if served(&full) {
+                    Cow::Owned(full)
+                } else {
+                    Cow::Borrowed(requested)
+                }
+            }
+            None => Cow::Borrowed(requested),
+        }
+    }
+
     /// The configured group `requested` resolves to: its alias target, its
     /// own name, or the wildcard pattern that serves it. `None` when no
     /// group serves it. Bounded by the config, so safe as a metrics label.
     pub(crate) fn group_name(&self, requested: &str) -> Option<&str> {
+        let requested = self.canonical_name(requested);
         let name = self
             .aliases
-            .get(requested)
+            .get(requested.as_ref())
             .map(String::as_str)
-            .unwrap_or(requested);
+            .unwrap_or(&requested);
         if let Some((group, _)) = self.groups.get_key_value(name) {
             return Some(group.as_str());
         }

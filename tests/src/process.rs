@@ -22,6 +22,56 @@ pub struct ServeProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    pub port: u16,
+}
+
+/// The local addresses on which something listens on TCP `port`, read from
+/// `/proc/net/tcp` and `/proc/net/tcp6` (Linux): e.g. `127.0.0.1`, `0.0.0.0`.
+pub fn listening_addresses(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st …; st 0A is LISTEN.
+            let (Some(local), Some("0A")) = (fields.get(1), fields.get(3).copied()) else {
+                continue;
+            };
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            out.push(proc_net_address(addr, v6));
+        }
+    }
+    out
+}
+
+/// A `/proc/net/tcp*` hex address (little-endian words) as text.
+fn proc_net_address(hex: &str, v6: bool) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    // Each 32-bit word is stored in host (little-endian) order.
+    let mut ordered = Vec::with_capacity(bytes.len());
+    for word in bytes.chunks(4) {
+        ordered.extend(word.iter().rev());
+    }
+    if v6 {
+        let mut a = [0u8; 16];
+        for (d, s) in a.iter_mut().zip(&ordered) {
+            *d = *s;
+        }
+        std::net::Ipv6Addr::from(a).to_string()
+    } else {
+        let mut a = [0u8; 4];
+        for (d, s) in a.iter_mut().zip(&ordered) {
+            *d = *s;
+        }
+        std::net::Ipv4Addr::from(a).to_string()
+    }
 }
 
 impl ServeProcess {
@@ -49,6 +99,20 @@ impl ServeProcess {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<ServeProcess, String> {
+        let mut all = args.to_vec();
+        all.extend(["--host", "127.0.0.1"]);
+        Self::start_as_given(binary, dir, &all, env).await
+    }
+
+    /// [`ServeProcess::start_in`] without `--host`: `binary serve ARGS --port
+    /// P`, listening where `ARGS` and its defaults say (tests of the default
+    /// address).
+    pub async fn start_as_given(
+        binary: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<ServeProcess, String> {
         let port = free_port();
         let log_path = dir.join(format!("serve-{port}.log"));
         let log = std::fs::File::create(&log_path)
@@ -56,7 +120,7 @@ impl ServeProcess {
         let child = Command::new(binary)
             .arg("serve")
             .args(args)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--port", &port.to_string()])
             .current_dir(dir)
             .env_clear()
             .envs(env.iter().copied())
@@ -67,6 +131,7 @@ impl ServeProcess {
         let mut process = ServeProcess {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            port,
         };
         let started = Instant::now();
         while tokio::net::TcpStream::connect(("127.0.0.1", port))

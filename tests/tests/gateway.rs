@@ -458,10 +458,12 @@ async fn bad_input_gets_openai_errors_and_the_gateway_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+    let body = resp.json::<Value>().await.unwrap();
     assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["message"],
-        "Unknown route: /v1/nope"
+        body["error"]["message"],
+        "Unknown route: GET /v1/nope. The OpenAI-compatible API is under /v1 (e.g. POST /v1/chat/completions); GET / lists the routes"
     );
+    assert_eq!(body["error"]["code"], "not_found");
 
     assert!(up.requests().is_empty());
     let resp = post(&gw, "/v1/chat/completions", &hi(false)).await;
@@ -1118,4 +1120,35 @@ async fn caller_sent_model_names_never_become_metric_labels() {
         "{text}"
     );
     assert!(!text.contains("some-other-name"), "{text}");
+}
+
+/// Safe-defaults issue: the README's first example asked the env-only
+/// gateway for `gpt-4o` and got 400 "Available model groups: openai/*".
+#[tokio::test]
+async fn env_only_groups_accept_unambiguous_bare_names() {
+    let up = openai::start().await.unwrap();
+    let gw = Gateway::start_with_env(
+        "",
+        None,
+        &[("OPENAI_API_KEY", "sk-env"), ("OPENAI_BASE_URL", &up.url())],
+    )
+    .await
+    .unwrap();
+    let resp = post(&gw, "/v1/chat/completions", &hi(false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-llmux-model-group"], "openai/gpt-4o");
+    assert_eq!(up.last_request().unwrap().json()["model"], "gpt-4o");
+
+    let resp = post(
+        &gw,
+        "/v1/chat/completions",
+        &json!({"model": "llama3", "messages": [{"role": "user", "content": "Hi"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["message"],
+        "Invalid model name passed in model=llama3. Available model groups: openai/*. Name the provider as provider/model (a bare name is read so only when it belongs to one provider)"
+    );
+    assert_eq!(up.requests().len(), 1);
 }
