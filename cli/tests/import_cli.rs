@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use llmux_tests::services::{self, Service};
 use std::process::Command;
 
 use llmux_proxy::keys::hash_key;
@@ -27,6 +28,9 @@ fn llmux(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn imports_then_skips_what_is_already_there() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let source = TestDb::postgres().await.unwrap();
     litellm::execute(&source.url, litellm::SCHEMA)
         .await
@@ -104,6 +108,9 @@ spend logs  LiteLLM_SpendLogs                 2         0              2
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_source_exits_non_zero_with_the_reason() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let target = TestDb::sqlite();
     let flag = ["--target-database-url", target.url.as_str()];
 

@@ -53,6 +53,9 @@ pub struct Gateway {
     pub ledger: Arc<dyn Ledger>,
     /// Deployment prices.
     pub pricing: Pricing,
+    /// `litellm_settings.max_budget`: the budget every call spends from,
+    /// with the spend the database held at start.
+    pub proxy_budget: Option<Account>,
     /// Per-key rpm/tpm/parallel counters (this process, or Redis).
     pub limits: Arc<Limits>,
     /// Time for expiry, rate windows and budget periods.
@@ -209,20 +212,33 @@ impl Ctx {
 /// A gateway-made id: `{prefix}_` and 24 hex digits, the time (seconds)
 /// first so that ids written together sort together (spend rows append to
 /// the end of their index instead of landing all over it).
+///
+/// The random part comes from `fastrand`'s per-thread generator, seeded from
+/// the operating system's randomness (it used to hash an elapsed time of
+/// about 0 ns).
 fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{:08x}{:016x}", unix_now() as u32, fastrand_u64())
-}
-
-fn fastrand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish()
+    format!(
+        "{prefix}_{:08x}{:016x}",
+        unix_now() as u32,
+        fastrand::u64(..)
+    )
 }
 
 /// Parse a JSON body into `T`, with the path of the offending field.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
+    parse_from(&mut serde_json::Deserializer::from_slice(body))
+}
+
+/// [`parse_json`] for a body already parsed into a JSON value.
+pub(crate) fn parse_value<T: DeserializeOwned>(body: Value) -> Result<T, Error> {
+    parse_from(body)
+}
+
+fn parse_from<'de, D, T>(de: D) -> Result<T, Error>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+    T: DeserializeOwned,
+{
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -543,7 +559,8 @@ impl Gateway {
             Some(k) => self.limits.admit(k, now).await?,
             None => Slot::none(),
         };
-        let accounts = budget_accounts(&caller, now);
+        let mut accounts = budget_accounts(&caller, now);
+        accounts.extend(self.proxy_budget.clone());
         let reservation = if accounts.is_empty() {
             Reservation::none()
         } else {
@@ -834,7 +851,8 @@ async fn azure_chat_completions(
     if let Value::Object(m) = &mut req {
         m.entry("model").or_insert(Value::String(model));
     }
-    let req: ChatCompletionRequest = parse_json(&serde_json::to_vec(&req).unwrap_or_default())?;
+    let req: ChatCompletionRequest =
+        parse_value(req).inspect_err(|e| gw.record_error(&ctx, "", e))?;
     serve_chat(&gw, &ctx, &headers, req).await
 }
 
@@ -1250,4 +1268,35 @@ async fn index() -> Response {
         "docs": "README.md, section \"Gateway: llmux serve\"",
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    /// Architecture issue defect: the random part hashed an elapsed time of
+    /// ~0 ns. Ids made at once, on several threads, never repeat and their
+    /// random parts spread over the whole range.
+    #[test]
+    fn call_ids_are_unique_and_random() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..25_000).map(|_| new_id("call")).collect::<Vec<_>>()))
+            .collect();
+        let ids: Vec<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        let high_bit_set = ids
+            .iter()
+            .filter(|id| u64::from_str_radix(&id[13..], 16).unwrap() >> 63 == 1)
+            .count();
+        assert!((45_000..55_000).contains(&high_bit_set), "{high_bit_set}");
+        assert!(
+            ids[0].starts_with("call_") && ids[0].len() == 29,
+            "{}",
+            ids[0]
+        );
+    }
 }

@@ -59,6 +59,10 @@ pub struct LitellmSettings {
     pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     #[serde(default)]
     pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// A budget in USD for every call the gateway serves (LiteLLM's
+    /// proxy-wide `max_budget`).
+    #[serde(default)]
+    pub max_budget: Option<f64>,
     /// Turn on the response cache.
     #[serde(default)]
     pub cache: Option<bool>,

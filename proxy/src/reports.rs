@@ -222,7 +222,7 @@ pub async fn global_spend(
     let total: i64 = row.try_get("total").map_err(db("decode spend"))?;
     let requests: i64 = row.try_get("requests").map_err(db("decode spend"))?;
     Ok(
-        Json(json!({"spend": from_nano(total), "requests": requests, "max_budget": Value::Null}))
+        Json(json!({"spend": from_nano(total), "requests": requests, "max_budget": gw.proxy_budget.as_ref().map(|b| from_nano(b.max_nano))}))
             .into_response(),
     )
 }

@@ -415,6 +415,7 @@ pub async fn build_with_clock(
             .var("LLMUX_MASTER_KEY")
             .or_else(|| env.var("LITELLM_MASTER_KEY")),
     };
+    let mut spent_at_start = 0;
     let (auth, keys, spend): (Arc<dyn Authenticator>, Option<Arc<VirtualKeys>>, _) =
         match &master_key {
             None => {
@@ -443,6 +444,13 @@ pub async fn build_with_clock(
                     redact_url(&url),
                     store.backend
                 ));
+                if cfg.litellm_settings.max_budget.is_some() {
+                    spent_at_start = store.total_spend(None).await.map_err(|e| {
+                        StartError::Invalid(format!(
+                            "litellm_settings.max_budget: cannot read the spend so far: {e}"
+                        ))
+                    })?;
+                }
                 let spill = spill_path(&url, &env);
                 notes.push(format!(
                     "spend is written in batches; if the database is down it waits in {}",
@@ -490,7 +498,28 @@ pub async fn build_with_clock(
             "general_settings.max_request_size_mb must be a positive number, got {max_mb}"
         )));
     }
+    let proxy_budget = match cfg.litellm_settings.max_budget {
+        Some(usd) if usd.is_finite() && usd >= 0.0 => {
+            notes.push(format!(
+                "proxy-wide budget: ${usd} (spent so far: ${})",
+                crate::store::from_nano(spent_at_start)
+            ));
+            Some(crate::budget::Account {
+                id: "proxy:global".into(),
+                kind: "proxy",
+                max_nano: crate::store::to_nano(usd),
+                base_nano: spent_at_start,
+            })
+        }
+        Some(usd) => {
+            return Err(StartError::Invalid(format!(
+                "litellm_settings.max_budget must be a number of USD ≥ 0, got {usd}"
+            )))
+        }
+        None => None,
+    };
     let gateway = Gateway {
+        proxy_budget,
         service,
         router,
         auth,

@@ -52,6 +52,9 @@ pub struct DeploymentSpec {
     pub weight: Option<f64>,
     pub timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
+    /// `litellm_params.max_retries`: retries for calls to this deployment's
+    /// group (over `num_retries`).
+    pub max_retries: Option<u64>,
     pub max_input_tokens: Option<u64>,
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,

@@ -184,9 +184,15 @@ impl Shared {
             .map(|d| d.spec.group.as_str())
     }
 
+    /// Retries a call to `group` gets when one of its deployments sets
+    /// `litellm_params.max_retries` (the largest such value), else `None`
+    /// (then `num_retries` applies).
     pub(crate) fn group_max_retries(&self, group: &str) -> Option<u64> {
-        let _ = group;
-        None
+        self.candidates(group)
+            .ok()?
+            .iter()
+            .filter_map(|d| d.spec.max_retries)
+            .max()
     }
 
     pub(crate) fn fallbacks_for(&self, class: FallbackClass, group: &str) -> Vec<String> {
@@ -390,6 +396,7 @@ impl Router {
                 weight: lp.weight,
                 timeout: seconds("litellm_params.timeout", lp.timeout)?,
                 stream_timeout: seconds("litellm_params.stream_timeout", lp.stream_timeout)?,
+                max_retries: lp.max_retries,
                 max_input_tokens: info
                     .max_input_tokens
                     .or(known.and_then(|k| k.max_input_tokens)),

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod litellm;
 pub mod mock;
 pub mod process;
+pub mod services;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../README.md")]

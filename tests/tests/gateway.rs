@@ -1152,3 +1152,36 @@ async fn env_only_groups_accept_unambiguous_bare_names() {
     );
     assert_eq!(up.requests().len(), 1);
 }
+
+/// Azure-style clients name the deployment in the path; the body is parsed
+/// once (it used to be parsed, written back to bytes and parsed again), and
+/// its errors still name the field.
+#[tokio::test]
+async fn azure_style_route_takes_the_model_from_the_path() {
+    let up = openai::start().await.unwrap();
+    let gw = start(&config_for(&up, "")).await;
+    let url = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
+    let resp = post(
+        &gw,
+        url,
+        &json!({"messages": [{"role": "user", "content": "Hi"}], "temperature": 0.1}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), expected_completion());
+    assert_eq!(
+        up.last_request().unwrap().json(),
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "temperature": 0.1})
+    );
+    let resp = post(&gw, url, &json!({"messages": 5})).await;
+    assert_eq!(resp.status(), 400);
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(body["error"]["param"], "messages", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid request body at 'messages': invalid type: integer `5`"),
+        "{body}"
+    );
+}

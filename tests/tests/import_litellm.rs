@@ -12,6 +12,7 @@ use llmux_tests::db::TestDb;
 use llmux_tests::gateway::TestGateway;
 use llmux_tests::litellm;
 use llmux_tests::mock::{openai, MockServer};
+use llmux_tests::services::{self, Service};
 use serde_json::{json, Map, Value};
 use sqlx::{Column, Row};
 
@@ -293,6 +294,9 @@ fn error_of(body: &Value) -> (&str, &str) {
 
 #[tokio::test]
 async fn litellm_keys_keep_working_after_the_import() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let source = litellm_db(litellm::SCHEMA, &seed()).await;
     let target = TestDb::sqlite();
     let store = Store::connect(&target.url).await.unwrap();
@@ -407,6 +411,9 @@ async fn litellm_keys_keep_working_after_the_import() {
 
 #[tokio::test]
 async fn imports_into_postgres_too() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let source = litellm_db(litellm::SCHEMA, &seed()).await;
     let target = TestDb::postgres().await.unwrap();
     let store = Store::connect(&target.url).await.unwrap();
@@ -424,6 +431,9 @@ async fn imports_into_postgres_too() {
 /// them: columns added since are read as absent.
 #[tokio::test]
 async fn imports_a_database_from_litellm_s_baseline_schema() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_TeamTable" (team_id, members, models, spend) VALUES ('t-old', ARRAY['u-old'], ARRAY['gpt-4o'], 0.5);
@@ -492,6 +502,9 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
 
 #[tokio::test]
 async fn warnings_name_what_did_not_carry_over_cleanly() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models, budget_duration, max_budget) VALUES
@@ -537,6 +550,9 @@ INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models) VALUES ('{hash
 
 #[tokio::test]
 async fn a_bad_source_is_a_clear_error() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let target = TestDb::sqlite();
     let store = Store::connect(&target.url).await.unwrap();
 
@@ -595,6 +611,9 @@ async fn a_bad_source_is_a_clear_error() {
 /// reported absent, the present ones imported.
 #[tokio::test]
 async fn absent_tables_are_reported_and_skipped() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let keys_only = litellm::SCHEMA
         .split("CREATE TABLE ")
         .filter(|t| {
@@ -646,6 +665,9 @@ spend logs  LiteLLM_SpendLogs          (table absent, skipped)
 /// tables are read from there.
 #[tokio::test]
 async fn reads_the_schema_prisma_names_in_the_url() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let source = TestDb::postgres().await.unwrap();
     litellm::execute(
         &source.url,

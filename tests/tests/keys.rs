@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use llmux_tests::services::{self, Service};
 use std::time::Duration;
 
 use llmux_tests::db::TestDb;
@@ -273,6 +274,9 @@ async fn key_lifecycle_on_sqlite() {
 
 #[tokio::test]
 async fn key_lifecycle_on_postgres() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let upstream = openai::start().await.unwrap();
     let db = TestDb::postgres().await.unwrap();
     let url = db.url.clone();
@@ -666,6 +670,9 @@ async fn budget_resets_after_budget_duration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_keys_rpm_through_redis() {
+    if !services::available(&[Service::Postgres, Service::Redis]).await {
+        return;
+    }
     let upstream = openai::start().await.unwrap();
     let db = TestDb::postgres().await.unwrap();
     let yaml = config(&upstream).replace(

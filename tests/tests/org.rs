@@ -7,6 +7,7 @@
 use llmux_tests::db::TestDb;
 use llmux_tests::gateway::TestGateway;
 use llmux_tests::mock::{openai, MockServer};
+use llmux_tests::services::{self, Service};
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-org";
@@ -288,6 +289,9 @@ async fn users_teams_and_reports_on_sqlite() {
 
 #[tokio::test]
 async fn users_teams_and_reports_on_postgres() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let upstream = openai::start().await.unwrap();
     let db = TestDb::postgres().await.unwrap();
     let url = db.url.clone();

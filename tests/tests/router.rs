@@ -247,6 +247,29 @@ async fn retries_server_errors_up_to_num_retries() {
     assert_eq!(s[0].requests().len(), 6, "1 try + 2 retries");
 }
 
+/// Architecture issue defect: `litellm_params.max_retries` was parsed and
+/// documented but ignored (`group_max_retries` always returned `None`).
+#[tokio::test]
+async fn a_deployments_max_retries_overrides_num_retries() {
+    let s = servers(1).await;
+    let r = router(
+        json!([dep("g", "a", &s[0], json!({"max_retries": 3}))]),
+        json!({"num_retries": 0}),
+    );
+    for _ in 0..3 {
+        s[0].enqueue(server_error());
+    }
+    let out = r.chat(hi("g")).await.unwrap();
+    assert_eq!(out.route.attempts, 4);
+    assert_eq!(s[0].requests().len(), 4);
+    for _ in 0..4 {
+        s[0].enqueue(server_error());
+    }
+    let err = r.chat(hi("g")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InternalServer);
+    assert_eq!(s[0].requests().len(), 8, "1 try + 3 retries");
+}
+
 #[tokio::test]
 async fn retry_policy_per_error_kind() {
     let s = servers(1).await;

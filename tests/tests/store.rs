@@ -4,6 +4,7 @@
 
 use llmux_proxy::store::{to_nano, KeyRecord, SpendRow, Store};
 use llmux_tests::db::TestDb;
+use llmux_tests::services::{self, Service};
 
 fn key(hash: &str, created_at: i64) -> KeyRecord {
     KeyRecord {
@@ -157,6 +158,9 @@ async fn store_on_sqlite() {
 
 #[tokio::test]
 async fn store_on_postgres() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let db = TestDb::postgres().await.unwrap();
     let store = Store::connect(&db.url).await.unwrap();
     exercise(&store).await;
@@ -186,6 +190,9 @@ async fn concurrent_first_start_on_sqlite() {
 
 #[tokio::test]
 async fn concurrent_first_start_on_postgres() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
     let db = TestDb::postgres().await.unwrap();
     concurrent_first_start(&db.url).await;
 }

@@ -76,6 +76,9 @@ fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     services::ensure()?;
+    // Tests that need PostgreSQL or Redis skip themselves when a plain
+    // `cargo test` finds neither; here (and so in CI) they must run.
+    std::env::set_var("LLMUX_REQUIRE_SERVICES", "1");
     clients::install()?;
     cargo("format check", &["fmt", "--all", "--", "--check"])?;
     cargo(
