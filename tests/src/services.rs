@@ -37,6 +37,7 @@ pub const REQUIRE_SERVICES: &str = "LLMUX_REQUIRE_SERVICES";
 /// accepts a connection. When one does not, this panics under
 /// `LLMUX_REQUIRE_SERVICES=1`, else prints why the test is skipped and
 /// returns `false` (the test then returns at once).
+#[allow(clippy::panic)] // failing the calling test is the point under LLMUX_REQUIRE_SERVICES=1
 pub async fn available(services: &[Service]) -> bool {
     for s in services {
         let reachable = tokio::time::timeout(
