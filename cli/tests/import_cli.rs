@@ -95,9 +95,7 @@ spend logs  LiteLLM_SpendLogs                 2         0              2
     );
 
     // The key is there, hashed as LiteLLM had it, with its spend.
-    let store = llmux_proxy::store::Store::connect(&target.url)
-        .await
-        .unwrap();
+    let store = llmux_store::Store::connect(&target.url).await.unwrap();
     let key = store.get_key(&hash_key("sk-1234")).await.unwrap().unwrap();
     assert_eq!(
         (key.spend_nano, key.max_budget_nano, key.models),

@@ -24,18 +24,18 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use crate::auth::{Authenticator, Caller, Principal};
-use crate::budget::{Account, Ledger, Reservation};
-use crate::clock::Clock;
 use crate::completions;
 use crate::error::ApiError;
-use crate::limits::{Limits, Slot};
 use crate::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
 use crate::pricing::{Pricing, PromptSize, UsageTracker};
-use crate::spend::SpendQueue;
 use crate::sse::{sse_stream, SseOptions, StreamOutcome};
-use crate::store::{KeyRecord, SpendRow};
+use llmux_store::Clock;
+use llmux_store::SpendQueue;
+use llmux_store::{Account, Ledger, Reservation};
+use llmux_store::{KeyRecord, SpendRow};
+use llmux_store::{Limits, Slot};
 
 /// The service every call goes through: the router, maybe behind the cache.
 pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>;
@@ -296,7 +296,7 @@ pub(crate) fn cost_header(headers: &mut HeaderMap, cost: Option<i64>) {
     if let Some(nano) = cost {
         headers.insert(
             HeaderName::from_static("x-llmux-response-cost"),
-            header_value(&crate::store::from_nano(nano).to_string()),
+            header_value(&llmux_store::from_nano(nano).to_string()),
         );
     }
 }
@@ -342,9 +342,9 @@ impl Budget<'_> {
     /// or not the reset job has written that yet.
     fn account(&self, kind: &'static str, id: &str, now: i64) -> Option<Account> {
         let max = self.max?;
-        let duration = self.duration.and_then(crate::keys::parse_duration);
+        let duration = self.duration.and_then(llmux_store::parse_duration);
         let (period, base) = match (self.reset_at, duration) {
-            (Some(reset), Some(d)) if now >= reset => (crate::budget::period_end(reset, d, now), 0),
+            (Some(reset), Some(d)) if now >= reset => (llmux_store::period_end(reset, d, now), 0),
             (Some(reset), _) => (reset, self.spent),
             (None, _) => (0, self.spent),
         };
@@ -654,10 +654,10 @@ impl Gateway {
                     match entry.split_once(':') {
                         Some(("llmux_keys", id)) => keys.invalidate(id).await,
                         Some(("llmux_users", id)) => {
-                            keys.invalidate_owner(crate::org::Kind::User, id).await
+                            keys.invalidate_owner(llmux_store::Kind::User, id).await
                         }
                         Some(("llmux_teams", id)) => {
-                            keys.invalidate_owner(crate::org::Kind::Team, id).await
+                            keys.invalidate_owner(llmux_store::Kind::Team, id).await
                         }
                         _ => {}
                     }

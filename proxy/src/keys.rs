@@ -10,11 +10,11 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use llmux_core::{Error, ErrorKind, Result};
-use sha2::{Digest, Sha256};
 
 use crate::auth::{presented_key, Authenticator, Principal};
-use crate::org::{Kind, Owner};
-use crate::store::{KeyRecord, Store};
+pub use llmux_store::keys::{display_name, hash_key};
+use llmux_store::{KeyRecord, Store};
+use llmux_store::{Kind, Owner};
 
 /// A new key: `sk-` and 32 random base62 characters (~190 bits).
 pub fn generate_key() -> Result<String> {
@@ -34,50 +34,6 @@ pub fn generate_key() -> Result<String> {
         }
     }
     Ok(format!("sk-{body}"))
-}
-
-/// SHA-256 hex of a key: what the database stores.
-pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
-
-/// `sk-...abcd`: enough to recognise a key, not to use it.
-pub fn display_name(key: &str) -> String {
-    let tail: String = key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("sk-...{tail}")
-}
-
-/// Parse a LiteLLM duration (`30s`, `30m`, `24h`, `30d`, `1mo`) into seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        "mo" => 30 * 86_400,
-        "y" => 365 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|v| *v > 0)
 }
 
 /// The caller of a request, with what the gateway knows about it.
@@ -317,16 +273,5 @@ mod tests {
             "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
         );
         assert_eq!(display_name("sk-abcdefgh"), "sk-...efgh");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Some(30));
-        assert_eq!(parse_duration("30m"), Some(1800));
-        assert_eq!(parse_duration("24h"), Some(86_400));
-        assert_eq!(parse_duration("30d"), Some(2_592_000));
-        assert_eq!(parse_duration("1mo"), Some(2_592_000));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0d"), None);
     }
 }

@@ -10,20 +10,15 @@
 //! - [`sse`]: streaming to clients with backpressure, keep-alives and in-band errors.
 //! - [`auth`]: the master key today; the seam virtual keys plug into.
 //! - [`error`]: the one place an error becomes an HTTP response.
-//! - [`import`]: copy a LiteLLM proxy's keys, users, teams, budgets and spend.
 
 pub mod app;
 pub mod auth;
-pub mod budget;
 pub mod budget_api;
-pub mod clock;
 pub mod cluster;
 pub mod completions;
 pub mod config;
 pub mod error;
-pub mod import;
 pub mod keys;
-pub mod limits;
 pub mod management;
 pub mod messages;
 pub mod metrics;
@@ -31,8 +26,6 @@ pub mod org;
 pub mod pricing;
 pub mod reports;
 pub mod server;
-pub mod spend;
 pub mod sse;
-pub mod store;
 
 pub use server::{build, serve, ServeOptions};

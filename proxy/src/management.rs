@@ -17,8 +17,9 @@ use serde_json::{json, Map, Value};
 use crate::app::{parse_json, Gateway};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::keys::{display_name, generate_key, hash_key, parse_duration, VirtualKeys};
-use crate::store::{from_nano, to_nano, KeyRecord};
+use crate::keys::{display_name, generate_key, hash_key, VirtualKeys};
+use llmux_store::parse_duration;
+use llmux_store::{from_nano, to_nano, KeyRecord};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -39,7 +40,7 @@ pub(crate) async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<Virtu
     Ok(keys)
 }
 
-pub(crate) fn store_error(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_error(e: llmux_store::StoreError) -> ApiError {
     ApiError(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
 }
 

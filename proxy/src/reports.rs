@@ -11,12 +11,11 @@ use axum::Json;
 use llmux_core::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use crate::app::Gateway;
 use crate::error::ApiError;
 use crate::management::{admin, store_error};
-use crate::store::{from_nano, StoreError};
+use llmux_store::{from_nano, ReportGroup, SpendFilter};
 
 type Shared = State<Arc<Gateway>>;
 
@@ -86,71 +85,25 @@ fn format_day(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The WHERE clause of a query's filters, with its binds in order.
-struct Filter {
-    sql: String,
-    binds: Vec<FilterValue>,
-}
-
-enum FilterValue {
-    Text(String),
-    Int(i64),
-}
-
-impl Filter {
-    fn from_query(q: &SpendQuery) -> Result<Filter, Error> {
-        let mut f = Filter {
-            sql: String::from("WHERE 1 = 1"),
-            binds: Vec::new(),
-        };
-        let text = |column: &str, v: &Option<String>, f: &mut Filter| {
-            if let Some(v) = v {
-                f.binds.push(FilterValue::Text(v.clone()));
-                f.sql
-                    .push_str(&format!(" AND {column} = ${}", f.binds.len()));
-            }
-        };
-        let key_hash = q.api_key.as_deref().map(crate::management::token_hash_of);
-        text("token_hash", &key_hash, &mut f);
-        text("user_id", &q.user_id, &mut f);
-        text("team_id", &q.team_id, &mut f);
-        text("request_id", &q.request_id, &mut f);
-        text("model_group", &q.model, &mut f);
-        if let Some(s) = &q.start_date {
-            f.binds.push(FilterValue::Int(parse_date("start_date", s)?));
-            f.sql
-                .push_str(&format!(" AND start_time >= ${}", f.binds.len()));
-        }
-        if let Some(s) = &q.end_date {
-            f.binds
-                .push(FilterValue::Int(parse_date("end_date", s)? + 86_400));
-            f.sql
-                .push_str(&format!(" AND start_time < ${}", f.binds.len()));
-        }
-        Ok(f)
-    }
-
-    fn bind<'q>(
-        &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        for b in &self.binds {
-            q = match b {
-                FilterValue::Text(s) => q.bind(s.as_str()),
-                FilterValue::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }
-}
-
-fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> ApiError {
-    move |source| {
-        store_error(StoreError {
-            context: context.to_string(),
-            source,
-        })
-    }
+/// The store's filter for a query's filters.
+fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
+    Ok(SpendFilter {
+        token_hash: q.api_key.as_deref().map(crate::management::token_hash_of),
+        user_id: q.user_id.clone(),
+        team_id: q.team_id.clone(),
+        request_id: q.request_id.clone(),
+        model_group: q.model.clone(),
+        start: q
+            .start_date
+            .as_deref()
+            .map(|s| parse_date("start_date", s))
+            .transpose()?,
+        end: q
+            .end_date
+            .as_deref()
+            .map(|s| parse_date("end_date", s).map(|d| d + 86_400))
+            .transpose()?,
+    })
 }
 
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
@@ -160,45 +113,37 @@ pub async fn spend_logs(
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
     let keys = admin(&gw, &headers).await?;
-    let filter = Filter::from_query(&q)?;
+    let filter = filter_of(&q)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let sql = format!(
-        "SELECT request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {limit}",
-        filter.sql
-    );
-    let rows = filter
-        .bind(sqlx::query(&sql))
-        .fetch_all(keys.store().pool())
+    let rows = keys
+        .store()
+        .spend_logs(&filter, limit)
         .await
-        .map_err(db("read spend logs"))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let get_s = |c: &str| r.try_get::<Option<String>, _>(c);
-        let get_i = |c: &str| r.try_get::<i64, _>(c);
-        let row = (|| -> Result<Value, sqlx::Error> {
-            Ok(json!({
-                "request_id": get_s("request_id")?,
-                "api_key": get_s("token_hash")?,
-                "user": get_s("user_id")?,
-                "team_id": get_s("team_id")?,
-                "model": get_s("model")?,
-                "model_group": get_s("model_group")?,
-                "model_id": get_s("deployment_id")?,
-                "custom_llm_provider": get_s("provider")?,
-                "prompt_tokens": get_i("prompt_tokens")?,
-                "completion_tokens": get_i("completion_tokens")?,
-                "total_tokens": get_i("total_tokens")?,
-                "spend": from_nano(get_i("spend_nano")?),
-                "startTime": get_i("start_time")?,
-                "endTime": get_i("end_time")?,
-                "request_duration_ms": get_i("latency_ms")?,
-                "status": get_s("status")?,
-                "cache_hit": get_i("cache_hit")? != 0,
-            }))
-        })()
-        .map_err(db("decode spend log"))?;
-        out.push(row);
-    }
+        .map_err(store_error)?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "request_id": r.request_id,
+                "api_key": r.token_hash,
+                "user": r.user_id,
+                "team_id": r.team_id,
+                "model": r.model,
+                "model_group": r.model_group,
+                "model_id": r.deployment_id,
+                "custom_llm_provider": r.provider,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "total_tokens": r.total_tokens,
+                "spend": from_nano(r.spend_nano),
+                "startTime": r.start_time,
+                "endTime": r.end_time,
+                "request_duration_ms": r.latency_ms,
+                "status": r.status,
+                "cache_hit": r.cache_hit,
+            })
+        })
+        .collect();
     Ok(Json(Value::Array(out)).into_response())
 }
 
@@ -209,18 +154,11 @@ pub async fn global_spend(
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
     let keys = admin(&gw, &headers).await?;
-    let filter = Filter::from_query(&q)?;
-    let sql = format!(
-        "SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total, CAST(COUNT(*) AS BIGINT) AS requests FROM llmux_spend_logs {}",
-        filter.sql
-    );
-    let row = filter
-        .bind(sqlx::query(&sql))
-        .fetch_one(keys.store().pool())
+    let (total, requests) = keys
+        .store()
+        .spend_total(&filter_of(&q)?)
         .await
-        .map_err(db("sum spend"))?;
-    let total: i64 = row.try_get("total").map_err(db("decode spend"))?;
-    let requests: i64 = row.try_get("requests").map_err(db("decode spend"))?;
+        .map_err(store_error)?;
     Ok(
         Json(json!({"spend": from_nano(total), "requests": requests, "max_budget": gw.proxy_budget.as_ref().map(|b| from_nano(b.max_nano))}))
             .into_response(),
@@ -235,14 +173,14 @@ pub async fn global_spend_report(
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
     let keys = admin(&gw, &headers).await?;
-    let filter = Filter::from_query(&q)?;
+    let filter = filter_of(&q)?;
     let by = q.group_by.as_deref().unwrap_or("day");
-    let expr = match by {
-        "key" | "api_key" => "token_hash",
-        "user" => "user_id",
-        "team" => "team_id",
-        "model" => "model_group",
-        "day" => "start_time / 86400",
+    let group = match by {
+        "key" | "api_key" => ReportGroup::Key,
+        "user" => ReportGroup::User,
+        "team" => ReportGroup::Team,
+        "model" => ReportGroup::Model,
+        "day" => ReportGroup::Day,
         other => {
             return Err(ApiError(
                 Error::bad_request(format!(
@@ -252,44 +190,27 @@ pub async fn global_spend_report(
             ))
         }
     };
-    let group_sql = if by == "day" {
-        format!("CAST({expr} AS BIGINT)")
-    } else {
-        format!("COALESCE({expr}, '')")
-    };
-    let sql = format!(
-        "SELECT {group_sql} AS grp, CAST(SUM(spend_nano) AS BIGINT) AS spend, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM llmux_spend_logs {} GROUP BY {group_sql}",
-        filter.sql
-    );
-    let rows = filter
-        .bind(sqlx::query(&sql))
-        .fetch_all(keys.store().pool())
+    let rows = keys
+        .store()
+        .spend_report(&filter, group)
         .await
-        .map_err(db("spend report"))?;
-    let mut groups: Vec<(Value, i64, Value)> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let decode = || -> Result<(Value, i64, Value), sqlx::Error> {
-            let group = if by == "day" {
-                json!(format_day(r.try_get::<i64, _>("grp")?))
-            } else {
-                let g: String = r.try_get("grp")?;
-                if g.is_empty() {
-                    Value::Null
-                } else {
-                    json!(g)
-                }
+        .map_err(store_error)?;
+    let mut groups: Vec<(Value, i64, Value)> = rows
+        .into_iter()
+        .map(|r| {
+            let name = match r.day {
+                Some(day) => json!(format_day(day)),
+                None => json!(r.group),
             };
-            let spend: i64 = r.try_get("spend")?;
             let rest = json!({
-                "requests": r.try_get::<i64, _>("requests")?,
-                "prompt_tokens": r.try_get::<i64, _>("prompt_tokens")?,
-                "completion_tokens": r.try_get::<i64, _>("completion_tokens")?,
+                "requests": r.requests,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
             });
-            Ok((group, spend, rest))
-        };
-        groups.push(decode().map_err(db("decode spend report"))?);
-    }
-    if by == "day" {
+            (name, r.spend_nano, rest)
+        })
+        .collect();
+    if group == ReportGroup::Day {
         groups.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
     } else {
         groups.sort_by(|a, b| {

@@ -18,15 +18,15 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::app::{routes, Gateway};
 use crate::auth::{Authenticator, MasterKey};
-use crate::budget::{Ledger, LocalLedger, RedisLedger};
-use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
 use crate::keys::VirtualKeys;
-use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
-use crate::spend::{SpendOptions, SpendQueue};
-use crate::store::Store;
+use llmux_store::Limits;
+use llmux_store::Store;
+use llmux_store::{Clock, SystemClock};
+use llmux_store::{Ledger, LocalLedger, RedisLedger};
+use llmux_store::{SpendOptions, SpendQueue};
 
 /// What `llmux serve` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -502,12 +502,12 @@ pub async fn build_with_clock(
         Some(usd) if usd.is_finite() && usd >= 0.0 => {
             notes.push(format!(
                 "proxy-wide budget: ${usd} (spent so far: ${})",
-                crate::store::from_nano(spent_at_start)
+                llmux_store::from_nano(spent_at_start)
             ));
-            Some(crate::budget::Account {
+            Some(llmux_store::Account {
                 id: "proxy:global".into(),
                 kind: "proxy",
-                max_nano: crate::store::to_nano(usd),
+                max_nano: llmux_store::to_nano(usd),
                 base_nano: spent_at_start,
             })
         }

@@ -15,7 +15,7 @@ pub struct TestGateway {
     pub url: String,
     /// The gateway's clock: `advance` it to move time for expiry, rate
     /// windows and budget periods.
-    pub clock: std::sync::Arc<llmux_proxy::clock::OffsetClock>,
+    pub clock: std::sync::Arc<llmux_store::clock::OffsetClock>,
     /// The gateway itself, for looking inside.
     pub gateway: std::sync::Arc<llmux_proxy::app::Gateway>,
     _db: Option<TestDb>,
@@ -51,7 +51,7 @@ impl TestGateway {
         let loaded =
             config::parse("test.yaml", config_yaml, Arc::new(env)).map_err(|e| e.to_string())?;
         let cors = loaded.config.general_settings.cors_allow_origins.clone();
-        let clock = std::sync::Arc::new(llmux_proxy::clock::OffsetClock::default());
+        let clock = std::sync::Arc::new(llmux_store::clock::OffsetClock::default());
         let built = llmux_proxy::server::build_with_clock(Some(loaded), &[], clock.clone())
             .await
             .map_err(|e| e.to_string())?;

@@ -5,9 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_proxy::import::{import_litellm, import_litellm_at, ImportReport, TableCount};
+use llmux_import::{import_litellm, import_litellm_at, ImportReport, TableCount};
 use llmux_proxy::keys::hash_key;
-use llmux_proxy::store::{KeyRecord, Store};
+use llmux_store::{KeyRecord, Store};
 use llmux_tests::db::TestDb;
 use llmux_tests::gateway::TestGateway;
 use llmux_tests::litellm;

@@ -544,8 +544,8 @@ async fn expired_keys_are_refused() {
 
 /// Move `clocks` to one second past the next minute boundary, so a test's
 /// one-minute windows do not roll over while it runs.
-fn align_to_minute(clocks: &[&llmux_proxy::clock::OffsetClock]) {
-    use llmux_proxy::clock::Clock;
+fn align_to_minute(clocks: &[&llmux_store::clock::OffsetClock]) {
+    use llmux_store::clock::Clock;
     let now = clocks[0].now();
     let by = 60 - now.rem_euclid(60) + 1;
     for c in clocks {

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_proxy::store::{to_nano, KeyRecord, SpendRow, Store};
+use llmux_store::{to_nano, KeyRecord, SpendRow, Store};
 use llmux_tests::db::TestDb;
 use llmux_tests::services::{self, Service};
 

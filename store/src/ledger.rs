@@ -22,17 +22,7 @@ use futures::future::BoxFuture;
 use llmux_cache::RedisClient;
 use llmux_core::Error;
 
-use crate::store::from_nano;
-
-/// The end of the budget period that `now` falls in, for a budget that
-/// resets every `duration` seconds from `reset_at` (both the admission path
-/// and the reset job count periods with this).
-pub fn period_end(reset_at: i64, duration: i64, now: i64) -> i64 {
-    if now < reset_at || duration <= 0 {
-        return reset_at;
-    }
-    reset_at + ((now - reset_at) / duration + 1) * duration
-}
+use crate::money::from_nano;
 
 /// One budget a call spends from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,14 +373,6 @@ mod tests {
             full.message,
             "Budget has been exceeded! Current cost: 0.0000001, Max budget: 0.0000001"
         );
-    }
-
-    #[test]
-    fn periods_roll_over_at_the_reset_time() {
-        assert_eq!(period_end(100, 30, 99), 100);
-        assert_eq!(period_end(100, 30, 100), 130);
-        assert_eq!(period_end(100, 30, 129), 130);
-        assert_eq!(period_end(100, 30, 161), 190);
     }
 
     #[tokio::test]

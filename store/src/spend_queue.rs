@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{SpendRow, Store};
+use crate::db::Store;
+use crate::spend::SpendRow;
 
 /// How the queue batches and spills.
 #[derive(Debug, Clone)]

@@ -32,8 +32,10 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Connection;
 use sqlx::Row;
 
-use crate::keys::{hash_key, parse_duration};
-use crate::store::{to_nano, Store};
+use llmux_store::keys::{display_name, hash_key};
+use llmux_store::{
+    parse_duration, to_nano, BudgetRecord, KeyRecord, Kind as OwnerKind, Owner, SpendRow, Store,
+};
 
 /// How long to wait for the LiteLLM database to accept a connection.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -69,7 +71,7 @@ pub enum ImportError {
     Write {
         table: &'static str,
         #[source]
-        source: sqlx::Error,
+        source: llmux_store::StoreError,
     },
 }
 
@@ -86,6 +88,16 @@ pub struct TableCount {
     pub skipped: u64,
     /// The LiteLLM table does not exist in the source.
     pub missing: bool,
+}
+
+impl TableCount {
+    /// Count `read` rows of which `imported` were new.
+    fn add(&mut self, read: usize, imported: u64) {
+        let read = u64::try_from(read).unwrap_or(u64::MAX);
+        self.read += read;
+        self.imported += imported;
+        self.skipped += read.saturating_sub(imported);
+    }
 }
 
 /// The outcome of an import: counts per table and anything worth a look.
@@ -304,10 +316,6 @@ impl Src<'_> {
     }
 }
 
-fn json_text<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
 /// Table names that exist in the source's current schema.
 async fn tables(pg: &mut PgConnection) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -383,7 +391,7 @@ fn reset_at(
     }
 }
 
-fn target_err(table: &'static str) -> impl FnOnce(sqlx::Error) -> ImportError {
+fn target_err(table: &'static str) -> impl FnOnce(llmux_store::StoreError) -> ImportError {
     move |source| ImportError::Write { table, source }
 }
 
@@ -529,12 +537,7 @@ async fn import_budgets(
         report.budgets.missing = true;
         return Ok(soft);
     };
-    let count = &mut report.budgets;
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(target_err("llmux_budgets"))?;
+    let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = Src {
             row,
@@ -546,30 +549,23 @@ async fn import_budgets(
             soft.insert(id.clone(), s);
         }
         let created = r.time("created_at")?.unwrap_or(now);
-        let done = sqlx::query(
-            "INSERT INTO llmux_budgets (budget_id, max_budget_nano, soft_budget_nano, budget_duration, tpm_limit, rpm_limit, max_parallel_requests, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (budget_id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(r.nano("max_budget")?)
-        .bind(soft_budget)
-        .bind(r.text("budget_duration")?)
-        .bind(r.int("tpm_limit")?)
-        .bind(r.int("rpm_limit")?)
-        .bind(r.int("max_parallel_requests")?)
-        .bind(created)
-        .bind(r.time("updated_at")?.unwrap_or(created))
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("llmux_budgets"))?
-        .rows_affected();
-        count.read += 1;
-        if done > 0 {
-            count.imported += 1;
-        } else {
-            count.skipped += 1;
-        }
+        records.push(BudgetRecord {
+            budget_id: id,
+            max_budget_nano: r.nano("max_budget")?,
+            soft_budget_nano: soft_budget,
+            budget_duration: r.text("budget_duration")?,
+            tpm_limit: r.int("tpm_limit")?,
+            rpm_limit: r.int("rpm_limit")?,
+            max_parallel_requests: r.int("max_parallel_requests")?,
+            created_at: created,
+            updated_at: r.time("updated_at")?.unwrap_or(created),
+        });
     }
-    tx.commit().await.map_err(target_err("llmux_budgets"))?;
+    let imported = store
+        .insert_new_budgets(&records)
+        .await
+        .map_err(target_err("llmux_budgets"))?;
+    report.budgets.add(records.len(), imported);
     Ok(soft)
 }
 
@@ -603,11 +599,7 @@ async fn import_teams(
         report.teams.missing = true;
         return Ok(models);
     };
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(target_err("llmux_teams"))?;
+    let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = Src {
             row,
@@ -619,13 +611,12 @@ async fn import_teams(
         // LiteLLM's member list is `members_with_roles` ({user_id, user_email,
         // role}); older rows may only have the plain `members` ids.
         let members = match r.json("members_with_roles")? {
-            Value::Array(m) if !m.is_empty() => Value::Array(m),
-            _ => Value::Array(
-                r.list("members")?
-                    .into_iter()
-                    .map(|u| serde_json::json!({"user_id": u, "role": "user"}))
-                    .collect(),
-            ),
+            Value::Array(m) if !m.is_empty() => m,
+            _ => r
+                .list("members")?
+                .into_iter()
+                .map(|u| serde_json::json!({"user_id": u, "role": "user"}))
+                .collect(),
         };
         let duration = r.text("budget_duration")?;
         let reset = reset_at(
@@ -636,35 +627,29 @@ async fn import_teams(
             &mut report.warnings,
         );
         let created = r.time("created_at")?.unwrap_or(now);
-        let done = sqlx::query(
-            "INSERT INTO llmux_teams (team_id, team_alias, members, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, blocked, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (team_id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(r.text("team_alias")?)
-        .bind(json_text(&members))
-        .bind(json_text(&team_models))
-        .bind(r.nano("max_budget")?)
-        .bind(duration)
-        .bind(reset)
-        .bind(r.nano("spend")?.unwrap_or(0))
-        .bind(r.int("tpm_limit")?)
-        .bind(r.int("rpm_limit")?)
-        .bind(i64::from(r.boolean("blocked")?.unwrap_or(false)))
-        .bind(json_text(&r.object("metadata")?))
-        .bind(created)
-        .bind(r.time("updated_at")?.unwrap_or(created))
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("llmux_teams"))?
-        .rows_affected();
-        report.teams.read += 1;
-        if done > 0 {
-            report.teams.imported += 1;
-        } else {
-            report.teams.skipped += 1;
-        }
+        records.push(Owner {
+            id,
+            label: r.text("team_alias")?,
+            role: None,
+            members,
+            models: team_models,
+            max_budget_nano: r.nano("max_budget")?,
+            budget_duration: duration,
+            budget_reset_at: reset,
+            spend_nano: r.nano("spend")?.unwrap_or(0),
+            tpm_limit: r.int("tpm_limit")?,
+            rpm_limit: r.int("rpm_limit")?,
+            blocked: r.boolean("blocked")?.unwrap_or(false),
+            metadata: r.object("metadata")?,
+            created_at: created,
+            updated_at: r.time("updated_at")?.unwrap_or(created),
+        });
     }
-    tx.commit().await.map_err(target_err("llmux_teams"))?;
+    let imported = store
+        .insert_new_owners(OwnerKind::Team, &records)
+        .await
+        .map_err(target_err("llmux_teams"))?;
+    report.teams.add(records.len(), imported);
     Ok(models)
 }
 
@@ -695,11 +680,7 @@ async fn import_users(
         report.users.missing = true;
         return Ok(());
     };
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(target_err("llmux_users"))?;
+    let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = Src {
             row,
@@ -715,35 +696,29 @@ async fn import_users(
             &mut report.warnings,
         );
         let created = r.time("created_at")?.unwrap_or(now);
-        let done = sqlx::query(
-            "INSERT INTO llmux_users (user_id, user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(r.text("user_email")?)
-        .bind(r.text("user_role")?)
-        .bind(json_text(&r.list("teams")?))
-        .bind(json_text(&r.list("models")?))
-        .bind(r.nano("max_budget")?)
-        .bind(duration)
-        .bind(reset)
-        .bind(r.nano("spend")?.unwrap_or(0))
-        .bind(r.int("tpm_limit")?)
-        .bind(r.int("rpm_limit")?)
-        .bind(json_text(&r.object("metadata")?))
-        .bind(created)
-        .bind(r.time("updated_at")?.unwrap_or(created))
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("llmux_users"))?
-        .rows_affected();
-        report.users.read += 1;
-        if done > 0 {
-            report.users.imported += 1;
-        } else {
-            report.users.skipped += 1;
-        }
+        records.push(Owner {
+            id,
+            label: r.text("user_email")?,
+            role: r.text("user_role")?,
+            members: r.list("teams")?.into_iter().map(Value::String).collect(),
+            models: r.list("models")?,
+            max_budget_nano: r.nano("max_budget")?,
+            budget_duration: duration,
+            budget_reset_at: reset,
+            spend_nano: r.nano("spend")?.unwrap_or(0),
+            tpm_limit: r.int("tpm_limit")?,
+            rpm_limit: r.int("rpm_limit")?,
+            blocked: false,
+            metadata: r.object("metadata")?,
+            created_at: created,
+            updated_at: r.time("updated_at")?.unwrap_or(created),
+        });
     }
-    tx.commit().await.map_err(target_err("llmux_users"))?;
+    let imported = store
+        .insert_new_owners(OwnerKind::User, &records)
+        .await
+        .map_err(target_err("llmux_users"))?;
+    report.users.add(records.len(), imported);
     Ok(())
 }
 
@@ -757,7 +732,7 @@ fn token_hash(token: &str, warnings: &mut Vec<String>) -> String {
         let hash = hash_key(token);
         warnings.push(format!(
             "key {}: stored in plaintext by LiteLLM; llmux keeps only its SHA-256 hash",
-            crate::keys::display_name(token)
+            display_name(token)
         ));
         hash
     } else {
@@ -800,11 +775,7 @@ async fn import_keys(
         report.keys.missing = true;
         return Ok(());
     };
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(target_err("llmux_keys"))?;
+    let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = Src {
             row,
@@ -816,7 +787,7 @@ async fn import_keys(
         // How warnings name the key: LiteLLM's display name, else the hash.
         let label = match (&stored_name, token.starts_with("sk-")) {
             (Some(n), _) => n.clone(),
-            (None, true) => crate::keys::display_name(&token),
+            (None, true) => display_name(&token),
             (None, false) => format!("with hash {}…", hash.get(..12).unwrap_or(&hash)),
         };
         let key_name = stored_name.unwrap_or_else(|| "sk-...".to_string());
@@ -854,66 +825,40 @@ async fn import_keys(
             &mut report.warnings,
         );
         let created = r.time("created_at")?.unwrap_or(now);
-        let done = sqlx::query(
-            "INSERT INTO llmux_keys (token_hash, key_name, key_alias, user_id, team_id, models, aliases, max_budget_nano, soft_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, max_parallel_requests, expires_at, blocked, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) ON CONFLICT (token_hash) DO NOTHING",
-        )
-        .bind(&hash)
-        .bind(&key_name)
-        .bind(r.text("key_alias")?)
-        .bind(r.text("user_id")?)
-        .bind(&team_id)
-        .bind(json_text(&models))
-        .bind(json_text(&r.object("aliases")?))
-        .bind(r.nano("max_budget")?)
-        .bind(soft_budget)
-        .bind(duration)
-        .bind(reset)
-        .bind(r.nano("spend")?.unwrap_or(0))
-        .bind(r.int("tpm_limit")?)
-        .bind(r.int("rpm_limit")?)
-        .bind(r.int("max_parallel_requests")?)
-        .bind(r.time("expires")?)
-        .bind(i64::from(r.boolean("blocked")?.unwrap_or(false)))
-        .bind(json_text(&r.object("metadata")?))
-        .bind(created)
-        .bind(r.time("updated_at")?.unwrap_or(created))
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("llmux_keys"))?
-        .rows_affected();
-        report.keys.read += 1;
-        if done > 0 {
-            report.keys.imported += 1;
-        } else {
-            report.keys.skipped += 1;
-        }
+        records.push(KeyRecord {
+            token_hash: hash,
+            key_name,
+            key_alias: r.text("key_alias")?,
+            user_id: r.text("user_id")?,
+            team_id,
+            models,
+            aliases: r.object("aliases")?,
+            max_budget_nano: r.nano("max_budget")?,
+            soft_budget_nano: soft_budget,
+            budget_duration: duration,
+            budget_reset_at: reset,
+            spend_nano: r.nano("spend")?.unwrap_or(0),
+            tpm_limit: r.int("tpm_limit")?,
+            rpm_limit: r.int("rpm_limit")?,
+            max_parallel_requests: r.int("max_parallel_requests")?,
+            expires_at: r.time("expires")?,
+            blocked: r.boolean("blocked")?.unwrap_or(false),
+            metadata: r.object("metadata")?,
+            created_at: created,
+            updated_at: r.time("updated_at")?.unwrap_or(created),
+        });
     }
-    tx.commit().await.map_err(target_err("llmux_keys"))?;
+    let imported = store
+        .insert_new_keys(&records)
+        .await
+        .map_err(target_err("llmux_keys"))?;
+    report.keys.add(records.len(), imported);
     Ok(())
 }
 
-/// One spend-log row, converted.
-struct SpendLog {
-    request_id: String,
-    token_hash: Option<String>,
-    user_id: Option<String>,
-    team_id: Option<String>,
-    model: String,
-    model_group: String,
-    deployment_id: Option<String>,
-    provider: Option<String>,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    total_tokens: i64,
-    spend_nano: i64,
-    start_time: i64,
-    end_time: i64,
-    latency_ms: i64,
-    status: String,
-    cache_hit: bool,
-}
-
-fn spend_log(r: &Src<'_>) -> Result<SpendLog> {
+/// One spend-log row, converted. LiteLLM's request id is unique there:
+/// it is the call id here too.
+fn spend_log(r: &Src<'_>) -> Result<SpendRow> {
     let model = r.text("model")?.unwrap_or_default();
     let start = r.float("startTime")?.unwrap_or(0.0);
     let end = r.float("endTime")?.unwrap_or(start);
@@ -923,8 +868,10 @@ fn spend_log(r: &Src<'_>) -> Result<SpendLog> {
         Some(ms) => ms,
         None => ((end - start) * 1000.0).round().max(0.0) as i64,
     };
-    Ok(SpendLog {
-        request_id: r.text("request_id")?.unwrap_or_default(),
+    let request_id = r.text("request_id")?.unwrap_or_default();
+    Ok(SpendRow {
+        call_id: request_id.clone(),
+        request_id,
         token_hash: r.text_nonempty("api_key")?,
         user_id: r.text_nonempty("user")?,
         team_id: r.text_nonempty("team_id")?,
@@ -950,47 +897,13 @@ fn spend_log(r: &Src<'_>) -> Result<SpendLog> {
     })
 }
 
-async fn write_spend(store: &Store, batch: &[SpendLog], count: &mut TableCount) -> Result<()> {
-    let mut tx = store
-        .pool()
-        .begin()
+async fn write_spend(store: &Store, batch: &[SpendRow], count: &mut TableCount) -> Result<()> {
+    let imported = store
+        .insert_new_spend_logs(batch)
         .await
         .map_err(target_err("llmux_spend_logs"))?;
-    for s in batch {
-        let done = sqlx::query(
-            // LiteLLM's request id is unique there: it is the call id here too.
-            "INSERT INTO llmux_spend_logs (call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) ON CONFLICT (call_id) DO NOTHING",
-        )
-        .bind(&s.request_id)
-        .bind(&s.request_id)
-        .bind(&s.token_hash)
-        .bind(&s.user_id)
-        .bind(&s.team_id)
-        .bind(&s.model)
-        .bind(&s.model_group)
-        .bind(&s.deployment_id)
-        .bind(&s.provider)
-        .bind(s.prompt_tokens)
-        .bind(s.completion_tokens)
-        .bind(s.total_tokens)
-        .bind(s.spend_nano)
-        .bind(s.start_time)
-        .bind(s.end_time)
-        .bind(s.latency_ms)
-        .bind(&s.status)
-        .bind(i64::from(s.cache_hit))
-        .execute(&mut *tx)
-        .await
-        .map_err(target_err("llmux_spend_logs"))?
-        .rows_affected();
-        count.read += 1;
-        if done > 0 {
-            count.imported += 1;
-        } else {
-            count.skipped += 1;
-        }
-    }
-    tx.commit().await.map_err(target_err("llmux_spend_logs"))
+    count.add(batch.len(), imported);
+    Ok(())
 }
 
 /// Spend logs, streamed from LiteLLM and written in batches, so a large

@@ -11,7 +11,7 @@ use std::time::Duration;
 use llmux_cache::RedisClient;
 use llmux_core::{Error, ErrorKind};
 
-use crate::store::KeyRecord;
+use crate::keys::KeyRecord;
 
 /// The limits a key carries; `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,153 @@
+//! The database handle: SQLite by default (one file, no server), PostgreSQL
+//! when a `database_url` says so. One code path through sqlx's `Any` driver,
+//! portable SQL, embedded migrations (`store/migrations`).
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("database: {context}: {source}")]
+pub struct StoreError {
+    pub context: String,
+    #[source]
+    pub source: sqlx::Error,
+}
+
+/// Wrap a sqlx error with what was being done.
+pub(crate) fn ctx(context: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |source| StoreError {
+        context: context.to_string(),
+        source,
+    }
+}
+
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A JSON-text column read into `T`. A value that cannot be read is an
+/// error, never a default: an empty `models` list means "every model", so
+/// reading a damaged list as empty would open the key up (fail closed).
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    r: &AnyRow,
+    column: &str,
+) -> std::result::Result<T, sqlx::Error> {
+    let text: String = r.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unreadable JSON ({e}); the row is refused until it is repaired").into(),
+    })
+}
+
+/// A value written to a JSON-text column (`empty` if it cannot be written).
+pub(crate) fn to_json<T: serde::Serialize>(v: &T, empty: &str) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| empty.to_string())
+}
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Prepare the database: on a SQLite file, the write-ahead log (a spend
+/// batch commits with one fsync where the rollback journal takes several,
+/// and reports read while the writer writes; kept in the file once set);
+/// then the embedded migrations.
+///
+/// PostgreSQL serialises concurrent migrators with an advisory lock; SQLite
+/// has no such lock, so when several gateways start at once on one fresh
+/// file, all but one fail to record a migration that the first already
+/// applied (or to switch the journal while another holds the file). Each
+/// migration runs in its own transaction, so the loser's work is rolled back
+/// and running the migrator again finds it applied.
+async fn migrate(pool: &AnyPool, backend: Backend, sqlite_file: bool) -> Result<()> {
+    async fn attempt(pool: &AnyPool, wal: bool) -> std::result::Result<(), sqlx::Error> {
+        if wal {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(pool)
+                .await?;
+        }
+        MIGRATOR.run(pool).await?;
+        Ok(())
+    }
+    const SQLITE_ATTEMPTS: u32 = 10;
+    let wal = backend == Backend::Sqlite && sqlite_file;
+    let mut attempt_no = 1;
+    loop {
+        match attempt(pool, wal).await {
+            Ok(()) => return Ok(()),
+            Err(_) if backend == Backend::Sqlite && attempt_no < SQLITE_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt_no)))
+                    .await;
+                attempt_no += 1;
+            }
+            Err(e) => {
+                return Err(StoreError {
+                    context: "migrate".into(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://llmux.db`, `postgres://…`) and migrate.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 10 })
+            // Fail fast while the database is down: spend spills, keys 503.
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(&url)
+            .await
+            .map_err(ctx("connect"))?;
+        migrate(&pool, backend, !url.contains(":memory:")).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The pool (for tests and maintenance).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect's placeholder for bound parameter `n` (1-based): SQLite
+    /// looks numbered parameters up by name, in a list, so statements with
+    /// many of them use anonymous `?` there.
+    pub(crate) fn placeholder(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+}

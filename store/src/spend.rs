@@ -1,0 +1,381 @@
+//! Spend rows: one per answered call, written in batches.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::db::{ctx, Result, Store};
+
+/// One answered call, for `llmux_spend_logs` and the spend counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendRow {
+    /// The gateway's own id of this call: the row's key, so that writing a
+    /// row twice (a replayed batch) counts it once, while calls that share a
+    /// client's `x-request-id` are each counted. Empty in rows spilled by
+    /// versions before it existed; the request id stands in then.
+    #[serde(default)]
+    pub call_id: String,
+    pub request_id: String,
+    pub token_hash: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub model: String,
+    pub model_group: String,
+    pub deployment_id: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub spend_nano: i64,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub latency_ms: i64,
+    pub status: String,
+    pub cache_hit: bool,
+}
+
+impl SpendRow {
+    /// The row's key: its call id, or for rows from before call ids, its
+    /// request id.
+    pub fn key(&self) -> &str {
+        if self.call_id.is_empty() {
+            &self.request_id
+        } else {
+            &self.call_id
+        }
+    }
+}
+
+/// The spend-log columns, in [`bind_spend`]'s order.
+pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit";
+
+/// Bind a spend row's [`SPEND_COLUMNS`].
+pub(crate) fn bind_spend<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    r: &'q SpendRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(r.key())
+        .bind(&r.request_id)
+        .bind(&r.token_hash)
+        .bind(&r.user_id)
+        .bind(&r.team_id)
+        .bind(&r.model)
+        .bind(&r.model_group)
+        .bind(&r.deployment_id)
+        .bind(&r.provider)
+        .bind(r.prompt_tokens)
+        .bind(r.completion_tokens)
+        .bind(r.total_tokens)
+        .bind(r.spend_nano)
+        .bind(r.start_time)
+        .bind(r.end_time)
+        .bind(r.latency_ms)
+        .bind(&r.status)
+        .bind(i64::from(r.cache_hit))
+}
+
+impl Store {
+    /// Write spend rows and add their cost to the keys', users' and teams'
+    /// spend, in one transaction. Rows already written (same call id) are
+    /// skipped, so replaying a batch is safe. The rows go in multi-row
+    /// `INSERT … RETURNING` statements that say which were new, and each
+    /// key, user and team gets one `UPDATE` for the batch, in a fixed order
+    /// (so two instances writing at once cannot deadlock on Postgres).
+    pub async fn record_spend(&self, rows: &[SpendRow]) -> Result<()> {
+        /// Rows per statement: 18 parameters each, well under SQLite's and
+        /// Postgres's limits on bound parameters.
+        const ROWS_PER_INSERT: usize = 200;
+        const COLUMNS: usize = 18;
+        let mut added: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(ctx("begin spend batch"))?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = format!("INSERT INTO llmux_spend_logs ({SPEND_COLUMNS}) VALUES ");
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "(" } else { ",(" });
+                for c in 1..=COLUMNS {
+                    if c > 1 {
+                        sql.push(',');
+                    }
+                    // SQLite looks numbered parameters up by name, in a list:
+                    // quadratic in their count (half the gateway's CPU at
+                    // 3,600 of them). Anonymous `?` are bound by position.
+                    sql.push_str(&self.placeholder(i * COLUMNS + c));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (call_id) DO NOTHING RETURNING call_id");
+            // Not kept in the connection's statement cache: one statement per
+            // batch size, each up to ~100 KB prepared.
+            let mut query = sqlx::query(&sql).persistent(false);
+            for r in chunk {
+                query = bind_spend(query, r);
+            }
+            let inserted = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(ctx("insert spend logs"))?;
+            let mut new: std::collections::HashSet<String> = inserted
+                .iter()
+                .filter_map(|row| row.try_get::<String, _>(0).ok())
+                .collect();
+            for r in chunk {
+                // A call id twice in one batch is written (and counted) once.
+                if r.spend_nano == 0 || !new.remove(r.key()) {
+                    continue;
+                }
+                for (table, column, id) in [
+                    ("llmux_keys", "token_hash", &r.token_hash),
+                    ("llmux_users", "user_id", &r.user_id),
+                    ("llmux_teams", "team_id", &r.team_id),
+                ] {
+                    if let Some(id) = id {
+                        *added.entry((table, column, id.as_str())).or_default() += r.spend_nano;
+                    }
+                }
+            }
+        }
+        for ((table, column, id), nano) in added {
+            sqlx::query(&format!(
+                "UPDATE {table} SET spend_nano = spend_nano + $1 WHERE {column} = $2"
+            ))
+            .bind(nano)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(ctx("add spend"))?;
+        }
+        tx.commit().await.map_err(ctx("commit spend batch"))?;
+        Ok(())
+    }
+
+    /// Total spend in nano-dollars of the logs matching a key (all when `None`).
+    pub async fn total_spend(&self, token_hash: Option<&str>) -> Result<i64> {
+        let row = sqlx::query("SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total FROM llmux_spend_logs WHERE ($1 IS NULL OR token_hash = $1)")
+            .bind(token_hash)
+            .fetch_one(self.pool())
+            .await
+            .map_err(ctx("sum spend"))?;
+        row.try_get::<i64, _>("total").map_err(ctx("decode spend"))
+    }
+}
+
+/// Which spend-log rows a query covers; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpendFilter {
+    pub token_hash: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub request_id: Option<String>,
+    pub model_group: Option<String>,
+    /// Unix seconds, inclusive.
+    pub start: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub end: Option<i64>,
+}
+
+/// What a spend report groups rows by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportGroup {
+    Key,
+    User,
+    Team,
+    Model,
+    /// UTC days.
+    Day,
+}
+
+/// One group of a spend report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// The key hash, user, team or model group (`None` for rows without
+    /// one, and for [`ReportGroup::Day`]).
+    pub group: Option<String>,
+    /// For [`ReportGroup::Day`]: days since 1970-01-01.
+    pub day: Option<i64>,
+    pub spend_nano: i64,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// A spend log row as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendLog {
+    pub request_id: Option<String>,
+    pub token_hash: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub model: Option<String>,
+    pub model_group: Option<String>,
+    pub deployment_id: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub spend_nano: i64,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub latency_ms: i64,
+    pub status: Option<String>,
+    pub cache_hit: bool,
+}
+
+/// A filter's `WHERE` clause and its values, in bind order.
+struct Where {
+    sql: String,
+    values: Vec<Bound>,
+}
+
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+impl Where {
+    fn of(f: &SpendFilter) -> Where {
+        let mut w = Where {
+            sql: String::from("WHERE 1 = 1"),
+            values: Vec::new(),
+        };
+        for (column, value) in [
+            ("token_hash", &f.token_hash),
+            ("user_id", &f.user_id),
+            ("team_id", &f.team_id),
+            ("request_id", &f.request_id),
+            ("model_group", &f.model_group),
+        ] {
+            if let Some(v) = value {
+                w.values.push(Bound::Text(v.clone()));
+                w.sql
+                    .push_str(&format!(" AND {column} = ${}", w.values.len()));
+            }
+        }
+        for (op, value) in [(">=", f.start), ("<", f.end)] {
+            if let Some(v) = value {
+                w.values.push(Bound::Int(v));
+                w.sql
+                    .push_str(&format!(" AND start_time {op} ${}", w.values.len()));
+            }
+        }
+        w
+    }
+
+    fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for v in &self.values {
+            q = match v {
+                Bound::Text(s) => q.bind(s.as_str()),
+                Bound::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+impl Store {
+    /// The spend-log rows matching `filter`, newest first, at most `limit`.
+    pub async fn spend_logs(&self, filter: &SpendFilter, limit: i64) -> Result<Vec<SpendLog>> {
+        let w = Where::of(filter);
+        let sql = format!(
+            "SELECT request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {}",
+            w.sql,
+            limit.max(0)
+        );
+        let rows = w
+            .bind(sqlx::query(&sql))
+            .fetch_all(self.pool())
+            .await
+            .map_err(ctx("read spend logs"))?;
+        rows.iter()
+            .map(|r| -> std::result::Result<SpendLog, sqlx::Error> {
+                Ok(SpendLog {
+                    request_id: r.try_get("request_id")?,
+                    token_hash: r.try_get("token_hash")?,
+                    user_id: r.try_get("user_id")?,
+                    team_id: r.try_get("team_id")?,
+                    model: r.try_get("model")?,
+                    model_group: r.try_get("model_group")?,
+                    deployment_id: r.try_get("deployment_id")?,
+                    provider: r.try_get("provider")?,
+                    prompt_tokens: r.try_get("prompt_tokens")?,
+                    completion_tokens: r.try_get("completion_tokens")?,
+                    total_tokens: r.try_get("total_tokens")?,
+                    spend_nano: r.try_get("spend_nano")?,
+                    start_time: r.try_get("start_time")?,
+                    end_time: r.try_get("end_time")?,
+                    latency_ms: r.try_get("latency_ms")?,
+                    status: r.try_get("status")?,
+                    cache_hit: r.try_get::<i64, _>("cache_hit")? != 0,
+                })
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(ctx("decode spend log"))
+    }
+
+    /// Total spend (nano-dollars) and number of rows matching `filter`.
+    pub async fn spend_total(&self, filter: &SpendFilter) -> Result<(i64, i64)> {
+        let w = Where::of(filter);
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total, CAST(COUNT(*) AS BIGINT) AS requests FROM llmux_spend_logs {}",
+            w.sql
+        );
+        let row = w
+            .bind(sqlx::query(&sql))
+            .fetch_one(self.pool())
+            .await
+            .map_err(ctx("sum spend"))?;
+        let total: i64 = row.try_get("total").map_err(ctx("decode spend"))?;
+        let requests: i64 = row.try_get("requests").map_err(ctx("decode spend"))?;
+        Ok((total, requests))
+    }
+
+    /// Spend, requests and tokens of the rows matching `filter`, per
+    /// `group`, in no particular order.
+    pub async fn spend_report(
+        &self,
+        filter: &SpendFilter,
+        group: ReportGroup,
+    ) -> Result<Vec<ReportRow>> {
+        let w = Where::of(filter);
+        let group_sql = match group {
+            ReportGroup::Key => "COALESCE(token_hash, '')",
+            ReportGroup::User => "COALESCE(user_id, '')",
+            ReportGroup::Team => "COALESCE(team_id, '')",
+            ReportGroup::Model => "COALESCE(model_group, '')",
+            ReportGroup::Day => "CAST(start_time / 86400 AS BIGINT)",
+        };
+        let sql = format!(
+            "SELECT {group_sql} AS grp, CAST(SUM(spend_nano) AS BIGINT) AS spend, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM llmux_spend_logs {} GROUP BY {group_sql}",
+            w.sql
+        );
+        let rows = w
+            .bind(sqlx::query(&sql))
+            .fetch_all(self.pool())
+            .await
+            .map_err(ctx("spend report"))?;
+        rows.iter()
+            .map(|r| -> std::result::Result<ReportRow, sqlx::Error> {
+                let (group, day) = if group == ReportGroup::Day {
+                    (None, Some(r.try_get::<i64, _>("grp")?))
+                } else {
+                    let g: String = r.try_get("grp")?;
+                    ((!g.is_empty()).then_some(g), None)
+                };
+                Ok(ReportRow {
+                    group,
+                    day,
+                    spend_nano: r.try_get("spend")?,
+                    requests: r.try_get("requests")?,
+                    prompt_tokens: r.try_get("prompt_tokens")?,
+                    completion_tokens: r.try_get("completion_tokens")?,
+                })
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(ctx("decode spend report"))
+    }
+}
