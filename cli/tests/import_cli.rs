@@ -8,7 +8,7 @@
 use llmux_tests::services::{self, Service};
 use std::process::Command;
 
-use llmux_proxy::keys::hash_key;
+use llmux_proxy::auth::virtual_keys::hash_key;
 use llmux_tests::db::TestDb;
 use llmux_tests::litellm;
 

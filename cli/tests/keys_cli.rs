@@ -143,7 +143,7 @@ async fn key_lifecycle_from_the_command_line() {
         ],
     ));
     let t = created["created_at"].as_i64().unwrap();
-    let hash1 = llmux_proxy::keys::hash_key("sk-cli-test-0001");
+    let hash1 = llmux_proxy::auth::virtual_keys::hash_key("sk-cli-test-0001");
     assert_eq!(
         created,
         json!({
@@ -161,7 +161,7 @@ async fn key_lifecycle_from_the_command_line() {
         &gw,
         &["create", "--key", "sk-cli-test-0002", "--alias", "second"],
     );
-    let hash2 = llmux_proxy::keys::hash_key("sk-cli-test-0002");
+    let hash2 = llmux_proxy::auth::virtual_keys::hash_key("sk-cli-test-0002");
     let info2 = ok_json(&keys(&gw, &["info", "sk-cli-test-0002", "--json"]));
     let t2 = info2["info"]["created_at"].as_i64().unwrap();
     assert_eq!(

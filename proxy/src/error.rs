@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use llmux_core::Error;
+use llmux_core::{Error, ErrorKind};
 
 /// An [`Error`] on its way to the client.
 #[derive(Debug)]
@@ -33,4 +33,9 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// An internal error (a bug, not the caller's or an upstream's fault).
+pub(crate) fn internal(message: &str) -> ApiError {
+    ApiError(Error::new(ErrorKind::InternalServer, message.to_string()))
 }

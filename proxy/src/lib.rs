@@ -1,31 +1,30 @@
 //! # llmux-proxy
 //!
 //! The gateway as a library: an axum app that speaks OpenAI's HTTP API
-//! (`/chat/completions`, `/embeddings`, …, with and without `/v1`) in front of
-//! an [`llmux_router::Router`], configured from LiteLLM's `config.yaml`.
+//! (`/chat/completions`, `/embeddings`, …, with and without `/v1`) and
+//! Anthropic's `/v1/messages` in front of an [`llmux_router::Router`],
+//! configured from LiteLLM's `config.yaml`. State lives in `llmux-store`.
 //!
-//! - [`config`]: the config file, read as LiteLLM writes it; unknown keys warned.
-//! - [`server`]: build a gateway, bind, serve, drain on shutdown.
-//! - [`app`]: routes, headers (`x-llmux-*`), metrics recording.
-//! - [`sse`]: streaming to clients with backpressure, keep-alives and in-band errors.
-//! - [`auth`]: the master key today; the seam virtual keys plug into.
+//! In planes:
+//! - [`gateway`]: the core every call goes through: admit → dispatch → settle;
+//! - `http` (the data plane): one small router per module, merged;
+//! - [`admin`]: key, user, team, budget and spend routes behind one
+//!   master-key layer;
+//! - [`auth`]: who the caller is (master key, virtual keys);
+//! - [`telemetry`]: Prometheus metrics;
+//! - [`config`], [`server`]: the config file, building and serving;
 //! - [`error`]: the one place an error becomes an HTTP response.
 
-pub mod app;
+pub mod admin;
 pub mod auth;
-pub mod budget_api;
+mod body;
 pub mod cluster;
-pub mod completions;
 pub mod config;
 pub mod error;
-pub mod keys;
-pub mod management;
-pub mod messages;
-pub mod metrics;
-pub mod org;
+pub mod gateway;
+mod http;
 pub mod pricing;
-pub mod reports;
 pub mod server;
-pub mod sse;
+pub mod telemetry;
 
 pub use server::{build, serve, ServeOptions};

@@ -378,3 +378,29 @@ pub fn rerank_units(r: &RerankResponse) -> (u64, u64) {
         .unwrap_or(0);
     (queries, tokens)
 }
+
+/// The usage (in chat's shape) and cost of a non-chat reply.
+pub(crate) fn reply_cost(
+    pricing: &Pricing,
+    route: &RouteInfo,
+    reply: &llmux_core::endpoint::Reply,
+) -> (Option<llmux_core::types::chat::Usage>, Option<i64>) {
+    use llmux_core::types::chat::Usage;
+    match reply {
+        llmux_core::endpoint::Reply::Embeddings(e) => {
+            let usage = Usage {
+                prompt_tokens: e.usage.prompt_tokens,
+                total_tokens: e.usage.total_tokens,
+                ..Default::default()
+            };
+            let cost = pricing.cost(route, &usage);
+            (Some(usage), cost)
+        }
+        llmux_core::endpoint::Reply::Rerank(r) => {
+            let (queries, tokens) = rerank_units(r);
+            let cost = pricing.rerank_cost(route, queries, tokens);
+            (Some(Usage::new(tokens, 0)), cost)
+        }
+        _ => (None, None),
+    }
+}

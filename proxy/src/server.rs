@@ -16,12 +16,12 @@ use tower::util::BoxCloneSyncService;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::app::{routes, Gateway};
+use crate::auth::virtual_keys::VirtualKeys;
 use crate::auth::{Authenticator, MasterKey};
 use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
-use crate::keys::VirtualKeys;
-use crate::metrics::Metrics;
+use crate::gateway::Gateway;
 use crate::pricing::Pricing;
+use crate::telemetry::metrics::Metrics;
 use llmux_store::Limits;
 use llmux_store::Store;
 use llmux_store::{Clock, SystemClock};
@@ -557,7 +557,8 @@ pub async fn build_with_clock(
     })
 }
 
-/// The axum app for a built gateway, with CORS.
+/// The axum app for a built gateway: the data plane and the admin plane,
+/// the request body limit, the unknown-route answer, and CORS.
 pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Router {
     let cors = match cors_origins {
         Some(list) if !list.iter().any(|o| o == "*") => {
@@ -572,7 +573,12 @@ pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Rout
         }
         _ => CorsLayer::permissive(),
     };
-    routes(gateway).layer(cors)
+    crate::http::routes()
+        .merge(crate::admin::routes(gateway.clone()))
+        .fallback(crate::http::ops::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(gateway.max_body_bytes))
+        .with_state(gateway)
+        .layer(cors)
 }
 
 /// `true`, `1`, `yes` or `on`, in any case.

@@ -17,7 +17,7 @@ pub struct TestGateway {
     /// windows and budget periods.
     pub clock: std::sync::Arc<llmux_store::clock::OffsetClock>,
     /// The gateway itself, for looking inside.
-    pub gateway: std::sync::Arc<llmux_proxy::app::Gateway>,
+    pub gateway: std::sync::Arc<llmux_proxy::gateway::Gateway>,
     _db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,

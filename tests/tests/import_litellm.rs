@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use llmux_import::{import_litellm, import_litellm_at, ImportReport, TableCount};
-use llmux_proxy::keys::hash_key;
+use llmux_proxy::auth::virtual_keys::hash_key;
 use llmux_store::{KeyRecord, Store};
 use llmux_tests::db::TestDb;
 use llmux_tests::gateway::TestGateway;
@@ -381,7 +381,7 @@ async fn litellm_keys_keep_working_after_the_import() {
     expected.spend_nano += CALL_COST_NANO;
     assert_eq!(
         info,
-        json!({"key": hash_key("sk-1234"), "info": llmux_proxy::management::key_info(&expected)})
+        json!({"key": hash_key("sk-1234"), "info": llmux_proxy::admin::key_info(&expected)})
     );
     gw.stop().await.unwrap();
 

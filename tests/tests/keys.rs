@@ -114,7 +114,7 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     let key = created.body["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("sk-") && key.len() == 35, "{key}");
     let hash = created.body["token"].as_str().unwrap().to_string();
-    assert_eq!(hash, llmux_proxy::keys::hash_key(&key));
+    assert_eq!(hash, llmux_proxy::auth::virtual_keys::hash_key(&key));
     assert_eq!(
         created.body["key_name"],
         json!(format!("sk-...{}", &key[key.len() - 4..]))
@@ -314,6 +314,42 @@ async fn only_the_master_key_manages_keys() {
     );
     // The master key itself calls models.
     assert_eq!(chat(&gw, MASTER, "gpt-4o").await.status, 200);
+}
+
+/// Architecture issue: admin auth is one layer over the admin plane. Every
+/// admin route, one by one, refuses no key, a wrong key and a virtual key
+/// before it reads a body or a query, and lets the master key through.
+#[tokio::test]
+async fn every_admin_route_refuses_anything_but_the_master_key() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let key = generate(&gw, json!({})).await;
+    assert_eq!(llmux_proxy::admin::ADMIN_ROUTES.len(), 30);
+    for (method, path) in llmux_proxy::admin::ADMIN_ROUTES {
+        let method: reqwest::Method = method.parse().unwrap();
+        let body = (method == reqwest::Method::POST).then(|| json!({}));
+        let none = send(&gw, method.clone(), path, None, body.clone()).await;
+        assert_eq!(error(&none).0, 401, "{method} {path} without a key");
+        let wrong = send(&gw, method.clone(), path, Some("sk-wrong"), body.clone()).await;
+        assert_eq!(error(&wrong).0, 401, "{method} {path} with a wrong key");
+        let as_key = send(&gw, method.clone(), path, Some(&key), body.clone()).await;
+        assert_eq!(
+            error(&as_key),
+            (
+                403,
+                "permission_error",
+                "only the master key may manage keys"
+            ),
+            "{method} {path} with a virtual key"
+        );
+        let admin = send(&gw, method.clone(), path, Some(MASTER), body).await;
+        assert!(
+            ![401, 403, 404, 405].contains(&admin.status),
+            "{method} {path} with the master key: {} {}",
+            admin.status,
+            admin.body
+        );
+    }
 }
 
 #[tokio::test]
@@ -827,13 +863,14 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
     let key = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
     let pool = sqlx_any_pool(&url).await;
     sqlx::query("UPDATE llmux_keys SET models = '[\"gpt-4o-mini\"' WHERE token_hash = $1")
-        .bind(llmux_proxy::keys::hash_key(&key))
+        .bind(llmux_proxy::auth::virtual_keys::hash_key(&key))
         .execute(&pool)
         .await
         .unwrap();
     // The key was cached with its readable list; drop it as a restart would.
     if let Some(keys) = &gw.gateway.keys {
-        keys.invalidate(&llmux_proxy::keys::hash_key(&key)).await;
+        keys.invalidate(&llmux_proxy::auth::virtual_keys::hash_key(&key))
+            .await;
     }
     let r = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(r.status, 503, "{}", r.body);

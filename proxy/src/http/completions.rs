@@ -17,11 +17,27 @@ use llmux_core::{ChatMessage, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::app::{
-    fill_usage, force_stream_usage, internal, parse_json, ClientStream, Ctx, Gateway,
-};
+use crate::body::parse_json;
+use crate::error::internal;
 use crate::error::ApiError;
+use crate::gateway::Ctx;
+use crate::gateway::Gateway;
+use crate::http::chat::fill_usage;
+use crate::http::chat::force_stream_usage;
+use crate::http::chat::ClientStream;
 use crate::pricing::PromptSize;
+
+use crate::http::{Routes, PREFIXES};
+use axum::routing::post;
+
+/// The routes of this module.
+pub(crate) fn routes() -> Routes {
+    let mut r = Routes::new();
+    for prefix in PREFIXES {
+        r = r.route(&format!("{prefix}/completions"), post(text_completions));
+    }
+    r
+}
 
 /// `POST /completions` request body.
 #[derive(Debug, Deserialize)]
@@ -73,7 +89,7 @@ struct TextChoice<'a> {
     finish_reason: Option<&'a str>,
 }
 
-fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionRequest, Error> {
+pub(crate) fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionRequest, Error> {
     let prompt = match r.prompt {
         OneOrMany::One(p) => p,
         OneOrMany::Many(mut v) if v.len() == 1 => v.remove(0),
@@ -115,7 +131,7 @@ fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionRequest, Error> {
     Ok(chat)
 }
 
-fn text_id(id: &str) -> String {
+pub(crate) fn text_id(id: &str) -> String {
     match id.strip_prefix("chatcmpl-") {
         Some(rest) => format!("cmpl-{rest}"),
         None => id.to_string(),
@@ -188,7 +204,7 @@ pub async fn text_completions(
     let ctx = Ctx::new("completions", &headers);
     let req: TextCompletionRequest = parse_json(&body)?;
     let mut chat = into_chat(req)?;
-    crate::app::validate_chat(&chat)?;
+    crate::http::chat::validate_chat(&chat)?;
     let group = chat.model.clone();
     let prompt = PromptSize::of(&chat);
     if chat.is_stream() {

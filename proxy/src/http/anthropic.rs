@@ -23,8 +23,21 @@ use llmux_core::{ChatStream, Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::{fill_usage, force_stream_usage, parse_json, route_headers, Ctx, Gateway};
+use crate::body::parse_json;
+use crate::gateway::Ctx;
+use crate::gateway::Gateway;
+use crate::http::chat::fill_usage;
+use crate::http::chat::force_stream_usage;
+use crate::http::respond::route_headers;
 use crate::pricing::{PromptSize, UsageTracker};
+
+use crate::http::Routes;
+use axum::routing::post;
+
+/// The routes of this module.
+pub(crate) fn routes() -> Routes {
+    Routes::new().route("/v1/messages", post(messages))
+}
 
 /// An error in Anthropic's shape.
 pub struct AnthropicError(pub Error);
@@ -59,7 +72,7 @@ pub fn anthropic_error_type(kind: ErrorKind) -> &'static str {
     }
 }
 
-fn error_body(e: &Error) -> Value {
+pub(crate) fn error_body(e: &Error) -> Value {
     json!({"type": "error", "error": {"type": anthropic_error_type(e.kind), "message": e.message}})
 }
 
@@ -108,7 +121,10 @@ pub struct MessagesRequest {
     /// `{"type": "enabled", "budget_tokens": N}`, passed through.
     #[serde(default)]
     pub thinking: Option<Value>,
+    /// Fields the translated path has no place for (the native Messages
+    /// path of the Claude Code issue will forward them).
     #[serde(flatten)]
+    #[allow(dead_code)]
     pub extra: Extra,
 }
 
@@ -141,6 +157,7 @@ pub struct InTool {
     #[serde(default)]
     pub input_schema: Option<Value>,
     #[serde(flatten)]
+    #[allow(dead_code)] // see MessagesRequest::extra
     pub extra: Extra,
 }
 
@@ -154,11 +171,15 @@ pub struct InToolChoice {
     pub disable_parallel_tool_use: Option<bool>,
 }
 
-fn bad(message: impl Into<String>) -> Error {
+pub(crate) fn bad(message: impl Into<String>) -> Error {
     Error::bad_request(message)
 }
 
-fn str_field<'a>(block: &'a Map<String, Value>, field: &str, at: &str) -> Result<&'a str, Error> {
+pub(crate) fn str_field<'a>(
+    block: &'a Map<String, Value>,
+    field: &str,
+    at: &str,
+) -> Result<&'a str, Error> {
     block
         .get(field)
         .and_then(Value::as_str)
@@ -166,7 +187,7 @@ fn str_field<'a>(block: &'a Map<String, Value>, field: &str, at: &str) -> Result
 }
 
 /// An image or document `source` as a URL OpenAI-shaped providers accept.
-fn source_url(block: &Map<String, Value>, at: &str) -> Result<String, Error> {
+pub(crate) fn source_url(block: &Map<String, Value>, at: &str) -> Result<String, Error> {
     let source = block
         .get("source")
         .and_then(Value::as_object)
@@ -184,7 +205,7 @@ fn source_url(block: &Map<String, Value>, at: &str) -> Result<String, Error> {
     }
 }
 
-fn tool_result_text(block: &Map<String, Value>) -> String {
+pub(crate) fn tool_result_text(block: &Map<String, Value>) -> String {
     match block.get("content") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts
@@ -364,7 +385,7 @@ pub fn to_chat(req: MessagesRequest) -> Result<ChatCompletionRequest, Error> {
     Ok(chat)
 }
 
-fn stop_reason(f: Option<&FinishReason>) -> &'static str {
+pub(crate) fn stop_reason(f: Option<&FinishReason>) -> &'static str {
     match f {
         Some(FinishReason::Length) => "max_tokens",
         Some(FinishReason::ToolCalls) | Some(FinishReason::FunctionCall) => "tool_use",
@@ -373,7 +394,7 @@ fn stop_reason(f: Option<&FinishReason>) -> &'static str {
     }
 }
 
-fn message_id(id: &str) -> String {
+pub(crate) fn message_id(id: &str) -> String {
     if id.starts_with("msg_") {
         id.to_string()
     } else {
@@ -381,7 +402,7 @@ fn message_id(id: &str) -> String {
     }
 }
 
-fn usage_json(u: Option<&llmux_core::types::chat::Usage>) -> Value {
+pub(crate) fn usage_json(u: Option<&llmux_core::types::chat::Usage>) -> Value {
     let Some(u) = u else {
         return json!({"input_tokens": 0, "output_tokens": 0});
     };
@@ -434,7 +455,7 @@ pub fn to_message(c: &ChatCompletion) -> Value {
     })
 }
 
-fn event(name: &str, data: &Value) -> Bytes {
+pub(crate) fn event(name: &str, data: &Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
@@ -608,7 +629,7 @@ impl Drop for StreamState {
 /// Anthropic's event stream for an OpenAI chunk stream; `on_end` runs
 /// exactly once (also when the client disconnects), with `usage` having
 /// seen every chunk.
-fn anthropic_stream(
+pub(crate) fn anthropic_stream(
     inner: ChatStream,
     usage: UsageTracker,
     on_end: impl FnOnce(&mut UsageTracker, Option<Error>) + Send + 'static,
@@ -664,7 +685,7 @@ pub async fn messages(
     let ctx = Ctx::new("messages", &headers);
     let req: MessagesRequest = parse_json(&body)?;
     let mut chat = to_chat(req)?;
-    crate::app::validate_chat(&chat)?;
+    crate::http::chat::validate_chat(&chat)?;
     let group = chat.model.clone();
     let prompt = PromptSize::of(&chat);
     if chat.is_stream() {
@@ -686,7 +707,7 @@ pub async fn messages(
         let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
             gateway.finish(admission, &route, Some(&usage.usage()));
             if let Some(e) = err {
-                tracing::warn!(model = crate::app::loggable(&route.model_group), error = %e, "messages stream failed after it started");
+                tracing::warn!(model = crate::gateway::loggable(&route.model_group), error = %e, "messages stream failed after it started");
             }
         };
         let mut response =
@@ -717,6 +738,6 @@ pub async fn messages(
         HeaderValue::from_static("application/json"),
     );
     route_headers(response.headers_mut(), &ctx, &r.route);
-    crate::app::cost_header(response.headers_mut(), cost);
+    crate::http::respond::cost_header(response.headers_mut(), cost);
     Ok(response)
 }

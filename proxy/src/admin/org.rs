@@ -7,24 +7,23 @@
 //! budgets as well as its own; a blocked team blocks its keys; a team's
 //! `models` bound its keys' models.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::{parse_json, Gateway};
+use crate::admin::fields::{check_duration, check_limit, check_money, store_error};
+use crate::admin::keys::key_info;
+use crate::admin::AdminKeys;
+use crate::auth::virtual_keys::{generate_key, VirtualKeys};
+use crate::body::parse_json;
 use crate::error::ApiError;
-use crate::keys::{generate_key, VirtualKeys};
-use crate::management::{admin, check_duration, check_limit, check_money, key_info, store_error};
 use llmux_store::{from_nano, KeyRecord, Kind, Owner, Store};
 
-type Shared = State<Arc<Gateway>>;
+use crate::http::Shared;
 
 /// Fields of `/user/new|update` and `/team/new|update`. Absent fields are
 /// left alone on update.
@@ -198,17 +197,17 @@ fn new_id(kind: Kind) -> Result<String, Error> {
     Ok(format!("{}-{}", kind.name(), &k[3..19]))
 }
 
-async fn create(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    body: &[u8],
-    kind: Kind,
+/// `POST /user/new`, `/team/new`
+pub(crate) async fn create<K: OwnerKind>(
+    State(gw): Shared,
+    AdminKeys(keys): AdminKeys,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
+    let kind = K::KIND;
     let fields: OwnerFields = if body.is_empty() {
         OwnerFields::default()
     } else {
-        parse_json(body)?
+        parse_json(&body)?
     };
     let id = match kind {
         Kind::User => fields.user_id.clone(),
@@ -252,8 +251,8 @@ async fn create(
         // LiteLLM's /user/new answers with a key for the new user.
         let key = generate_key()?;
         let record = KeyRecord {
-            token_hash: crate::keys::hash_key(&key),
-            key_name: crate::keys::display_name(&key),
+            token_hash: crate::auth::virtual_keys::hash_key(&key),
+            key_name: crate::auth::virtual_keys::display_name(&key),
             user_id: Some(id),
             created_at: now,
             updated_at: now,
@@ -268,14 +267,14 @@ async fn create(
     Ok(Json(out).into_response())
 }
 
-async fn update(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    body: &[u8],
-    kind: Kind,
+/// `POST /user/update`, `/team/update`
+pub(crate) async fn update<K: OwnerKind>(
+    State(gw): Shared,
+    AdminKeys(keys): AdminKeys,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
-    let fields: OwnerFields = parse_json(body)?;
+    let kind = K::KIND;
+    let fields: OwnerFields = parse_json(&body)?;
     let id = match kind {
         Kind::User => fields.user_id.clone(),
         Kind::Team => fields.team_id.clone(),
@@ -311,14 +310,13 @@ struct DeleteOwners {
     team_ids: Vec<String>,
 }
 
-async fn delete(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    body: &[u8],
-    kind: Kind,
+/// `POST /user/delete`, `/team/delete`
+pub(crate) async fn delete<K: OwnerKind>(
+    AdminKeys(keys): AdminKeys,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
-    let req: DeleteOwners = parse_json(body)?;
+    let kind = K::KIND;
+    let req: DeleteOwners = parse_json(&body)?;
     let (ids, field) = match kind {
         Kind::User => (req.user_ids, "user_ids"),
         Kind::Team => (req.team_ids, "team_ids"),
@@ -348,13 +346,12 @@ pub struct InfoQuery {
     team_id: Option<String>,
 }
 
-async fn info(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    q: InfoQuery,
-    kind: Kind,
+/// `GET /user/info?user_id=`, `/team/info?team_id=`
+pub(crate) async fn info<K: OwnerKind>(
+    AdminKeys(keys): AdminKeys,
+    Query(q): Query<InfoQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
+    let kind = K::KIND;
     let id = match kind {
         Kind::User => q.user_id,
         Kind::Team => q.team_id,
@@ -394,13 +391,12 @@ pub struct PageQuery {
     page_size: Option<i64>,
 }
 
-async fn list(
-    gw: &Gateway,
-    headers: &HeaderMap,
-    q: PageQuery,
-    kind: Kind,
+/// `GET /user/list`, `/team/list`
+pub(crate) async fn list<K: OwnerKind>(
+    AdminKeys(keys): AdminKeys,
+    Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
+    let kind = K::KIND;
     let page = q.page.unwrap_or(1).max(1);
     let size = q.page_size.unwrap_or(25).clamp(1, 100);
     let owners = keys
@@ -413,67 +409,24 @@ async fn list(
     Ok(Json(json!({ field: items, "page": page, "page_size": size })).into_response())
 }
 
-macro_rules! handlers {
-    ($kind:expr, $new:ident, $update:ident, $delete:ident, $info:ident, $list:ident) => {
-        /// `POST …/new`
-        pub async fn $new(
-            State(gw): Shared,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> Result<Response, ApiError> {
-            create(&gw, &headers, &body, $kind).await
-        }
-        /// `POST …/update`
-        pub async fn $update(
-            State(gw): Shared,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> Result<Response, ApiError> {
-            update(&gw, &headers, &body, $kind).await
-        }
-        /// `POST …/delete`
-        pub async fn $delete(
-            State(gw): Shared,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> Result<Response, ApiError> {
-            delete(&gw, &headers, &body, $kind).await
-        }
-        /// `GET …/info`
-        pub async fn $info(
-            State(gw): Shared,
-            headers: HeaderMap,
-            Query(q): Query<InfoQuery>,
-        ) -> Result<Response, ApiError> {
-            info(&gw, &headers, q, $kind).await
-        }
-        /// `GET …/list`
-        pub async fn $list(
-            State(gw): Shared,
-            headers: HeaderMap,
-            Query(q): Query<PageQuery>,
-        ) -> Result<Response, ApiError> {
-            list(&gw, &headers, q, $kind).await
-        }
-    };
+/// Which kind of owner a generic handler serves: `create::<User>` serves
+/// `/user/new`, `create::<Team>` serves `/team/new`.
+pub(crate) trait OwnerKind {
+    const KIND: Kind;
 }
 
-handlers!(
-    Kind::User,
-    user_new,
-    user_update,
-    user_delete,
-    user_info,
-    user_list
-);
-handlers!(
-    Kind::Team,
-    team_new,
-    team_update,
-    team_delete,
-    team_info,
-    team_list
-);
+/// Users (`/user/*`).
+pub(crate) struct User;
+/// Teams (`/team/*`).
+pub(crate) struct Team;
+
+impl OwnerKind for User {
+    const KIND: Kind = Kind::User;
+}
+
+impl OwnerKind for Team {
+    const KIND: Kind = Kind::Team;
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -492,10 +445,9 @@ enum MemberOrMany {
 /// `POST /team/member_add` with `{"team_id", "member": {...} | [...]}`.
 pub async fn team_member_add(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: MemberAdd = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let new = match req.member {
@@ -532,10 +484,9 @@ struct MemberDelete {
 /// `POST /team/member_delete` with `{"team_id", "user_id"}`.
 pub async fn team_member_delete(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: MemberDelete = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let before = team.members.len();
@@ -560,33 +511,32 @@ struct TeamId {
 }
 
 async fn set_team_blocked(
-    gw: &Gateway,
-    headers: &HeaderMap,
+    keys: &VirtualKeys,
     body: &[u8],
     blocked: bool,
+    now: i64,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
     let req: TeamId = parse_json(body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     team.blocked = blocked;
-    team.updated_at = gw.clock.now();
-    save_changed(&keys, Kind::Team, team).await
+    team.updated_at = now;
+    save_changed(keys, Kind::Team, team).await
 }
 
 /// `POST /team/block`
 pub async fn team_block(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    set_team_blocked(&gw, &headers, &body, true).await
+    set_team_blocked(&keys, &body, true, gw.clock.now()).await
 }
 
 /// `POST /team/unblock`
 pub async fn team_unblock(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    set_team_blocked(&gw, &headers, &body, false).await
+    set_team_blocked(&keys, &body, false, gw.clock.now()).await
 }

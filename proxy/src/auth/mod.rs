@@ -6,7 +6,9 @@ use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use llmux_core::{Error, ErrorKind, Result};
 
-pub use crate::keys::Caller;
+pub mod virtual_keys;
+
+pub use virtual_keys::Caller;
 
 /// Who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]

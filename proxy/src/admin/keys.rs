@@ -3,46 +3,22 @@
 //! `/key/regenerate`, `/key/block`, `/key/unblock`. Keys are shown once, at
 //! generation (and regeneration); the database keeps only their hash.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::{parse_json, Gateway};
-use crate::auth::Principal;
+use crate::admin::fields::{check_duration, check_limit, check_money, store_error, token_hash_of};
+use crate::admin::AdminKeys;
+use crate::auth::virtual_keys::{display_name, generate_key, hash_key, VirtualKeys};
+use crate::body::parse_json;
 use crate::error::ApiError;
-use crate::keys::{display_name, generate_key, hash_key, VirtualKeys};
-use llmux_store::parse_duration;
-use llmux_store::{from_nano, to_nano, KeyRecord};
+use llmux_store::{from_nano, KeyRecord};
 
-type Shared = State<Arc<Gateway>>;
-
-/// The key store, after checking the caller holds the master key.
-pub(crate) async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Arc<VirtualKeys>, ApiError> {
-    let Some(keys) = gw.keys.clone() else {
-        return Err(ApiError(Error::bad_request(
-            "key management needs general_settings.master_key (and a database; SQLite llmux.db by default)",
-        )));
-    };
-    let caller = gw.authenticate(headers).await?;
-    if caller.principal != Principal::Admin {
-        return Err(ApiError(Error::new(
-            ErrorKind::PermissionDenied,
-            "only the master key may manage keys",
-        )));
-    }
-    Ok(keys)
-}
-
-pub(crate) fn store_error(e: llmux_store::StoreError) -> ApiError {
-    ApiError(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
-}
+use crate::http::Shared;
 
 /// Fields shared by `/key/generate` and `/key/update`. Absent fields are left
 /// alone on update.
@@ -82,41 +58,12 @@ pub struct KeyFields {
     pub blocked: Option<bool>,
     /// Accepted for LiteLLM compatibility: spend is tracked by llmux itself.
     #[serde(default)]
+    #[allow(dead_code)] // read from the request only so it is not refused
     pub spend: Option<f64>,
     /// A named budget (`/budget/new`) whose limits the key takes, where
     /// the request does not set them itself. On `/key/generate` only.
     #[serde(default)]
     pub budget_id: Option<String>,
-}
-
-pub(crate) fn check_money(field: &str, v: Option<f64>) -> Result<Option<i64>, Error> {
-    match v {
-        None => Ok(None),
-        Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(to_nano(x))),
-        Some(x) => Err(Error::bad_request(format!(
-            "{field} must be a non-negative number, got {x}"
-        ))
-        .with_param(field)),
-    }
-}
-
-pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Error> {
-    match v {
-        Some(x) if x < 0 => Err(Error::bad_request(format!(
-            "{field} must not be negative, got {x}"
-        ))
-        .with_param(field)),
-        other => Ok(other),
-    }
-}
-
-/// A LiteLLM duration field (`30s`, `30m`, `24h`, `30d`, `1mo`) in seconds,
-/// or a 400 naming the field.
-pub(crate) fn check_duration(field: &str, d: &str) -> Result<i64, Error> {
-    parse_duration(d).ok_or_else(|| {
-        Error::bad_request(format!("{field} '{d}' is not like 30s, 30m, 24h, 30d"))
-            .with_param(field)
-    })
 }
 
 fn apply(k: &mut KeyRecord, f: &KeyFields, now: i64) -> Result<(), Error> {
@@ -198,15 +145,6 @@ pub fn key_info(k: &KeyRecord) -> Value {
     })
 }
 
-/// `sk-…` or a 64-hex hash → the hash.
-pub(crate) fn token_hash_of(key: &str) -> String {
-    if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        key.to_ascii_lowercase()
-    } else {
-        hash_key(key)
-    }
-}
-
 async fn find(keys: &VirtualKeys, key: &str) -> Result<KeyRecord, ApiError> {
     keys.store()
         .get_key(&token_hash_of(key))
@@ -218,17 +156,16 @@ async fn find(keys: &VirtualKeys, key: &str) -> Result<KeyRecord, ApiError> {
 /// `POST /key/generate`
 pub async fn generate(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let mut fields: KeyFields = if body.is_empty() {
         KeyFields::default()
     } else {
         parse_json(&body)?
     };
     if let Some(id) = fields.budget_id.clone() {
-        let b = crate::budget_api::find_budget(keys.store(), &id).await?;
+        let b = crate::admin::budgets::find_budget(keys.store(), &id).await?;
         fields.max_budget = fields.max_budget.or(b.max_budget_nano.map(from_nano));
         fields.soft_budget = fields.soft_budget.or(b.soft_budget_nano.map(from_nano));
         fields.budget_duration = fields.budget_duration.or(b.budget_duration);
@@ -299,11 +236,10 @@ pub struct KeyQuery {
 
 /// `GET /key/info?key=…` (without `key`: the caller's own key).
 pub async fn info(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     Query(q): Query<KeyQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let key = q.key.ok_or_else(|| {
         ApiError(Error::bad_request("the key query parameter is required").with_param("key"))
     })?;
@@ -314,10 +250,9 @@ pub async fn info(
 /// `POST /key/update`
 pub async fn update(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let fields: KeyFields = parse_json(&body)?;
     if fields.budget_id.is_some() {
         return Err(ApiError(
@@ -350,11 +285,10 @@ struct DeleteBody {
 
 /// `POST /key/delete` with `{"keys": [...]}`
 pub async fn delete(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: DeleteBody = parse_json(&body)?;
     if req.keys.is_empty() {
         return Err(ApiError(
@@ -389,11 +323,10 @@ pub struct ListQuery {
 
 /// `GET /key/list?page=&size=&user_id=&team_id=`
 pub async fn list(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let page = q.page.unwrap_or(1).max(1);
     let size = q.size.unwrap_or(10).clamp(1, 100);
     let rows = keys
@@ -418,10 +351,9 @@ struct OneKey {
 /// `POST /key/regenerate` with `{"key": ...}`: a new secret, same settings and spend.
 pub async fn regenerate(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: OneKey = parse_json(&body)?;
     let mut record = find(&keys, &req.key).await?;
     let new_key = generate_key()?;
@@ -444,16 +376,15 @@ pub async fn regenerate(
 }
 
 async fn set_blocked(
-    gw: &Gateway,
-    headers: &HeaderMap,
+    keys: &VirtualKeys,
     body: &[u8],
     blocked: bool,
+    now: i64,
 ) -> Result<Response, ApiError> {
-    let keys = admin(gw, headers).await?;
     let req: OneKey = parse_json(body)?;
-    let mut record = find(&keys, &req.key).await?;
+    let mut record = find(keys, &req.key).await?;
     record.blocked = blocked;
-    record.updated_at = gw.clock.now();
+    record.updated_at = now;
     keys.store()
         .update_key(&record)
         .await
@@ -465,17 +396,17 @@ async fn set_blocked(
 /// `POST /key/block`
 pub async fn block(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    set_blocked(&gw, &headers, &body, true).await
+    set_blocked(&keys, &body, true, gw.clock.now()).await
 }
 
 /// `POST /key/unblock`
 pub async fn unblock(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    set_blocked(&gw, &headers, &body, false).await
+    set_blocked(&keys, &body, false, gw.clock.now()).await
 }

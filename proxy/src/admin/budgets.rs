@@ -3,23 +3,21 @@
 //! tpm/rpm, parallel requests. `/key/generate` with `"budget_id"` gives the
 //! new key that budget's limits (fields the request sets itself win).
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::{parse_json, Gateway};
+use crate::admin::fields::{check_duration, check_limit, check_money, store_error};
+use crate::admin::AdminKeys;
+use crate::body::parse_json;
 use crate::error::ApiError;
-use crate::management::{admin, check_duration, check_limit, check_money, store_error};
 use llmux_store::{from_nano, BudgetRecord, Store};
 
-type Shared = State<Arc<Gateway>>;
+use crate::http::Shared;
 
 /// Fields of `/budget/new` and `/budget/update`; absent ones are left alone.
 #[derive(Debug, Default, Deserialize)]
@@ -95,8 +93,11 @@ pub async fn find_budget(store: &Store, id: &str) -> Result<BudgetRecord, ApiErr
 }
 
 /// `POST /budget/new`
-pub async fn new(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
+pub(crate) async fn new(
+    State(gw): Shared,
+    AdminKeys(keys): AdminKeys,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let f: BudgetFields = parse_json(&body)?;
     let id = match f.budget_id.clone() {
         Some(id) if id.trim().is_empty() => {
@@ -105,7 +106,10 @@ pub async fn new(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<R
             ))
         }
         Some(id) => id,
-        None => format!("budget-{}", &crate::keys::generate_key()?[3..19]),
+        None => format!(
+            "budget-{}",
+            &crate::auth::virtual_keys::generate_key()?[3..19]
+        ),
     };
     let now = gw.clock.now();
     let mut b = BudgetRecord {
@@ -135,10 +139,9 @@ pub async fn new(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<R
 /// `POST /budget/update`
 pub async fn update(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let f: BudgetFields = parse_json(&body)?;
     let id = f.budget_id.clone().ok_or_else(|| {
         ApiError(Error::bad_request("budget_id is required").with_param("budget_id"))
@@ -160,11 +163,10 @@ struct InfoBody {
 
 /// `POST /budget/info` with `{"budgets": [ids]}`
 pub async fn info(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: InfoBody = parse_json(&body)?;
     let mut out = Vec::with_capacity(req.budgets.len());
     for id in &req.budgets {
@@ -181,11 +183,10 @@ struct DeleteBody {
 
 /// `POST /budget/delete` with `{"id": …}`
 pub async fn delete(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let req: DeleteBody = parse_json(&body)?;
     if !keys
         .store()
@@ -202,8 +203,7 @@ pub async fn delete(
 }
 
 /// `GET /budget/list`
-pub async fn list(State(gw): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
+pub(crate) async fn list(AdminKeys(keys): AdminKeys) -> Result<Response, ApiError> {
     let all = keys.store().list_budgets().await.map_err(store_error)?;
     Ok(Json(Value::Array(all.iter().map(budget_info).collect())).into_response())
 }

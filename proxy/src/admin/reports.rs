@@ -2,22 +2,19 @@
 //! `/global/spend`, `/global/spend/report` grouped by key, user, team, model
 //! or day. Sums are exact (integer nano-dollars) and shown in USD.
 
-use std::sync::Arc;
-
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use llmux_core::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Gateway;
+use crate::admin::fields::store_error;
+use crate::admin::AdminKeys;
 use crate::error::ApiError;
-use crate::management::{admin, store_error};
 use llmux_store::{from_nano, ReportGroup, SpendFilter};
 
-type Shared = State<Arc<Gateway>>;
+use crate::http::Shared;
 
 /// Filters shared by the spend endpoints.
 #[derive(Debug, Default, Deserialize)]
@@ -88,7 +85,10 @@ fn format_day(day: i64) -> String {
 /// The store's filter for a query's filters.
 fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
     Ok(SpendFilter {
-        token_hash: q.api_key.as_deref().map(crate::management::token_hash_of),
+        token_hash: q
+            .api_key
+            .as_deref()
+            .map(crate::admin::fields::token_hash_of),
         user_id: q.user_id.clone(),
         team_id: q.team_id.clone(),
         request_id: q.request_id.clone(),
@@ -108,11 +108,10 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
 
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
 pub async fn spend_logs(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let filter = filter_of(&q)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let rows = keys
@@ -150,10 +149,9 @@ pub async fn spend_logs(
 /// `GET /global/spend`: total spend (with the filters, if any).
 pub async fn global_spend(
     State(gw): Shared,
-    headers: HeaderMap,
+    AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let (total, requests) = keys
         .store()
         .spend_total(&filter_of(&q)?)
@@ -168,11 +166,10 @@ pub async fn global_spend(
 /// `GET /global/spend/report?group_by=key|user|team|model|day`: spend,
 /// requests and tokens per group, biggest first (by date for `day`).
 pub async fn global_spend_report(
-    State(gw): Shared,
-    headers: HeaderMap,
+    State(_gw): Shared,
+    AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
-    let keys = admin(&gw, &headers).await?;
     let filter = filter_of(&q)?;
     let by = q.group_by.as_deref().unwrap_or("day");
     let group = match by {

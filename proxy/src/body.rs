@@ -1,0 +1,43 @@
+//! Request bodies: JSON parsed into typed requests, with the path of the
+//! offending field in the error (`messages[1].role`).
+
+use llmux_core::Error;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Parse a JSON body into `T`, with the path of the offending field.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    parse_from(&mut serde_json::Deserializer::from_slice(body))
+}
+
+/// [`parse_json`] for a body already parsed into a JSON value.
+pub(crate) fn parse_value<T: DeserializeOwned>(body: Value) -> Result<T, Error> {
+    parse_from(body)
+}
+
+fn parse_from<'de, D, T>(de: D) -> Result<T, Error>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+    T: DeserializeOwned,
+{
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let err = if inner.is_syntax() || inner.is_eof() {
+            Error::bad_request(format!("Invalid JSON in request body: {inner}"))
+        } else if path == "." {
+            Error::bad_request(format!("Invalid request body: {inner}"))
+        } else {
+            Error::bad_request(format!("Invalid request body at '{path}': {inner}"))
+                .with_param(path.clone())
+        };
+        if let Some(missing) = inner
+            .to_string()
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            return err.with_param(missing.to_string());
+        }
+        err
+    })
+}

@@ -1,0 +1,545 @@
+//! The gateway core, one path for every call type: **admit** (authenticate,
+//! key checks, rate limits, budget reservation), **dispatch** (through the
+//! router, maybe behind the cache), **settle** (price, release or settle the
+//! reservation, queue the spend row, count metrics). The HTTP planes call
+//! into it; it knows no routes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use llmux_core::endpoint::{Call, Reply};
+use llmux_core::{unix_now, Error};
+use llmux_router::{RouteInfo, Router, RouterRequest, RouterResponse};
+
+use serde_json::Value;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
+
+use crate::auth::{Authenticator, Caller};
+use crate::error::ApiError;
+use crate::pricing::Pricing;
+use crate::telemetry::metrics::{
+    DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
+};
+use llmux_store::Clock;
+use llmux_store::SpendQueue;
+use llmux_store::{Account, Ledger, Reservation};
+use llmux_store::{KeyRecord, SpendRow};
+use llmux_store::{Limits, Slot};
+
+/// The service every call goes through: the router, maybe behind the cache.
+pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>;
+
+/// What the handlers share.
+pub struct Gateway {
+    pub service: CallService,
+    pub router: Router,
+    pub auth: Arc<dyn Authenticator>,
+    /// Virtual keys and the database, when a master key is set.
+    pub keys: Option<Arc<crate::auth::virtual_keys::VirtualKeys>>,
+    /// Where spend rows go (with a database).
+    pub spend: Option<Arc<SpendQueue>>,
+    /// Budget reservations (this process, or shared through Redis).
+    pub ledger: Arc<dyn Ledger>,
+    /// Deployment prices.
+    pub pricing: Pricing,
+    /// `litellm_settings.max_budget`: the budget every call spends from,
+    /// with the spend the database held at start.
+    pub proxy_budget: Option<Account>,
+    /// Per-key rpm/tpm/parallel counters (this process, or Redis).
+    pub limits: Arc<Limits>,
+    /// Time for expiry, rate windows and budget periods.
+    pub clock: Arc<dyn Clock>,
+    /// `litellm_settings.drop_params`: chat calls drop parameters their
+    /// provider cannot send, unless the request says otherwise.
+    pub drop_params: bool,
+    pub metrics: Arc<Metrics>,
+    /// Sanitized `model_list` for `/model/info` (no keys).
+    pub model_info: Vec<Value>,
+    /// Seconds of silence before a stream keep-alive comment.
+    pub keep_alive: Duration,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// A call the router answered, with the caller's admission, which
+/// [`Gateway::finish`] settles.
+pub(crate) struct Served {
+    pub reply: Reply,
+    pub route: RouteInfo,
+    pub admission: Admission,
+}
+
+/// A caller admitted for one call: its parallel-request slot and its budget
+/// reservation. Finishing the call settles the reservation to the real cost;
+/// dropping it unfinished releases the reservation.
+pub(crate) struct Admission {
+    key: Option<Arc<KeyRecord>>,
+    /// Held for its drop: frees the parallel-request slot.
+    _slot: Slot,
+    reservation: Option<Reservation>,
+    ledger: Arc<dyn Ledger>,
+    started_unix: i64,
+    request_id: String,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(r) = self.reservation.take() {
+            if r.amount() != 0 {
+                let ledger = self.ledger.clone();
+                tokio::spawn(async move { ledger.settle(r, 0).await });
+            }
+        }
+    }
+}
+
+/// Per-request bookkeeping.
+pub(crate) struct Ctx {
+    pub started: Instant,
+    pub route: &'static str,
+    pub request_id: String,
+}
+
+impl Ctx {
+    pub fn new(route: &'static str, headers: &HeaderMap) -> Ctx {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_string)
+            .unwrap_or_else(|| new_id("req"));
+        Ctx {
+            started: Instant::now(),
+            route,
+            request_id,
+        }
+    }
+}
+
+/// A gateway-made id: `{prefix}_` and 24 hex digits, the time (seconds)
+/// first so that ids written together sort together (spend rows append to
+/// the end of their index instead of landing all over it).
+///
+/// The random part comes from `fastrand`'s per-thread generator, seeded from
+/// the operating system's randomness (it used to hash an elapsed time of
+/// about 0 ns).
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{:08x}{:016x}",
+        unix_now() as u32,
+        fastrand::u64(..)
+    )
+}
+
+/// The budgets a caller's calls spend from (key, user, team), each in its
+/// budget period of `now`.
+pub(crate) fn budget_accounts(caller: &Caller, now: i64) -> Vec<Account> {
+    let mut out = Vec::new();
+    if let Some(k) = caller.key.as_deref() {
+        let budget = Budget {
+            max: k.max_budget_nano,
+            duration: k.budget_duration.as_deref(),
+            reset_at: k.budget_reset_at,
+            spent: k.spend_nano,
+        };
+        out.extend(budget.account("key", &k.token_hash, now));
+    }
+    for (kind, owner) in [("user", &caller.user), ("team", &caller.team)] {
+        if let Some(o) = owner.as_deref() {
+            let budget = Budget {
+                max: o.max_budget_nano,
+                duration: o.budget_duration.as_deref(),
+                reset_at: o.budget_reset_at,
+                spent: o.spend_nano,
+            };
+            out.extend(budget.account(kind, &o.id, now));
+        }
+    }
+    out
+}
+
+/// A stored budget: limit, period and spend as the database last knew it.
+struct Budget<'a> {
+    max: Option<i64>,
+    duration: Option<&'a str>,
+    reset_at: Option<i64>,
+    spent: i64,
+}
+
+impl Budget<'_> {
+    /// The ledger account for the budget period `now` falls in. Past the
+    /// stored reset time a new period has begun with nothing spent, whether
+    /// or not the reset job has written that yet.
+    fn account(&self, kind: &'static str, id: &str, now: i64) -> Option<Account> {
+        let max = self.max?;
+        let duration = self.duration.and_then(llmux_store::parse_duration);
+        let (period, base) = match (self.reset_at, duration) {
+            (Some(reset), Some(d)) if now >= reset => (llmux_store::period_end(reset, d, now), 0),
+            (Some(reset), _) => (reset, self.spent),
+            (None, _) => (0, self.spent),
+        };
+        Some(Account {
+            id: format!("{kind}:{id}@{period}"),
+            kind,
+            max_nano: max,
+            base_nano: base,
+        })
+    }
+}
+
+/// The longest caller-sent text (a model name, an id) a log line carries.
+pub(crate) const LOGGED_TEXT_MAX: usize = 128;
+
+/// Caller-sent text as a log line shows it: at most [`LOGGED_TEXT_MAX`]
+/// characters, so a 5 MB model name is not written to the log.
+pub(crate) fn loggable(s: &str) -> &str {
+    llmux_core::text::truncate(s, LOGGED_TEXT_MAX)
+}
+
+impl Gateway {
+    /// The `model_group` label for a call that asked for `requested`: the
+    /// configured group (or wildcard pattern) serving it, else `unknown`.
+    /// Labels come only from the config, so callers cannot grow `/metrics`.
+    pub(crate) fn group_label(&self, requested: &str) -> String {
+        self.router
+            .group_name(requested)
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    pub(crate) fn record_success(&self, ctx: &Ctx, route: &RouteInfo) {
+        let group = self.group_label(&route.model_group);
+        self.metrics
+            .request_duration
+            .get_or_create(&RouteLabels {
+                route: ctx.route,
+                model_group: group.clone(),
+            })
+            .observe(ctx.started.elapsed().as_secs_f64());
+        if route.cache_hit {
+            self.metrics
+                .cache_hits
+                .get_or_create(&RouteLabels {
+                    route: ctx.route,
+                    model_group: group,
+                })
+                .inc();
+        } else {
+            self.metrics
+                .upstream_latency
+                .get_or_create(&DeploymentLabels {
+                    model_group: group,
+                    deployment: route.deployment_id.clone(),
+                })
+                .observe(route.latency.as_secs_f64());
+            self.metrics.overhead.observe(
+                ctx.started
+                    .elapsed()
+                    .saturating_sub(route.latency)
+                    .as_secs_f64(),
+            );
+        }
+    }
+
+    /// Count an answer to a call for `requested` (any caller-sent name).
+    pub(crate) fn record_status(&self, ctx: &Ctx, requested: &str, status: u16) {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: ctx.route,
+                model_group: self.group_label(requested),
+                status,
+            })
+            .inc();
+    }
+
+    /// Count and log a failed call for `requested` (any caller-sent name).
+    pub(crate) fn record_error(&self, ctx: &Ctx, requested: &str, err: &Error) {
+        self.record_status(ctx, requested, err.status());
+        self.metrics
+            .errors
+            .get_or_create(&ErrorLabels {
+                route: ctx.route,
+                model_group: self.group_label(requested),
+                kind: err.kind.name(),
+            })
+            .inc();
+        let message = err.to_string();
+        tracing::warn!(request_id = %ctx.request_id, route = ctx.route, model = loggable(requested), status = err.status(), error = loggable(&message), "request failed");
+    }
+
+    pub(crate) fn record_tokens(&self, route: &RouteInfo, usage: &llmux_core::types::chat::Usage) {
+        if route.cache_hit {
+            return;
+        }
+        for (kind, n) in [
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+        ] {
+            self.metrics
+                .tokens
+                .get_or_create(&TokenLabels {
+                    model_group: self.group_label(&route.model_group),
+                    deployment: route.deployment_id.clone(),
+                    r#type: kind,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Authenticate and admit the caller (limits, budget reservation), send
+    /// `call` for `group`, record metrics.
+    pub(crate) async fn dispatch(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        group: String,
+        mut call: Call,
+    ) -> Result<Served, ApiError> {
+        if let Call::Chat(r) | Call::ChatStream(r) = &mut call {
+            if self.drop_params && r.drop_params.is_none() {
+                r.drop_params = Some(true);
+            }
+        }
+        let admission = match self.admit(ctx, headers, &group, &call).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.record_error(ctx, &group, &e);
+                return Err(e.into());
+            }
+        };
+        match self
+            .service
+            .clone()
+            .oneshot(RouterRequest::new(group.clone(), call))
+            .await
+        {
+            Ok(r) => {
+                self.record_success(ctx, &r.route);
+                Ok(Served {
+                    reply: r.reply,
+                    route: r.route,
+                    admission,
+                })
+            }
+            Err(e) => {
+                self.record_error(ctx, &group, &e);
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn admit(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        group: &str,
+        call: &Call,
+    ) -> Result<Admission, Error> {
+        let (_, admission) = self
+            .admit_caller(ctx, headers, Some(group), || {
+                self.pricing.worst_case(group, call)
+            })
+            .await?;
+        Ok(admission)
+    }
+
+    /// Authenticate the caller and apply every key check: blocked, expired,
+    /// model access (when the request names a `model`), rate limits and
+    /// budgets (reserving `worst_cost()` nano-dollars). Every data-plane
+    /// route goes through here, so a revoked, expired, over-budget or
+    /// rate-limited key is refused everywhere, not only on model calls.
+    pub(crate) async fn admit_caller(
+        &self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        model: Option<&str>,
+        worst_cost: impl FnOnce() -> i64,
+    ) -> Result<(Caller, Admission), Error> {
+        let caller = self.auth.authenticate(headers).await?;
+        let now = self.clock.now();
+        self.auth.check(&caller, model, now)?;
+        let slot = match caller.key.as_deref() {
+            Some(k) => self.limits.admit(k, now).await?,
+            None => Slot::none(),
+        };
+        let mut accounts = budget_accounts(&caller, now);
+        accounts.extend(self.proxy_budget.clone());
+        let reservation = if accounts.is_empty() {
+            Reservation::none()
+        } else {
+            self.ledger.reserve(&accounts, worst_cost()).await?
+        };
+        let admission = Admission {
+            key: caller.key.clone(),
+            _slot: slot,
+            reservation: Some(reservation),
+            ledger: self.ledger.clone(),
+            started_unix: now,
+            request_id: ctx.request_id.clone(),
+        };
+        Ok((caller, admission))
+    }
+
+    /// A served call is over: count its tokens, price it, settle its budget
+    /// reservation and queue its spend row. Returns its cost in nano-dollars
+    /// when its deployment is priced.
+    pub(crate) fn finish(
+        &self,
+        admission: Admission,
+        route: &RouteInfo,
+        usage: Option<&llmux_core::types::chat::Usage>,
+    ) -> Option<i64> {
+        let cost = usage.and_then(|u| self.pricing.cost(route, u));
+        self.settle(admission, route, usage, cost)
+    }
+
+    /// [`Gateway::finish`] for a call priced otherwise (`cost` in
+    /// nano-dollars, `None` when unpriced).
+    pub(crate) fn settle(
+        &self,
+        mut admission: Admission,
+        route: &RouteInfo,
+        usage: Option<&llmux_core::types::chat::Usage>,
+        cost: Option<i64>,
+    ) -> Option<i64> {
+        if let Some(u) = usage {
+            self.record_tokens(route, u);
+            // Only keys with a tpm limit count tokens; do not spawn for the rest.
+            if let Some(k) = admission.key.clone().filter(|k| k.tpm_limit.is_some()) {
+                let (limits, tokens, now) = (self.limits.clone(), u.total_tokens, self.clock.now());
+                tokio::spawn(async move { limits.add_tokens(&k, tokens, now).await });
+            }
+        }
+        if let Some(r) = admission.reservation.take() {
+            let ledger = self.ledger.clone();
+            let actual = cost.unwrap_or(0);
+            if r.amount() != 0 || actual != 0 {
+                tokio::spawn(async move { ledger.settle(r, actual).await });
+            }
+        }
+        if let Some(spend) = &self.spend {
+            let key = admission.key.as_deref();
+            let u = usage.cloned().unwrap_or_default();
+            let end = self.clock.now();
+            spend.record(SpendRow {
+                call_id: new_id("call"),
+                request_id: admission.request_id.clone(),
+                token_hash: key.map(|k| k.token_hash.clone()),
+                user_id: key.and_then(|k| k.user_id.clone()),
+                team_id: key.and_then(|k| k.team_id.clone()),
+                model: format!("{}/{}", route.provider, route.upstream_model),
+                model_group: route.model_group.clone(),
+                deployment_id: Some(route.deployment_id.clone()),
+                provider: Some(route.provider.clone()),
+                prompt_tokens: i64::try_from(u.prompt_tokens).unwrap_or(i64::MAX),
+                completion_tokens: i64::try_from(u.completion_tokens).unwrap_or(i64::MAX),
+                total_tokens: i64::try_from(u.total_tokens).unwrap_or(i64::MAX),
+                spend_nano: cost.unwrap_or(0),
+                start_time: admission.started_unix,
+                end_time: end,
+                latency_ms: i64::try_from(route.latency.as_millis()).unwrap_or(i64::MAX),
+                status: "success".into(),
+                cache_hit: route.cache_hit,
+            });
+        }
+        cost
+    }
+
+    /// Start new budget periods that are due (run every minute by the
+    /// server; tests call it after moving the clock).
+    pub async fn reset_budgets(&self) {
+        let Some(keys) = &self.keys else {
+            return;
+        };
+        match keys.store().reset_due_budgets(self.clock.now()).await {
+            Ok(reset) => {
+                for entry in &reset {
+                    match entry.split_once(':') {
+                        Some(("llmux_keys", id)) => keys.invalidate(id).await,
+                        Some(("llmux_users", id)) => {
+                            keys.invalidate_owner(llmux_store::Kind::User, id).await
+                        }
+                        Some(("llmux_teams", id)) => {
+                            keys.invalidate_owner(llmux_store::Kind::Team, id).await
+                        }
+                        _ => {}
+                    }
+                }
+                if !reset.is_empty() {
+                    tracing::info!(keys = reset.len(), "budget periods reset");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "budget reset skipped; retried next minute"),
+        }
+    }
+
+    /// Write out queued spend (graceful shutdown).
+    pub async fn flush(&self) {
+        if let Some(s) = &self.spend {
+            s.flush().await;
+        }
+    }
+
+    /// Authenticate a request that calls no model (listing, info) and
+    /// apply every key check but model access; counted like any request.
+    pub(crate) async fn admit_listing(
+        &self,
+        route: &'static str,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ApiError> {
+        let ctx = Ctx::new(route, headers);
+        match self.admit_caller(&ctx, headers, None, || 0).await {
+            Ok((caller, _admission)) => Ok(caller),
+            Err(e) => {
+                self.record_error(&ctx, "", &e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Authenticate only (admin routes check the principal themselves).
+    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        Ok(self.auth.authenticate(headers).await?)
+    }
+
+    /// Whether `caller` may call the model group `group` now.
+    pub(crate) fn may_use(&self, caller: &Caller, group: &str) -> bool {
+        self.auth
+            .check(caller, Some(group), self.clock.now())
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    /// Architecture issue defect: the random part hashed an elapsed time of
+    /// ~0 ns. Ids made at once, on several threads, never repeat and their
+    /// random parts spread over the whole range.
+    #[test]
+    fn call_ids_are_unique_and_random() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..25_000).map(|_| new_id("call")).collect::<Vec<_>>()))
+            .collect();
+        let ids: Vec<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        let high_bit_set = ids
+            .iter()
+            .filter(|id| u64::from_str_radix(&id[13..], 16).unwrap() >> 63 == 1)
+            .count();
+        assert!((45_000..55_000).contains(&high_bit_set), "{high_bit_set}");
+        assert!(
+            ids[0].starts_with("call_") && ids[0].len() == 29,
+            "{}",
+            ids[0]
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The OpenAI-shaped JSON endpoints that are not chat: embeddings, image
+//! generation, moderations and rerank. One handler, [`json_call`], serves
+//! them all; each request type says how through [`JsonCall`].
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use llmux_core::endpoint::{Call, Reply};
+use llmux_core::types::embeddings::EmbeddingRequest;
+use llmux_core::types::images::ImageGenerationRequest;
+use llmux_core::types::moderations::ModerationRequest;
+use llmux_core::types::rerank::RerankRequest;
+use llmux_core::Error;
+use serde::de::DeserializeOwned;
+
+use crate::body::parse_json;
+use crate::error::{internal, ApiError};
+use crate::gateway::Ctx;
+use crate::http::{Routes, Shared, PREFIXES};
+use crate::pricing::reply_cost;
+
+/// The routes of this module.
+pub(crate) fn routes() -> Routes {
+    let mut r = Routes::new();
+    for prefix in PREFIXES {
+        r = r
+            .route(
+                &format!("{prefix}/embeddings"),
+                post(json_call::<EmbeddingRequest>),
+            )
+            .route(
+                &format!("{prefix}/images/generations"),
+                post(json_call::<ImageGenerationRequest>),
+            )
+            .route(
+                &format!("{prefix}/moderations"),
+                post(json_call::<ModerationRequest>),
+            )
+            .route(
+                &format!("{prefix}/rerank"),
+                post(json_call::<RerankRequest>),
+            );
+    }
+    r.route("/v2/rerank", post(json_call::<RerankRequest>))
+}
+
+/// A JSON request served by [`json_call`].
+pub(crate) trait JsonCall: DeserializeOwned + Send + 'static {
+    /// The route's name in metrics and logs.
+    const ROUTE: &'static str;
+    /// The model group asked for (may be empty).
+    fn group(&self) -> String;
+    /// The router call.
+    fn into_call(self) -> Call;
+    /// The reply's JSON body, when the reply is this call's kind.
+    fn reply_body(reply: &Reply) -> Option<serde_json::Result<Vec<u8>>>;
+}
+
+/// `impl JsonCall for $request` (route name, reply variant, group).
+macro_rules! impl_json_call {
+    ($request:ty, $route:literal, $variant:ident, |$r:ident| $group:expr) => {
+        impl JsonCall for $request {
+            const ROUTE: &'static str = $route;
+            fn group(&self) -> String {
+                let $r = self;
+                $group
+            }
+            fn into_call(self) -> Call {
+                Call::$variant(self)
+            }
+            fn reply_body(reply: &Reply) -> Option<serde_json::Result<Vec<u8>>> {
+                match reply {
+                    Reply::$variant(v) => Some(serde_json::to_vec(v)),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+impl_json_call!(EmbeddingRequest, "embeddings", Embeddings, |r| r
+    .model
+    .clone());
+impl_json_call!(
+    ImageGenerationRequest,
+    "image_generation",
+    ImageGeneration,
+    |r| r.model.clone().unwrap_or_default()
+);
+impl_json_call!(ModerationRequest, "moderations", Moderation, |r| r
+    .model
+    .clone()
+    .unwrap_or_default());
+impl_json_call!(RerankRequest, "rerank", Rerank, |r| r.model.clone());
+
+/// `POST /embeddings`, `/images/generations`, `/moderations`, `/rerank`:
+/// parse, admit, dispatch, price and answer with the provider's JSON.
+pub(crate) async fn json_call<R: JsonCall>(
+    gw: Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let axum::extract::State(gw) = gw;
+    let ctx = Ctx::new(R::ROUTE, &headers);
+    let req: R = parse_json(&body).inspect_err(|e| gw.record_error(&ctx, "", e))?;
+    let group = req.group();
+    if group.trim().is_empty() {
+        let e = Error::bad_request("model is required").with_param("model");
+        gw.record_error(&ctx, "", &e);
+        return Err(e.into());
+    }
+    let r = gw.dispatch(&ctx, &headers, group, req.into_call()).await?;
+    let body = match R::reply_body(&r.reply) {
+        Some(body) => body.map_err(|e| internal(&e.to_string()))?,
+        None => {
+            return Err(internal(&format!(
+                "router returned the wrong reply for {}",
+                R::ROUTE
+            )))
+        }
+    };
+    let (usage, cost) = reply_cost(&gw.pricing, &r.route, &r.reply);
+    let cost = gw.settle(r.admission, &r.route, usage.as_ref(), cost);
+    Ok(gw.json_response(&ctx, &r.route, cost, body))
+}
