@@ -13,7 +13,30 @@ use llmux_core::{Error, FallbackClass, Result};
 use tower::{Service, ServiceExt};
 
 use crate::call::{RouterRequest, RouterResponse};
-use crate::router::Shared;
+use crate::shared::Shared;
+
+/// Puts a [`FallbackService`] over the retrying stage.
+#[derive(Clone)]
+pub struct FallbackLayer {
+    shared: Arc<Shared>,
+}
+
+impl FallbackLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> FallbackLayer {
+        FallbackLayer { shared }
+    }
+}
+
+impl<S> tower::Layer<S> for FallbackLayer {
+    type Service = FallbackService<S>;
+
+    fn layer(&self, inner: S) -> FallbackService<S> {
+        FallbackService {
+            shared: self.shared.clone(),
+            inner,
+        }
+    }
+}
 
 /// Wraps the retrying service with fallbacks to other model groups.
 #[derive(Clone)]

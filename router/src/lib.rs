@@ -25,10 +25,12 @@ pub mod call;
 pub mod config;
 pub mod deployment;
 pub mod fallback;
+pub mod hedge;
 pub mod registry;
 pub mod retry;
 pub mod router;
 pub mod select;
+pub mod shared;
 pub mod strategy;
 
 pub use call::{Call, Reply, RouteInfo, Routed, RouterRequest, RouterResponse};

@@ -11,7 +11,7 @@ use llmux_core::{Error, ErrorKind, Result};
 use tower::retry::Policy;
 
 use crate::call::{RouterRequest, RouterResponse};
-use crate::router::Shared;
+use crate::shared::Shared;
 
 /// A wait longer than this from `retry-after` is not waited for: the error is
 /// returned so the caller (or a fallback) can act now.
@@ -43,6 +43,14 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// A policy for calls of the router sharing `shared`.
+    pub(crate) fn new(shared: Arc<Shared>) -> RetryPolicy {
+        RetryPolicy {
+            shared,
+            retries_done: 0,
+        }
+    }
+
     fn allowed(&self, group: &str, kind: ErrorKind) -> u32 {
         let s = &self.shared.settings;
         if let Some(n) = retry_policy_key(kind).and_then(|k| s.retry_policy.get(k)) {

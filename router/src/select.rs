@@ -19,12 +19,19 @@ use tokio::time::Instant;
 
 use crate::call::{Call, Reply, RouteInfo, RouterRequest, RouterResponse};
 use crate::deployment::{Deployment, InFlightGuard};
-use crate::router::Shared;
+use crate::shared::Shared;
 
 /// Chooses a deployment and calls it. Cheap to clone.
 #[derive(Clone)]
 pub struct SelectService {
     pub(crate) shared: Arc<Shared>,
+}
+
+impl SelectService {
+    /// The select stage of the router sharing `shared`.
+    pub(crate) fn new(shared: Arc<Shared>) -> SelectService {
+        SelectService { shared }
+    }
 }
 
 impl tower::Service<RouterRequest> for SelectService {
@@ -282,7 +289,7 @@ fn observe_stream(
     rest: ChatStream,
     guard: InFlightGuard,
     deployment: Arc<Deployment>,
-    usage_listener: Option<crate::router::UsageListener>,
+    usage_listener: Option<crate::shared::UsageListener>,
 ) -> ChatStream {
     let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
     Box::pin(ObservedStream {
@@ -298,7 +305,7 @@ struct ObservedStream {
     inner: ChatStream,
     guard: Option<InFlightGuard>,
     deployment: Arc<Deployment>,
-    usage_listener: Option<crate::router::UsageListener>,
+    usage_listener: Option<crate::shared::UsageListener>,
     tokens: u64,
 }
 
