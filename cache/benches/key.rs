@@ -1,5 +1,7 @@
 //! Cache key cost: normalize + SHA-256 a typical chat request. `cargo bench -p llmux-cache`.
 
+// criterion_main! writes an undocumented main; benches are binaries.
+#![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Options shared by `llmux keys` and `llmux spend`.
 #[derive(Args, Debug)]
-pub struct AdminArgs {
+pub(crate) struct AdminArgs {
     /// The gateway.
     #[arg(
         long,
@@ -28,14 +28,14 @@ pub struct AdminArgs {
 }
 
 /// The gateway's management API, with the master key.
-pub struct AdminClient {
+pub(crate) struct AdminClient {
     base: String,
     master_key: String,
     http: reqwest::Client,
 }
 
 impl AdminClient {
-    pub fn new(args: &AdminArgs) -> Result<AdminClient, String> {
+    pub(crate) fn new(args: &AdminArgs) -> Result<AdminClient, String> {
         let master_key = args
             .master_key
             .clone()
@@ -88,12 +88,12 @@ impl AdminClient {
         body.ok_or_else(|| format!("the gateway answered {status} with something not JSON: {text}"))
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query))
             .await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
         self.send(
             self.http
                 .post(format!("{}{path}", self.base))
@@ -118,7 +118,7 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 }
 
 /// JSON as the `--json` output prints it.
-pub fn pretty(v: &Value) -> String {
+pub(crate) fn pretty(v: &Value) -> String {
     format!(
         "{}\n",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
@@ -126,7 +126,7 @@ pub fn pretty(v: &Value) -> String {
 }
 
 /// USD: cents when that is exact, every digit otherwise.
-pub fn usd(v: f64) -> String {
+pub(crate) fn usd(v: f64) -> String {
     if (v * 100.0).round() / 100.0 == v {
         format!("${v:.2}")
     } else {
@@ -135,7 +135,7 @@ pub fn usd(v: f64) -> String {
 }
 
 /// Rows under a header, columns padded to their widest cell.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {

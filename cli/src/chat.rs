@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Arguments of `llmux chat`.
 #[derive(Args, Debug)]
-pub struct ChatArgs {
+pub(crate) struct ChatArgs {
     /// Model as provider/model, e.g. openai/gpt-4o or groq/llama-3.3-70b-versatile.
     #[arg(short, long, env = "LLMUX_MODEL")]
     model: String,
@@ -45,7 +45,7 @@ pub struct ChatArgs {
 }
 
 /// Run `llmux chat`; the error is the message to print.
-pub async fn run(args: ChatArgs) -> Result<(), String> {
+pub(crate) async fn run(args: ChatArgs) -> Result<(), String> {
     let prompt = prompt_text(&args.prompt)?;
     let params = ProviderParams {
         api_key: args.api_key.clone(),

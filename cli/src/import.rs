@@ -7,7 +7,7 @@ use llmux_store::Store;
 
 /// Arguments of `llmux import-litellm`.
 #[derive(Args, Debug)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The LiteLLM proxy's database (what LiteLLM has as DATABASE_URL). Only read.
     #[arg(long = "database-url", value_name = "postgres://…")]
     source: String,
@@ -27,7 +27,7 @@ fn target(args: &ImportArgs) -> String {
 }
 
 /// Run the import and print the counts per table.
-pub async fn run(args: ImportArgs) -> Result<(), String> {
+pub(crate) async fn run(args: ImportArgs) -> Result<(), String> {
     check_source_url(&args.source).map_err(|e| e.to_string())?;
     let target = target(&args);
     let store = Store::connect(&target).await.map_err(|e| {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 /// Arguments of `llmux keys`.
 #[derive(Args, Debug)]
-pub struct KeysArgs {
+pub(crate) struct KeysArgs {
     #[command(subcommand)]
     command: KeysCommand,
     #[command(flatten)]
@@ -93,7 +93,7 @@ struct ListArgs {
 }
 
 /// Run `llmux keys …`; the error is the message to print.
-pub async fn run(args: KeysArgs) -> Result<(), String> {
+pub(crate) async fn run(args: KeysArgs) -> Result<(), String> {
     let gw = AdminClient::new(&args.admin)?;
     let out = match &args.command {
         KeysCommand::Create(c) => {

@@ -9,7 +9,7 @@ use llmux_proxy::ServeOptions;
 
 /// Arguments of `llmux serve`.
 #[derive(Args, Debug)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// LiteLLM-format config.yaml (model_list, router_settings, litellm_settings, general_settings).
     #[arg(short, long, env = "LLMUX_CONFIG")]
     config: Option<PathBuf>,
@@ -37,18 +37,18 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// Worker threads requested, if any.
-    pub fn num_workers(&self) -> Option<usize> {
+    pub(crate) fn num_workers(&self) -> Option<usize> {
         self.num_workers
     }
 
     /// Whether logs are JSON.
-    pub fn json_logs(&self) -> bool {
+    pub(crate) fn json_logs(&self) -> bool {
         self.json_logs
     }
 }
 
 /// Run the gateway until SIGINT/SIGTERM.
-pub async fn run(args: ServeArgs) -> Result<(), String> {
+pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let options = ServeOptions {
         config: args.config,
         models: args.models,

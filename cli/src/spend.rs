@@ -9,7 +9,7 @@ use crate::admin::{pretty, table, usd, AdminArgs, AdminClient};
 
 /// Arguments of `llmux spend`.
 #[derive(Args, Debug)]
-pub struct SpendArgs {
+pub(crate) struct SpendArgs {
     /// Group spend by this.
     #[arg(long, value_enum, default_value = "day")]
     group_by: GroupBy,
@@ -63,7 +63,7 @@ impl GroupBy {
 }
 
 /// Run `llmux spend`; the error is the message to print.
-pub async fn run(args: SpendArgs) -> Result<(), String> {
+pub(crate) async fn run(args: SpendArgs) -> Result<(), String> {
     let gw = AdminClient::new(&args.admin)?;
     let mut query: Vec<(&str, String)> = Vec::new();
     for (name, v) in [

@@ -1,6 +1,8 @@
 //! Codec micro-benchmarks: JSON encode/decode of a typical chat request and
 //! response, and SSE decoding throughput. `cargo bench -p llmux-core`.
 
+// criterion_main! writes an undocumented main; benches are binaries.
+#![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};

@@ -17,13 +17,21 @@ use crate::types::rerank::{RerankRequest, RerankResponse};
 /// upstream model name when it is sent.
 #[derive(Debug, Clone)]
 pub enum Call {
+    /// A chat completion answered in one piece (`POST /v1/chat/completions`).
     Chat(ChatCompletionRequest),
+    /// A chat completion answered as a stream of chunks (`stream: true`).
     ChatStream(ChatCompletionRequest),
+    /// An embeddings request (`POST /v1/embeddings`).
     Embeddings(EmbeddingRequest),
+    /// An image generation request (`POST /v1/images/generations`).
     ImageGeneration(ImageGenerationRequest),
+    /// An audio transcription request (`POST /v1/audio/transcriptions`, sent as multipart).
     Transcription(TranscriptionRequest),
+    /// A text-to-speech request (`POST /v1/audio/speech`).
     Speech(SpeechRequest),
+    /// A moderation request (`POST /v1/moderations`).
     Moderation(ModerationRequest),
+    /// A rerank request (`POST /rerank`, Cohere-style).
     Rerank(RerankRequest),
 }
 
@@ -75,14 +83,21 @@ impl Call {
 
 /// A reply from one endpoint.
 pub enum Reply {
+    /// A whole chat completion, answering `Call::Chat`.
     Chat(ChatCompletion),
     /// The first chunk has already arrived (and is replayed first).
     ChatStream(ChatStream),
+    /// Embedding vectors, answering `Call::Embeddings`.
     Embeddings(EmbeddingResponse),
+    /// Generated images, answering `Call::ImageGeneration`.
     ImageGeneration(ImagesResponse),
+    /// The transcript (JSON or the requested text format), answering `Call::Transcription`.
     Transcription(TranscriptionResponse),
+    /// Synthesized audio bytes and their content type, answering `Call::Speech`.
     Speech(SpeechResponse),
+    /// Moderation results, answering `Call::Moderation`.
     Moderation(ModerationResponse),
+    /// Documents ranked by relevance, answering `Call::Rerank`.
     Rerank(RerankResponse),
 }
 

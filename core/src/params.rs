@@ -13,8 +13,13 @@ use serde_json::{Map, Value};
 /// Connection parameters for one upstream deployment.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderParams {
+    /// API key for the provider; when unset, the provider reads its own
+    /// environment variable (e.g. `OPENAI_API_KEY`).
     pub api_key: Option<String>,
+    /// Base URL that replaces the provider's default endpoint.
     pub api_base: Option<String>,
+    /// API version: Azure's `api-version` query value, Anthropic's
+    /// `anthropic-version` header, or the version segment of Gemini's URL.
     pub api_version: Option<String>,
     /// OpenAI organization id (`OpenAI-Organization` header).
     pub organization: Option<String>,

@@ -8,6 +8,12 @@
 
 use crate::error::{Error, Result};
 
+/// The longest line an event stream may send (16 MiB): an upstream that sends
+/// a line without end is cut off instead of growing the buffer for ever.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// The most `data` one event may carry (32 MiB).
+pub const MAX_EVENT_BYTES: usize = 32 << 20;
+
 /// One dispatched event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SseEvent {
@@ -27,6 +33,13 @@ pub struct SseDecoder {
     buf: Vec<u8>,
     /// Start of the not yet consumed part of `buf`.
     pos: usize,
+    /// Where the search for the next line end resumes: `buf[pos..scan]`
+    /// holds none, so a line arriving in many small reads is scanned once
+    /// (linear time), not again on every read.
+    scan: usize,
+    /// Bytes examined while looking for line ends (tests check linearity).
+    #[cfg(test)]
+    scanned: usize,
     /// The previous line ended in `\r`; a `\n` that follows belongs to it.
     skip_lf: bool,
     bom_checked: bool,
@@ -47,9 +60,11 @@ impl SseDecoder {
     pub fn push(&mut self, bytes: &[u8]) {
         if self.pos > 0 && self.pos == self.buf.len() {
             self.buf.clear();
+            self.scan = 0;
             self.pos = 0;
         } else if self.pos > 4096 && self.pos * 2 > self.buf.len() {
             self.buf.drain(..self.pos);
+            self.scan -= self.pos;
             self.pos = 0;
         }
         self.buf.extend_from_slice(bytes);
@@ -74,13 +89,29 @@ impl SseDecoder {
                 }
                 self.skip_lf = false;
             }
-            let rest = &self.buf[self.pos..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let from = self.scan.max(self.pos);
+            let found = self.buf[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r');
+            #[cfg(test)]
+            {
+                self.scanned += found.map_or(self.buf.len() - from, |i| i + 1);
+            }
+            let Some(offset) = found else {
+                self.scan = self.buf.len();
+                if self.buf.len() - self.pos > MAX_LINE_BYTES {
+                    return Err(Error::bad_gateway(format!(
+                        "event stream sent a line longer than {} MiB",
+                        MAX_LINE_BYTES >> 20
+                    )));
+                }
                 return Ok(None);
             };
-            let terminator = rest[end];
+            let end = from - self.pos + offset;
+            let terminator = self.buf[self.pos + end];
             let line_start = self.pos;
             self.pos += end + 1;
+            self.scan = self.pos;
             if terminator == b'\r' {
                 self.skip_lf = true;
             }
@@ -123,6 +154,12 @@ impl SseDecoder {
         };
         match field {
             "data" => {
+                if self.data.len() + value.len() >= MAX_EVENT_BYTES {
+                    return Err(Error::bad_gateway(format!(
+                        "event stream sent an event with more than {} MiB of data",
+                        MAX_EVENT_BYTES >> 20
+                    )));
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -181,6 +218,64 @@ pub fn encode_event(event: Option<&str>, data: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hardening issue, finding 6: a line without an end, read a few bytes
+    /// at a time, was rescanned from its start on every read (quadratic: one
+    /// core busy for minutes). Each byte is now examined once.
+    #[test]
+    fn a_long_unterminated_line_is_scanned_once() {
+        let mut d = SseDecoder::new();
+        let piece = [b'x'; 7];
+        d.push(b"data: ");
+        for _ in 0..20_000 {
+            d.push(&piece);
+            assert!(d.next_event().unwrap().is_none());
+        }
+        d.push(b"\n\n");
+        let event = d.next_event().unwrap().unwrap();
+        assert_eq!(event.data.len(), 140_000);
+        assert!(
+            d.scanned <= 140_100,
+            "{} bytes examined for a 140,008-byte line",
+            d.scanned
+        );
+    }
+
+    /// Finding 6: lines and events are capped, so an upstream cannot grow the
+    /// buffer without end.
+    #[test]
+    fn lines_and_events_are_capped() {
+        let mut d = SseDecoder::new();
+        let chunk = vec![b'x'; 1 << 20];
+        d.push(b"data: ");
+        let mut err = None;
+        for _ in 0..17 {
+            d.push(&chunk);
+            if let Err(e) = d.next_event() {
+                err = Some(e);
+                break;
+            }
+        }
+        let err = err.expect("a 17 MiB line is refused");
+        assert_eq!(err.kind, crate::ErrorKind::BadGateway);
+        assert_eq!(err.message, "event stream sent a line longer than 16 MiB");
+
+        let mut d = SseDecoder::new();
+        let line = format!("data: {}\n", "y".repeat(1 << 20));
+        let mut err = None;
+        for _ in 0..33 {
+            d.push(line.as_bytes());
+            if let Err(e) = d.next_event() {
+                err = Some(e);
+                break;
+            }
+        }
+        let err = err.expect("an event of 33 MiB is refused");
+        assert_eq!(
+            err.message,
+            "event stream sent an event with more than 32 MiB of data"
+        );
+    }
 
     fn decode_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
         let mut d = SseDecoder::new();

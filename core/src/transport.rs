@@ -41,15 +41,21 @@ impl Default for TransportConfig {
 /// A whole upstream response.
 #[derive(Debug, Clone)]
 pub struct UpstreamResponse {
+    /// HTTP status the upstream answered with.
     pub status: StatusCode,
+    /// Response headers as the upstream sent them.
     pub headers: HeaderMap,
+    /// The complete response body.
     pub body: Bytes,
 }
 
 /// An upstream response whose body is still arriving.
 pub struct UpstreamStream {
+    /// HTTP status the upstream answered with.
     pub status: StatusCode,
+    /// Response headers as the upstream sent them.
     pub headers: HeaderMap,
+    /// The body chunks still to be read from the connection.
     pub body: ByteStream,
 }
 

@@ -1,6 +1,9 @@
 //! `cargo bench -p llmux-cost`: what loading the embedded price table costs
 //! at start, and what pricing one call costs on the hot path.
 
+// criterion_main! writes an undocumented main; benches are binaries.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use llmux_core::types::chat::{PromptTokensDetails, Usage};
 use llmux_cost::{CostOptions, PriceTable};

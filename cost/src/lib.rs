@@ -61,20 +61,38 @@ pub use tokens::{count_messages, count_tools, token_counter, tokenizer_for, Enco
 pub enum CostError {
     /// The model is in no price table and the deployment sets no price.
     #[error("no price for {model}: it is not in llmux's price table; set input_cost_per_token/output_cost_per_token for the deployment or load a LiteLLM-format prices file")]
-    NoPrice { model: String },
+    NoPrice {
+        /// The model string as it was looked up.
+        model: String,
+    },
     /// The model is known but lacks a price this call needs.
     #[error("no price for {model}: {price} is not known and this call uses it")]
-    MissingPrice { model: String, price: &'static str },
+    MissingPrice {
+        /// Key of the price table entry the model resolved to.
+        model: String,
+        /// LiteLLM name of the missing price field (e.g. `output_cost_per_token`).
+        price: &'static str,
+    },
     /// The response carries no usage to price.
     #[error("cannot price a call to {model}: the response has no usage")]
-    NoUsage { model: String },
+    NoUsage {
+        /// Key of the price table entry the call was priced against.
+        model: String,
+    },
     /// A prices file could not be read.
     #[error("cannot read prices file {path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The prices file's path as given.
+        path: String,
+        /// The operating system's error text.
+        message: String,
+    },
     /// A prices file or the table is malformed.
     #[error("invalid prices in {source_name}: {message}")]
     InvalidPrices {
+        /// Where the prices came from: a file path, `LiteLLM JSON` or `price table`.
         source_name: String,
+        /// What is wrong, naming the entry where known.
         message: String,
     },
 }

@@ -40,7 +40,7 @@ pub enum PriceField {
 }
 
 /// Number of [`PriceField`]s.
-pub const PRICE_FIELDS: usize = 14;
+pub(crate) const PRICE_FIELDS: usize = 14;
 
 impl PriceField {
     /// Every field, in table order.
@@ -199,11 +199,14 @@ impl ServiceTier {
 /// What kind of endpoint a model serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
+    /// Chat completions (`/v1/chat/completions`).
     #[default]
     Chat,
+    /// Legacy text completions (`/v1/completions`).
     Completion,
     /// Served only through OpenAI's Responses API.
     Responses,
+    /// Embeddings (`/v1/embeddings`).
     Embedding,
     /// Rerank (`/rerank`).
     Rerank,
@@ -240,25 +243,45 @@ impl Mode {
 /// A `supports_*` capability flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
+    /// Can call tools/functions (`supports_function_calling`).
     FunctionCalling,
+    /// Can request several tool calls in one reply (`supports_parallel_function_calling`).
     ParallelFunctionCalling,
+    /// Honours the `tool_choice` parameter (`supports_tool_choice`).
     ToolChoice,
+    /// Accepts images in chat messages (`supports_vision`).
     Vision,
+    /// Produces reasoning (thinking) output (`supports_reasoning`).
     Reasoning,
+    /// Can constrain replies to a JSON schema via `response_format` (`supports_response_schema`).
     ResponseSchema,
+    /// Can reuse a cached prompt prefix at a lower input price (`supports_prompt_caching`).
     PromptCaching,
+    /// Accepts system messages (`supports_system_messages`).
     SystemMessages,
+    /// Accepts PDF documents as input (`supports_pdf_input`).
     PdfInput,
+    /// Can search the web while answering (`supports_web_search`).
     WebSearch,
+    /// Accepts audio as input (`supports_audio_input`).
     AudioInput,
+    /// Can produce audio output (`supports_audio_output`).
     AudioOutput,
+    /// Supports the computer-use tool (`supports_computer_use`).
     ComputerUse,
+    /// Continues a final assistant message given in the prompt (`supports_assistant_prefill`).
     AssistantPrefill,
+    /// Streams natively rather than through a simulated stream (`supports_native_streaming`).
     NativeStreaming,
+    /// Accepts video as input (`supports_video_input`).
     VideoInput,
+    /// Can fetch and read URLs named in the prompt (`supports_url_context`).
     UrlContext,
+    /// An embedding model that accepts images as input (`supports_embedding_image_input`).
     EmbeddingImageInput,
+    /// The provider enforces structured output itself (`supports_native_structured_output`).
     NativeStructuredOutput,
+    /// Accepts images as input (`supports_image_input`).
     ImageInput,
 }
 

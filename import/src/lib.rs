@@ -46,30 +46,51 @@ const SPEND_BATCH: usize = 500;
 /// Why an import could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The source URL is not a `postgres://` or `postgresql://` URL; holds the
+    /// URL with any password masked.
     #[error("the LiteLLM database URL must start with postgres:// or postgresql:// (LiteLLM keeps its state in PostgreSQL), got '{0}'")]
     NotPostgres(String),
+    /// The connection (or setting the Prisma `schema` search path) failed, or
+    /// took longer than 30 seconds.
     #[error("cannot connect to the LiteLLM database at {url}: {source}")]
     Connect {
+        /// The source URL with any password masked.
         url: String,
+        /// The driver's error (a timed-out I/O error when no answer came).
         #[source]
         source: sqlx::Error,
     },
+    /// None of LiteLLM's five tables exist in the database's current schema.
     #[error("{url} does not look like a LiteLLM database: none of the tables {tables} exist in its current schema")]
-    NotLiteLlm { url: String, tables: String },
+    NotLiteLlm {
+        /// The source URL with any password masked.
+        url: String,
+        /// The LiteLLM table names looked for, comma-separated.
+        tables: String,
+    },
+    /// A LiteLLM table lacks a column the import cannot do without.
     #[error("{table} has no column \"{column}\": is this a LiteLLM database?")]
     MissingColumn {
+        /// The LiteLLM table, e.g. `LiteLLM_VerificationToken`.
         table: &'static str,
+        /// The required column that is absent.
         column: &'static str,
     },
+    /// Reading from the LiteLLM database failed: a query, or a column value in a row.
     #[error("reading {table} from the LiteLLM database: {source}")]
     Read {
+        /// The LiteLLM table (or `information_schema` view) being read.
         table: &'static str,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// Writing imported rows into llmux's store failed.
     #[error("writing {table}: {source}")]
     Write {
+        /// The llmux table being written, e.g. `llmux_keys`.
         table: &'static str,
+        /// The store's error.
         #[source]
         source: llmux_store::StoreError,
     },
@@ -103,10 +124,15 @@ impl TableCount {
 /// The outcome of an import: counts per table and anything worth a look.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
+    /// Rows from `LiteLLM_BudgetTable` into `llmux_budgets`.
     pub budgets: TableCount,
+    /// Rows from `LiteLLM_TeamTable` into `llmux_teams`.
     pub teams: TableCount,
+    /// Rows from `LiteLLM_UserTable` into `llmux_users`.
     pub users: TableCount,
+    /// Rows from `LiteLLM_VerificationToken` into `llmux_keys`.
     pub keys: TableCount,
+    /// Rows from `LiteLLM_SpendLogs` into `llmux_spend_logs`.
     pub spend_logs: TableCount,
     /// Rows imported with a caveat (a budget period llmux cannot parse, a
     /// plaintext key that was hashed on the way in, …).

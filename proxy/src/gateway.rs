@@ -33,8 +33,11 @@ pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>
 
 /// What the handlers share.
 pub struct Gateway {
+    /// The service every call goes through: the router, behind the response cache when one is on.
     pub service: CallService,
+    /// The router, for model listings, health checks and metric labels.
     pub router: Router,
+    /// Identifies each request's caller and checks what it may call.
     pub auth: Arc<dyn Authenticator>,
     /// Virtual keys and the database, when a master key is set.
     pub keys: Option<Arc<crate::auth::virtual_keys::VirtualKeys>>,
@@ -54,6 +57,7 @@ pub struct Gateway {
     /// `litellm_settings.drop_params`: chat calls drop parameters their
     /// provider cannot send, unless the request says otherwise.
     pub drop_params: bool,
+    /// Prometheus metrics, served at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Sanitized `model_list` for `/model/info` (no keys).
     pub model_info: Vec<Value>,
@@ -103,7 +107,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(route: &'static str, headers: &HeaderMap) -> Ctx {
+    pub(crate) fn new(route: &'static str, headers: &HeaderMap) -> Ctx {
         let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -412,6 +416,15 @@ impl Gateway {
                 let (limits, tokens, now) = (self.limits.clone(), u.total_tokens, self.clock.now());
                 tokio::spawn(async move { limits.add_tokens(&k, tokens, now).await });
             }
+        }
+        if let Some(nano) = cost.filter(|c| *c > 0 && !route.cache_hit) {
+            self.metrics
+                .spend
+                .get_or_create(&DeploymentLabels {
+                    model_group: self.group_label(&route.model_group),
+                    deployment: route.deployment_id.clone(),
+                })
+                .inc_by(llmux_store::from_nano(nano));
         }
         if let Some(r) = admission.reservation.take() {
             let ledger = self.ledger.clone();

@@ -206,11 +206,14 @@ fn max_output(info: &ModelInfo, r: &ChatCompletionRequest) -> u64 {
 /// number of messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PromptSize {
+    /// UTF-8 bytes of the messages' text content (non-text parts are not counted).
     pub chars: u64,
+    /// Number of messages in the request.
     pub messages: u64,
 }
 
 impl PromptSize {
+    /// Measure the prompt of chat request `r`.
     pub fn of(r: &ChatCompletionRequest) -> PromptSize {
         use llmux_core::types::chat::{ChatMessage, ContentPart, MessageContent};
         let content_len = |c: &MessageContent| -> usize {

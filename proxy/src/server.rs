@@ -31,12 +31,14 @@ use llmux_store::{SpendOptions, SpendQueue};
 /// What `llmux serve` was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
+    /// Path of a LiteLLM `config.yaml` to load, if any.
     pub config: Option<PathBuf>,
     /// `provider/model` strings served as model groups of the same name.
     pub models: Vec<String>,
     /// Address to listen on; `None` picks one by the master key (see
     /// [`listen_host`]).
     pub host: Option<String>,
+    /// TCP port to listen on.
     pub port: u16,
     /// Listen beyond loopback without a strong master key (local
     /// development only).
@@ -70,6 +72,7 @@ pub enum MasterKeyStrength {
     Unset,
     /// Set, but empty, short or publicly known (the reason says which).
     Weak(&'static str),
+    /// Set, not publicly known, and at least 8 characters long.
     Strong,
 }
 
@@ -137,26 +140,34 @@ or listen on 127.0.0.1 only (drop --host), or, for local development only, pass 
 /// Why the gateway cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The config file could not be read or is invalid.
     #[error("{0}")]
     Config(#[from] config::ConfigError),
+    /// The gateway could not be built from its config and environment; the message says why.
     #[error("{0}")]
     Invalid(String),
     /// Asked to listen beyond loopback without a strong master key.
     #[error("{0}")]
     Insecure(String),
+    /// Binding the listener to `addr`, or serving on it, failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The `host:port` address.
         addr: String,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
 
 /// A built gateway and what to tell the operator about it.
 pub struct Built {
+    /// The gateway, ready to serve.
     pub gateway: Arc<Gateway>,
     /// How well the master key protects it (decides where it may listen).
     pub master_key: MasterKeyStrength,
+    /// Lines for the start log: what is served, where keys and spend are kept, and the like.
     pub notes: Vec<String>,
+    /// Config warnings (`file: path: message` lines) to log at start.
     pub warnings: Vec<String>,
 }
 

@@ -1,6 +1,8 @@
 //! Routing decision cost: each strategy picking among 10 deployments.
 //! `cargo bench -p llmux-router`.
 
+// criterion_main! writes an undocumented main; benches are binaries.
+#![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly
 
 use std::sync::Arc;

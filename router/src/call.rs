@@ -42,7 +42,9 @@ impl CallContext {
 pub struct RouterRequest {
     /// The model (group, alias or `provider/model` for wildcard groups) asked for.
     pub group: String,
+    /// The endpoint call to make (chat, stream, embeddings, …).
     pub call: Call,
+    /// Bookkeeping shared by every attempt of this call.
     pub context: Arc<CallContext>,
 }
 
@@ -81,14 +83,18 @@ pub struct RouteInfo {
 /// A reply and how it was routed.
 #[derive(Debug)]
 pub struct RouterResponse {
+    /// The endpoint's reply.
     pub reply: Reply,
+    /// How the call was served.
     pub route: RouteInfo,
 }
 
 /// A typed reply and how it was routed.
 #[derive(Debug)]
 pub struct Routed<T> {
+    /// The reply, as the endpoint's own response type.
     pub response: T,
+    /// How the call was served.
     pub route: RouteInfo,
 }
 

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 pub struct ModelListEntry {
     /// The model group clients ask for (`gpt-4o`, `claude`, `anthropic/*`, `*`).
     pub model_name: String,
+    /// How to reach the deployment: provider model, credentials, limits and prices.
     pub litellm_params: LitellmParams,
+    /// Optional metadata: deployment id, context window, prices.
     #[serde(default)]
     pub model_info: Option<ModelInfoConfig>,
 }
@@ -27,12 +29,16 @@ pub struct ModelListEntry {
 pub struct LitellmParams {
     /// `provider/model` to call (`azure/my-deployment`, `groq/llama-3.3-70b-versatile`).
     pub model: String,
+    /// API key for the provider; may be an `os.environ/NAME` reference.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// Base URL that replaces the provider's default endpoint.
     #[serde(default)]
     pub api_base: Option<String>,
+    /// API version sent to the provider (e.g. Azure's `api-version`).
     #[serde(default)]
     pub api_version: Option<String>,
+    /// OpenAI organization id, sent as the `OpenAI-Organization` header.
     #[serde(default)]
     pub organization: Option<String>,
     /// Requests per minute this deployment accepts.
@@ -53,8 +59,10 @@ pub struct LitellmParams {
     /// Retries for this deployment's group (overrides `num_retries`).
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub max_retries: Option<u64>,
+    /// USD per input token; takes precedence over `model_info.input_cost_per_token`.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub input_cost_per_token: Option<f64>,
+    /// USD per output token; takes precedence over `model_info.output_cost_per_token`.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub output_cost_per_token: Option<f64>,
     /// Headers added to every upstream request.
@@ -71,16 +79,23 @@ pub struct ModelInfoConfig {
     /// Stable deployment id (generated when absent).
     #[serde(default)]
     pub id: Option<String>,
+    /// Context window in tokens, checked before calling when pre-call checks are on
+    /// (falls back to the price table's value).
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub max_input_tokens: Option<u64>,
+    /// Maximum output tokens of the model; reported by `/model/info`.
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub max_output_tokens: Option<u64>,
+    /// USD per input token, used when `litellm_params` sets none.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub input_cost_per_token: Option<f64>,
+    /// USD per output token, used when `litellm_params` sets none.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub output_cost_per_token: Option<f64>,
+    /// Kind of model as LiteLLM names it (`chat`, `embedding`, …); reported by `/model/info`.
     #[serde(default)]
     pub mode: Option<String>,
+    /// Other `model_info` keys, kept as written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -92,8 +107,11 @@ pub struct RouterSettings {
     /// `usage-based-routing`, `usage-based-routing-v2`, `cost-based-routing`.
     #[serde(default)]
     pub routing_strategy: Option<String>,
+    /// Options for the routing strategy.
     #[serde(default)]
     pub routing_strategy_args: Option<RoutingStrategyArgs>,
+    /// Retries for a retryable failure unless `retry_policy` or the group's
+    /// `max_retries` says otherwise. Default 2.
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub num_retries: Option<u64>,
     /// Retries per error class: `RateLimitErrorRetries`, `TimeoutErrorRetries`, …
@@ -108,15 +126,19 @@ pub struct RouterSettings {
     /// Seconds a failing deployment is skipped.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub cooldown_time: Option<f64>,
+    /// Seconds for a whole call, for deployments that set no `timeout`.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub timeout: Option<f64>,
+    /// Seconds to the first chunk of a stream, for deployments that set no `stream_timeout`.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub stream_timeout: Option<f64>,
     /// `[{"gpt-4o": ["claude", "gpt-4o-mini"]}]`; a `"*"` key applies to every group.
     #[serde(default)]
     pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Like `fallbacks`, for calls whose prompt exceeds the context window.
     #[serde(default)]
     pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    /// Like `fallbacks`, for calls a provider refused under its content policy.
     #[serde(default)]
     pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     /// Groups tried when a group has no fallback of its own.
@@ -142,6 +164,7 @@ pub struct RoutingStrategyArgs {
     /// Latency-based: deployments within `(1 + buffer) × fastest` count as equally fast.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub lowest_latency_buffer: Option<f64>,
+    /// Other `routing_strategy_args` keys, which llmux ignores.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

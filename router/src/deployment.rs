@@ -42,21 +42,32 @@ struct Wildcard {
 /// Static description of a deployment, from `model_list`.
 #[derive(Debug, Clone, Default)]
 pub struct DeploymentSpec {
+    /// Deployment id: `model_info.id`, or `<model_name>-<index in model_list>` when absent.
     pub id: String,
+    /// The model group (`model_name`) this deployment serves; may be a wildcard pattern.
     pub group: String,
     /// `provider/model` (or a wildcard pattern) from `litellm_params.model`.
     pub model: String,
+    /// Connection parameters, with `os.environ/…` references resolved.
     pub params: ProviderParams,
+    /// Requests per minute this deployment accepts (`litellm_params.rpm`).
     pub rpm: Option<u64>,
+    /// Tokens per minute this deployment accepts (`litellm_params.tpm`).
     pub tpm: Option<u64>,
+    /// Relative share of traffic for simple-shuffle (`litellm_params.weight`).
     pub weight: Option<f64>,
+    /// Limit for a whole call (`litellm_params.timeout`); overrides the router's `timeout`.
     pub timeout: Option<Duration>,
+    /// Limit to a stream's first chunk (`litellm_params.stream_timeout`).
     pub stream_timeout: Option<Duration>,
     /// `litellm_params.max_retries`: retries for calls to this deployment's
     /// group (over `num_retries`).
     pub max_retries: Option<u64>,
+    /// Context window in tokens (`model_info`, else the price table), for pre-call checks.
     pub max_input_tokens: Option<u64>,
+    /// USD per input token, from `litellm_params` or else `model_info`.
     pub input_cost_per_token: Option<f64>,
+    /// USD per output token, from `litellm_params` or else `model_info`.
     pub output_cost_per_token: Option<f64>,
     /// Input + output price of a token from `llmux-cost`'s table, for
     /// cost-based routing when the deployment sets no price of its own.
@@ -65,6 +76,7 @@ pub struct DeploymentSpec {
 
 /// A deployment and its live state.
 pub struct Deployment {
+    /// The deployment's static description.
     pub spec: DeploymentSpec,
     target: Target,
     rpm_limiter: Option<DefaultDirectRateLimiter>,

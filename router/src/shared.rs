@@ -18,16 +18,25 @@ use crate::strategy::RoutingStrategy;
 /// Router-wide settings, validated from [`RouterSettings`].
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Retries for a retryable failure when neither `retry_policy` nor the group's
+    /// `max_retries` applies (`num_retries`, default 2).
     pub num_retries: u64,
+    /// Retries per error class, keyed like `RateLimitErrorRetries` (`retry_policy`).
     pub retry_policy: BTreeMap<String, u64>,
     /// Minimum wait before any retry (`retry_after`).
     pub retry_after: Duration,
     /// First exponential backoff step (doubles per retry, capped at 8 s).
     pub backoff_base: Duration,
+    /// Failures a deployment may have in a minute before it cools down (`allowed_fails`, default 3).
     pub allowed_fails: u64,
+    /// How long a cooled-down deployment is skipped (`cooldown_time`, default 5 s).
     pub cooldown_time: Duration,
+    /// Whole-call limit for deployments that set no `timeout` of their own.
     pub timeout: Option<Duration>,
+    /// Time-to-first-chunk limit for deployments that set no `stream_timeout` of their own.
     pub stream_timeout: Option<Duration>,
+    /// Skip deployments whose `max_input_tokens` the estimated prompt exceeds
+    /// (`enable_pre_call_checks`).
     pub pre_call_checks: bool,
 }
 

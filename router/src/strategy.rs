@@ -125,6 +125,7 @@ impl RoutingStrategy for LeastBusy {
 /// `lowest_latency_buffer` does).
 #[derive(Debug, Clone, Copy)]
 pub struct LatencyBased {
+    /// Fraction over the fastest latency still counted as equally fast (`lowest_latency_buffer`).
     pub buffer: f64,
 }
 

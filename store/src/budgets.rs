@@ -7,14 +7,23 @@ use crate::db::{ctx, Result, Store};
 /// A named budget as stored.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BudgetRecord {
+    /// Given at `/budget/new` (or generated as `budget-…`); `/key/generate` refers to it.
     pub budget_id: String,
+    /// Spending limit per period in nano-dollars (USD × 1e9), given to keys generated with it.
     pub max_budget_nano: Option<i64>,
+    /// Soft limit in nano-dollars (USD × 1e9) given to such keys; stored and shown, not enforced.
     pub soft_budget_nano: Option<i64>,
+    /// Budget period (`30d`, `1mo`) given to such keys.
     pub budget_duration: Option<String>,
+    /// Tokens-per-minute limit given to such keys.
     pub tpm_limit: Option<i64>,
+    /// Requests-per-minute limit given to such keys.
     pub rpm_limit: Option<i64>,
+    /// Limit on requests in flight given to such keys.
     pub max_parallel_requests: Option<i64>,
+    /// When the budget was created, in Unix seconds.
     pub created_at: i64,
+    /// When the budget last changed, in Unix seconds.
     pub updated_at: i64,
 }
 

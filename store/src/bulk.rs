@@ -3,16 +3,16 @@
 //! transaction and returns how many rows were new.
 
 use crate::budgets::{bind_budget, insert_budget_sql, BudgetRecord};
-use crate::db::{ctx, to_json, Result, Store};
+use crate::db::{ctx, Result, Store};
 use crate::keys::{bind_key, insert_key_sql, KeyRecord};
-use crate::owners::{Kind, Owner};
+use crate::owners::{bind_owner, Kind, Owner};
 use crate::spend::{bind_spend, SpendRow, SPEND_COLUMNS};
 
 /// How a user or team is inserted with its spend.
 fn insert_owner_sql(kind: Kind) -> &'static str {
     match kind {
-        Kind::User => "INSERT INTO llmux_users (user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, metadata, created_at, updated_at, user_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (user_id) DO NOTHING",
-        Kind::Team => "INSERT INTO llmux_teams (team_alias, blocked, members, models, max_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, metadata, created_at, updated_at, team_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (team_id) DO NOTHING",
+        Kind::User => "INSERT INTO llmux_users (user_email, user_role, teams, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, user_id, spend_nano) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (user_id) DO NOTHING",
+        Kind::Team => "INSERT INTO llmux_teams (team_alias, blocked, members, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, team_id, spend_nano) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (team_id) DO NOTHING",
     }
 }
 
@@ -45,25 +45,12 @@ impl Store {
 
     /// Insert the users or teams whose id is new, spend included.
     pub async fn insert_new_owners(&self, kind: Kind, rows: &[Owner]) -> Result<u64> {
-        insert_each!(self, rows, "import users/teams", |o| {
-            let q = sqlx::query(insert_owner_sql(kind)).bind(&o.label);
-            let q = match kind {
-                Kind::User => q.bind(&o.role),
-                Kind::Team => q.bind(i64::from(o.blocked)),
-            };
-            q.bind(to_json(&o.members, "[]"))
-                .bind(to_json(&o.models, "[]"))
-                .bind(o.max_budget_nano)
-                .bind(&o.budget_duration)
-                .bind(o.budget_reset_at)
-                .bind(o.spend_nano)
-                .bind(o.tpm_limit)
-                .bind(o.rpm_limit)
-                .bind(to_json(&o.metadata, "{}"))
-                .bind(o.created_at)
-                .bind(o.updated_at)
-                .bind(&o.id)
-        })
+        insert_each!(self, rows, "import users/teams", |o| bind_owner(
+            sqlx::query(insert_owner_sql(kind)),
+            kind,
+            o
+        )
+        .bind(o.spend_nano))
     }
 
     /// Insert the keys whose hash is new, spend included.

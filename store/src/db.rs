@@ -9,7 +9,9 @@ use sqlx::{AnyPool, Row};
 #[derive(Debug, thiserror::Error)]
 #[error("database: {context}: {source}")]
 pub struct StoreError {
+    /// What was being done, e.g. `read key` or `insert spend logs`.
     pub context: String,
+    /// The driver's error.
     #[source]
     pub source: sqlx::Error,
 }
@@ -48,7 +50,9 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T, empty: &str) -> String {
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite: any URL that is not `postgres://` or `postgresql://` (a file, or in memory).
     Sqlite,
+    /// PostgreSQL: a `postgres://` or `postgresql://` URL.
     Postgres,
 }
 
@@ -98,6 +102,7 @@ async fn migrate(pool: &AnyPool, backend: Backend, sqlite_file: bool) -> Result<
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Which database the URL chose; pool size and SQL placeholders depend on it.
     pub backend: Backend,
 }
 

@@ -10,25 +10,45 @@ use crate::db::{ctx, json_column, to_json, Result, Store};
 /// A virtual key as stored (never the key itself).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
+    /// SHA-256 hex of the `sk-…` key, as LiteLLM stores it; the key itself is never kept.
     pub token_hash: String,
+    /// Display form `sk-...abcd` (the key's last four characters).
     pub key_name: String,
+    /// Optional human-readable name set through the management API.
     pub key_alias: Option<String>,
+    /// The user the key belongs to; that user's budget also applies to its calls.
     pub user_id: Option<String>,
+    /// The team the key belongs to; the team's budget, models and block also apply.
     pub team_id: Option<String>,
+    /// Model groups the key may call; empty, `*` or `all-proxy-models` allow every model.
     pub models: Vec<String>,
+    /// LiteLLM's per-key model aliases; their names count as allowed models too.
     pub aliases: serde_json::Map<String, serde_json::Value>,
+    /// Spending limit per budget period, in nano-dollars (USD × 1e9); `None` for no limit.
     pub max_budget_nano: Option<i64>,
+    /// Soft limit in nano-dollars (USD × 1e9); stored and shown, not enforced.
     pub soft_budget_nano: Option<i64>,
+    /// Budget period as LiteLLM writes it (`30d`, `1mo`); `None` for a budget that never resets.
     pub budget_duration: Option<String>,
+    /// When the current budget period ends, in Unix seconds.
     pub budget_reset_at: Option<i64>,
+    /// Spend in the current budget period (all time without one), in nano-dollars (USD × 1e9).
     pub spend_nano: i64,
+    /// Tokens per minute the key may use, counted in one-minute windows.
     pub tpm_limit: Option<i64>,
+    /// Requests per minute the key may make.
     pub rpm_limit: Option<i64>,
+    /// Calls the key may have in flight at once.
     pub max_parallel_requests: Option<i64>,
+    /// When the key stops working, in Unix seconds; `None` for never.
     pub expires_at: Option<i64>,
+    /// Whether calls with this key are refused.
     pub blocked: bool,
+    /// Free-form JSON object kept for the management API.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When the key was created, in Unix seconds.
     pub created_at: i64,
+    /// When the key last changed, in Unix seconds.
     pub updated_at: i64,
 }
 
@@ -177,6 +197,7 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// The key with this hash, or `None` when there is none.
     pub async fn get_key(&self, token_hash: &str) -> Result<Option<KeyRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM llmux_keys WHERE token_hash = $1"
@@ -214,6 +235,7 @@ impl Store {
             .map_err(ctx("decode key"))
     }
 
+    /// Delete the key with this hash; whether it existed.
     pub async fn delete_key(&self, token_hash: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM llmux_keys WHERE token_hash = $1")
             .bind(token_hash)

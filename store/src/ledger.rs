@@ -31,6 +31,7 @@ pub struct Account {
     pub id: String,
     /// What the caller calls it in errors: "key", "user", "team".
     pub kind: &'static str,
+    /// The budget's limit in nano-dollars (USD × 1e9); reservations that could pass it are refused.
     pub max_nano: i64,
     /// Spend the database knew when the account was first seen this period.
     pub base_nano: i64,

@@ -10,7 +10,9 @@ use crate::db::{ctx, json_column, to_json, Result, Store};
 /// Users or teams: the two kinds of owner share storage code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A user, stored in `llmux_users`.
     User,
+    /// A team, stored in `llmux_teams`.
     Team,
 }
 
@@ -42,6 +44,7 @@ impl Kind {
 /// A user or a team as stored.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Owner {
+    /// The `user_id` or `team_id`.
     pub id: String,
     /// `user_email` of a user, `team_alias` of a team.
     pub label: Option<String>,
@@ -49,16 +52,28 @@ pub struct Owner {
     pub role: Option<String>,
     /// A user's teams; a team's members (`{"user_id", "role"}` objects).
     pub members: Vec<Value>,
+    /// Allowed models (empty: all). A team's list bounds what its keys may call;
+    /// a user's is stored and shown but not checked.
     pub models: Vec<String>,
+    /// Spending limit per budget period, in nano-dollars (USD × 1e9); `None` for no limit.
     pub max_budget_nano: Option<i64>,
+    /// Budget period as LiteLLM writes it (`30d`, `1mo`); `None` for a budget that never resets.
     pub budget_duration: Option<String>,
+    /// When the current budget period ends, in Unix seconds.
     pub budget_reset_at: Option<i64>,
+    /// Spend in the current budget period (all time without one), in nano-dollars (USD × 1e9).
     pub spend_nano: i64,
+    /// Tokens per minute; stored and shown, but only a key's own rate limits are enforced.
     pub tpm_limit: Option<i64>,
+    /// Requests per minute; stored and shown, but only a key's own rate limits are enforced.
     pub rpm_limit: Option<i64>,
+    /// Whether a team's keys are refused; always false for users, which have no such column.
     pub blocked: bool,
+    /// Free-form JSON object kept for the management API.
     pub metadata: Map<String, Value>,
+    /// When the record was created, in Unix seconds.
     pub created_at: i64,
+    /// When the record last changed, in Unix seconds.
     pub updated_at: i64,
 }
 
@@ -101,6 +116,32 @@ fn from_row(kind: Kind, r: &AnyRow) -> std::result::Result<Owner, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
+}
+
+/// Bind a user's or team's columns in [`Store::save_owner`]'s order
+/// (label, role or blocked, members, models, budget, period, reset, limits,
+/// metadata, updated, created, id).
+pub(crate) fn bind_owner<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    kind: Kind,
+    o: &'q Owner,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let q = q.bind(&o.label);
+    let q = match kind {
+        Kind::User => q.bind(&o.role),
+        Kind::Team => q.bind(i64::from(o.blocked)),
+    };
+    q.bind(to_json(&o.members, "[]"))
+        .bind(to_json(&o.models, "[]"))
+        .bind(o.max_budget_nano)
+        .bind(&o.budget_duration)
+        .bind(o.budget_reset_at)
+        .bind(o.tpm_limit)
+        .bind(o.rpm_limit)
+        .bind(to_json(&o.metadata, "{}"))
+        .bind(o.updated_at)
+        .bind(o.created_at)
+        .bind(&o.id)
 }
 
 /// Storage of users and teams.
@@ -151,22 +192,7 @@ impl Store {
             (Kind::Team, true) => "INSERT INTO llmux_teams (team_alias, blocked, members, models, max_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, metadata, updated_at, created_at, team_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
             (Kind::Team, false) => "UPDATE llmux_teams SET team_alias=$1, blocked=$2, members=$3, models=$4, max_budget_nano=$5, budget_duration=$6, budget_reset_at=$7, tpm_limit=$8, rpm_limit=$9, metadata=$10, updated_at=$11 WHERE created_at=$12 AND team_id=$13",
         };
-        let q = sqlx::query(sql).bind(&o.label);
-        let q = match kind {
-            Kind::User => q.bind(&o.role),
-            Kind::Team => q.bind(i64::from(o.blocked)),
-        };
-        q.bind(to_json(&o.members, "[]"))
-            .bind(to_json(&o.models, "[]"))
-            .bind(o.max_budget_nano)
-            .bind(&o.budget_duration)
-            .bind(o.budget_reset_at)
-            .bind(o.tpm_limit)
-            .bind(o.rpm_limit)
-            .bind(to_json(&o.metadata, "{}"))
-            .bind(o.updated_at)
-            .bind(o.created_at)
-            .bind(&o.id)
+        bind_owner(sqlx::query(sql), kind, o)
             .execute(self.pool())
             .await
             .map_err(ctx("save user/team"))?;

@@ -14,22 +14,40 @@ pub struct SpendRow {
     /// versions before it existed; the request id stands in then.
     #[serde(default)]
     pub call_id: String,
+    /// The client's `x-request-id` (up to 128 characters) or a generated one;
+    /// several rows may share it.
     pub request_id: String,
+    /// SHA-256 hex of the virtual key that made the call; `None` for the master key or no key.
     pub token_hash: Option<String>,
+    /// The calling key's user, if it has one.
     pub user_id: Option<String>,
+    /// The calling key's team, if it has one.
     pub team_id: Option<String>,
+    /// The model actually called, as `provider/upstream_model` (e.g. `openai/gpt-4o`).
     pub model: String,
+    /// The model group that answered, which after a fallback differs from the one asked for.
     pub model_group: String,
+    /// Id of the deployment that served the call (`model_info.id`, or generated).
     pub deployment_id: Option<String>,
+    /// Provider prefix of that deployment (e.g. `openai`).
     pub provider: Option<String>,
+    /// Input tokens the provider reported (0 when it reported no usage).
     pub prompt_tokens: i64,
+    /// Output tokens the provider reported (0 when it reported no usage).
     pub completion_tokens: i64,
+    /// Total tokens the provider reported (0 when it reported no usage).
     pub total_tokens: i64,
+    /// Cost of the call in nano-dollars (USD × 1e9); 0 when the deployment has no price.
     pub spend_nano: i64,
+    /// When the call was admitted, in Unix seconds.
     pub start_time: i64,
+    /// When the call finished and was priced, in Unix seconds.
     pub end_time: i64,
+    /// Milliseconds from routing to the reply (for streams, to the first chunk).
     pub latency_ms: i64,
+    /// `success` for calls llmux served; imported LiteLLM rows keep LiteLLM's status.
     pub status: String,
+    /// Whether a response cache answered instead of a deployment.
     pub cache_hit: bool,
 }
 
@@ -165,10 +183,15 @@ impl Store {
 /// Which spend-log rows a query covers; `None` fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpendFilter {
+    /// Only rows of this key (SHA-256 hex of the key).
     pub token_hash: Option<String>,
+    /// Only rows of this user.
     pub user_id: Option<String>,
+    /// Only rows of this team.
     pub team_id: Option<String>,
+    /// Only rows logged under this request id.
     pub request_id: Option<String>,
+    /// Only rows answered by this model group.
     pub model_group: Option<String>,
     /// Unix seconds, inclusive.
     pub start: Option<i64>,
@@ -179,9 +202,13 @@ pub struct SpendFilter {
 /// What a spend report groups rows by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportGroup {
+    /// One group per key hash.
     Key,
+    /// One group per user id.
     User,
+    /// One group per team id.
     Team,
+    /// One group per model group (not per upstream model).
     Model,
     /// UTC days.
     Day,
@@ -195,31 +222,52 @@ pub struct ReportRow {
     pub group: Option<String>,
     /// For [`ReportGroup::Day`]: days since 1970-01-01.
     pub day: Option<i64>,
+    /// Summed cost of the group's rows, in nano-dollars (USD × 1e9).
     pub spend_nano: i64,
+    /// Number of spend rows (answered calls) in the group.
     pub requests: i64,
+    /// Summed input tokens of the group's rows.
     pub prompt_tokens: i64,
+    /// Summed output tokens of the group's rows.
     pub completion_tokens: i64,
 }
 
 /// A spend log row as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendLog {
+    /// The client's `x-request-id` or a generated one.
     pub request_id: Option<String>,
+    /// SHA-256 hex of the key that made the call; `None` for the master key or no key.
     pub token_hash: Option<String>,
+    /// The calling key's user, if it has one.
     pub user_id: Option<String>,
+    /// The calling key's team, if it has one.
     pub team_id: Option<String>,
+    /// The model actually called, as `provider/upstream_model`.
     pub model: Option<String>,
+    /// The model group that answered.
     pub model_group: Option<String>,
+    /// Id of the deployment that served the call.
     pub deployment_id: Option<String>,
+    /// Provider prefix of that deployment.
     pub provider: Option<String>,
+    /// Input tokens the provider reported.
     pub prompt_tokens: i64,
+    /// Output tokens the provider reported.
     pub completion_tokens: i64,
+    /// Total tokens the provider reported.
     pub total_tokens: i64,
+    /// Cost of the call in nano-dollars (USD × 1e9).
     pub spend_nano: i64,
+    /// When the call was admitted, in Unix seconds.
     pub start_time: i64,
+    /// When the call finished, in Unix seconds.
     pub end_time: i64,
+    /// Milliseconds from routing to the reply (for streams, to the first chunk).
     pub latency_ms: i64,
+    /// `success`, or LiteLLM's status for imported rows.
     pub status: Option<String>,
+    /// Whether a response cache answered instead of a deployment.
     pub cache_hit: bool,
 }
 

@@ -5,6 +5,9 @@
 //! a random port, record every request for exact assertions, and take scripted
 //! responses for error injection and stream framing tests.
 
+// Library docs are for crates others build on; this is test support.
+#![allow(missing_docs)]
+
 pub mod db;
 pub mod gateway;
 pub mod litellm;

@@ -701,6 +701,15 @@ async fn health_and_metrics() {
     );
     assert!(text.contains("llmux_errors_total{route=\"chat_completions\",model_group=\"unknown\",kind=\"BadRequestError\"} 1"), "{text}");
     assert!(text.contains("llmux_overhead_seconds_count 1"), "{text}");
+    // The spend counter was registered but never counted (found documenting it).
+    let spend_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("llmux_spend_usd_total{model_group=\"gpt-4o\",deployment=\"dep-1\"}")
+        })
+        .unwrap_or_else(|| panic!("no spend counter: {text}"));
+    let usd: f64 = spend_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(usd > 0.0 && usd < 0.01, "{spend_line}");
 }
 
 #[tokio::test]

@@ -84,7 +84,7 @@ impl Plan {
 }
 
 /// `cargo xtask bench [--quick]`: build in release, then run the release xtask.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(i) = args.iter().position(|a| a == "--llmux") {
         let llmux = args
             .get(i + 1)

@@ -18,7 +18,7 @@ use std::process::Command;
 use crate::dist::sha256_hex;
 
 /// Install (or confirm) both client sets.
-pub fn install() -> Result<(), String> {
+pub(crate) fn install() -> Result<(), String> {
     let root = crate::workspace_root();
     python(&root)?;
     node(&root)

@@ -19,7 +19,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 /// Run the whole `dist` task.
-pub fn run() -> Result<(), String> {
+pub(crate) fn run() -> Result<(), String> {
     let root = crate::workspace_root();
     let binary = build_release(&root)?;
     let bytes = std::fs::read(&binary)
@@ -57,7 +57,7 @@ pub fn run() -> Result<(), String> {
 }
 
 /// `cargo build --release -p llmux-cli --bin llmux`; the path of the binary.
-pub fn build_release(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
     crate::cargo(
         "release build",
         &["build", "--release", "-p", "llmux-cli", "--bin", "llmux"],
@@ -94,7 +94,7 @@ fn make_executable(_path: &Path) -> Result<(), String> {
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .fold(String::with_capacity(64), |mut s, b| {

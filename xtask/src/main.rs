@@ -12,6 +12,10 @@
 //! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
 //! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
+// Library docs are for crates others build on; this is the binary.
+#![allow(missing_docs)]
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a developer tool that reports on stdout and stderr
+
 mod bench;
 mod clients;
 mod dist;

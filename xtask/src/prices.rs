@@ -14,7 +14,7 @@ use llmux_cost::{Mode, PriceTable};
 
 const TABLE: &str = "cost/src/prices_data.rs";
 
-pub fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or("xtask has no parent directory")?

@@ -33,7 +33,7 @@ fn is_up(port: u16) -> bool {
 }
 
 /// Make sure every service answers; start the ones that do not.
-pub fn ensure() -> Result<(), String> {
+pub(crate) fn ensure() -> Result<(), String> {
     for s in SERVICES {
         if is_up(s.port) {
             continue;

@@ -1,5 +1,8 @@
 //! OpenAI-shaped request and response types, one module per endpoint.
 
+// Wire types: every field keeps its name from OpenAI's API reference, which documents it.
+#![allow(missing_docs)]
+
 pub mod audio;
 pub mod chat;
 pub mod embeddings;

@@ -53,7 +53,10 @@ pub struct JsonMode {
 /// An encoded request and what decoding its answer needs to know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
+    /// The `/v1/messages` request body.
     pub body: MessagesRequest,
+    /// Set when `response_format` was turned into the `json_tool_call` tool, so the
+    /// reply's call to that tool is read back as message content.
     pub json_mode: Option<JsonMode>,
     /// `anthropic-beta` values the body needs.
     pub betas: Vec<&'static str>,

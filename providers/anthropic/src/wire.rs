@@ -8,6 +8,9 @@
 //! it does not know, so new blocks, sources, deltas and events pass through
 //! instead of failing the whole body.
 
+// Wire types: every field keeps its name from Anthropic's Messages API reference, which documents it.
+#![allow(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -315,9 +315,9 @@ aws_secret_access_key = secret-cfg
     }
 
     mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
+        pub(super) struct Dir(pub std::path::PathBuf);
         impl Dir {
-            pub fn new() -> Self {
+            pub(super) fn new() -> Self {
                 let p = std::env::temp_dir().join(format!(
                     "llmux-bedrock-{}-{}",
                     std::process::id(),
@@ -326,7 +326,7 @@ aws_secret_access_key = secret-cfg
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
-            pub fn write(&self, name: &str, text: &str) -> String {
+            pub(super) fn write(&self, name: &str, text: &str) -> String {
                 let p = self.0.join(name);
                 std::fs::write(&p, text).unwrap();
                 p.to_string_lossy().into_owned()

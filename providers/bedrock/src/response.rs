@@ -8,6 +8,9 @@
 //! Converse has no response id; the completion id is `chatcmpl-` plus the
 //! `x-amzn-RequestId` response header.
 
+// Wire types: every field keeps its name from the Bedrock Converse API reference, which documents it.
+#![allow(missing_docs)]
+
 use llmux_core::types::chat::{
     ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
     Usage,

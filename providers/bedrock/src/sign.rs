@@ -29,8 +29,11 @@ pub const SERVICE: &str = "bedrock";
 /// An AWS access key pair, with a session token for temporary credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AwsCredentials {
+    /// The access key id (`AKIA…` or `ASIA…`); it appears in the `authorization` header.
     pub access_key_id: String,
+    /// The secret key the signature is computed with; never sent.
     pub secret_access_key: String,
+    /// STS session token of temporary credentials, sent as `x-amz-security-token`.
     pub session_token: Option<String>,
 }
 

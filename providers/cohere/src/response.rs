@@ -9,6 +9,9 @@
 //! same). Usage is what Cohere bills (`usage.billed_units`), falling back to
 //! `usage.tokens`; `cached_tokens` becomes `prompt_tokens_details.cached_tokens`.
 
+// Wire types: every field keeps its name from Cohere's Chat v2, Embed and Rerank references, which documents it.
+#![allow(missing_docs)]
+
 use llmux_core::types::chat::{
     ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
     Usage,

@@ -7,6 +7,9 @@
 //! `usage` with cached and reasoning token details. A prompt blocked before
 //! generation (`promptFeedback.blockReason`) is a `ContentPolicyViolation`.
 
+// Wire types: every field keeps its name from the Gemini API reference (GenerateContentResponse), which documents it.
+#![allow(missing_docs)]
+
 use llmux_core::types::chat::{
     ChatCompletion, Choice, CompletionTokensDetails, Extra, FinishReason, PromptTokensDetails,
     ResponseMessage, ToolCall, Usage,

@@ -8,6 +8,9 @@
 //! else (`load`, `unload`) → `stop`. Usage: `prompt_eval_count` /
 //! `eval_count`. `created` is the response's `created_at`.
 
+// Wire types: every field keeps its name from Ollama's API reference (/api/chat, /api/embed), which documents it.
+#![allow(missing_docs)]
+
 use llmux_core::types::chat::{
     ChatCompletion, Choice, Extra, FinishReason, ResponseMessage, ToolCall, Usage,
 };

@@ -11,12 +11,19 @@
 /// An endpoint family a vendor may offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
+    /// Chat completions (`POST chat/completions`).
     Chat,
+    /// Embeddings (`POST embeddings`).
     Embeddings,
+    /// Model listing (`GET models`).
     Models,
+    /// Image generation (`POST images/generations`).
     Images,
+    /// Audio transcription (`POST audio/transcriptions`, multipart).
     Transcription,
+    /// Text to speech (`POST audio/speech`).
     Speech,
+    /// Moderations (`POST moderations`).
     Moderations,
     /// Cohere-format rerank (`query`, `documents`, `top_n` → `results`).
     Rerank,

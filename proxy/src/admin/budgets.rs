@@ -22,7 +22,7 @@ use crate::http::Shared;
 /// Fields of `/budget/new` and `/budget/update`; absent ones are left alone.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BudgetFields {
+pub(crate) struct BudgetFields {
     #[serde(default)]
     budget_id: Option<String>,
     #[serde(default)]
@@ -64,7 +64,7 @@ fn apply(b: &mut BudgetRecord, f: &BudgetFields, now: i64) -> Result<(), Error> 
 }
 
 /// A budget as LiteLLM shows it.
-pub fn budget_info(b: &BudgetRecord) -> Value {
+pub(crate) fn budget_info(b: &BudgetRecord) -> Value {
     json!({
         "budget_id": b.budget_id,
         "max_budget": b.max_budget_nano.map(from_nano),
@@ -79,7 +79,7 @@ pub fn budget_info(b: &BudgetRecord) -> Value {
 }
 
 /// The budget named `id`, or a 404.
-pub async fn find_budget(store: &Store, id: &str) -> Result<BudgetRecord, ApiError> {
+pub(crate) async fn find_budget(store: &Store, id: &str) -> Result<BudgetRecord, ApiError> {
     store
         .get_budget(id)
         .await
@@ -137,7 +137,7 @@ pub(crate) async fn new(
 }
 
 /// `POST /budget/update`
-pub async fn update(
+pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -162,7 +162,7 @@ struct InfoBody {
 }
 
 /// `POST /budget/info` with `{"budgets": [ids]}`
-pub async fn info(
+pub(crate) async fn info(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -182,7 +182,7 @@ struct DeleteBody {
 }
 
 /// `POST /budget/delete` with `{"id": …}`
-pub async fn delete(
+pub(crate) async fn delete(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,

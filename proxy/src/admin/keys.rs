@@ -24,7 +24,7 @@ use crate::http::Shared;
 /// alone on update.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyFields {
+pub(crate) struct KeyFields {
     #[serde(default)]
     pub key: Option<String>,
     #[serde(default)]
@@ -154,7 +154,7 @@ async fn find(keys: &VirtualKeys, key: &str) -> Result<KeyRecord, ApiError> {
 }
 
 /// `POST /key/generate`
-pub async fn generate(
+pub(crate) async fn generate(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -230,12 +230,12 @@ pub async fn generate(
 }
 
 #[derive(Deserialize)]
-pub struct KeyQuery {
+pub(crate) struct KeyQuery {
     key: Option<String>,
 }
 
 /// `GET /key/info?key=…` (without `key`: the caller's own key).
-pub async fn info(
+pub(crate) async fn info(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<KeyQuery>,
@@ -248,7 +248,7 @@ pub async fn info(
 }
 
 /// `POST /key/update`
-pub async fn update(
+pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -284,7 +284,7 @@ struct DeleteBody {
 }
 
 /// `POST /key/delete` with `{"keys": [...]}`
-pub async fn delete(
+pub(crate) async fn delete(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -314,7 +314,7 @@ pub async fn delete(
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     page: Option<i64>,
     size: Option<i64>,
     user_id: Option<String>,
@@ -322,7 +322,7 @@ pub struct ListQuery {
 }
 
 /// `GET /key/list?page=&size=&user_id=&team_id=`
-pub async fn list(
+pub(crate) async fn list(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<ListQuery>,
@@ -349,7 +349,7 @@ struct OneKey {
 }
 
 /// `POST /key/regenerate` with `{"key": ...}`: a new secret, same settings and spend.
-pub async fn regenerate(
+pub(crate) async fn regenerate(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -394,7 +394,7 @@ async fn set_blocked(
 }
 
 /// `POST /key/block`
-pub async fn block(
+pub(crate) async fn block(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -403,7 +403,7 @@ pub async fn block(
 }
 
 /// `POST /key/unblock`
-pub async fn unblock(
+pub(crate) async fn unblock(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,

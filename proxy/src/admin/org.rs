@@ -29,7 +29,7 @@ use crate::http::Shared;
 /// left alone on update.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OwnerFields {
+pub(crate) struct OwnerFields {
     #[serde(default)]
     user_id: Option<String>,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct OwnerFields {
 /// A team member.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Member {
+pub(crate) struct Member {
     pub user_id: String,
     #[serde(default = "default_role")]
     pub role: String,
@@ -144,7 +144,7 @@ fn apply(kind: Kind, o: &mut Owner, f: &OwnerFields, now: i64) -> Result<(), Err
 }
 
 /// A user or team as LiteLLM's info endpoints show it.
-pub fn owner_info(kind: Kind, o: &Owner) -> Value {
+pub(crate) fn owner_info(kind: Kind, o: &Owner) -> Value {
     let mut v = json!({
         kind.id_column(): o.id,
         "models": o.models,
@@ -341,7 +341,7 @@ pub(crate) async fn delete<K: OwnerKind>(
 }
 
 #[derive(Deserialize)]
-pub struct InfoQuery {
+pub(crate) struct InfoQuery {
     user_id: Option<String>,
     team_id: Option<String>,
 }
@@ -386,7 +386,7 @@ pub(crate) async fn info<K: OwnerKind>(
 }
 
 #[derive(Deserialize)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     page: Option<i64>,
     page_size: Option<i64>,
 }
@@ -443,7 +443,7 @@ enum MemberOrMany {
 }
 
 /// `POST /team/member_add` with `{"team_id", "member": {...} | [...]}`.
-pub async fn team_member_add(
+pub(crate) async fn team_member_add(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -482,7 +482,7 @@ struct MemberDelete {
 }
 
 /// `POST /team/member_delete` with `{"team_id", "user_id"}`.
-pub async fn team_member_delete(
+pub(crate) async fn team_member_delete(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -524,7 +524,7 @@ async fn set_team_blocked(
 }
 
 /// `POST /team/block`
-pub async fn team_block(
+pub(crate) async fn team_block(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,
@@ -533,7 +533,7 @@ pub async fn team_block(
 }
 
 /// `POST /team/unblock`
-pub async fn team_unblock(
+pub(crate) async fn team_unblock(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     body: Bytes,

@@ -18,7 +18,7 @@ use crate::http::Shared;
 
 /// Filters shared by the spend endpoints.
 #[derive(Debug, Default, Deserialize)]
-pub struct SpendQuery {
+pub(crate) struct SpendQuery {
     /// A key (`sk-…`) or its hash.
     api_key: Option<String>,
     user_id: Option<String>,
@@ -107,7 +107,7 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
 }
 
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
-pub async fn spend_logs(
+pub(crate) async fn spend_logs(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
@@ -147,7 +147,7 @@ pub async fn spend_logs(
 }
 
 /// `GET /global/spend`: total spend (with the filters, if any).
-pub async fn global_spend(
+pub(crate) async fn global_spend(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
@@ -165,7 +165,7 @@ pub async fn global_spend(
 
 /// `GET /global/spend/report?group_by=key|user|team|model|day`: spend,
 /// requests and tokens per group, biggest first (by date for `day`).
-pub async fn global_spend_report(
+pub(crate) async fn global_spend_report(
     State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,

@@ -39,10 +39,13 @@ pub fn generate_key() -> Result<String> {
 /// The caller of a request, with what the gateway knows about it.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// Who the caller is: anonymous, the master key, or a virtual key.
     pub principal: Principal,
+    /// The stored record of the virtual key presented, if any.
     pub key: Option<Arc<KeyRecord>>,
     /// The key's user and team, when it has them (and they exist).
     pub user: Option<Arc<Owner>>,
+    /// The key's team, when it has one (and it exists).
     pub team: Option<Arc<Owner>>,
 }
 

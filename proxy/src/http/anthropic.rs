@@ -40,7 +40,7 @@ pub(crate) fn routes() -> Routes {
 }
 
 /// An error in Anthropic's shape.
-pub struct AnthropicError(pub Error);
+pub(crate) struct AnthropicError(pub Error);
 
 impl From<Error> for AnthropicError {
     fn from(e: Error) -> Self {
@@ -55,7 +55,7 @@ impl From<crate::error::ApiError> for AnthropicError {
 }
 
 /// Anthropic's `error.type` for a kind.
-pub fn anthropic_error_type(kind: ErrorKind) -> &'static str {
+pub(crate) fn anthropic_error_type(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::Authentication => "authentication_error",
         ErrorKind::PermissionDenied => "permission_error",
@@ -96,7 +96,7 @@ impl IntoResponse for AnthropicError {
 
 /// `POST /v1/messages` request body.
 #[derive(Debug, Deserialize)]
-pub struct MessagesRequest {
+pub(crate) struct MessagesRequest {
     pub model: String,
     pub max_tokens: u32,
     pub messages: Vec<InMessage>,
@@ -131,26 +131,26 @@ pub struct MessagesRequest {
 /// `system`: a string or text blocks.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum SystemPrompt {
+pub(crate) enum SystemPrompt {
     Text(String),
     Blocks(Vec<Map<String, Value>>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InMessage {
+pub(crate) struct InMessage {
     pub role: String,
     pub content: InContent,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum InContent {
+pub(crate) enum InContent {
     Text(String),
     Blocks(Vec<Map<String, Value>>),
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InTool {
+pub(crate) struct InTool {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -162,7 +162,7 @@ pub struct InTool {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InToolChoice {
+pub(crate) struct InToolChoice {
     #[serde(rename = "type")]
     pub r#type: String,
     #[serde(default)]
@@ -218,7 +218,7 @@ pub(crate) fn tool_result_text(block: &Map<String, Value>) -> String {
 }
 
 /// Anthropic request → OpenAI chat request.
-pub fn to_chat(req: MessagesRequest) -> Result<ChatCompletionRequest, Error> {
+pub(crate) fn to_chat(req: MessagesRequest) -> Result<ChatCompletionRequest, Error> {
     let mut messages = Vec::new();
     match req.system {
         Some(SystemPrompt::Text(t)) => messages.push(ChatMessage::system(t)),
@@ -421,7 +421,7 @@ pub(crate) fn usage_json(u: Option<&llmux_core::types::chat::Usage>) -> Value {
 }
 
 /// OpenAI completion → Anthropic message.
-pub fn to_message(c: &ChatCompletion) -> Value {
+pub(crate) fn to_message(c: &ChatCompletion) -> Value {
     let choice = c.choices.first();
     let mut content = Vec::new();
     if let Some(m) = choice.map(|c| &c.message) {
@@ -677,7 +677,7 @@ pub(crate) fn anthropic_stream(
 }
 
 /// `POST /v1/messages`.
-pub async fn messages(
+pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Bytes,

@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Routes {
 
 /// `POST /completions` request body.
 #[derive(Debug, Deserialize)]
-pub struct TextCompletionRequest {
+pub(crate) struct TextCompletionRequest {
     pub model: String,
     pub prompt: OneOrMany<String>,
     #[serde(default)]
@@ -139,7 +139,7 @@ pub(crate) fn text_id(id: &str) -> String {
 }
 
 /// A chat completion as a `text_completion` object.
-pub fn to_text_completion(c: &ChatCompletion) -> Value {
+pub(crate) fn to_text_completion(c: &ChatCompletion) -> Value {
     let choices: Vec<Value> = c
         .choices
         .iter()
@@ -169,7 +169,7 @@ pub fn to_text_completion(c: &ChatCompletion) -> Value {
 }
 
 /// A chat chunk as a `text_completion` stream chunk.
-pub fn encode_text_chunk(c: &ChatCompletionChunk) -> serde_json::Result<Vec<u8>> {
+pub(crate) fn encode_text_chunk(c: &ChatCompletionChunk) -> serde_json::Result<Vec<u8>> {
     let choices: Vec<Value> = c
         .choices
         .iter()
@@ -196,7 +196,7 @@ pub fn encode_text_chunk(c: &ChatCompletionChunk) -> serde_json::Result<Vec<u8>>
 }
 
 /// `POST /completions`.
-pub async fn text_completions(
+pub(crate) async fn text_completions(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Bytes,

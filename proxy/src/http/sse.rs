@@ -18,7 +18,7 @@ use crate::pricing::UsageTracker;
 
 /// How a stream ended, reported once (also when the client disconnects).
 #[derive(Debug, Default)]
-pub struct StreamOutcome {
+pub(crate) struct StreamOutcome {
     /// The usage the upstream reported, or what it takes to estimate it.
     pub usage: UsageTracker,
     /// The error that ended it, if one did.
@@ -31,11 +31,11 @@ pub struct StreamOutcome {
 
 /// Serializes one chunk for the client (chat chunks as they are; the legacy
 /// completions route re-shapes them).
-pub type ChunkEncoder = fn(&llmux_core::ChatCompletionChunk) -> serde_json::Result<Vec<u8>>;
+pub(crate) type ChunkEncoder = fn(&llmux_core::ChatCompletionChunk) -> serde_json::Result<Vec<u8>>;
 
 /// Options of one streamed response.
 #[derive(Debug, Clone, Copy)]
-pub struct SseOptions {
+pub(crate) struct SseOptions {
     /// How chunks are written.
     pub encode: ChunkEncoder,
     /// The client asked for `stream_options.include_usage`; otherwise usage
@@ -75,7 +75,7 @@ impl Drop for State {
 }
 
 /// `data: <json>\n\n`
-pub fn data_frame(json: &[u8]) -> Bytes {
+pub(crate) fn data_frame(json: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(json.len() + 8);
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(json);
@@ -85,7 +85,7 @@ pub fn data_frame(json: &[u8]) -> Bytes {
 
 /// The SSE byte stream for `inner`; `on_end` runs exactly once, with
 /// `usage` having seen every chunk.
-pub fn sse_stream(
+pub(crate) fn sse_stream(
     inner: ChatStream,
     options: SseOptions,
     usage: UsageTracker,

@@ -9,50 +9,78 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+/// Labels of `llmux_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// Route name, e.g. `chat_completions`.
     pub route: &'static str,
+    /// Configured model group (or wildcard pattern) serving the request, else `unknown`.
     pub model_group: String,
+    /// HTTP status code of the answer.
     pub status: u16,
 }
 
+/// Labels of the per-route metrics: request duration, stream errors, cache hits.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
+    /// Route name, e.g. `chat_completions`.
     pub route: &'static str,
+    /// Configured model group (or wildcard pattern) serving the request, else `unknown`.
     pub model_group: String,
 }
 
+/// Labels of the per-deployment metrics: upstream latency and spend.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeploymentLabels {
+    /// Configured model group (or wildcard pattern) the deployment served.
     pub model_group: String,
+    /// Deployment id (`model_info.id`, or generated).
     pub deployment: String,
 }
 
+/// Labels of `llmux_tokens_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
+    /// Configured model group (or wildcard pattern) the deployment served.
     pub model_group: String,
+    /// Deployment id (`model_info.id`, or generated).
     pub deployment: String,
+    /// Token type: `prompt` or `completion`.
     pub r#type: &'static str,
 }
 
+/// Labels of `llmux_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
+    /// Route name, e.g. `chat_completions`.
     pub route: &'static str,
+    /// Configured model group (or wildcard pattern) asked for, else `unknown`.
     pub model_group: String,
+    /// Error kind, named like LiteLLM's exceptions (`RateLimitError`, `Timeout`, …).
     pub kind: &'static str,
 }
 
 /// The gateway's metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// Requests answered, by route, model group and HTTP status (`llmux_requests_total`).
     pub requests: Family<RequestLabels, Counter>,
+    /// Seconds from request to response head, for streams to the first chunk
+    /// (`llmux_request_duration_seconds`).
     pub request_duration: Family<RouteLabels, Histogram>,
+    /// Seconds the serving deployment took (`llmux_upstream_latency_seconds`); not for cache hits.
     pub upstream_latency: Family<DeploymentLabels, Histogram>,
+    /// Seconds spent in llmux itself, excluding the upstream (`llmux_overhead_seconds`).
     pub overhead: Histogram,
+    /// Prompt and completion tokens of answered calls (`llmux_tokens_total`); not for cache hits.
     pub tokens: Family<TokenLabels, Counter>,
+    /// Cost of answered calls in USD (`llmux_spend_usd_total`).
     pub spend: Family<DeploymentLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    /// Failed requests, by route, model group and error kind (`llmux_errors_total`).
     pub errors: Family<ErrorLabels, Counter>,
+    /// Streams that failed after the response had started (`llmux_stream_errors_total`).
     pub stream_errors: Family<RouteLabels, Counter>,
+    /// Requests answered from the response cache (`llmux_cache_hits_total`).
     pub cache_hits: Family<RouteLabels, Counter>,
 }
 

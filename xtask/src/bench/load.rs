@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 /// What to send, and where.
 #[derive(Clone)]
-pub struct Target {
+pub(super) struct Target {
     pub addr: SocketAddr,
     pub path: &'static str,
     pub auth: Option<String>,
@@ -28,14 +28,14 @@ pub struct Target {
 }
 
 /// One keep-alive connection.
-pub struct Conn {
+pub(super) struct Conn {
     sender: SendRequest<Full<Bytes>>,
     target: Target,
 }
 
 /// Timing of one streamed response.
 #[derive(Debug, Clone, Copy)]
-pub struct StreamTiming {
+pub(super) struct StreamTiming {
     /// Until the first body bytes (the first SSE event).
     pub first: Duration,
     /// Until the end of the body.
@@ -43,7 +43,7 @@ pub struct StreamTiming {
 }
 
 impl Conn {
-    pub async fn open(target: &Target) -> Result<Conn, String> {
+    pub(super) async fn open(target: &Target) -> Result<Conn, String> {
         let stream = TcpStream::connect(target.addr)
             .await
             .map_err(|e| format!("connect {}: {e}", target.addr))?;
@@ -96,7 +96,7 @@ impl Conn {
     }
 
     /// One request, reading the whole body; its latency.
-    pub async fn request(&mut self) -> Result<Duration, String> {
+    pub(super) async fn request(&mut self) -> Result<Duration, String> {
         let started = Instant::now();
         let resp = self.send().await?;
         resp.into_body()
@@ -108,7 +108,7 @@ impl Conn {
 
     /// One streamed request: time to the first body bytes and to the end.
     /// Fails unless the stream ends with `data: [DONE]`.
-    pub async fn stream(&mut self) -> Result<StreamTiming, String> {
+    pub(super) async fn stream(&mut self) -> Result<StreamTiming, String> {
         let started = Instant::now();
         let resp = self.send().await?;
         let mut body = resp.into_body();
@@ -143,20 +143,20 @@ impl Conn {
 
 /// Latencies in nanoseconds, sorted, with nearest-rank percentiles.
 #[derive(Debug, Clone, Default)]
-pub struct Samples(Vec<u64>);
+pub(super) struct Samples(Vec<u64>);
 
 impl Samples {
-    pub fn new(mut v: Vec<u64>) -> Samples {
+    pub(super) fn new(mut v: Vec<u64>) -> Samples {
         v.sort_unstable();
         Samples(v)
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.0.len()
     }
 
     /// The `p`-th percentile (0–100).
-    pub fn pct(&self, p: f64) -> Duration {
+    pub(super) fn pct(&self, p: f64) -> Duration {
         if self.0.is_empty() {
             return Duration::ZERO;
         }
@@ -173,7 +173,7 @@ fn nanos(d: Duration) -> u64 {
 /// Sequential single requests alternating between two targets (A, B, A, B,
 /// …) on one connection each, so drift affects both alike. `n` pairs at most,
 /// stopping at `deadline`.
-pub async fn sequential_pair(
+pub(super) async fn sequential_pair(
     a: &Target,
     b: &Target,
     n: usize,
@@ -210,7 +210,7 @@ pub async fn sequential_pair(
 
 /// Closed loop: `conns` connections each sending back to back for `duration`.
 /// Returns (completed, errors, elapsed).
-pub async fn closed_loop(
+pub(super) async fn closed_loop(
     target: &Target,
     conns: usize,
     duration: Duration,
@@ -253,7 +253,7 @@ pub async fn closed_loop(
 }
 
 /// Result of one open-loop run.
-pub struct OpenLoop {
+pub(super) struct OpenLoop {
     pub latencies: Samples,
     pub sent: u64,
     pub errors: u64,
@@ -265,7 +265,7 @@ pub struct OpenLoop {
 /// scheduled time is timed from when it was sent (timer jitter is not the
 /// gateway's latency); one that waited for a busy connection is timed from
 /// its scheduled time (the wait is).
-pub async fn open_loop(
+pub(super) async fn open_loop(
     target: &Target,
     rate: u64,
     duration: Duration,
@@ -329,7 +329,7 @@ pub async fn open_loop(
 
 /// Open `n` slow streams at once; while they are all open, call `sample`
 /// every 50 ms. Returns (streams completed, failures, first error).
-pub async fn concurrent_streams<F: FnMut()>(
+pub(super) async fn concurrent_streams<F: FnMut()>(
     target: &Target,
     n: usize,
     budget: Duration,

@@ -23,9 +23,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// Delay between the chunks of a slow stream.
-pub const SLOW_CHUNK_EVERY: Duration = Duration::from_millis(100);
+pub(super) const SLOW_CHUNK_EVERY: Duration = Duration::from_millis(100);
 /// Content chunks in a slow stream.
-pub const SLOW_CHUNKS: usize = 20;
+pub(super) const SLOW_CHUNKS: usize = 20;
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -123,7 +123,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
 }
 
 /// Bind on 127.0.0.1 and serve on the current runtime until it stops.
-pub async fn start() -> std::io::Result<SocketAddr> {
+pub(super) async fn start() -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
