@@ -15,6 +15,7 @@
 
 pub mod endpoint;
 pub mod error;
+pub mod headers;
 pub mod model;
 pub mod multipart;
 pub mod params;

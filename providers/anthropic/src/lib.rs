@@ -92,12 +92,7 @@ pub struct AnthropicProvider {
 }
 
 fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-        .with_provider("anthropic")
-    })
+    llmux_core::headers::header_value(name, value).map_err(|e| e.with_provider("anthropic"))
 }
 
 fn split_betas(value: &str, out: &mut Vec<String>) {

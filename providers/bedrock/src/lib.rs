@@ -94,12 +94,7 @@ pub struct BedrockProvider {
 }
 
 fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-        .with_provider(PROVIDER)
-    })
+    llmux_core::headers::header_value(name, value).map_err(|e| e.with_provider(PROVIDER))
 }
 
 /// Percent-encode `s` as one URL path segment (everything but RFC 3986
@@ -146,13 +141,10 @@ impl BedrockProvider {
             .with_provider(PROVIDER));
         }
         let mut headers = Vec::new();
-        for (k, v) in &params.extra_headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-                    .with_provider(PROVIDER)
-            })?;
-            headers.push((name, header_value(k, v)?));
-        }
+        headers.extend(
+            llmux_core::headers::extra_headers(&params.extra_headers)
+                .map_err(|e| e.with_provider(PROVIDER))?,
+        );
         if let Auth::Bearer(key) = &auth {
             header_value("the Bedrock API key", key)?;
         }

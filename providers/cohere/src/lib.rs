@@ -28,6 +28,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
+use llmux_core::headers::header_value;
 use llmux_core::stream::decode_stream;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -65,14 +66,6 @@ pub struct CohereProvider {
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Option<Duration>,
     transport: HttpTransport,
-}
-
-fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-    })
 }
 
 /// The `…/v2` root of a base URL. Accepts a host (`https://api.cohere.com`),
@@ -125,12 +118,7 @@ impl CohereProvider {
             .or_else(|| env.first(COHERE_BASE_ENV))
             .unwrap_or_else(|| COHERE_DEFAULT_BASE.to_string());
         let mut headers = Vec::new();
-        for (k, v) in &params.extra_headers {
-            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-            })?;
-            headers.push((hname, header_value(k, v)?));
-        }
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
         Ok(CohereProvider {
             name,
             root: api_root(&base),

@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
+use llmux_core::headers::header_value;
 use llmux_core::stream::decode_stream;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -111,14 +112,6 @@ pub struct GeminiProvider {
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Option<Duration>,
     transport: HttpTransport,
-}
-
-fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-    })
 }
 
 fn trim_base(base: &str) -> String {
@@ -209,12 +202,7 @@ impl GeminiProvider {
             }
         };
         let mut headers = Vec::new();
-        for (k, v) in &params.extra_headers {
-            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-            })?;
-            headers.push((hname, header_value(k, v)?));
-        }
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
         Ok(GeminiProvider {
             name,
             backend,

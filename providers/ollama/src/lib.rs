@@ -31,6 +31,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
+use llmux_core::headers::header_value;
 use llmux_core::stream::decode_stream;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -89,14 +90,6 @@ pub struct OllamaProvider {
     transport: HttpTransport,
 }
 
-fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-    })
-}
-
 impl OllamaProvider {
     /// Build `ollama` or `ollama_chat` from `params`, falling back to `env`.
     pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
@@ -123,12 +116,7 @@ impl OllamaProvider {
             .map(|k| header_value("api_key", &format!("Bearer {k}")))
             .transpose()?;
         let mut headers = Vec::new();
-        for (k, v) in &params.extra_headers {
-            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-            })?;
-            headers.push((hname, header_value(k, v)?));
-        }
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
         Ok(OllamaProvider {
             name,
             root: server_root(&base),

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
+use llmux_core::headers::header_value;
 use llmux_core::multipart::{audio_content_type, MultipartForm};
 use llmux_core::stream::decode_stream;
 use llmux_core::transport::{decode_json, UpstreamResponse};
@@ -85,14 +86,6 @@ pub fn provider_names() -> impl Iterator<Item = &'static str> {
         .chain(presets::PRESETS.iter().map(|p| p.name))
 }
 
-fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
-        Error::bad_request(format!(
-            "{name} contains characters not allowed in an HTTP header"
-        ))
-    })
-}
-
 fn trim_base(base: &str) -> String {
     base.trim().trim_end_matches('/').to_string()
 }
@@ -146,12 +139,7 @@ impl OpenAiProvider {
                 header_value("organization", &org)?,
             ));
         }
-        for (k, v) in &params.extra_headers {
-            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-            })?;
-            headers.push((hname, header_value(k, v)?));
-        }
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
         Ok(OpenAiProvider {
             name,
             target,
