@@ -204,7 +204,7 @@ impl HttpTransport {
             .await
             .map_err(|e| e.with_provider(provider).with_model(model))?;
         if !response.status.is_success() {
-            return Err(on_error(&response).with_model(model));
+            return Err(upstream_error(on_error(&response)).with_model(model));
         }
         Ok(response)
     }
@@ -229,10 +229,19 @@ impl HttpTransport {
                 .collect()
                 .await
                 .map_err(|e| e.with_provider(provider).with_model(model))?;
-            return Err(on_error(&whole).with_model(model));
+            return Err(upstream_error(on_error(&whole)).with_model(model));
         }
         Ok(upstream)
     }
+}
+
+/// An upstream's error as callers see it: credentials the upstream echoed
+/// (its own request's `Authorization`, say) are redacted from the message.
+fn upstream_error(mut e: Error) -> Error {
+    if let std::borrow::Cow::Owned(clean) = crate::text::redact_secrets(&e.message) {
+        e.message = clean;
+    }
+    e
 }
 
 /// Decode a JSON response body, or fail with `BadGateway` naming the provider.

@@ -1194,3 +1194,29 @@ async fn azure_style_route_takes_the_model_from_the_path() {
         "{body}"
     );
 }
+
+/// Hardening issue, finding 12: an upstream error that echoes the request's
+/// Authorization header reached the caller verbatim, provider key included.
+#[tokio::test]
+async fn upstream_error_text_never_carries_the_provider_key() {
+    let up = openai::start().await.unwrap();
+    let gw = start(&config_for(&up, "")).await;
+    up.enqueue(MockResponse::json(
+        401,
+        &error_body(
+            "Invalid credentials in header Authorization: Bearer sk-upstream",
+            "invalid_request_error",
+            None,
+            Some("invalid_api_key"),
+        ),
+    ));
+    let resp = post(&gw, "/v1/chat/completions", &hi(false)).await;
+    assert_eq!(resp.status(), 401);
+    let body = resp.text().await.unwrap();
+    assert!(!body.contains("sk-upstream"), "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid credentials in header Authorization: Bearer [redacted]"
+    );
+}

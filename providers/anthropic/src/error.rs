@@ -12,7 +12,6 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
-use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -45,15 +44,7 @@ pub fn kind_for_type(error_type: &str) -> Option<ErrorKind> {
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let fallback = || {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status} with an empty body")
-        } else {
-            format!("upstream returned HTTP {status}: {}", truncate(text, 500))
-        }
-    };
+    let fallback = || llmux_core::text::upstream_status_text(status, body);
     let err = match parsed.as_ref().and_then(|v| v.get("error")) {
         Some(obj @ Value::Object(_)) => from_object(provider, Some(status), obj, fallback),
         _ => Error::new(ErrorKind::from_status(status), fallback()).with_provider(provider),

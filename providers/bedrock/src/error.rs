@@ -12,7 +12,6 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
-use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -88,15 +87,7 @@ pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                format!("upstream returned HTTP {status} with an empty body")
-            } else {
-                format!("upstream returned HTTP {status}: {}", truncate(text, 500))
-            }
-        });
+        .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
     let name = headers
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())

@@ -10,7 +10,6 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
-use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -41,15 +40,10 @@ pub fn kind_for_status(status: u16) -> ErrorKind {
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed.as_ref().and_then(message_of).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status} with an empty body")
-        } else {
-            format!("upstream returned HTTP {status}: {}", truncate(text, 500))
-        }
-    });
+    let message = parsed
+        .as_ref()
+        .and_then(message_of)
+        .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
     let kind = refine(kind_for_status(status), &message);
     Error::new(kind, message)
         .with_provider(provider)

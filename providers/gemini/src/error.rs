@@ -7,7 +7,6 @@
 //! context-window error or, for a bad Gemini API key, an authentication error.
 //! A `google.rpc.RetryInfo` detail (`"retryDelay": "37s"`) becomes `retry_after`.
 
-use llmux_core::text::truncate;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -49,15 +48,7 @@ pub fn kind_for_status(status: &str) -> Option<ErrorKind> {
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let fallback = || {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status} with an empty body")
-        } else {
-            format!("upstream returned HTTP {status}: {}", truncate(text, 500))
-        }
-    };
+    let fallback = || llmux_core::text::upstream_status_text(status, body);
     let err = match parsed.as_ref().and_then(error_object) {
         Some(obj) => from_object(provider, status, obj, fallback),
         None => Error::new(ErrorKind::from_status(status), fallback()).with_provider(provider),

@@ -49,16 +49,10 @@ pub fn message_of(v: &Value) -> Option<String> {
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed.as_ref().and_then(message_of).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status} with an empty body")
-        } else {
-            let cut = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-            format!("upstream returned HTTP {status}: {}", &text[..cut])
-        }
-    });
+    let message = parsed
+        .as_ref()
+        .and_then(message_of)
+        .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
     Error::new(refine(ErrorKind::from_status(status), &message), message)
         .with_provider(provider)
         .with_upstream_status(status)

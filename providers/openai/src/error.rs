@@ -8,7 +8,6 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
-use llmux_core::text::truncate;
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -39,15 +38,7 @@ pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8
         Some(v) => fields(v),
         None => (None, None, None, None),
     };
-    let message = message.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status} with an empty body")
-        } else {
-            format!("upstream returned HTTP {status}: {}", truncate(text, 500))
-        }
-    });
+    let message = message.unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
     let kind = classify(status, &message, code.as_deref(), r#type.as_deref());
     let mut err = Error::new(kind, message)
         .with_provider(provider)

@@ -445,22 +445,10 @@ impl Provider for OpenAiProvider {
         let http = self.encode_chat(&request, true)?;
         let upstream = self
             .transport
-            .send_streaming(http, self.timeout)
-            .await
-            .map_err(|e| {
-                e.with_provider(self.name)
-                    .with_model(request.model.as_str())
-            })?;
-        if !upstream.status.is_success() {
-            let whole = upstream.collect().await?;
-            return Err(error::decode_error(
-                self.name,
-                whole.status.as_u16(),
-                &whole.headers,
-                &whole.body,
-            )
-            .with_model(request.model.as_str()));
-        }
+            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
+                self.decode_error(r)
+            })
+            .await?;
         Ok(decode_stream(
             upstream.body,
             OpenAiStreamDecoder::new(self.name),
