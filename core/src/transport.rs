@@ -25,7 +25,18 @@ pub struct TransportConfig {
     pub pool_max_idle_per_host: usize,
     /// `User-Agent` sent upstream.
     pub user_agent: String,
+    /// Largest whole (non-streamed) response body read; a larger one is an
+    /// error instead of memory the upstream decides.
+    pub max_response_bytes: usize,
 }
+
+/// The default cap on a whole upstream response (an hour of speech audio
+/// or a batch of base64 images fits).
+pub const MAX_RESPONSE_BYTES: usize = 100 << 20;
+/// The most of an error body read (its message is what matters).
+const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
+/// Redirects followed, all to the upstream's own origin.
+const MAX_REDIRECTS: usize = 5;
 
 impl Default for TransportConfig {
     fn default() -> Self {
@@ -34,6 +45,7 @@ impl Default for TransportConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
             user_agent: concat!("llmux/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -60,24 +72,69 @@ pub struct UpstreamStream {
 }
 
 impl UpstreamStream {
-    /// Read the rest of the body (used for error responses to stream requests).
-    pub async fn collect(mut self) -> Result<UpstreamResponse> {
-        let mut buf = Vec::new();
-        while let Some(piece) = self.body.next().await {
-            buf.extend_from_slice(&piece?);
-        }
+    /// Read the rest of the body (used for error responses to stream
+    /// requests), keeping at most 1 MiB of it.
+    pub async fn collect(self) -> Result<UpstreamResponse> {
+        let body = read_capped(self.body, MAX_ERROR_BODY_BYTES, Overflow::Truncate).await?;
         Ok(UpstreamResponse {
             status: self.status,
             headers: self.headers,
-            body: Bytes::from(buf),
+            body,
         })
     }
+}
+
+/// What to do with a body longer than its cap.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// Keep the first `cap` bytes (an error body: its start says what went wrong).
+    Truncate,
+    /// Fail: a response that large is not served.
+    Refuse,
+}
+
+/// Read `body` whole, up to `cap` bytes.
+async fn read_capped(mut body: ByteStream, cap: usize, overflow: Overflow) -> Result<Bytes> {
+    let mut buf = Vec::new();
+    while let Some(piece) = body.next().await {
+        let piece = piece?;
+        if buf.len() + piece.len() > cap {
+            if overflow == Overflow::Refuse {
+                return Err(Error::bad_gateway(format!(
+                    "upstream response is larger than {cap} bytes; not read"
+                )));
+            }
+            buf.extend_from_slice(&piece[..cap - buf.len()]);
+            break;
+        }
+        buf.extend_from_slice(&piece);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Pooled HTTP client. Cheap to clone; clones share the pool.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+/// Follow a redirect only to the upstream's own scheme, host and port (a
+/// `307` elsewhere would re-send the prompt and the provider key to a
+/// host nobody configured), at most [`MAX_REDIRECTS`] times.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt.previous().first().is_some_and(|first| {
+            first.scheme() == attempt.url().scheme()
+                && first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 impl HttpTransport {
@@ -89,6 +146,7 @@ impl HttpTransport {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .user_agent(config.user_agent.clone())
             .tcp_nodelay(true)
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| {
                 Error::new(
@@ -96,7 +154,10 @@ impl HttpTransport {
                     format!("cannot build HTTP client: {e}"),
                 )
             })?;
-        Ok(HttpTransport { client })
+        Ok(HttpTransport {
+            client,
+            max_response_bytes: config.max_response_bytes,
+        })
     }
 
     /// The process-wide default transport, built on first use.
@@ -106,6 +167,7 @@ impl HttpTransport {
             .get_or_init(|| {
                 HttpTransport::new(&TransportConfig::default()).unwrap_or_else(|_| HttpTransport {
                     client: reqwest::Client::new(),
+                    max_response_bytes: MAX_RESPONSE_BYTES,
                 })
             })
             .clone()
@@ -141,7 +203,29 @@ impl HttpTransport {
             .map_err(map_reqwest_error)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(map_reqwest_error)?;
+        let declared = response.content_length().unwrap_or(0);
+        let cap = self.max_response_bytes;
+        let overflow = if status.is_success() {
+            if declared > cap as u64 {
+                return Err(Error::bad_gateway(format!(
+                    "upstream response is larger than {cap} bytes ({declared}); not read"
+                )));
+            }
+            Overflow::Refuse
+        } else {
+            Overflow::Truncate
+        };
+        let cap = if status.is_success() {
+            cap
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        let chunks: ByteStream = Box::pin(
+            response
+                .bytes_stream()
+                .map(|r| r.map_err(map_reqwest_error)),
+        );
+        let body = read_capped(chunks, cap, overflow).await?;
         Ok(UpstreamResponse {
             status,
             headers,
@@ -203,6 +287,9 @@ impl HttpTransport {
             .send(request, timeout)
             .await
             .map_err(|e| e.with_provider(provider).with_model(model))?;
+        if response.status.is_redirection() {
+            return Err(refused_redirect(&response.headers, provider, model));
+        }
         if !response.status.is_success() {
             return Err(upstream_error(on_error(&response)).with_model(model));
         }
@@ -224,6 +311,9 @@ impl HttpTransport {
             .send_streaming(request, timeout)
             .await
             .map_err(|e| e.with_provider(provider).with_model(model))?;
+        if upstream.status.is_redirection() {
+            return Err(refused_redirect(&upstream.headers, provider, model));
+        }
         if !upstream.status.is_success() {
             let whole = upstream
                 .collect()
@@ -233,6 +323,20 @@ impl HttpTransport {
         }
         Ok(upstream)
     }
+}
+
+/// A redirect the transport did not follow (to another host, or too many).
+fn refused_redirect(headers: &HeaderMap, provider: &str, model: &str) -> Error {
+    let location = headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no location)");
+    Error::bad_gateway(format!(
+        "upstream redirected to {}; redirects to another host are not followed",
+        crate::text::redact_secrets(crate::text::truncate(location, 200))
+    ))
+    .with_provider(provider)
+    .with_model(model)
 }
 
 /// An upstream's error as callers see it: credentials the upstream echoed
