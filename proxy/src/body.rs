@@ -6,8 +6,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Parse a JSON body into `T`, with the path of the offending field.
+/// Bytes after the JSON value (other than white space) are refused: a body
+/// is one JSON value, and what follows it would be silently dropped.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    parse_from(&mut serde_json::Deserializer::from_slice(body))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = parse_from(&mut de)?;
+    de.end()
+        .map_err(|e| Error::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    Ok(value)
 }
 
 /// [`parse_json`] for a body already parsed into a JSON value.

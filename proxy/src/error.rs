@@ -39,3 +39,41 @@ impl IntoResponse for ApiError {
 pub(crate) fn internal(message: &str) -> ApiError {
     ApiError(Error::new(ErrorKind::InternalServer, message.to_string()))
 }
+
+/// Answers that axum's extractors write as plain text (a body over the size
+/// limit, a bad query string, a malformed multipart body) rewritten in the
+/// API's error shape, keeping their status: OpenAI's, or Anthropic's on
+/// `/v1/messages`. The gateway's own errors are JSON already and pass as
+/// they are; so do successful answers.
+pub(crate) async fn shape_plain_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let anthropic = request.uri().path().starts_with("/v1/messages");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        t => t.to_string(),
+    };
+    let err = Error::new(ErrorKind::from_status(status.as_u16()), message);
+    let mut shaped = if anthropic {
+        crate::http::anthropic::AnthropicError(err).into_response()
+    } else {
+        ApiError(err).into_response()
+    };
+    *shaped.status_mut() = status;
+    shaped
+}

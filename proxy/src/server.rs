@@ -589,6 +589,7 @@ pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Rout
         .fallback(crate::http::ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(gateway.max_body_bytes))
         .with_state(gateway)
+        .layer(axum::middleware::from_fn(crate::error::shape_plain_errors))
         .layer(cors)
 }
 

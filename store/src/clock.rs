@@ -21,10 +21,13 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system's clock plus an offset that tests advance.
+/// The system's clock plus an offset that tests advance; frozen, it stops
+/// following the system clock (for tests that must not see a second pass).
 #[derive(Debug, Default)]
 pub struct OffsetClock {
     offset: AtomicI64,
+    /// The system time it was frozen at; 0 while it follows the system clock.
+    frozen_at: AtomicI64,
 }
 
 impl OffsetClock {
@@ -32,10 +35,25 @@ impl OffsetClock {
     pub fn advance(&self, secs: i64) {
         self.offset.fetch_add(secs, Ordering::SeqCst);
     }
+
+    /// Stop following the system clock: from now on only
+    /// [`OffsetClock::advance`] moves time.
+    pub fn freeze(&self) {
+        let _ = self.frozen_at.compare_exchange(
+            0,
+            SystemClock.now(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> i64 {
-        SystemClock.now() + self.offset.load(Ordering::SeqCst)
+        let base = match self.frozen_at.load(Ordering::SeqCst) {
+            0 => SystemClock.now(),
+            frozen => frozen,
+        };
+        base + self.offset.load(Ordering::SeqCst)
     }
 }

@@ -451,6 +451,41 @@ async fn bad_input_gets_openai_errors_and_the_gateway_keeps_serving() {
         json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x".repeat(20_000)}]});
     let resp = post(&gw, "/v1/chat/completions", &big).await;
     assert_eq!(resp.status(), 413);
+    // Hardening issue, finding 8: the 413 (and other extractor rejections)
+    // answered plain text, not OpenAI's error JSON.
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("length limit exceeded"),
+        "{body}"
+    );
+    let resp = client()
+        .post(format!("{}/v1/audio/transcriptions", gw.url))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nnot a part")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    // Finding 13: bytes after the JSON body were accepted and ignored.
+    let resp = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("content-type", "application/json")
+        .body(r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]} trailing"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid JSON in request body: trailing characters at line 1 column 69"
+    );
 
     let resp = client()
         .get(format!("{}/v1/nope", gw.url))

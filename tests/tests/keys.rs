@@ -352,6 +352,47 @@ async fn every_admin_route_refuses_anything_but_the_master_key() {
     }
 }
 
+/// Hardening issue, finding 9: `page=i64::MAX` overflowed the offset
+/// (PostgreSQL 503, SQLite page 1), a NUL byte in an id came back as the
+/// database's own error text, and a bad query string answered plain text.
+#[tokio::test]
+async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    for path in [
+        "/key/list?page=9223372036854775807",
+        "/user/list?page=9223372036854775807&page_size=100",
+    ] {
+        let r = get(&gw, path, Some(MASTER)).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.body["error"]["param"], "page", "{path}");
+    }
+    let r = get(&gw, "/user/info?user_id=a%00b", Some(MASTER)).await;
+    assert_eq!(
+        error(&r),
+        (
+            400,
+            "invalid_request_error",
+            "admin requests may not contain NUL characters (\\u0000 or %00)"
+        )
+    );
+    let r = post(
+        &gw,
+        "/user/new",
+        Some(MASTER),
+        json!({"user_id": "a\u{0}b"}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = get(&gw, "/key/list?page=lots", Some(MASTER)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["error"]["type"], "invalid_request_error",
+        "{}",
+        r.body
+    );
+}
+
 #[tokio::test]
 async fn bad_management_input_is_a_400_naming_the_field() {
     let upstream = openai::start().await.unwrap();
@@ -562,6 +603,8 @@ async fn max_parallel_requests_limits_calls_in_flight() {
 async fn expired_keys_are_refused() {
     let upstream = openai::start().await.unwrap();
     let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    // A second passing on the wall clock mid-test made this flaky.
+    gw.clock.freeze();
     let key = generate(&gw, json!({"duration": "1h"})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     gw.clock.advance(3599);

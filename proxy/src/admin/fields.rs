@@ -7,9 +7,14 @@ use llmux_store::{parse_duration, to_nano};
 
 use crate::error::ApiError;
 
-/// A database failure, answered as 503 (the caller may retry).
+/// A database failure, answered as 503 (the caller may retry). The
+/// database's own text goes to the log, not to the caller.
 pub(crate) fn store_error(e: llmux_store::StoreError) -> ApiError {
-    ApiError(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
+    tracing::warn!(error = %e, "admin request failed in the database");
+    ApiError(Error::new(
+        ErrorKind::ServiceUnavailable,
+        format!("database unavailable while trying to {}", e.context),
+    ))
 }
 
 /// A USD amount as nano-dollars, or a 400 naming the field.
@@ -51,3 +56,21 @@ pub(crate) fn token_hash_of(key: &str) -> String {
         hash_key(key)
     }
 }
+
+/// The row offset of page `page` (1-based) of `size` rows, or a 400 when
+/// the page is past any table (a huge `page` overflowed the offset).
+pub(crate) fn page_offset(page: i64, size: i64) -> Result<i64, Error> {
+    page.saturating_sub(1)
+        .max(0)
+        .checked_mul(size)
+        .filter(|offset| *offset <= MAX_OFFSET)
+        .ok_or_else(|| {
+            Error::bad_request(format!(
+                "page {page} is past the end (at most {MAX_OFFSET} rows can be skipped)"
+            ))
+            .with_param("page")
+        })
+}
+
+/// The most rows a page may skip.
+const MAX_OFFSET: i64 = 100_000_000;

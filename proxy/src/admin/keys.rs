@@ -11,7 +11,9 @@ use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::admin::fields::{check_duration, check_limit, check_money, store_error, token_hash_of};
+use crate::admin::fields::{
+    check_duration, check_limit, check_money, page_offset, store_error, token_hash_of,
+};
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{display_name, generate_key, hash_key, VirtualKeys};
 use crate::body::parse_json;
@@ -335,7 +337,7 @@ pub(crate) async fn list(
             q.user_id.as_deref(),
             q.team_id.as_deref(),
             size,
-            (page - 1) * size,
+            page_offset(page, size)?,
         )
         .await
         .map_err(store_error)?;

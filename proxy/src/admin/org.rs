@@ -15,7 +15,7 @@ use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::admin::fields::{check_duration, check_limit, check_money, store_error};
+use crate::admin::fields::{check_duration, check_limit, check_money, page_offset, store_error};
 use crate::admin::keys::key_info;
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{generate_key, VirtualKeys};
@@ -401,7 +401,7 @@ pub(crate) async fn list<K: OwnerKind>(
     let size = q.page_size.unwrap_or(25).clamp(1, 100);
     let owners = keys
         .store()
-        .list_owners(kind, size, (page - 1) * size)
+        .list_owners(kind, size, page_offset(page, size)?)
         .await
         .map_err(store_error)?;
     let items: Vec<Value> = owners.iter().map(|o| owner_info(kind, o)).collect();
