@@ -2,7 +2,8 @@
 //! and spend from its PostgreSQL database into llmux's database.
 
 use clap::Args;
-use llmux_import::{check_source_url, import_litellm, redact_url};
+use llmux_import::{check_source_url, import_litellm};
+use llmux_store::db::redact_url;
 use llmux_store::Store;
 
 /// Arguments of `llmux import-litellm`.

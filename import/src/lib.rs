@@ -32,6 +32,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Connection;
 use sqlx::Row;
 
+use llmux_store::db::redact_url;
 use llmux_store::keys::{display_name, hash_key};
 use llmux_store::{
     parse_duration, to_nano, BudgetRecord, KeyRecord, Kind as OwnerKind, Owner, SpendRow, Store,
@@ -254,20 +255,6 @@ fn select(table: &'static str, present: &HashSet<String>, cols: &[Col]) -> Resul
         parts.push(format!("{expr} AS \"{name}\""));
     }
     Ok(format!("SELECT {} FROM \"{table}\"", parts.join(", ")))
-}
-
-/// `user:pass@` → `user:***@`, so errors and logs never show a password.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// A row read from LiteLLM, with the conversions every table needs.
@@ -1080,15 +1067,6 @@ mod tests {
             prisma_schema("postgres://u@h/db"),
             ("postgres://u@h/db".to_string(), None)
         );
-    }
-
-    #[test]
-    fn passwords_never_shown() {
-        assert_eq!(
-            redact_url("postgres://llm:secret@db:5432/litellm"),
-            "postgres://llm:***@db:5432/litellm"
-        );
-        assert_eq!(redact_url("postgres://db/litellm"), "postgres://db/litellm");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::config::{self, ConfigEnv, LoadedConfig, ProxyConfig};
 use crate::gateway::Gateway;
 use crate::pricing::Pricing;
 use crate::telemetry::metrics::Metrics;
+use llmux_store::db::redact_url;
 use llmux_store::Limits;
 use llmux_store::Store;
 use llmux_store::{Clock, SystemClock};
@@ -169,20 +170,6 @@ pub struct Built {
     pub notes: Vec<String>,
     /// Config warnings (`file: path: message` lines) to log at start.
     pub warnings: Vec<String>,
-}
-
-/// A database URL without its password, for logs.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Keys whose values never leave the gateway (`/model/info`).

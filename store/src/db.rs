@@ -26,6 +26,20 @@ pub(crate) fn ctx(context: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ 
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
+/// A database URL without its password, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A JSON-text column read into `T`. A value that cannot be read is an
@@ -154,5 +168,19 @@ impl Store {
             Backend::Sqlite => "?".to_string(),
             Backend::Postgres => format!("${n}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(
+            redact_url("postgres://llm:secret@db:5432/litellm"),
+            "postgres://llm:***@db:5432/litellm"
+        );
+        assert_eq!(redact_url("postgres://db/litellm"), "postgres://db/litellm");
     }
 }

@@ -27,6 +27,13 @@ fn decode(r: &UpstreamResponse) -> Error {
     )
 }
 
+/// `transport.call` for a POST to `url`.
+async fn call(transport: &HttpTransport, url: &str) -> Result<UpstreamResponse, Error> {
+    transport
+        .call(post(url), None, "openai", "gpt-4o", &decode)
+        .await
+}
+
 /// Hardening issue, finding 10: a 307 to another host re-POSTed the prompt
 /// (and the provider key) there.
 #[tokio::test]
@@ -37,14 +44,7 @@ async fn redirects_to_another_host_are_not_followed() {
     let target = format!("{}/v1/chat/completions", elsewhere.url());
     up.enqueue(MockResponse::raw(307, "text/plain", "").with_header("location", &target));
     let transport = HttpTransport::shared();
-    let err = transport
-        .call(
-            post(&format!("{}/v1/chat/completions", up.url())),
-            None,
-            "openai",
-            "gpt-4o",
-            &decode,
-        )
+    let err = call(&transport, &format!("{}/v1/chat/completions", up.url()))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadGateway);
@@ -57,14 +57,7 @@ async fn redirects_to_another_host_are_not_followed() {
     // On the upstream's own origin a redirect is followed.
     let same = format!("{}/v1/chat/completions?moved=1", up.url());
     up.enqueue(MockResponse::raw(307, "text/plain", "").with_header("location", &same));
-    let ok = transport
-        .call(
-            post(&format!("{}/v1/chat/completions", up.url())),
-            None,
-            "openai",
-            "gpt-4o",
-            &decode,
-        )
+    let ok = call(&transport, &format!("{}/v1/chat/completions", up.url()))
         .await
         .unwrap();
     assert_eq!(ok.status, 200);
