@@ -571,7 +571,7 @@ pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Rout
         }
         _ => CorsLayer::permissive(),
     };
-    crate::http::routes()
+    crate::http::routes(gateway.clone())
         .merge(crate::admin::routes(gateway.clone()))
         .fallback(crate::http::ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(gateway.max_body_bytes))

@@ -929,3 +929,40 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
         "nothing reaches the upstream"
     );
 }
+
+/// Hardening issue, finding 7: bodies were read (up to the size limit) and
+/// parsed before authentication, so unauthenticated clients could make the
+/// gateway buffer 31 MB each. Now a request with no key or a wrong one is
+/// answered from its headers while its body is still on the way.
+#[tokio::test]
+async fn callers_are_refused_before_their_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let addr = gw.url.trim_start_matches("http://").to_string();
+    for (path, auth) in [
+        ("/v1/chat/completions", ""),
+        ("/v1/embeddings", "Authorization: Bearer sk-wrong\r\n"),
+        ("/v1/messages", "x-api-key: sk-wrong\r\n"),
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: 30000000\r\n\r\n{{\"model\": "
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer while the body was pending"))
+            .unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 401"), "{path}: {text}");
+        let shape = if path == "/v1/messages" {
+            "\"type\":\"authentication_error\""
+        } else {
+            "\"type\":\"authentication_error\",\"param\":null"
+        };
+        assert!(text.contains(shape), "{path}: {text}");
+    }
+    assert!(upstream.requests().is_empty());
+}
