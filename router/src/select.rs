@@ -88,6 +88,7 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
                     guard,
                     deployment.clone(),
                     shared.usage_listener.get().cloned(),
+                    limit.unwrap_or(DEFAULT_STREAM_IDLE),
                 ))
             })
         }
@@ -282,14 +283,22 @@ async fn call_provider(
     })
 }
 
+/// How long a stream may go without a chunk when neither `stream_timeout`
+/// nor `timeout` is set (LiteLLM's default request timeout).
+const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(600);
+
 /// The stream with its first chunk put back in front, keeping the deployment's
-/// in-flight count until it ends and recording its tokens then.
+/// in-flight count until it ends and recording its tokens then. An upstream
+/// that sends nothing for `idle` ends the stream with a timeout error (the
+/// gateway turns it into an in-band error event) instead of holding the
+/// client for ever.
 fn observe_stream(
     first: ChatCompletionChunk,
     rest: ChatStream,
     guard: InFlightGuard,
     deployment: Arc<Deployment>,
     usage_listener: Option<crate::shared::UsageListener>,
+    idle: Duration,
 ) -> ChatStream {
     let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
     Box::pin(ObservedStream {
@@ -298,6 +307,9 @@ fn observe_stream(
         deployment,
         usage_listener,
         tokens: 0,
+        idle,
+        deadline: Box::pin(tokio::time::sleep(idle)),
+        ended: false,
     })
 }
 
@@ -307,13 +319,37 @@ struct ObservedStream {
     deployment: Arc<Deployment>,
     usage_listener: Option<crate::shared::UsageListener>,
     tokens: u64,
+    /// The longest wait allowed between two chunks.
+    idle: Duration,
+    /// When the current wait runs out.
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// An idle timeout ended the stream.
+    ended: bool,
 }
 
 impl Stream for ObservedStream {
     type Item = Result<ChatCompletionChunk>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = self.inner.as_mut().poll_next(cx);
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let mut item = self.inner.as_mut().poll_next(cx);
+        if item.is_pending() {
+            if self.deadline.as_mut().poll(cx).is_ready() {
+                self.ended = true;
+                item = Poll::Ready(Some(Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "upstream sent nothing for {} s in the middle of the stream",
+                        self.idle.as_secs_f64()
+                    ),
+                ))));
+            }
+        } else {
+            let next = tokio::time::Instant::now() + self.idle;
+            self.deadline.as_mut().reset(next);
+        }
         match &item {
             Poll::Ready(Some(Ok(chunk))) => {
                 if let Some(u) = &chunk.usage {

@@ -658,6 +658,44 @@ async fn streams_retry_before_the_first_chunk_only() {
     assert_eq!(s[0].requests().len(), before + 1);
 }
 
+/// Hardening issue, finding 5: an upstream that stalled mid-stream kept the
+/// stream (and the client) open for ever, even with `stream_timeout` set.
+/// The same limit now bounds every gap between chunks.
+#[tokio::test]
+async fn a_stream_that_stalls_mid_way_ends_with_a_timeout() {
+    let s = servers(1).await;
+    let r = router(
+        json!([dep("g", "a", &s[0], json!({"stream_timeout": 0.3}))]),
+        json!({"num_retries": 0}),
+    );
+    let mut parts = sse_parts(&[chunk(
+        "gpt-4o",
+        json!({"role": "assistant", "content": "Par"}),
+        None,
+    )]);
+    parts.push(StreamPart::Delay(Duration::from_secs(30)));
+    parts.push(StreamPart::Bytes(bytes::Bytes::from_static(
+        b"data: [DONE]\n\n",
+    )));
+    s[0].enqueue(MockResponse::stream("text/event-stream", parts));
+    let out = r.chat_stream(hi("g")).await.unwrap();
+    let items: Vec<_> = out.response.collect().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(
+        items[0].as_ref().unwrap().choices[0]
+            .delta
+            .content
+            .as_deref(),
+        Some("Par")
+    );
+    let err = items[1].as_ref().unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert_eq!(
+        err.message,
+        "upstream sent nothing for 0.3 s in the middle of the stream"
+    );
+}
+
 #[tokio::test]
 async fn timeouts_are_retried_on_another_deployment() {
     let s = servers(2).await;
