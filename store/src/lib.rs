@@ -39,5 +39,5 @@ pub use limits::{Limits, Slot};
 pub use money::{from_nano, to_nano};
 pub use owners::{Kind, Owner};
 pub use period::{parse_duration, period_end};
-pub use spend::{ReportGroup, ReportRow, SpendFilter, SpendLog, SpendRow};
+pub use spend::{ReportGroup, ReportRow, SpendFilter, SpendRow};
 pub use spend_queue::{SpendOptions, SpendQueue};

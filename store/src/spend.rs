@@ -232,45 +232,6 @@ pub struct ReportRow {
     pub completion_tokens: i64,
 }
 
-/// A spend log row as reports show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpendLog {
-    /// The client's `x-request-id` or a generated one.
-    pub request_id: Option<String>,
-    /// SHA-256 hex of the key that made the call; `None` for the master key or no key.
-    pub token_hash: Option<String>,
-    /// The calling key's user, if it has one.
-    pub user_id: Option<String>,
-    /// The calling key's team, if it has one.
-    pub team_id: Option<String>,
-    /// The model actually called, as `provider/upstream_model`.
-    pub model: Option<String>,
-    /// The model group that answered.
-    pub model_group: Option<String>,
-    /// Id of the deployment that served the call.
-    pub deployment_id: Option<String>,
-    /// Provider prefix of that deployment.
-    pub provider: Option<String>,
-    /// Input tokens the provider reported.
-    pub prompt_tokens: i64,
-    /// Output tokens the provider reported.
-    pub completion_tokens: i64,
-    /// Total tokens the provider reported.
-    pub total_tokens: i64,
-    /// Cost of the call in nano-dollars (USD × 1e9).
-    pub spend_nano: i64,
-    /// When the call was admitted, in Unix seconds.
-    pub start_time: i64,
-    /// When the call finished, in Unix seconds.
-    pub end_time: i64,
-    /// Milliseconds from routing to the reply (for streams, to the first chunk).
-    pub latency_ms: i64,
-    /// `success`, or LiteLLM's status for imported rows.
-    pub status: Option<String>,
-    /// Whether a response cache answered instead of a deployment.
-    pub cache_hit: bool,
-}
-
 /// A filter's `WHERE` clause and its values, in bind order.
 struct Where {
     sql: String,
@@ -327,10 +288,10 @@ impl Where {
 
 impl Store {
     /// The spend-log rows matching `filter`, newest first, at most `limit`.
-    pub async fn spend_logs(&self, filter: &SpendFilter, limit: i64) -> Result<Vec<SpendLog>> {
+    pub async fn spend_logs(&self, filter: &SpendFilter, limit: i64) -> Result<Vec<SpendRow>> {
         let w = Where::of(filter);
         let sql = format!(
-            "SELECT request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {}",
+            "SELECT {SPEND_COLUMNS} FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {}",
             w.sql,
             limit.max(0)
         );
@@ -340,8 +301,9 @@ impl Store {
             .await
             .map_err(ctx("read spend logs"))?;
         rows.iter()
-            .map(|r| -> std::result::Result<SpendLog, sqlx::Error> {
-                Ok(SpendLog {
+            .map(|r| -> std::result::Result<SpendRow, sqlx::Error> {
+                Ok(SpendRow {
+                    call_id: r.try_get("call_id")?,
                     request_id: r.try_get("request_id")?,
                     token_hash: r.try_get("token_hash")?,
                     user_id: r.try_get("user_id")?,
