@@ -3,7 +3,9 @@
 //! The small centre of llmux that everything else depends on:
 //!
 //! - [`types`]: OpenAI-shaped request and response types, field for field;
-//! - [`Provider`]: one async method per endpoint, implemented by each provider crate;
+//! - [`Provider`]: one async method per endpoint; [`Codec`]: what a provider
+//!   crate implements (wire format, credentials, errors), served by the one
+//!   generic [`HttpProvider`];
 //! - [`Error`]: one error type whose kinds match what OpenAI/LiteLLM users catch,
 //!   rendered once as OpenAI's error JSON;
 //! - [`sse`] and [`stream`]: incremental SSE decoding, the byte → chunk stream
@@ -13,9 +15,11 @@
 //!
 //! It holds no server, database, routing or provider code.
 
+pub mod codec;
 pub mod endpoint;
 pub mod error;
 pub mod headers;
+pub mod http_provider;
 pub mod model;
 pub mod multipart;
 pub mod params;
@@ -26,7 +30,9 @@ pub mod text;
 pub mod transport;
 pub mod types;
 
+pub use codec::{Codec, ProviderFamily};
 pub use error::{Error, ErrorKind, FallbackClass, Result};
+pub use http_provider::HttpProvider;
 pub use model::ModelRef;
 pub use params::{Env, MapEnv, ProcessEnv, ProviderParams};
 pub use provider::Provider;

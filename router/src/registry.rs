@@ -4,63 +4,32 @@
 use std::sync::Arc;
 
 use llmux_core::model::ModelRef;
-use llmux_core::{Env, Provider, ProviderParams, Result};
-use llmux_openai::OpenAiProvider;
+use llmux_core::{Env, Error, Provider, ProviderFamily, ProviderParams, Result};
+
+/// Every provider crate in this build. Adding a provider adds one line here.
+fn families() -> [ProviderFamily; 6] {
+    [
+        ProviderFamily::of::<llmux_openai::OpenAiCodec>(),
+        ProviderFamily::of::<llmux_gemini::GeminiCodec>(),
+        ProviderFamily::of::<llmux_cohere::CohereCodec>(),
+        ProviderFamily::of::<llmux_ollama::OllamaCodec>(),
+        ProviderFamily::of::<llmux_anthropic::AnthropicCodec>(),
+        ProviderFamily::of::<llmux_bedrock::BedrockCodec>(),
+    ]
+}
 
 /// Every provider prefix this build serves.
 pub fn provider_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = llmux_openai::provider_names().collect();
-    names.extend_from_slice(llmux_gemini::provider_names());
-    names.extend_from_slice(llmux_cohere::provider_names());
-    names.extend_from_slice(llmux_ollama::provider_names());
-    names.extend_from_slice(llmux_anthropic::provider_names());
-    names.extend_from_slice(llmux_bedrock::provider_names());
-    names
+    families().iter().flat_map(|f| (f.names)()).collect()
 }
 
 /// Providers whose credentials (or, for key-less local servers, base URL)
 /// are present in `env`: what `Router::from_env` serves.
 pub fn configured_providers(env: &dyn Env) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for name in llmux_openai::provider_names() {
-        let configured = match llmux_openai::presets::preset(name) {
-            Some(p) if p.key_required => env.first(p.api_key_env).is_some(),
-            Some(p) => env.first(p.api_base_env).is_some(),
-            // Azure: a key or Entra token, and an endpoint.
-            None => {
-                env.first(&["AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AD_TOKEN"])
-                    .is_some()
-                    && env
-                        .first(&["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"])
-                        .is_some()
-            }
-        };
-        if configured {
-            out.push(name);
-        }
-    }
-    for name in llmux_gemini::provider_names() {
-        if llmux_gemini::configured(name, env) {
-            out.push(name);
-        }
-    }
-    for name in llmux_cohere::provider_names() {
-        if llmux_cohere::configured(name, env) {
-            out.push(name);
-        }
-    }
-    for name in llmux_ollama::provider_names() {
-        if llmux_ollama::configured(name, env) {
-            out.push(name);
-        }
-    }
-    if llmux_anthropic::configured(env) {
-        out.extend_from_slice(llmux_anthropic::provider_names());
-    }
-    if llmux_bedrock::configured(env) {
-        out.extend_from_slice(llmux_bedrock::provider_names());
-    }
-    out
+    families()
+        .iter()
+        .flat_map(|f| (f.names)().into_iter().filter(|n| (f.configured)(n, env)))
+        .collect()
 }
 
 /// A model string resolved to a provider and the provider-side model name.
@@ -86,26 +55,12 @@ impl std::fmt::Debug for ResolvedModel {
 pub fn resolve(model: &str, params: &ProviderParams, env: &dyn Env) -> Result<ResolvedModel> {
     let prefixes = provider_names();
     let parsed = ModelRef::parse(model, &prefixes)?;
-    let provider: Arc<dyn Provider> = match parsed.provider {
-        p if llmux_gemini::provider_names().contains(&p) => {
-            Arc::new(llmux_gemini::GeminiProvider::from_params(p, params, env)?)
-        }
-        p if llmux_cohere::provider_names().contains(&p) => {
-            Arc::new(llmux_cohere::CohereProvider::from_params(p, params, env)?)
-        }
-        p if llmux_ollama::provider_names().contains(&p) => {
-            Arc::new(llmux_ollama::OllamaProvider::from_params(p, params, env)?)
-        }
-        "anthropic" => Arc::new(llmux_anthropic::AnthropicProvider::from_params(
-            params, env,
-        )?),
-        llmux_bedrock::PROVIDER => {
-            Arc::new(llmux_bedrock::BedrockProvider::from_params(params, env)?)
-        }
-        p => Arc::new(OpenAiProvider::from_params(p, params, env)?),
-    };
+    let family = families()
+        .into_iter()
+        .find(|f| (f.names)().contains(&parsed.provider))
+        .ok_or_else(|| Error::bad_request(format!("no provider named '{}'", parsed.provider)))?;
     Ok(ResolvedModel {
-        provider,
+        provider: (family.build)(parsed.provider, params, env)?,
         model: parsed.model.to_string(),
     })
 }

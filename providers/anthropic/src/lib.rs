@@ -1,6 +1,6 @@
 //! # llmux-anthropic
 //!
-//! Anthropic's Claude models behind llmux's [`Provider`] trait: OpenAI-shaped
+//! Anthropic's Claude models as an llmux [`Codec`] (served by [`HttpProvider`]): OpenAI-shaped
 //! chat requests become `POST {api_base}/v1/messages` calls with `x-api-key`,
 //! `anthropic-version` and (when needed) `anthropic-beta` headers, and the
 //! answers, whole or streamed, come back OpenAI-shaped.
@@ -10,20 +10,21 @@
 //! - [`request`] (OpenAI → Anthropic), [`response`] and [`stream`]
 //!   (Anthropic → OpenAI), [`error`] (Anthropic errors → core kinds): pure
 //!   codec, no network;
-//! - [`AnthropicProvider`]: credentials, endpoint and the shared transport.
+//! - [`AnthropicCodec`]: credentials, endpoint and headers; [`AnthropicProvider`]
+//!   is it served over the shared transport.
 //!   Besides chat it lists models (`GET /v1/models`) and counts tokens
-//!   ([`AnthropicProvider::count_tokens`], `POST /v1/messages/count_tokens`).
+//!   ([`count_tokens`], `POST /v1/messages/count_tokens`).
 //!
 //! Not for: Claude on Bedrock or Vertex AI (their own crates and auth), the
 //! Batches and Files APIs (files are referenced by id, not uploaded).
 //!
 //! ```no_run
-//! use llmux_anthropic::AnthropicProvider;
+//! use llmux_anthropic::{count_tokens, AnthropicProvider};
 //! use llmux_core::{ChatCompletionRequest, ChatMessage, ProcessEnv, Provider, ProviderParams};
 //!
 //! # async fn run() -> Result<(), llmux_core::Error> {
 //! // Reads ANTHROPIC_API_KEY (and ANTHROPIC_API_BASE when set).
-//! let claude = AnthropicProvider::from_params(&ProviderParams::default(), &ProcessEnv)?;
+//! let claude = AnthropicProvider::from_params("anthropic", &ProviderParams::default(), &ProcessEnv)?;
 //! let mut request = ChatCompletionRequest::new(
 //!     "claude-sonnet-4-5",
 //!     vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
@@ -31,7 +32,7 @@
 //! request.reasoning_effort = Some("low".into()); // extended thinking, 1024-token budget
 //! let reply = claude.chat(request.clone()).await?;
 //! println!("{}", reply.text().unwrap_or_default());
-//! let prompt_tokens = claude.count_tokens(&request).await?;
+//! let prompt_tokens = count_tokens(&claude, &request).await?;
 //! # let _ = prompt_tokens;
 //! # Ok(())
 //! # }
@@ -43,17 +44,14 @@ pub mod response;
 pub mod stream;
 pub mod wire;
 
-use std::time::Duration;
-
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::Method;
-use llmux_core::stream::decode_stream;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::models::{Model, ModelList};
-use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
+use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
 use serde_json::Value;
 
 pub use request::JsonMode;
@@ -66,20 +64,15 @@ pub const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
 /// Environment variables read for the base URL, in order (the second is the
 /// one Anthropic's own SDKs read).
 pub const API_BASE_ENV: &[&str] = &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"];
+/// The provider prefix.
+const NAME: &str = "anthropic";
 
-/// The provider prefixes this crate serves.
-pub fn provider_names() -> &'static [&'static str] {
-    &["anthropic"]
-}
+/// Anthropic's Messages API over HTTP.
+pub type AnthropicProvider = HttpProvider<AnthropicCodec>;
 
-/// Whether `env` holds what `anthropic` needs to be served without params.
-pub fn configured(env: &dyn Env) -> bool {
-    env.var(API_KEY_ENV).is_some()
-}
-
-/// Anthropic's Messages API.
+/// Anthropic's Messages API: credentials, endpoint and wire format.
 #[derive(Debug, Clone)]
-pub struct AnthropicProvider {
+pub struct AnthropicCodec {
     /// `{base}/v1` (or the base itself when it already ends in `/v1`).
     root: String,
     key: HeaderValue,
@@ -87,12 +80,10 @@ pub struct AnthropicProvider {
     /// Betas from params (`anthropic_beta`, an `anthropic-beta` extra header).
     betas: Vec<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
 }
 
 fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    llmux_core::headers::header_value(name, value).map_err(|e| e.with_provider("anthropic"))
+    llmux_core::headers::header_value(name, value).map_err(|e| e.with_provider(NAME))
 }
 
 fn split_betas(value: &str, out: &mut Vec<String>) {
@@ -115,20 +106,103 @@ fn api_root(base: &str) -> String {
     }
 }
 
-impl AnthropicProvider {
+impl AnthropicCodec {
+    fn http_request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&wire::MessagesRequest>,
+        extra_betas: &[&str],
+    ) -> Result<http::Request<Bytes>> {
+        let mut betas = self.betas.clone();
+        for b in extra_betas {
+            split_betas(b, &mut betas);
+        }
+        let beta = if betas.is_empty() {
+            None
+        } else {
+            Some(header_value("anthropic-beta", &betas.join(","))?)
+        };
+        let mut headers: Vec<(&HeaderName, &HeaderValue)> =
+            vec![(&X_API_KEY, &self.key), (&ANTHROPIC_VERSION, &self.version)];
+        if let Some(b) = &beta {
+            headers.push((&ANTHROPIC_BETA, b));
+        }
+        headers.extend(self.headers.iter().map(|(k, v)| (k, v)));
+        let (content_type, bytes) = match body {
+            Some(b) => (Some("application/json"), json_body(b)?),
+            None => (None, Bytes::new()),
+        };
+        upstream_request(
+            method,
+            &format!("{}{path}", self.root),
+            content_type,
+            headers,
+            bytes,
+        )
+    }
+
+    /// The upstream request for [`count_tokens`].
+    pub fn encode_count_tokens(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<http::Request<Bytes>> {
+        let encoded = request::encode_count_tokens(request)
+            .map_err(|e| e.with_provider(NAME).with_model(request.model.as_str()))?;
+        self.http_request(
+            Method::POST,
+            "/messages/count_tokens",
+            Some(&encoded.body),
+            &encoded.betas,
+        )
+    }
+}
+
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+static ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+
+/// How many input tokens `request`'s prompt (system, messages, tools)
+/// comes to, as Anthropic counts them (`POST /v1/messages/count_tokens`).
+pub async fn count_tokens(
+    provider: &AnthropicProvider,
+    request: &ChatCompletionRequest,
+) -> Result<u64> {
+    let http = provider.encode_count_tokens(request)?;
+    let response = provider.send(http, &request.model).await?;
+    let counted: wire::CountTokensResponse = decode_json(&response.body, NAME, &request.model)?;
+    Ok(counted.input_tokens)
+}
+
+impl Codec for AnthropicCodec {
+    type ChatStreamDecoder = AnthropicStreamDecoder;
+
+    fn provider_names() -> Vec<&'static str> {
+        vec![NAME]
+    }
+
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        name == NAME && env.var(API_KEY_ENV).is_some()
+    }
+
     /// Build from `params`, falling back to `env`:
     /// `api_key` or `ANTHROPIC_API_KEY`; `api_base` or `ANTHROPIC_API_BASE` /
     /// `ANTHROPIC_BASE_URL` (default `https://api.anthropic.com`);
     /// `api_version` → `anthropic-version` (default `2023-06-01`);
     /// `extra.anthropic_beta` (a string, comma-separated, or a list) and any
     /// `anthropic-beta` in `extra_headers` → one `anthropic-beta` header.
-    pub fn from_params(params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        if name != NAME {
+            return Err(Error::bad_request(format!(
+                "llmux-anthropic has no provider named '{name}' (it serves anthropic)"
+            )));
+        }
         let key = params
             .api_key
             .clone()
             .filter(|k| !k.is_empty())
             .or_else(|| env.var(API_KEY_ENV))
-            .ok_or_else(|| Error::missing_api_key("anthropic", API_KEY_ENV))?;
+            .ok_or_else(|| Error::missing_api_key(NAME, API_KEY_ENV))?;
         let base = params
             .api_base
             .clone()
@@ -160,144 +234,95 @@ impl AnthropicProvider {
                 version.clone_from(v);
                 continue;
             }
-            let hname = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("extra_headers: invalid header name '{k}'"))
-            })?;
-            headers.push((hname, header_value(k, v)?));
+            headers.push(llmux_core::headers::extra_header(k, v)?);
         }
-        Ok(AnthropicProvider {
+        Ok(AnthropicCodec {
             root: api_root(&base),
             key: header_value("api_key", &key)?,
             version: header_value("api_version", &version)?,
             betas,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
     }
 
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
+    fn name(&self) -> &'static str {
+        NAME
     }
 
-    fn http_request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&wire::MessagesRequest>,
-        extra_betas: &[&str],
-    ) -> Result<http::Request<Bytes>> {
-        let url = format!("{}{path}", self.root);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(url.as_str())
-            .header("x-api-key", self.key.clone())
-            .header("anthropic-version", self.version.clone());
-        let mut betas = self.betas.clone();
-        for b in extra_betas {
-            split_betas(b, &mut betas);
-        }
-        if !betas.is_empty() {
-            builder = builder.header(
-                "anthropic-beta",
-                header_value("anthropic-beta", &betas.join(","))?,
-            );
-        }
-        let bytes = match body {
-            Some(b) => {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(b).map_err(|e| {
-                    Error::bad_request(format!("cannot encode request: {e}"))
-                        .with_provider("anthropic")
-                })?)
-            }
-            None => Bytes::new(),
-        };
-        for (k, v) in &self.headers {
-            builder = builder.header(k.clone(), v.clone());
-        }
-        builder.body(bytes).map_err(|e| {
-            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
-                .with_provider("anthropic")
-        })
-    }
-
-    fn build_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<(http::Request<Bytes>, Option<JsonMode>)> {
-        let mut encoded = request::encode(request).map_err(|e| {
-            e.with_provider("anthropic")
-                .with_model(request.model.as_str())
-        })?;
-        encoded.body.stream = stream.then_some(true);
-        let http = self.http_request(
-            Method::POST,
-            "/messages",
-            Some(&encoded.body),
-            &encoded.betas,
-        )?;
-        Ok((http, encoded.json_mode))
-    }
-
-    /// The upstream request for a chat completion (`stream` adds `"stream": true`).
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        self.build_chat(request, stream).map(|(r, _)| r)
-    }
-
-    /// The upstream request for [`count_tokens`](Self::count_tokens).
-    pub fn encode_count_tokens(
-        &self,
-        request: &ChatCompletionRequest,
-    ) -> Result<http::Request<Bytes>> {
-        let encoded = request::encode_count_tokens(request).map_err(|e| {
-            e.with_provider("anthropic")
-                .with_model(request.model.as_str())
-        })?;
-        self.http_request(
-            Method::POST,
-            "/messages/count_tokens",
-            Some(&encoded.body),
-            &encoded.betas,
-        )
-    }
-
-    /// How many input tokens `request`'s prompt (system, messages, tools)
-    /// comes to, as Anthropic counts them (`POST /v1/messages/count_tokens`).
-    pub async fn count_tokens(&self, request: &ChatCompletionRequest) -> Result<u64> {
-        let http = self.encode_count_tokens(request)?;
-        let response = self.send(http, &request.model).await?;
-        let counted: wire::CountTokensResponse =
-            decode_json(&response.body, "anthropic", &request.model)?;
-        Ok(counted.input_tokens)
-    }
-
-    fn decode_error(response: &UpstreamResponse) -> Error {
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
         error::decode_error(
-            "anthropic",
+            NAME,
             response.status.as_u16(),
             &response.headers,
             &response.body,
         )
     }
 
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        self.transport
-            .call(
-                request,
-                self.timeout,
-                "anthropic",
-                model,
-                &Self::decode_error,
-            )
-            .await
+    /// `stream` adds `"stream": true`.
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let mut encoded = request::encode(request)
+            .map_err(|e| e.with_provider(NAME).with_model(request.model.as_str()))?;
+        encoded.body.stream = stream.then_some(true);
+        self.http_request(
+            Method::POST,
+            "/messages",
+            Some(&encoded.body),
+            &encoded.betas,
+        )
+    }
+
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
+        response::decode_chat(
+            &response.body,
+            NAME,
+            &request.model,
+            request::json_mode(request),
+        )
+    }
+
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        _headers: &HeaderMap,
+    ) -> AnthropicStreamDecoder {
+        let include_usage = request
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        AnthropicStreamDecoder::new(NAME, request.model.as_str())
+            .with_json_mode(request::json_mode(request))
+            .with_usage(include_usage)
+    }
+
+    fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
+        self.http_request(Method::GET, "/models?limit=1000", None, &[])
+    }
+
+    fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {
+        let page: wire::ModelsPage = decode_json(&response.body, NAME, "")?;
+        Ok(ModelList {
+            object: "list".into(),
+            data: page
+                .data
+                .into_iter()
+                .map(|m| Model {
+                    created: m.created_at.as_deref().map_or(0, unix_seconds),
+                    id: m.id,
+                    object: "model".into(),
+                    owned_by: NAME.into(),
+                    extra: Default::default(),
+                })
+                .collect(),
+        })
     }
 }
 
@@ -323,72 +348,14 @@ fn unix_seconds(rfc3339: &str) -> u64 {
     parse().unwrap_or(0)
 }
 
-#[async_trait]
-impl Provider for AnthropicProvider {
-    fn name(&self) -> &str {
-        "anthropic"
-    }
-
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let (http, json_mode) = self.build_chat(&request, false)?;
-        let response = self.send(http, &request.model).await?;
-        response::decode_chat(&response.body, "anthropic", &request.model, json_mode)
-    }
-
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let (http, json_mode) = self.build_chat(&request, true)?;
-        let include_usage = request
-            .stream_options
-            .as_ref()
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
-        let upstream = self
-            .transport
-            .call_streaming(
-                http,
-                self.timeout,
-                "anthropic",
-                &request.model,
-                &Self::decode_error,
-            )
-            .await?;
-        Ok(decode_stream(
-            upstream.body,
-            AnthropicStreamDecoder::new("anthropic", request.model.as_str())
-                .with_json_mode(json_mode)
-                .with_usage(include_usage),
-        ))
-    }
-
-    async fn list_models(&self) -> Result<ModelList> {
-        let http = self.http_request(Method::GET, "/models?limit=1000", None, &[])?;
-        let response = self.send(http, "").await?;
-        let page: wire::ModelsPage = decode_json(&response.body, "anthropic", "")?;
-        Ok(ModelList {
-            object: "list".into(),
-            data: page
-                .data
-                .into_iter()
-                .map(|m| Model {
-                    created: m.created_at.as_deref().map_or(0, unix_seconds),
-                    id: m.id,
-                    object: "model".into(),
-                    owned_by: "anthropic".into(),
-                    extra: Default::default(),
-                })
-                .collect(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use llmux_core::{ChatMessage, ErrorKind, MapEnv};
     use serde_json::json;
 
-    fn provider(env: &[(&str, &str)], params: ProviderParams) -> Result<AnthropicProvider> {
-        AnthropicProvider::from_params(&params, &MapEnv::new(env.iter().copied()))
+    fn provider(env: &[(&str, &str)], params: ProviderParams) -> Result<AnthropicCodec> {
+        AnthropicCodec::from_params(NAME, &params, &MapEnv::new(env.iter().copied()))
     }
 
     fn hi() -> ChatCompletionRequest {
@@ -508,9 +475,10 @@ mod tests {
             err.message,
             "no API key for anthropic: set the ANTHROPIC_API_KEY environment variable or pass api_key"
         );
+        let configured = |env: &MapEnv| AnthropicCodec::configured(NAME, env);
         assert!(!configured(&MapEnv::default()));
         assert!(configured(&MapEnv::new([("ANTHROPIC_API_KEY", "k")])));
-        assert_eq!(provider_names(), &["anthropic"]);
+        assert_eq!(AnthropicCodec::provider_names(), ["anthropic"]);
     }
 
     #[test]

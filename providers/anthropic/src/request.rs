@@ -765,6 +765,12 @@ fn tool_choice(request: &ChatCompletionRequest) -> Result<Option<ToolChoice>> {
 }
 
 /// The forced tool that emulates `response_format`.
+/// How [`encode`] emulates `request`'s `response_format`, if it does: what
+/// decoding the answer needs to know, recomputed from the request.
+pub fn json_mode(request: &ChatCompletionRequest) -> Option<JsonMode> {
+    json_tool(request).ok().flatten().map(|(_, mode)| mode)
+}
+
 fn json_tool(request: &ChatCompletionRequest) -> Result<Option<(Tool, JsonMode)>> {
     let (schema, description) = match &request.response_format {
         None | Some(ResponseFormat::Text) => return Ok(None),

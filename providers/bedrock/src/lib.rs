@@ -1,6 +1,6 @@
 //! # llmux-bedrock
 //!
-//! Amazon Bedrock behind llmux's [`Provider`] trait (`bedrock/<model id>`):
+//! Amazon Bedrock as an llmux [`Codec`] (served by [`HttpProvider`]) (`bedrock/<model id>`):
 //!
 //! - chat through the Converse API,
 //!   `POST https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse`,
@@ -17,7 +17,7 @@
 //!
 //! The codec is pure: [`request`] (OpenAI → Converse), [`response`] and
 //! [`stream`] (Converse → OpenAI), [`embeddings`] and [`error`].
-//! [`BedrockProvider::encode_chat_at`] builds the exact signed
+//! [`BedrockCodec::encode_chat_at`] builds the exact signed
 //! `http::Request` for a given time without the network.
 //!
 //! ```no_run
@@ -26,7 +26,7 @@
 //!
 //! # async fn demo() -> llmux_core::Result<()> {
 //! // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION (or AWS_BEARER_TOKEN_BEDROCK) set.
-//! let bedrock = BedrockProvider::from_params(&ProviderParams::default(), &ProcessEnv)?;
+//! let bedrock = BedrockProvider::from_params("bedrock", &ProviderParams::default(), &ProcessEnv)?;
 //! let reply = bedrock
 //!     .chat(ChatCompletionRequest::new(
 //!         "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
@@ -50,19 +50,16 @@ pub mod response;
 pub mod sign;
 pub mod stream;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::Method;
-use llmux_core::stream::decode_stream;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::{HeaderMap, Method};
+use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
-use llmux_core::{
-    ChatStream, Env, Error, ErrorKind, HttpTransport, Provider, ProviderParams, Result,
-};
+use llmux_core::{Codec, Env, Error, ErrorKind, HttpProvider, ProviderParams, Result};
 
 pub use credentials::Auth;
 pub use sign::AwsCredentials;
@@ -71,26 +68,17 @@ pub use stream::{BedrockStreamDecoder, EventStreamDecoder};
 /// The provider prefix this crate serves.
 pub const PROVIDER: &str = "bedrock";
 
-/// The provider prefixes this crate serves.
-pub fn provider_names() -> &'static [&'static str] {
-    &[PROVIDER]
-}
+/// Amazon Bedrock runtime over HTTP.
+pub type BedrockProvider = HttpProvider<BedrockCodec>;
 
-/// Whether `env` holds Bedrock credentials (for `Router::from_env`).
-pub fn configured(env: &dyn Env) -> bool {
-    credentials::configured(env)
-}
-
-/// Amazon Bedrock runtime.
+/// Amazon Bedrock runtime: endpoint, region, credentials and wire format.
 #[derive(Debug, Clone)]
-pub struct BedrockProvider {
+pub struct BedrockCodec {
     /// `https://bedrock-runtime.{region}.amazonaws.com`, or the override.
     endpoint: String,
     region: String,
     auth: Auth,
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
 }
 
 fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
@@ -111,12 +99,12 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
-impl BedrockProvider {
+impl BedrockCodec {
     /// Build from `params`, falling back to `env` (see [`credentials`] for
     /// credential and region order). The endpoint is `api_base`, else
     /// `extra.aws_bedrock_runtime_endpoint`, else `AWS_BEDROCK_RUNTIME_ENDPOINT`,
     /// else `https://bedrock-runtime.{region}.amazonaws.com`.
-    pub fn from_params(params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn build(params: &ProviderParams, env: &dyn Env) -> Result<Self> {
         let auth = credentials::resolve_auth(params, env)?;
         let region = credentials::resolve_region(params, env)?;
         let endpoint = params
@@ -148,20 +136,12 @@ impl BedrockProvider {
         if let Auth::Bearer(key) = &auth {
             header_value("the Bedrock API key", key)?;
         }
-        Ok(BedrockProvider {
+        Ok(BedrockCodec {
             endpoint,
             region,
             auth,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
-    }
-
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
     }
 
     /// The region requests are signed for.
@@ -195,18 +175,10 @@ impl BedrockProvider {
     }
 
     /// An authorized POST of `body` to `url`, signed at `time`.
-    fn post(&self, url: &str, body: Vec<u8>, time: SystemTime) -> Result<http::Request<Bytes>> {
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(url)
-            .header(CONTENT_TYPE, "application/json");
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
-        }
-        let mut request = builder.body(Bytes::from(body)).map_err(|e| {
-            Error::bad_request(format!("cannot build the bedrock request: {e}"))
-                .with_provider(PROVIDER)
-        })?;
+    fn post(&self, url: &str, body: Bytes, time: SystemTime) -> Result<http::Request<Bytes>> {
+        let headers = self.headers.iter().map(|(k, v)| (k, v));
+        let mut request =
+            upstream_request(Method::POST, url, Some("application/json"), headers, body)?;
         match &self.auth {
             Auth::Bearer(key) => {
                 let value = header_value("the Bedrock API key", &format!("Bearer {key}"))?;
@@ -227,15 +199,6 @@ impl BedrockProvider {
         Ok(request)
     }
 
-    /// The signed Converse (or ConverseStream) request for `request`, now.
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        self.encode_chat_at(request, stream, SystemTime::now())
-    }
-
     /// The signed Converse (or ConverseStream) request, signed at `time`.
     pub fn encode_chat_at(
         &self,
@@ -252,19 +215,19 @@ impl BedrockProvider {
                 "converse"
             },
         )?;
-        let bytes = serde_json::to_vec(&body).map_err(|e| Error::bad_request(e.to_string()))?;
-        self.post(&url, bytes, time)
+        self.post(&url, json_body(&body)?, time)
     }
 
-    /// The signed InvokeModel requests for `request` (one per text for Titan).
-    pub fn encode_embeddings(
+    /// The signed InvokeModel requests for `request` (one per text for
+    /// Titan), signed at `time`.
+    pub fn encode_embeddings_at(
         &self,
         request: &EmbeddingRequest,
+        time: SystemTime,
     ) -> Result<Vec<http::Request<Bytes>>> {
         let family = embeddings::family(&request.model)?;
         let texts = embeddings::texts(request)?;
         let url = self.model_url(&request.model, "invoke")?;
-        let now = SystemTime::now();
         let bodies = match family {
             embeddings::EmbedFamily::Titan => texts
                 .iter()
@@ -274,12 +237,39 @@ impl BedrockProvider {
         };
         bodies
             .into_iter()
-            .map(|b| {
-                let bytes =
-                    serde_json::to_vec(&b).map_err(|e| Error::bad_request(e.to_string()))?;
-                self.post(&url, bytes, now)
-            })
+            .map(|b| self.post(&url, json_body(&b)?, time))
             .collect()
+    }
+}
+
+fn request_id(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+}
+
+impl Codec for BedrockCodec {
+    type ChatStreamDecoder = BedrockStreamDecoder;
+
+    fn provider_names() -> Vec<&'static str> {
+        vec![PROVIDER]
+    }
+
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        name == PROVIDER && credentials::configured(env)
+    }
+
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        if name != PROVIDER {
+            return Err(Error::bad_request(format!(
+                "llmux-bedrock has no provider named '{name}' (it serves bedrock)"
+            )));
+        }
+        Self::build(params, env)
+    }
+
+    fn name(&self) -> &'static str {
+        PROVIDER
     }
 
     fn decode_error(&self, response: &UpstreamResponse) -> Error {
@@ -291,30 +281,20 @@ impl BedrockProvider {
         )
     }
 
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        self.transport
-            .call(request, self.timeout, PROVIDER, model, &|r| {
-                self.decode_error(r)
-            })
-            .await
-    }
-}
-
-fn request_id(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get("x-amzn-requestid")
-        .and_then(|v| v.to_str().ok())
-}
-
-#[async_trait]
-impl Provider for BedrockProvider {
-    fn name(&self) -> &str {
-        PROVIDER
+    /// The Converse (or ConverseStream) request, signed now.
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        self.encode_chat_at(request, stream, SystemTime::now())
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let http = self.encode_chat(&request, false)?;
-        let response = self.send(http, &request.model).await?;
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
         response::decode_chat(
             &response.body,
             request_id(&response.headers),
@@ -323,38 +303,31 @@ impl Provider for BedrockProvider {
         )
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let http = self.encode_chat(&request, true)?;
-        let upstream = self
-            .transport
-            .call_streaming(http, self.timeout, PROVIDER, &request.model, &|r| {
-                self.decode_error(r)
-            })
-            .await?;
-        let decoder = BedrockStreamDecoder::new(
-            PROVIDER,
-            request.model.as_str(),
-            request_id(&upstream.headers),
-        );
-        Ok(decode_stream(upstream.body, decoder))
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        headers: &HeaderMap,
+    ) -> BedrockStreamDecoder {
+        BedrockStreamDecoder::new(PROVIDER, request.model.as_str(), request_id(headers))
     }
 
-    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let requests = self.encode_embeddings(&request)?;
-        let model = request.model.as_str();
-        match embeddings::family(model)? {
+    /// The InvokeModel requests, signed now: one per text for Titan.
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        self.encode_embeddings_at(request, SystemTime::now())
+    }
+
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        match embeddings::family(&request.model)? {
             embeddings::EmbedFamily::Titan => {
-                let calls = requests.into_iter().map(|r| self.send(r, model));
-                let responses = futures::future::try_join_all(calls).await?;
                 let bodies: Vec<Bytes> = responses.into_iter().map(|r| r.body).collect();
-                embeddings::decode_titan(&bodies, &request, PROVIDER)
+                embeddings::decode_titan(&bodies, request, PROVIDER)
             }
             embeddings::EmbedFamily::Cohere => {
-                let mut responses = Vec::with_capacity(1);
-                for r in requests {
-                    responses.push(self.send(r, model).await?);
-                }
-                let response = responses.pop().ok_or_else(|| {
+                let response = responses.into_iter().next().ok_or_else(|| {
                     Error::bad_request("nothing to embed").with_provider(PROVIDER)
                 })?;
                 let tokens = response
@@ -362,7 +335,7 @@ impl Provider for BedrockProvider {
                     .get("x-amzn-bedrock-input-token-count")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse().ok());
-                embeddings::decode_cohere(&response.body, tokens, &request, PROVIDER)
+                embeddings::decode_cohere(&response.body, tokens, request, PROVIDER)
             }
         }
     }

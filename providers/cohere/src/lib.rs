@@ -1,6 +1,6 @@
 //! # llmux-cohere
 //!
-//! Cohere's native API v2 behind llmux's [`Provider`] trait:
+//! Cohere's native API v2 as an llmux [`Codec`] (served by [`HttpProvider`]):
 //!
 //! - chat: `POST {base}/v2/chat` (whole, or SSE stream with `"stream": true`),
 //! - embeddings: `POST {base}/v2/embed`,
@@ -22,20 +22,17 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-use std::time::Duration;
-
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::Method;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::HeaderMap;
+use llmux_core::codec::post_json;
 use llmux_core::headers::header_value;
-use llmux_core::stream::decode_stream;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
-use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
-use serde_json::Value;
+use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
+use serde::Serialize;
 
 pub use stream::CohereStreamDecoder;
 
@@ -46,26 +43,17 @@ pub const COHERE_KEY_ENV: &[&str] = &["COHERE_API_KEY", "CO_API_KEY"];
 /// Environment variables read for the base URL, in order.
 pub const COHERE_BASE_ENV: &[&str] = &["COHERE_API_BASE", "CO_API_URL"];
 
-/// The provider prefixes this crate serves.
-pub fn provider_names() -> &'static [&'static str] {
-    &["cohere", "cohere_chat"]
-}
+/// Cohere API v2 served over HTTP.
+pub type CohereProvider = HttpProvider<CohereCodec>;
 
-/// Whether `env` holds a Cohere key (for `Router::from_env`).
-pub fn configured(name: &str, env: &dyn Env) -> bool {
-    provider_names().contains(&name) && env.first(COHERE_KEY_ENV).is_some()
-}
-
-/// Cohere API v2.
+/// Cohere API v2: credentials, endpoint and wire format.
 #[derive(Debug, Clone)]
-pub struct CohereProvider {
+pub struct CohereCodec {
     name: &'static str,
     /// Scheme, host and version, e.g. `https://api.cohere.com/v2`.
     root: String,
-    auth: HeaderValue,
+    /// `Authorization` first, then the deployment's extra headers.
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
 }
 
 /// The `…/v2` root of a base URL. Accepts a host (`https://api.cohere.com`),
@@ -91,11 +79,36 @@ pub fn api_root(base: &str) -> String {
     }
 }
 
-impl CohereProvider {
+impl CohereCodec {
+    /// The URL of `endpoint` (`chat`, `embed`, `rerank`).
+    pub fn url(&self, endpoint: &str) -> String {
+        format!("{}/{endpoint}", self.root)
+    }
+
+    fn post<T: Serialize>(&self, endpoint: &str, body: &T) -> Result<http::Request<Bytes>> {
+        post_json(
+            &self.url(endpoint),
+            self.headers.iter().map(|(k, v)| (k, v)),
+            body,
+        )
+    }
+}
+
+impl Codec for CohereCodec {
+    type ChatStreamDecoder = CohereStreamDecoder;
+
+    fn provider_names() -> Vec<&'static str> {
+        vec!["cohere", "cohere_chat"]
+    }
+
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        Self::provider_names().contains(&name) && env.first(COHERE_KEY_ENV).is_some()
+    }
+
     /// Build `cohere` or `cohere_chat` from `params`, falling back to `env`:
     /// `api_key` or `COHERE_API_KEY` / `CO_API_KEY`; `api_base` or
     /// `COHERE_API_BASE` / `CO_API_URL` (default `https://api.cohere.com`).
-    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
         let name = match name {
             "cohere" => "cohere",
             "cohere_chat" => "cohere_chat",
@@ -117,72 +130,20 @@ impl CohereProvider {
             .filter(|b| !b.trim().is_empty())
             .or_else(|| env.first(COHERE_BASE_ENV))
             .unwrap_or_else(|| COHERE_DEFAULT_BASE.to_string());
-        let mut headers = Vec::new();
+        let mut headers = vec![(
+            AUTHORIZATION,
+            header_value("api_key", &format!("Bearer {key}"))?,
+        )];
         headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(CohereProvider {
+        Ok(CohereCodec {
             name,
             root: api_root(&base),
-            auth: header_value("api_key", &format!("Bearer {key}"))?,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
     }
 
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
-    }
-
-    /// The URL of `endpoint` (`chat`, `embed`, `rerank`).
-    pub fn url(&self, endpoint: &str) -> String {
-        format!("{}/{endpoint}", self.root)
-    }
-
-    fn post(&self, endpoint: &str, body: &Value) -> Result<http::Request<Bytes>> {
-        let url = self.url(endpoint);
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?;
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(&url)
-            .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, self.auth.clone());
-        for (k, v) in &self.headers {
-            builder = builder.header(k.clone(), v.clone());
-        }
-        builder.body(Bytes::from(bytes)).map_err(|e| {
-            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
-                .with_provider(self.name)
-        })
-    }
-
-    /// The upstream request for a chat completion (`stream` sets `"stream": true`).
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        let body = request::chat_body(request, stream).map_err(|e| {
-            e.with_provider(self.name)
-                .with_model(request.model.as_str())
-        })?;
-        self.post("chat", &body)
-    }
-
-    /// The upstream request for embeddings.
-    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
-        let body = embed::embed_body(request).map_err(|e| {
-            e.with_provider(self.name)
-                .with_model(request.model.as_str())
-        })?;
-        self.post("embed", &body)
-    }
-
-    /// The upstream request for a rerank.
-    pub fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
-        self.post("rerank", &embed::rerank_body(request))
+    fn name(&self) -> &'static str {
+        self.name
     }
 
     fn decode_error(&self, response: &UpstreamResponse) -> Error {
@@ -194,51 +155,53 @@ impl CohereProvider {
         )
     }
 
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        self.transport
-            .call(request, self.timeout, self.name, model, &|r| {
-                self.decode_error(r)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl Provider for CohereProvider {
-    fn name(&self) -> &str {
-        self.name
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        self.post("chat", &request::chat_body(request, stream)?)
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let http = self.encode_chat(&request, false)?;
-        let response = self.send(http, &request.model).await?;
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
         response::decode_chat(&response.body, self.name, &request.model)
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let http = self.encode_chat(&request, true)?;
-        let upstream = self
-            .transport
-            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
-                self.decode_error(r)
-            })
-            .await?;
-        Ok(decode_stream(
-            upstream.body,
-            CohereStreamDecoder::new(self.name, request.model.as_str()),
-        ))
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        _headers: &HeaderMap,
+    ) -> CohereStreamDecoder {
+        CohereStreamDecoder::new(self.name, request.model.as_str())
     }
 
-    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let http = self.encode_embeddings(&request)?;
-        let response = self.send(http, &request.model).await?;
-        embed::decode_embed(&response.body, &request, self.name)
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        Ok(vec![self.post("embed", &embed::embed_body(request)?)?])
     }
 
-    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
-        let http = self.encode_rerank(&request)?;
-        let response = self.send(http, &request.model).await?;
-        embed::decode_rerank(&response.body, &request, self.name)
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        let body = llmux_core::codec::first_body(responses);
+        embed::decode_embed(&body, request, self.name)
+    }
+
+    fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
+        self.post("rerank", &embed::rerank_body(request))
+    }
+
+    fn decode_rerank(
+        &self,
+        response: &UpstreamResponse,
+        request: &RerankRequest,
+    ) -> Result<RerankResponse> {
+        embed::decode_rerank(&response.body, request, self.name)
     }
 }
 
@@ -247,12 +210,12 @@ mod tests {
     use super::*;
     use llmux_core::{ChatMessage, ErrorKind, MapEnv};
 
-    fn provider(
-        name: &str,
-        env: &[(&str, &str)],
-        params: ProviderParams,
-    ) -> Result<CohereProvider> {
-        CohereProvider::from_params(name, &params, &MapEnv::new(env.iter().copied()))
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        CohereCodec::configured(name, env)
+    }
+
+    fn provider(name: &str, env: &[(&str, &str)], params: ProviderParams) -> Result<CohereCodec> {
+        CohereCodec::from_params(name, &params, &MapEnv::new(env.iter().copied()))
     }
 
     #[test]

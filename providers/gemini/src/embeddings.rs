@@ -44,6 +44,15 @@ fn extra_str<'a>(request: &'a EmbeddingRequest, names: &[&str]) -> Option<&'a Va
     names.iter().find_map(|n| request.extra.get(*n))
 }
 
+/// The Gemini API method for `request`: `embedContent` for one text,
+/// `batchEmbedContents` for a list.
+pub fn gemini_method(request: &EmbeddingRequest) -> GeminiEmbedMethod {
+    match &request.input {
+        EmbeddingInput::Text(_) => GeminiEmbedMethod::Single,
+        _ => GeminiEmbedMethod::Batch,
+    }
+}
+
 /// The Gemini API method and body for `request` (`model` without `models/`).
 pub fn gemini_body(request: &EmbeddingRequest, model: &str) -> Result<(GeminiEmbedMethod, Value)> {
     let texts = texts(request)?;
@@ -65,7 +74,7 @@ pub fn gemini_body(request: &EmbeddingRequest, model: &str) -> Result<(GeminiEmb
         Value::Object(r)
     };
     Ok(match &request.input {
-        EmbeddingInput::Text(t) => (GeminiEmbedMethod::Single, one(t, false)),
+        EmbeddingInput::Text(t) => (gemini_method(request), one(t, false)),
         _ => {
             let requests: Vec<Value> = texts.iter().map(|t| one(t, true)).collect();
             (GeminiEmbedMethod::Batch, json!({ "requests": requests }))

@@ -1,6 +1,6 @@
 //! # llmux-gemini
 //!
-//! Google's Gemini models behind llmux's [`Provider`] trait, two ways:
+//! Google's Gemini models as an llmux [`Codec`] (served by [`HttpProvider`]), two ways:
 //!
 //! - `gemini/<model>`: the Gemini API (Google AI Studio),
 //!   `POST {base}/v1beta/models/{model}:generateContent` with the key in
@@ -26,19 +26,17 @@ pub mod schema;
 pub mod stream;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::Method;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::{HeaderMap, Method};
+use llmux_core::codec::{first_body, json_body, upstream_request};
 use llmux_core::headers::header_value;
-use llmux_core::stream::decode_stream;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::models::{Model, ModelList};
-use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
+use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -63,26 +61,6 @@ pub const VERTEX_PROJECT_ENV: &[&str] =
 /// Environment variables read for the Vertex location, in order.
 pub const VERTEX_LOCATION_ENV: &[&str] = &["VERTEXAI_LOCATION", "VERTEX_LOCATION"];
 
-/// The provider prefixes this crate serves.
-pub fn provider_names() -> &'static [&'static str] {
-    &["gemini", "vertex_ai"]
-}
-
-/// Whether `env` holds what provider `name` needs to be served without
-/// explicit params (for `Router::from_env`).
-pub fn configured(name: &str, env: &dyn Env) -> bool {
-    match name {
-        "gemini" => env.first(GEMINI_KEY_ENV).is_some(),
-        "vertex_ai" => {
-            env.first(VERTEX_PROJECT_ENV).is_some()
-                || env
-                    .first(&["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"])
-                    .is_some()
-        }
-        _ => false,
-    }
-}
-
 /// Where requests go and how they authenticate.
 #[derive(Debug, Clone)]
 enum Backend {
@@ -104,14 +82,15 @@ struct Vertex {
     auth: Arc<GoogleAuth>,
 }
 
-/// Gemini API or Vertex AI.
+/// Gemini API or Vertex AI over HTTP.
+pub type GeminiProvider = HttpProvider<GeminiCodec>;
+
+/// Gemini API or Vertex AI: endpoint, credentials and wire format.
 #[derive(Debug, Clone)]
-pub struct GeminiProvider {
+pub struct GeminiCodec {
     name: &'static str,
     backend: Backend,
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
 }
 
 fn trim_base(base: &str) -> String {
@@ -175,7 +154,7 @@ fn credentials_text(value: &str) -> Result<String> {
     })
 }
 
-impl GeminiProvider {
+impl GeminiCodec {
     /// Build `gemini` or `vertex_ai` from `params`, falling back to `env`.
     ///
     /// - `gemini`: `api_key` or `GEMINI_API_KEY` / `GOOGLE_API_KEY`;
@@ -191,7 +170,7 @@ impl GeminiProvider {
     ///
     /// Stays synchronous: a service-account key is loaded here, the ADC search
     /// (asynchronous in gcp_auth) is deferred to the first request.
-    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn build(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
         let (name, backend) = match name {
             "gemini" => ("gemini", Self::gemini_backend(params, env)?),
             "vertex_ai" => ("vertex_ai", Self::vertex_backend(params, env)?),
@@ -203,12 +182,10 @@ impl GeminiProvider {
         };
         let mut headers = Vec::new();
         headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(GeminiProvider {
+        Ok(GeminiCodec {
             name,
             backend,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
     }
 
@@ -301,12 +278,6 @@ impl GeminiProvider {
         })))
     }
 
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
-    }
-
     fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Gemini { .. } => Dialect::GEMINI,
@@ -358,27 +329,18 @@ impl GeminiProvider {
         url: &str,
         body: Option<&Value>,
     ) -> Result<http::Request<Bytes>> {
-        let mut builder = http::Request::builder().method(method).uri(url);
-        let bytes = match body {
-            Some(v) => {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-                Bytes::from(
-                    serde_json::to_vec(v)
-                        .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?,
-                )
-            }
-            None => Bytes::new(),
+        let (content_type, bytes) = match body {
+            Some(v) => (Some("application/json"), json_body(v)?),
+            None => (None, Bytes::new()),
         };
-        if let Backend::Gemini { key, .. } = &self.backend {
-            builder = builder.header("x-goog-api-key", key.clone());
-        }
-        for (k, v) in &self.headers {
-            builder = builder.header(k.clone(), v.clone());
-        }
-        builder.body(bytes).map_err(|e| {
-            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
-                .with_provider(self.name)
-        })
+        let key = match &self.backend {
+            Backend::Gemini { key, .. } => Some((&X_GOOG_API_KEY, key)),
+            Backend::Vertex(_) => None,
+        };
+        let headers = key
+            .into_iter()
+            .chain(self.headers.iter().map(|(k, v)| (k, v)));
+        upstream_request(method, url, content_type, headers, bytes)
     }
 
     fn build_chat(
@@ -400,16 +362,6 @@ impl GeminiProvider {
             self.model_url(&request.model, "generateContent", project)?
         };
         self.http_request(Method::POST, &url, Some(&body))
-    }
-
-    /// The upstream request for a chat completion (`stream` picks
-    /// `:streamGenerateContent?alt=sse`). Vertex requests lack `Authorization`.
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        self.build_chat(request, stream, None)
     }
 
     fn build_embeddings(
@@ -441,22 +393,69 @@ impl GeminiProvider {
         }
     }
 
-    /// The upstream request for embeddings (`embedContent` for one text,
-    /// `batchEmbedContents` for several; Vertex `predict`).
-    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
-        self.build_embeddings(request, None).map(|(r, _)| r)
+    /// The Vertex project known so far: configured, or discovered by
+    /// [`prepare`](Codec::prepare).
+    fn known_project(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Gemini { .. } => None,
+            Backend::Vertex(v) => v
+                .project
+                .as_deref()
+                .or_else(|| v.discovered_project.get().map(String::as_str)),
+        }
+    }
+}
+
+/// The Gemini API's key header.
+static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+
+impl Codec for GeminiCodec {
+    type ChatStreamDecoder = GeminiStreamDecoder;
+
+    fn provider_names() -> Vec<&'static str> {
+        vec!["gemini", "vertex_ai"]
     }
 
-    /// The project of a Vertex call: configured, or asked of the credentials once.
-    async fn project(&self) -> Result<Option<String>> {
-        let Backend::Vertex(v) = &self.backend else {
-            return Ok(None);
-        };
-        if let Some(p) = &v.project {
-            return Ok(Some(p.clone()));
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        match name {
+            "gemini" => env.first(GEMINI_KEY_ENV).is_some(),
+            "vertex_ai" => {
+                env.first(VERTEX_PROJECT_ENV).is_some()
+                    || env
+                        .first(&["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"])
+                        .is_some()
+            }
+            _ => false,
         }
-        let p = v
-            .discovered_project
+    }
+
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        Self::build(name, params, env)
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            self.name,
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
+    }
+
+    /// A Vertex project the configuration does not name is asked of the
+    /// credentials, once.
+    async fn prepare(&self) -> Result<()> {
+        let Backend::Vertex(v) = &self.backend else {
+            return Ok(());
+        };
+        if v.project.is_some() {
+            return Ok(());
+        }
+        v.discovered_project
             .get_or_try_init(|| async {
                 let found = v.auth.project_id().await?.ok_or_else(|| {
                     Error::bad_request(
@@ -469,88 +468,78 @@ impl GeminiProvider {
                 Ok::<String, Error>(found)
             })
             .await?;
-        Ok(Some(p.clone()))
+        Ok(())
     }
 
-    /// Add the bearer token to a Vertex request.
-    async fn authorize(&self, request: &mut http::Request<Bytes>, model: &str) -> Result<()> {
+    /// Vertex requests carry a bearer token, refreshed as it expires.
+    async fn authorize(&self, request: &mut http::Request<Bytes>) -> Result<()> {
         if let Backend::Vertex(v) = &self.backend {
-            let token = v.auth.token().await.map_err(|e| e.with_model(model))?;
+            let token = v.auth.token().await?;
             let value = header_value("access token", &format!("Bearer {}", token.as_str()))?;
             request.headers_mut().insert(AUTHORIZATION, value);
         }
         Ok(())
     }
 
-    fn decode_error(&self, response: &UpstreamResponse) -> Error {
-        error::decode_error(
-            self.name,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        )
-    }
-
-    async fn send(
+    /// `stream` picks `:streamGenerateContent?alt=sse`. Vertex requests lack
+    /// `Authorization` until [`authorize`](Codec::authorize).
+    fn encode_chat(
         &self,
-        mut request: http::Request<Bytes>,
-        model: &str,
-    ) -> Result<UpstreamResponse> {
-        self.authorize(&mut request, model).await?;
-        self.transport
-            .call(request, self.timeout, self.name, model, &|r| {
-                self.decode_error(r)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl Provider for GeminiProvider {
-    fn name(&self) -> &str {
-        self.name
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        self.build_chat(request, stream, self.known_project())
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let project = self.project().await?;
-        let http = self.build_chat(&request, false, project.as_deref())?;
-        let response = self.send(http, &request.model).await?;
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
         response::decode_chat(&response.body, self.name, &request.model)
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let project = self.project().await?;
-        let mut http = self.build_chat(&request, true, project.as_deref())?;
-        self.authorize(&mut http, &request.model).await?;
-        let upstream = self
-            .transport
-            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
-                self.decode_error(r)
-            })
-            .await?;
-        Ok(decode_stream(
-            upstream.body,
-            GeminiStreamDecoder::new(self.name, request.model.as_str()),
-        ))
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        _headers: &HeaderMap,
+    ) -> GeminiStreamDecoder {
+        GeminiStreamDecoder::new(self.name, request.model.as_str())
     }
 
-    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let project = self.project().await?;
-        let (http, method) = self.build_embeddings(&request, project.as_deref())?;
-        let response = self.send(http, &request.model).await?;
-        match method {
-            Some(m) => embeddings::decode_gemini(&response.body, m, &request, self.name),
-            None => embeddings::decode_vertex(&response.body, &request, self.name),
+    /// `embedContent` for one text, `batchEmbedContents` for several;
+    /// Vertex `predict`.
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        let (http, _) = self.build_embeddings(request, self.known_project())?;
+        Ok(vec![http])
+    }
+
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        let body = first_body(responses);
+        match &self.backend {
+            Backend::Gemini { .. } => embeddings::decode_gemini(
+                &body,
+                embeddings::gemini_method(request),
+                request,
+                self.name,
+            ),
+            Backend::Vertex(_) => embeddings::decode_vertex(&body, request, self.name),
         }
     }
 
-    async fn list_models(&self) -> Result<ModelList> {
+    /// The Gemini API's model list (Vertex has none to list).
+    fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
         let Backend::Gemini { root, .. } = &self.backend else {
             return Err(Error::unsupported(self.name, "models"));
         };
-        let url = format!("{root}/models?pageSize=1000");
-        let http = self.http_request(Method::GET, &url, None)?;
-        let response = self.send(http, "").await?;
+        self.http_request(Method::GET, &format!("{root}/models?pageSize=1000"), None)
+    }
+
+    fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {
         let listing: Value = decode_json(&response.body, self.name, "")?;
         let data = listing
             .get("models")
@@ -721,7 +710,8 @@ mod tests {
                 llmux_core::types::embeddings::EmbeddingInput::Text("x".into()),
             ))
             .unwrap();
-        assert!(emb
+        assert_eq!(emb.len(), 1);
+        assert!(emb[0]
             .uri()
             .to_string()
             .ends_with("/publishers/google/models/text-embedding-005:predict"));
@@ -827,6 +817,7 @@ mod tests {
 
     #[test]
     fn configured_reads_the_environment() {
+        let configured = GeminiCodec::configured;
         assert!(configured(
             "gemini",
             &MapEnv::new([("GEMINI_API_KEY", "k")])
@@ -841,6 +832,6 @@ mod tests {
             &MapEnv::new([("GOOGLE_APPLICATION_CREDENTIALS", "/x")])
         ));
         assert!(!configured("vertex_ai", &MapEnv::default()));
-        assert_eq!(provider_names(), &["gemini", "vertex_ai"]);
+        assert_eq!(GeminiCodec::provider_names(), ["gemini", "vertex_ai"]);
     }
 }

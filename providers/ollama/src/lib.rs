@@ -1,6 +1,6 @@
 //! # llmux-ollama
 //!
-//! Ollama's native API behind llmux's [`Provider`] trait:
+//! Ollama's native API as an llmux [`Codec`] (served by [`HttpProvider`]):
 //!
 //! - chat: `POST {base}/api/chat` (`"stream": false`, or NDJSON lines with
 //!   `"stream": true`),
@@ -25,20 +25,16 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-use std::time::Duration;
-
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::Method;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::{HeaderMap, Method};
+use llmux_core::codec::{post_json, upstream_request};
 use llmux_core::headers::header_value;
-use llmux_core::stream::decode_stream;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::models::ModelList;
-use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
-use serde_json::Value;
+use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
 
 pub use stream::OllamaStreamDecoder;
 
@@ -48,17 +44,6 @@ pub const OLLAMA_DEFAULT_BASE: &str = "http://localhost:11434";
 pub const OLLAMA_BASE_ENV: &[&str] = &["OLLAMA_API_BASE"];
 /// Environment variables read for an optional key, in order.
 pub const OLLAMA_KEY_ENV: &[&str] = &["OLLAMA_API_KEY"];
-
-/// The provider prefixes this crate serves.
-pub fn provider_names() -> &'static [&'static str] {
-    &["ollama", "ollama_chat"]
-}
-
-/// Whether `env` points at an Ollama server (`OLLAMA_API_BASE` set): a
-/// key-less local server counts as configured only when its address is given.
-pub fn configured(name: &str, env: &dyn Env) -> bool {
-    provider_names().contains(&name) && env.first(OLLAMA_BASE_ENV).is_some()
-}
 
 /// The server root of a base URL: accepts `http://host:11434`, `…/api`, or
 /// a full endpoint URL (`…/api/chat`, `…/api/generate`, `…/api/embed`).
@@ -79,20 +64,44 @@ pub fn server_root(base: &str) -> String {
     base.to_string()
 }
 
-/// An Ollama server.
+/// An Ollama server reached over HTTP.
+pub type OllamaProvider = HttpProvider<OllamaCodec>;
+
+/// An Ollama server: address, optional key and wire format.
 #[derive(Debug, Clone)]
-pub struct OllamaProvider {
+pub struct OllamaCodec {
     name: &'static str,
     root: String,
-    auth: Option<HeaderValue>,
+    /// `Authorization` when a key is given, then the deployment's extra headers.
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
 }
 
-impl OllamaProvider {
+impl OllamaCodec {
+    /// The URL of `path` (`api/chat`, …).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.root)
+    }
+
+    fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Codec for OllamaCodec {
+    type ChatStreamDecoder = OllamaStreamDecoder;
+
+    fn provider_names() -> Vec<&'static str> {
+        vec!["ollama", "ollama_chat"]
+    }
+
+    /// Configured when `OLLAMA_API_BASE` is set: a key-less local server
+    /// counts as configured only when its address is given.
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        Self::provider_names().contains(&name) && env.first(OLLAMA_BASE_ENV).is_some()
+    }
+
     /// Build `ollama` or `ollama_chat` from `params`, falling back to `env`.
-    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
         let name = match name {
             "ollama" => "ollama",
             "ollama_chat" => "ollama_chat",
@@ -108,91 +117,28 @@ impl OllamaProvider {
             .filter(|b| !b.trim().is_empty())
             .or_else(|| env.first(OLLAMA_BASE_ENV))
             .unwrap_or_else(|| OLLAMA_DEFAULT_BASE.to_string());
-        let auth = params
+        let mut headers = Vec::new();
+        if let Some(key) = params
             .api_key
             .clone()
             .filter(|k| !k.is_empty())
             .or_else(|| env.first(OLLAMA_KEY_ENV))
-            .map(|k| header_value("api_key", &format!("Bearer {k}")))
-            .transpose()?;
-        let mut headers = Vec::new();
+        {
+            headers.push((
+                AUTHORIZATION,
+                header_value("api_key", &format!("Bearer {key}"))?,
+            ));
+        }
         headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(OllamaProvider {
+        Ok(OllamaCodec {
             name,
             root: server_root(&base),
-            auth,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
     }
 
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
-    }
-
-    /// The URL of `path` (`api/chat`, …).
-    pub fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.root)
-    }
-
-    fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<http::Request<Bytes>> {
-        let url = self.url(path);
-        let mut builder = http::Request::builder().method(method).uri(&url);
-        let bytes = match body {
-            Some(b) => {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-                Bytes::from(
-                    serde_json::to_vec(b)
-                        .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?,
-                )
-            }
-            None => Bytes::new(),
-        };
-        if let Some(a) = &self.auth {
-            builder = builder.header(AUTHORIZATION, a.clone());
-        }
-        for (k, v) in &self.headers {
-            builder = builder.header(k.clone(), v.clone());
-        }
-        builder.body(bytes).map_err(|e| {
-            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
-                .with_provider(self.name)
-        })
-    }
-
-    /// The upstream request for a chat completion.
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        let body = request::chat_body(request, stream).map_err(|e| {
-            e.with_provider(self.name)
-                .with_model(request.model.as_str())
-        })?;
-        self.request(Method::POST, "api/chat", Some(&body))
-    }
-
-    /// The upstream request for embeddings.
-    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
-        let body = embed::embed_body(request).map_err(|e| {
-            e.with_provider(self.name)
-                .with_model(request.model.as_str())
-        })?;
-        self.request(Method::POST, "api/embed", Some(&body))
-    }
-
-    /// The upstream request for the model list.
-    pub fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
-        self.request(Method::GET, "api/tags", None)
+    fn name(&self) -> &'static str {
+        self.name
     }
 
     fn decode_error(&self, response: &UpstreamResponse) -> Error {
@@ -204,50 +150,60 @@ impl OllamaProvider {
         )
     }
 
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        self.transport
-            .call(request, self.timeout, self.name, model, &|r| {
-                self.decode_error(r)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl Provider for OllamaProvider {
-    fn name(&self) -> &str {
-        self.name
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let body = request::chat_body(request, stream)?;
+        post_json(&self.url("api/chat"), self.headers(), &body)
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let http = self.encode_chat(&request, false)?;
-        let response = self.send(http, &request.model).await?;
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
         response::decode_chat(&response.body, self.name, &request.model)
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let http = self.encode_chat(&request, true)?;
-        let upstream = self
-            .transport
-            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
-                self.decode_error(r)
-            })
-            .await?;
-        Ok(decode_stream(
-            upstream.body,
-            OllamaStreamDecoder::new(self.name, request.model.as_str()),
-        ))
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        _headers: &HeaderMap,
+    ) -> OllamaStreamDecoder {
+        OllamaStreamDecoder::new(self.name, request.model.as_str())
     }
 
-    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let http = self.encode_embeddings(&request)?;
-        let response = self.send(http, &request.model).await?;
-        embed::decode_embed(&response.body, &request, self.name)
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        let body = embed::embed_body(request)?;
+        Ok(vec![post_json(
+            &self.url("api/embed"),
+            self.headers(),
+            &body,
+        )?])
     }
 
-    async fn list_models(&self) -> Result<ModelList> {
-        let http = self.encode_list_models()?;
-        let response = self.send(http, "").await?;
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        let body = llmux_core::codec::first_body(responses);
+        embed::decode_embed(&body, request, self.name)
+    }
+
+    fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
+        upstream_request(
+            Method::GET,
+            &self.url("api/tags"),
+            None,
+            self.headers(),
+            Bytes::new(),
+        )
+    }
+
+    fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {
         embed::decode_tags(&response.body, self.name)
     }
 }
@@ -272,9 +228,8 @@ mod tests {
             assert_eq!(server_root(base), root, "{base}");
         }
         let req = ChatCompletionRequest::new("llama3.2", vec![ChatMessage::user("Hi")]);
-        let p =
-            OllamaProvider::from_params("ollama", &ProviderParams::default(), &MapEnv::default())
-                .unwrap();
+        let p = OllamaCodec::from_params("ollama", &ProviderParams::default(), &MapEnv::default())
+            .unwrap();
         let http = p.encode_chat(&req, false).unwrap();
         assert_eq!(http.uri(), "http://localhost:11434/api/chat");
         assert!(http.headers().get("authorization").is_none());
@@ -283,8 +238,7 @@ mod tests {
             ("OLLAMA_API_BASE", "http://gpu-box:11434"),
             ("OLLAMA_API_KEY", "k"),
         ]);
-        let p =
-            OllamaProvider::from_params("ollama_chat", &ProviderParams::default(), &env).unwrap();
+        let p = OllamaCodec::from_params("ollama_chat", &ProviderParams::default(), &env).unwrap();
         assert_eq!(p.name(), "ollama_chat");
         let http = p.encode_list_models().unwrap();
         assert_eq!(
@@ -293,11 +247,11 @@ mod tests {
         );
         assert_eq!(http.headers()["authorization"], "Bearer k");
         assert!(http.headers().get("content-type").is_none());
+        let configured = OllamaCodec::configured;
         assert!(configured("ollama", &env));
         assert!(configured("ollama_chat", &env));
         assert!(!configured("ollama", &MapEnv::default()));
-        let err =
-            OllamaProvider::from_params("llama", &ProviderParams::default(), &env).unwrap_err();
+        let err = OllamaCodec::from_params("llama", &ProviderParams::default(), &env).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadRequest);
     }
 }

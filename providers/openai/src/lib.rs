@@ -1,14 +1,14 @@
 //! # llmux-openai
 //!
-//! OpenAI, Azure OpenAI, and every vendor that copies OpenAI's API, behind
-//! llmux's [`Provider`] trait.
+//! OpenAI, Azure OpenAI, and every vendor that copies OpenAI's API, as an
+//! llmux [`Codec`] served by the generic [`HttpProvider`].
 //!
-//! - [`OpenAiProvider::from_params`] builds a provider for `openai`, `azure` or
+//! - `OpenAiProvider::from_params` builds a provider for `openai`, `azure` or
 //!   any row of [`presets::PRESETS`] from connection parameters and the environment.
-//! - The `encode_*` methods are the codec: they turn a request into an exact
+//! - The codec's `encode_*` methods turn a request into an exact
 //!   `http::Request` without touching the network, so they are unit-tested and
-//!   benchmarked on their own. The [`Provider`] methods send them through the
-//!   shared [`HttpTransport`] and decode the answer.
+//!   benchmarked on their own; answers are OpenAI's own JSON, decoded by the
+//!   [`Codec`] defaults.
 
 pub mod error;
 pub mod presets;
@@ -16,31 +16,28 @@ pub mod stream;
 pub mod voyage;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::Method;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::{HeaderMap, Method};
+use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::headers::header_value;
 use llmux_core::multipart::{audio_content_type, MultipartForm};
-use llmux_core::stream::decode_stream;
 use llmux_core::transport::{decode_json, UpstreamResponse};
-use llmux_core::types::audio::{
-    SpeechRequest, SpeechResponse, Transcription, TranscriptionRequest, TranscriptionResponse,
-};
-use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
+use llmux_core::types::audio::{SpeechRequest, TranscriptionRequest};
+use llmux_core::types::chat::ChatCompletionRequest;
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
-use llmux_core::types::images::{ImageGenerationRequest, ImagesResponse};
-use llmux_core::types::models::ModelList;
-use llmux_core::types::moderations::{ModerationRequest, ModerationResponse};
+use llmux_core::types::images::ImageGenerationRequest;
+use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
-use llmux_core::{ChatStream, Env, Error, HttpTransport, Provider, ProviderParams, Result};
-use serde::de::DeserializeOwned;
+use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
 use serde::Serialize;
 
 pub use presets::{Dialect, Endpoint, Preset};
 pub use stream::OpenAiStreamDecoder;
+
+/// OpenAI-shaped APIs over HTTP.
+pub type OpenAiProvider = HttpProvider<OpenAiCodec>;
 
 /// Azure OpenAI `api-version` used when neither the params nor the environment give one.
 pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
@@ -70,30 +67,21 @@ enum Auth {
 
 /// OpenAI, Azure OpenAI or an OpenAI-compatible vendor.
 #[derive(Debug, Clone)]
-pub struct OpenAiProvider {
+pub struct OpenAiCodec {
     name: &'static str,
     target: Target,
     auth: Auth,
     headers: Vec<(HeaderName, HeaderValue)>,
-    timeout: Option<Duration>,
-    transport: HttpTransport,
-}
-
-/// Names this crate can build a provider for: `openai`, `azure`, every preset.
-pub fn provider_names() -> impl Iterator<Item = &'static str> {
-    ["openai", "azure"]
-        .into_iter()
-        .chain(presets::PRESETS.iter().map(|p| p.name))
 }
 
 fn trim_base(base: &str) -> String {
     base.trim().trim_end_matches('/').to_string()
 }
 
-impl OpenAiProvider {
+impl OpenAiCodec {
     /// Build the provider named `name` (`openai`, `azure`, or a preset) from
     /// `params`, falling back to `env` for the key, base URL and API version.
-    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+    fn build(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
         let (name, target, auth) = if name == "azure" {
             Self::azure_target(params, env)?
         } else {
@@ -140,13 +128,11 @@ impl OpenAiProvider {
             ));
         }
         headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(OpenAiProvider {
+        Ok(OpenAiCodec {
             name,
             target,
             auth,
             headers,
-            timeout: params.timeout,
-            transport: HttpTransport::shared(),
         })
     }
 
@@ -191,12 +177,6 @@ impl OpenAiProvider {
             (None, None) => return Err(Error::missing_api_key("azure", "AZURE_API_KEY")),
         };
         Ok(("azure", Target::Azure { base, api_version }, auth))
-    }
-
-    /// Replace the transport (e.g. one with other pool settings).
-    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
-        self.transport = transport;
-        self
     }
 
     /// The URL for `endpoint` and `model` (the deployment, on Azure).
@@ -244,22 +224,15 @@ impl OpenAiProvider {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<http::Request<Bytes>> {
-        let mut builder = http::Request::builder().method(method).uri(url);
-        if let Some(ct) = content_type {
-            builder = builder.header(CONTENT_TYPE, ct);
-        }
-        match &self.auth {
-            Auth::None => {}
-            Auth::Bearer(v) => builder = builder.header(AUTHORIZATION, v.clone()),
-            Auth::AzureKey(v) => builder = builder.header("api-key", v.clone()),
-        }
-        for (k, v) in &self.headers {
-            builder = builder.header(k.clone(), v.clone());
-        }
-        builder.body(body).map_err(|e| {
-            Error::bad_request(format!("invalid upstream URL '{url}': {e}"))
-                .with_provider(self.name)
-        })
+        let auth = match &self.auth {
+            Auth::None => None,
+            Auth::Bearer(v) => Some((&AUTHORIZATION, v)),
+            Auth::AzureKey(v) => Some((&AZURE_API_KEY, v)),
+        };
+        let headers = auth
+            .into_iter()
+            .chain(self.headers.iter().map(|(k, v)| (k, v)));
+        upstream_request(method, url, content_type, headers, body)
     }
 
     fn json_request<T: Serialize>(
@@ -269,78 +242,12 @@ impl OpenAiProvider {
         body: &T,
     ) -> Result<http::Request<Bytes>> {
         let url = self.url(endpoint, model)?;
-        let body = serde_json::to_vec(body)
-            .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))?;
         self.request(
             Method::POST,
             &url,
             Some("application/json"),
-            Bytes::from(body),
+            json_body(body)?,
         )
-    }
-
-    /// The upstream request for a chat completion (`stream` sets the body's `stream`).
-    pub fn encode_chat(
-        &self,
-        request: &ChatCompletionRequest,
-        stream: bool,
-    ) -> Result<http::Request<Bytes>> {
-        if stream == request.is_stream() {
-            return self.json_request(Endpoint::Chat, &request.model, request);
-        }
-        let mut request = request.clone();
-        if stream {
-            request.stream = Some(true);
-        } else {
-            request.stream = None;
-            request.stream_options = None;
-        }
-        self.json_request(Endpoint::Chat, &request.model, &request)
-    }
-
-    /// The upstream request for embeddings.
-    pub fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
-        match self.dialect() {
-            Dialect::Standard => self.json_request(Endpoint::Embeddings, &request.model, request),
-            Dialect::Voyage => self.json_request(
-                Endpoint::Embeddings,
-                &request.model,
-                &voyage::embeddings_body(request),
-            ),
-        }
-    }
-
-    /// The upstream request for image generation.
-    pub fn encode_image_generation(
-        &self,
-        request: &ImageGenerationRequest,
-    ) -> Result<http::Request<Bytes>> {
-        let model = request.model.clone().unwrap_or_default();
-        self.json_request(Endpoint::Images, &model, request)
-    }
-
-    /// The upstream request for speech.
-    pub fn encode_speech(&self, request: &SpeechRequest) -> Result<http::Request<Bytes>> {
-        self.json_request(Endpoint::Speech, &request.model, request)
-    }
-
-    /// The upstream request for moderation.
-    pub fn encode_moderation(&self, request: &ModerationRequest) -> Result<http::Request<Bytes>> {
-        let model = request.model.clone().unwrap_or_default();
-        self.json_request(Endpoint::Moderations, &model, request)
-    }
-
-    /// The upstream request for a rerank (vendors whose preset lists
-    /// [`Endpoint::Rerank`]; Cohere's request shape as is, or Voyage's).
-    pub fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
-        match self.dialect() {
-            Dialect::Standard => self.json_request(Endpoint::Rerank, &request.model, request),
-            Dialect::Voyage => self.json_request(
-                Endpoint::Rerank,
-                &request.model,
-                &voyage::rerank_body(request),
-            ),
-        }
     }
 
     /// How this vendor's bodies differ from the standard ones.
@@ -351,14 +258,8 @@ impl OpenAiProvider {
         }
     }
 
-    /// The upstream request for the model list.
-    pub fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
-        let url = self.url(Endpoint::Models, "")?;
-        self.request(Method::GET, &url, None, Bytes::new())
-    }
-
     /// The upstream multipart request for a transcription, with `boundary`.
-    pub fn encode_transcription(
+    pub fn transcription_request(
         &self,
         request: &TranscriptionRequest,
         boundary: &str,
@@ -391,32 +292,6 @@ impl OpenAiProvider {
         let content_type = form.content_type();
         self.request(Method::POST, &url, Some(&content_type), form.finish())
     }
-
-    fn decode_error(&self, response: &UpstreamResponse) -> Error {
-        error::decode_error(
-            self.name,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        )
-    }
-
-    async fn send(&self, request: http::Request<Bytes>, model: &str) -> Result<UpstreamResponse> {
-        self.transport
-            .call(request, self.timeout, self.name, model, &|r| {
-                self.decode_error(r)
-            })
-            .await
-    }
-
-    async fn call_json<T: DeserializeOwned>(
-        &self,
-        request: http::Request<Bytes>,
-        model: &str,
-    ) -> Result<T> {
-        let response = self.send(request, model).await?;
-        decode_json(&response.body, self.name, model)
-    }
 }
 
 /// A multipart boundary unlikely to occur in any upload.
@@ -430,93 +305,153 @@ fn new_boundary() -> String {
     format!("llmux-{t:x}-{n:x}")
 }
 
-#[async_trait]
-impl Provider for OpenAiProvider {
-    fn name(&self) -> &str {
+/// Azure's key header.
+static AZURE_API_KEY: HeaderName = HeaderName::from_static("api-key");
+
+impl Codec for OpenAiCodec {
+    type ChatStreamDecoder = OpenAiStreamDecoder;
+
+    /// `openai`, `azure` and every preset.
+    fn provider_names() -> Vec<&'static str> {
+        ["openai", "azure"]
+            .into_iter()
+            .chain(presets::PRESETS.iter().map(|p| p.name))
+            .collect()
+    }
+
+    fn configured(name: &str, env: &dyn Env) -> bool {
+        match presets::preset(name) {
+            Some(p) if p.key_required => env.first(p.api_key_env).is_some(),
+            Some(p) => env.first(p.api_base_env).is_some(),
+            // Azure: a key or Entra token, and an endpoint.
+            None => {
+                name == "azure"
+                    && env
+                        .first(&["AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AD_TOKEN"])
+                        .is_some()
+                    && env
+                        .first(&["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"])
+                        .is_some()
+            }
+        }
+    }
+
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        Self::build(name, params, env)
+    }
+
+    fn name(&self) -> &'static str {
         self.name
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
-        let http = self.encode_chat(&request, false)?;
-        self.call_json(http, &request.model).await
+    fn decode_error(&self, response: &UpstreamResponse) -> Error {
+        error::decode_error(
+            self.name,
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        )
     }
 
-    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
-        let http = self.encode_chat(&request, true)?;
-        let upstream = self
-            .transport
-            .call_streaming(http, self.timeout, self.name, &request.model, &|r| {
-                self.decode_error(r)
-            })
-            .await?;
-        Ok(decode_stream(
-            upstream.body,
-            OpenAiStreamDecoder::new(self.name),
-        ))
+    /// `stream` sets the body's `stream`.
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        if stream == request.is_stream() {
+            return self.json_request(Endpoint::Chat, &request.model, request);
+        }
+        let mut request = request.clone();
+        if stream {
+            request.stream = Some(true);
+        } else {
+            request.stream = None;
+            request.stream_options = None;
+        }
+        self.json_request(Endpoint::Chat, &request.model, &request)
     }
 
-    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let http = self.encode_embeddings(&request)?;
-        let response = self.call_json(http, &request.model).await?;
+    fn chat_stream_decoder(
+        &self,
+        _request: &ChatCompletionRequest,
+        _headers: &HeaderMap,
+    ) -> OpenAiStreamDecoder {
+        OpenAiStreamDecoder::new(self.name)
+    }
+
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        let http = match self.dialect() {
+            Dialect::Standard => self.json_request(Endpoint::Embeddings, &request.model, request),
+            Dialect::Voyage => self.json_request(
+                Endpoint::Embeddings,
+                &request.model,
+                &voyage::embeddings_body(request),
+            ),
+        }?;
+        Ok(vec![http])
+    }
+
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        let body = llmux_core::codec::first_body(responses);
+        let response = decode_json(&body, self.name, &request.model)?;
         Ok(match self.dialect() {
             Dialect::Standard => response,
             Dialect::Voyage => voyage::embeddings_response(response),
         })
     }
 
-    async fn list_models(&self) -> Result<ModelList> {
-        let http = self.encode_list_models()?;
-        self.call_json(http, "").await
+    fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
+        let url = self.url(Endpoint::Models, "")?;
+        self.request(Method::GET, &url, None, Bytes::new())
     }
 
-    async fn image_generation(&self, request: ImageGenerationRequest) -> Result<ImagesResponse> {
-        let http = self.encode_image_generation(&request)?;
-        self.call_json(http, request.model.as_deref().unwrap_or_default())
-            .await
+    fn encode_image_generation(
+        &self,
+        request: &ImageGenerationRequest,
+    ) -> Result<http::Request<Bytes>> {
+        let model = request.model.clone().unwrap_or_default();
+        self.json_request(Endpoint::Images, &model, request)
     }
 
-    async fn transcription(&self, request: TranscriptionRequest) -> Result<TranscriptionResponse> {
-        let http = self.encode_transcription(&request, &new_boundary())?;
-        let response = self.send(http, &request.model).await?;
-        if request.wants_json() {
-            let t: Transcription = decode_json(&response.body, self.name, &request.model)?;
-            Ok(TranscriptionResponse::Json(t))
-        } else {
-            Ok(TranscriptionResponse::Text(
-                String::from_utf8_lossy(&response.body).into_owned(),
-            ))
+    fn encode_transcription(&self, request: &TranscriptionRequest) -> Result<http::Request<Bytes>> {
+        self.transcription_request(request, &new_boundary())
+    }
+
+    fn encode_speech(&self, request: &SpeechRequest) -> Result<http::Request<Bytes>> {
+        self.json_request(Endpoint::Speech, &request.model, request)
+    }
+
+    fn encode_moderation(&self, request: &ModerationRequest) -> Result<http::Request<Bytes>> {
+        let model = request.model.clone().unwrap_or_default();
+        self.json_request(Endpoint::Moderations, &model, request)
+    }
+
+    /// Vendors whose preset lists [`Endpoint::Rerank`]: Cohere's request
+    /// shape as is, or Voyage's.
+    fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
+        match self.dialect() {
+            Dialect::Standard => self.json_request(Endpoint::Rerank, &request.model, request),
+            Dialect::Voyage => self.json_request(
+                Endpoint::Rerank,
+                &request.model,
+                &voyage::rerank_body(request),
+            ),
         }
     }
 
-    async fn speech(&self, request: SpeechRequest) -> Result<SpeechResponse> {
-        let http = self.encode_speech(&request)?;
-        let response = self.send(http, &request.model).await?;
-        let content_type = response
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        Ok(SpeechResponse {
-            content_type,
-            audio: response.body,
-        })
-    }
-
-    async fn moderation(&self, request: ModerationRequest) -> Result<ModerationResponse> {
-        let http = self.encode_moderation(&request)?;
-        self.call_json(http, request.model.as_deref().unwrap_or_default())
-            .await
-    }
-
-    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
-        let http = self.encode_rerank(&request)?;
+    fn decode_rerank(
+        &self,
+        response: &UpstreamResponse,
+        request: &RerankRequest,
+    ) -> Result<RerankResponse> {
         match self.dialect() {
-            Dialect::Standard => self.call_json(http, &request.model).await,
-            Dialect::Voyage => {
-                let response = self.send(http, &request.model).await?;
-                voyage::rerank_response(&response.body, &request.model)
-            }
+            Dialect::Standard => decode_json(&response.body, self.name, &request.model),
+            Dialect::Voyage => voyage::rerank_response(&response.body, &request.model),
         }
     }
 }
@@ -528,7 +463,7 @@ mod tests {
 
     fn azure_headers(env: &[(&str, &str)]) -> http::HeaderMap {
         let env = MapEnv::new(env.iter().map(|(k, v)| (*k, *v)));
-        let p = OpenAiProvider::from_params("azure", &ProviderParams::default(), &env).unwrap();
+        let p = OpenAiCodec::from_params("azure", &ProviderParams::default(), &env).unwrap();
         let url = p.url(Endpoint::Chat, "dep").unwrap();
         assert_eq!(
             url,

@@ -1,0 +1,325 @@
+//! The provider seam: a [`Codec`] is everything one provider knows — how its
+//! credentials are read, how OpenAI-shaped requests become its HTTP requests
+//! and how its answers and errors come back. It never touches the network:
+//! [`HttpProvider`](crate::http_provider::HttpProvider) owns transport,
+//! timeouts and streaming for every codec alike.
+//!
+//! A codec implements the endpoints its provider has; the others keep the
+//! default `encode_*`, which fails with
+//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) before any call.
+//! Default `decode_*` read OpenAI's own JSON shapes, so an OpenAI-compatible
+//! codec only encodes.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, Method};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::params::{Env, ProviderParams};
+use crate::provider::Provider;
+use crate::stream::StreamDecoder;
+use crate::transport::{decode_json, UpstreamResponse};
+use crate::types::audio::{
+    SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
+};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use crate::types::images::{ImageGenerationRequest, ImagesResponse};
+use crate::types::models::ModelList;
+use crate::types::moderations::{ModerationRequest, ModerationResponse};
+use crate::types::rerank::{RerankRequest, RerankResponse};
+
+/// One provider's wire format and credentials, without the network.
+///
+/// `decode_*` receive the request that was encoded, so a codec recomputes
+/// what it decided while encoding (a JSON mode, an embedding method) instead
+/// of carrying per-call state.
+///
+/// The two async hooks are plain `impl Future` methods, not boxed: the
+/// generic provider is monomorphised per codec, so a codec without I/O pays
+/// nothing for them on the request path.
+pub trait Codec: Sized + Send + Sync + 'static {
+    /// Turns the provider's streamed chat body into chunks.
+    type ChatStreamDecoder: StreamDecoder;
+
+    /// The provider prefixes this codec serves (`cohere`, `cohere_chat`).
+    fn provider_names() -> Vec<&'static str>;
+
+    /// Whether `env` alone holds what provider `name` needs (a key, or the
+    /// address of a key-less local server): what `Router::from_env` serves.
+    fn configured(name: &str, env: &dyn Env) -> bool;
+
+    /// Build provider `name` from explicit `params`, falling back to the
+    /// environment variables LiteLLM reads for it.
+    fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self>;
+
+    /// The provider prefix this value was built for.
+    fn name(&self) -> &'static str;
+
+    /// Classify a non-2xx response: kind, the provider's message, retry-after.
+    fn decode_error(&self, response: &UpstreamResponse) -> Error;
+
+    /// Resolve, once per call and before encoding, what takes I/O to learn
+    /// (a cloud project named only by the credentials).
+    fn prepare(&self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Add credentials that take I/O to obtain (an OAuth access token) to an
+    /// encoded request, right before it is sent.
+    fn authorize(
+        &self,
+        request: &mut http::Request<Bytes>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = request;
+        async { Ok(()) }
+    }
+
+    /// The upstream request for a chat completion; `stream` asks for a stream.
+    fn encode_chat(
+        &self,
+        request: &ChatCompletionRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>>;
+
+    /// A whole chat answer.
+    fn decode_chat(
+        &self,
+        response: &UpstreamResponse,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletion> {
+        decode_json(&response.body, self.name(), &request.model)
+    }
+
+    /// The decoder for a streamed chat answer whose head carried `headers`.
+    fn chat_stream_decoder(
+        &self,
+        request: &ChatCompletionRequest,
+        headers: &HeaderMap,
+    ) -> Self::ChatStreamDecoder;
+
+    /// The upstream requests for embeddings: usually one, several where the
+    /// provider embeds one text per call (Bedrock's Titan models).
+    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "embeddings"))
+    }
+
+    /// The embeddings from the responses, in the order of the requests.
+    fn decode_embeddings(
+        &self,
+        responses: Vec<UpstreamResponse>,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse> {
+        decode_json(&first_body(responses), self.name(), &request.model)
+    }
+
+    /// The upstream request for the model list.
+    fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
+        Err(Error::unsupported(self.name(), "models"))
+    }
+
+    /// The model list.
+    fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {
+        decode_json(&response.body, self.name(), "")
+    }
+
+    /// The upstream request for image generation.
+    fn encode_image_generation(
+        &self,
+        request: &ImageGenerationRequest,
+    ) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "image generation"))
+    }
+
+    /// The generated images.
+    fn decode_image_generation(
+        &self,
+        response: &UpstreamResponse,
+        request: &ImageGenerationRequest,
+    ) -> Result<ImagesResponse> {
+        decode_json(
+            &response.body,
+            self.name(),
+            request.model.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The upstream (multipart) request for a transcription.
+    fn encode_transcription(&self, request: &TranscriptionRequest) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "audio transcription"))
+    }
+
+    /// The transcription: JSON for `json`/`verbose_json`, the text otherwise.
+    fn decode_transcription(
+        &self,
+        response: &UpstreamResponse,
+        request: &TranscriptionRequest,
+    ) -> Result<TranscriptionResponse> {
+        if request.wants_json() {
+            decode_json(&response.body, self.name(), &request.model)
+                .map(TranscriptionResponse::Json)
+        } else {
+            Ok(TranscriptionResponse::Text(
+                String::from_utf8_lossy(&response.body).into_owned(),
+            ))
+        }
+    }
+
+    /// The upstream request for speech.
+    fn encode_speech(&self, request: &SpeechRequest) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "audio speech"))
+    }
+
+    /// The audio, with the content type the upstream gave it.
+    fn decode_speech(
+        &self,
+        response: &UpstreamResponse,
+        request: &SpeechRequest,
+    ) -> Result<SpeechResponse> {
+        let _ = request;
+        let content_type = response
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        Ok(SpeechResponse {
+            content_type,
+            audio: response.body.clone(),
+        })
+    }
+
+    /// The upstream request for a moderation.
+    fn encode_moderation(&self, request: &ModerationRequest) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "moderations"))
+    }
+
+    /// The moderation result.
+    fn decode_moderation(
+        &self,
+        response: &UpstreamResponse,
+        request: &ModerationRequest,
+    ) -> Result<ModerationResponse> {
+        decode_json(
+            &response.body,
+            self.name(),
+            request.model.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The upstream request for a rerank.
+    fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "rerank"))
+    }
+
+    /// The reranked documents.
+    fn decode_rerank(
+        &self,
+        response: &UpstreamResponse,
+        request: &RerankRequest,
+    ) -> Result<RerankResponse> {
+        decode_json(&response.body, self.name(), &request.model)
+    }
+}
+
+/// Builds provider `name` from params and environment.
+pub type BuildProvider =
+    fn(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Arc<dyn Provider>>;
+
+/// What the router's registry knows of one provider crate: the prefixes it
+/// serves, whether the environment configures it, and how to build it.
+#[derive(Clone, Copy)]
+pub struct ProviderFamily {
+    /// The provider prefixes served.
+    pub names: fn() -> Vec<&'static str>,
+    /// Whether the environment alone configures provider `name`.
+    pub configured: fn(name: &str, env: &dyn Env) -> bool,
+    /// Build provider `name` from params and environment.
+    pub build: BuildProvider,
+}
+
+impl ProviderFamily {
+    /// The family of codec `C`, served through the generic HTTP provider.
+    pub fn of<C: Codec>() -> Self {
+        ProviderFamily {
+            names: C::provider_names,
+            configured: C::configured,
+            build: |name, params, env| {
+                Ok(Arc::new(
+                    crate::http_provider::HttpProvider::<C>::from_params(name, params, env)?,
+                ))
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderFamily")
+            .field("names", &(self.names)())
+            .finish()
+    }
+}
+
+/// The body of the first of `responses` (an endpoint that made one call).
+pub fn first_body(responses: Vec<UpstreamResponse>) -> Bytes {
+    responses
+        .into_iter()
+        .next()
+        .map(|r| r.body)
+        .unwrap_or_default()
+}
+
+/// A JSON request body, or `BadRequest` when the value cannot be encoded.
+pub fn json_body<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::bad_request(format!("cannot encode request: {e}")))
+}
+
+/// An upstream request: `method url`, `content_type` when there is a body,
+/// then `headers` in order (credentials first, then the deployment's extra
+/// headers). A URL `http` refuses is a `BadRequest` naming it.
+pub fn upstream_request<'a>(
+    method: Method,
+    url: &str,
+    content_type: Option<&str>,
+    headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    body: Bytes,
+) -> Result<http::Request<Bytes>> {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    if let Some(ct) = content_type {
+        builder = builder.header(CONTENT_TYPE, ct);
+    }
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(body)
+        .map_err(|e| Error::bad_request(format!("invalid upstream URL '{url}': {e}")))
+}
+
+/// A `POST url` with a JSON `body` and `headers`.
+pub fn post_json<'a, T: Serialize + ?Sized>(
+    url: &str,
+    headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    body: &T,
+) -> Result<http::Request<Bytes>> {
+    upstream_request(
+        Method::POST,
+        url,
+        Some("application/json"),
+        headers,
+        json_body(body)?,
+    )
+}

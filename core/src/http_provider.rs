@@ -1,0 +1,216 @@
+//! The one [`Provider`] implementation: a [`Codec`] plus the shared transport.
+//!
+//! Every call runs the same steps — prepare, encode, authorize, send (with the
+//! deployment's timeout), classify a non-2xx answer with the codec, decode —
+//! so transport, timeouts, redirects, body caps and streaming behave alike for
+//! every provider.
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::params::{Env, ProviderParams};
+use crate::provider::Provider;
+use crate::stream::{decode_stream, ChatStream};
+use crate::transport::{HttpTransport, UpstreamResponse, UpstreamStream};
+use crate::types::audio::{
+    SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
+};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use crate::types::images::{ImageGenerationRequest, ImagesResponse};
+use crate::types::models::ModelList;
+use crate::types::moderations::{ModerationRequest, ModerationResponse};
+use crate::types::rerank::{RerankRequest, RerankResponse};
+
+/// A provider reached over HTTP: its codec, the deployment's timeout and a
+/// pooled transport. Derefs to the codec, so its URLs and `encode_*` are at
+/// hand for tests and tools.
+#[derive(Debug, Clone)]
+pub struct HttpProvider<C> {
+    codec: C,
+    timeout: Option<Duration>,
+    transport: HttpTransport,
+}
+
+impl<C: Codec> HttpProvider<C> {
+    /// `codec` on the process-wide transport; `timeout` bounds each call
+    /// (for streams: the wait for the response head).
+    pub fn new(codec: C, timeout: Option<Duration>) -> Self {
+        HttpProvider {
+            codec,
+            timeout,
+            transport: HttpTransport::shared(),
+        }
+    }
+
+    /// Build provider `name` from `params` (timeout included), falling back
+    /// to the environment for credentials.
+    pub fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
+        Ok(Self::new(
+            C::from_params(name, params, env)?,
+            params.timeout,
+        ))
+    }
+
+    /// Replace the transport (e.g. one with other pool settings).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// Attach this provider and `model` to an error raised while encoding.
+    fn context(&self, model: &str) -> impl Fn(Error) -> Error + '_ {
+        let model = model.to_string();
+        move |e| {
+            e.with_provider(self.codec.name())
+                .with_model(model.as_str())
+        }
+    }
+
+    /// Prepare the codec, then encode with `encode`.
+    async fn encode<T>(
+        &self,
+        model: &str,
+        encode: impl FnOnce(&C) -> Result<T> + Send,
+    ) -> Result<T> {
+        self.codec.prepare().await.map_err(self.context(model))?;
+        encode(&self.codec).map_err(self.context(model))
+    }
+
+    /// Authorize and send `request`, returning a 2xx response whole; any
+    /// other status becomes the codec's classified error.
+    pub async fn send(
+        &self,
+        mut request: http::Request<Bytes>,
+        model: &str,
+    ) -> Result<UpstreamResponse> {
+        self.codec
+            .authorize(&mut request)
+            .await
+            .map_err(self.context(model))?;
+        self.transport
+            .call(request, self.timeout, self.codec.name(), model, &|r| {
+                self.codec.decode_error(r)
+            })
+            .await
+    }
+
+    /// Like [`send`](Self::send), returning once the response head is read.
+    async fn send_streaming(
+        &self,
+        mut request: http::Request<Bytes>,
+        model: &str,
+    ) -> Result<UpstreamStream> {
+        self.codec
+            .authorize(&mut request)
+            .await
+            .map_err(self.context(model))?;
+        self.transport
+            .call_streaming(request, self.timeout, self.codec.name(), model, &|r| {
+                self.codec.decode_error(r)
+            })
+            .await
+    }
+}
+
+impl<C> Deref for HttpProvider<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.codec
+    }
+}
+
+#[async_trait]
+impl<C: Codec> Provider for HttpProvider<C> {
+    fn name(&self) -> &str {
+        self.codec.name()
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_chat(&request, false))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_chat(&response, &request)
+    }
+
+    async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_chat(&request, true))
+            .await?;
+        let upstream = self.send_streaming(http, model).await?;
+        let decoder = self.codec.chat_stream_decoder(&request, &upstream.headers);
+        Ok(decode_stream(upstream.body, decoder))
+    }
+
+    async fn embeddings(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
+        let model = request.model.as_str();
+        let calls = self
+            .encode(model, |c| c.encode_embeddings(&request))
+            .await?;
+        let responses =
+            futures::future::try_join_all(calls.into_iter().map(|http| self.send(http, model)))
+                .await?;
+        self.codec.decode_embeddings(responses, &request)
+    }
+
+    async fn list_models(&self) -> Result<ModelList> {
+        let http = self.encode("", |c| c.encode_list_models()).await?;
+        let response = self.send(http, "").await?;
+        self.codec.decode_list_models(&response)
+    }
+
+    async fn image_generation(&self, request: ImageGenerationRequest) -> Result<ImagesResponse> {
+        let model = request.model.as_deref().unwrap_or_default();
+        let http = self
+            .encode(model, |c| c.encode_image_generation(&request))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_image_generation(&response, &request)
+    }
+
+    async fn transcription(&self, request: TranscriptionRequest) -> Result<TranscriptionResponse> {
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_transcription(&request))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_transcription(&response, &request)
+    }
+
+    async fn speech(&self, request: SpeechRequest) -> Result<SpeechResponse> {
+        let model = request.model.as_str();
+        let http = self.encode(model, |c| c.encode_speech(&request)).await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_speech(&response, &request)
+    }
+
+    async fn moderation(&self, request: ModerationRequest) -> Result<ModerationResponse> {
+        let model = request.model.as_deref().unwrap_or_default();
+        let http = self
+            .encode(model, |c| c.encode_moderation(&request))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_moderation(&response, &request)
+    }
+
+    async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
+        let model = request.model.as_str();
+        let http = self.encode(model, |c| c.encode_rerank(&request)).await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_rerank(&response, &request)
+    }
+}
