@@ -3,11 +3,13 @@
 //! End-to-end tests (in `tests/`) and the mock provider servers they use (in
 //! [`mock`]). The mocks speak each provider's real wire format on 127.0.0.1 with
 //! a random port, record every request for exact assertions, and take scripted
-//! responses for error injection and stream framing tests.
+//! responses for error injection and stream framing tests. [`conformance`]
+//! drives every provider through the same failure and framing tests.
 
 // Library docs are for crates others build on; this is test support.
 #![allow(missing_docs)]
 
+pub mod conformance;
 pub mod db;
 pub mod gateway;
 pub mod litellm;

@@ -1,11 +1,12 @@
 //! llmux-anthropic against a mock Anthropic API, through the real transport:
-//! exact upstream requests, exact OpenAI-shaped results, streams (whole, byte
-//! by byte, and equal to the whole answer once aggregated), a full tool round
-//! trip, JSON mode, thinking, prompt caching, every error status, count
-//! tokens and the model list.
+//! exact upstream requests, exact OpenAI-shaped results, streams (exact, and
+//! equal to the whole answer once aggregated), a full tool round trip, JSON
+//! mode, thinking, prompt caching, count tokens and the model list; every
+//! error status and stream failure through the shared conformance suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,16 +19,21 @@ use llmux_core::types::chat::{
     SystemMessage, TextPart, Tool, ToolChoice, UserMessage,
 };
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
+use llmux_tests::conformance::{
+    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
+};
 use llmux_tests::mock::anthropic::{
     self, error_response, events_for_message, message, sse_parts, usage, MESSAGE_ID, REPLY,
 };
-use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, MockServer, StreamPart};
 use serde_json::{json, Map, Value};
 
 const MODEL: &str = "claude-sonnet-4-5";
 
 fn provider_at(server: &MockServer) -> AnthropicProvider {
     AnthropicProvider::from_params(
+        "anthropic",
         &ProviderParams {
             api_key: Some("sk-ant-test".into()),
             api_base: Some(server.url()),
@@ -36,13 +42,6 @@ fn provider_at(server: &MockServer) -> AnthropicProvider {
         &MapEnv::default(),
     )
     .unwrap()
-}
-
-fn hello() -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        MODEL,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
 }
 
 fn hello_body() -> Value {
@@ -59,14 +58,6 @@ fn default_usage() -> Value {
            "prompt_tokens_details": {"cached_tokens": 0, "cache_creation_tokens": 0}})
 }
 
-fn assert_recent(created: u64) {
-    let now = llmux_core::unix_now();
-    assert!(
-        created <= now && now - created < 60,
-        "created {created}, now {now}"
-    );
-}
-
 async fn chunks_of(provider: &AnthropicProvider, req: ChatCompletionRequest) -> Vec<Value> {
     provider
         .chat_stream(req)
@@ -81,7 +72,7 @@ async fn chunks_of(provider: &AnthropicProvider, req: ChatCompletionRequest) -> 
 async fn chat_sends_exact_request_and_decodes_response() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.temperature = Some(0.2);
     req.max_tokens = Some(50);
     req.stop = Some(llmux_core::types::OneOrMany::Many(vec!["END".into()]));
@@ -123,15 +114,20 @@ async fn key_and_base_from_the_environment() {
         ("ANTHROPIC_API_KEY", "sk-ant-env".to_string()),
         ("ANTHROPIC_API_BASE", format!("{}/v1", server.url())),
     ]);
-    let provider = AnthropicProvider::from_params(&ProviderParams::default(), &env).unwrap();
+    let provider =
+        AnthropicProvider::from_params("anthropic", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.name(), "anthropic");
-    assert_eq!(provider.chat(hello()).await.unwrap().text(), Some(REPLY));
+    assert_eq!(
+        provider.chat(hello(MODEL)).await.unwrap().text(),
+        Some(REPLY)
+    );
     let sent = server.last_request().unwrap();
     assert_eq!(sent.path, "/v1/messages");
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-env"));
 
     // The mock refuses a wrong key the way the API does.
     let bad = AnthropicProvider::from_params(
+        "anthropic",
         &ProviderParams {
             api_key: Some("bad-key".into()),
             api_base: Some(server.url()),
@@ -140,7 +136,7 @@ async fn key_and_base_from_the_environment() {
         &MapEnv::default(),
     )
     .unwrap();
-    let err = bad.chat(hello()).await.unwrap_err();
+    let err = bad.chat(hello(MODEL)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Authentication);
     assert_eq!(err.message, "invalid x-api-key");
     assert_eq!(err.upstream_status, Some(401));
@@ -150,7 +146,7 @@ async fn key_and_base_from_the_environment() {
 async fn stream_yields_exact_chunks_then_usage() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.stream_options = Some(StreamOptions {
         include_usage: Some(true),
         ..Default::default()
@@ -164,10 +160,8 @@ async fn stream_yields_exact_chunks_then_usage() {
     assert_eq!(sent.json(), body);
     let created = chunks[0]["created"].as_u64().unwrap();
     assert_recent(created);
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": MESSAGE_ID, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
+    let chunk =
+        |delta: Value, finish: Value| expected_chunk(MESSAGE_ID, created, MODEL, delta, finish);
     assert_eq!(
         chunks,
         vec![
@@ -176,13 +170,12 @@ async fn stream_yields_exact_chunks_then_usage() {
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Claude!"}), Value::Null),
             chunk(json!({}), json!("stop")),
-            json!({"id": MESSAGE_ID, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                   "choices": [], "usage": default_usage()}),
+            expected_usage_chunk(MESSAGE_ID, created, MODEL, default_usage()),
         ]
     );
 
     // Without include_usage there is no usage chunk.
-    let chunks = chunks_of(&provider, hello()).await;
+    let chunks = chunks_of(&provider, hello(MODEL)).await;
     assert_eq!(chunks.len(), 5);
     assert!(chunks.iter().all(|c| c.get("usage").is_none()));
 }
@@ -203,47 +196,32 @@ fn rich_message() -> Value {
     )
 }
 
+/// The rich answer streamed adds up to the whole answer: thinking, text and
+/// tool calls alike. (The suite streams it split at every byte.)
 #[tokio::test]
-async fn streamed_answer_adds_up_to_the_whole_answer_from_any_split() {
+async fn streamed_answer_adds_up_to_the_whole_answer() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.stream_options = Some(StreamOptions {
         include_usage: Some(true),
         ..Default::default()
     });
     server.enqueue(MockResponse::json(200, &rich_message()));
     let mut whole = provider.chat(req.clone()).await.unwrap();
-
-    let body: Vec<u8> = events_for_message(&rich_message())
-        .iter()
-        .flat_map(|e| anthropic::sse_event(e).into_bytes())
-        .collect();
-    // Whole body in one piece, one byte per write, and split at every 97th index.
-    let mut splits: Vec<Vec<StreamPart>> = vec![
-        vec![StreamPart::Bytes(Bytes::from(body.clone()))],
-        body.iter()
-            .map(|b| StreamPart::Bytes(Bytes::copy_from_slice(&[*b])))
-            .collect(),
-    ];
-    for i in (1..body.len()).step_by(97) {
-        splits.push(vec![
-            StreamPart::Bytes(Bytes::copy_from_slice(&body[..i])),
-            StreamPart::Bytes(Bytes::copy_from_slice(&body[i..])),
-        ]);
-    }
-    for parts in splits {
-        server.enqueue(MockResponse::stream("text/event-stream", parts));
-        let mut streamed = collect_stream(provider.chat_stream(req.clone()).await.unwrap())
-            .await
-            .unwrap();
-        streamed.created = 0;
-        whole.created = 0;
-        assert_eq!(
-            serde_json::to_value(&streamed).unwrap(),
-            serde_json::to_value(&whole).unwrap()
-        );
-    }
+    server.enqueue(MockResponse::stream(
+        "text/event-stream",
+        sse_parts(&events_for_message(&rich_message())),
+    ));
+    let mut streamed = collect_stream(provider.chat_stream(req).await.unwrap())
+        .await
+        .unwrap();
+    streamed.created = 0;
+    whole.created = 0;
+    assert_eq!(
+        serde_json::to_value(&streamed).unwrap(),
+        serde_json::to_value(&whole).unwrap()
+    );
     assert_eq!(
         serde_json::to_value(&whole).unwrap(),
         json!({
@@ -380,7 +358,7 @@ async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
         "text/event-stream",
         sse_parts(&events_for_message(&msg)),
     ));
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.tools = Some(vec![weather_tool()]);
     let chunks = chunks_of(&provider, req).await;
     let deltas: Vec<(Value, Value)> = chunks
@@ -419,7 +397,7 @@ async fn json_response_format_through_a_forced_tool() {
     let provider = provider_at(&server);
     let schema =
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.response_format = Some(ResponseFormat::JsonSchema {
         json_schema: JsonSchemaFormat {
             name: "person".into(),
@@ -483,7 +461,7 @@ async fn thinking_from_reasoning_effort_and_blocks_sent_back() {
             usage(12, 40),
         ),
     ));
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.reasoning_effort = Some("medium".into());
     let resp = provider.chat(req.clone()).await.unwrap();
     let mut body = hello_body();
@@ -596,87 +574,14 @@ async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
     );
 }
 
-/// Each documented status and error type maps to its kind, keeping the message.
+/// The API refuses tool blocks in a request that defines no tools; the
+/// refusal keeps its message.
 #[tokio::test]
-async fn error_statuses_map_to_kinds() {
+async fn tool_blocks_without_tools_are_a_bad_request() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let cases: &[(u16, &str, &str, ErrorKind)] = &[
-        (
-            400,
-            "invalid_request_error",
-            "messages: roles must alternate between \"user\" and \"assistant\"",
-            ErrorKind::BadRequest,
-        ),
-        (
-            400,
-            "invalid_request_error",
-            "prompt is too long: 208310 tokens > 200000 maximum",
-            ErrorKind::ContextWindowExceeded,
-        ),
-        (
-            401,
-            "authentication_error",
-            "invalid x-api-key",
-            ErrorKind::Authentication,
-        ),
-        (
-            403,
-            "permission_error",
-            "Your API key does not have permission to use the specified resource.",
-            ErrorKind::PermissionDenied,
-        ),
-        (
-            404,
-            "not_found_error",
-            "model: claude-9",
-            ErrorKind::NotFound,
-        ),
-        (
-            413,
-            "request_too_large",
-            "Request exceeds the maximum allowed number of bytes.",
-            ErrorKind::BadRequest,
-        ),
-        (
-            429,
-            "rate_limit_error",
-            "Number of request tokens has exceeded your per-minute rate limit",
-            ErrorKind::RateLimit,
-        ),
-        (
-            500,
-            "api_error",
-            "Internal server error",
-            ErrorKind::InternalServer,
-        ),
-        (
-            529,
-            "overloaded_error",
-            "Overloaded",
-            ErrorKind::ServiceUnavailable,
-        ),
-    ];
-    for (status, error_type, message, kind) in cases {
-        server
-            .enqueue(error_response(*status, error_type, message).with_header("retry-after", "7"));
-        let err = provider.chat(hello()).await.unwrap_err();
-        assert_eq!(err.kind, *kind, "{error_type}: {message}");
-        assert_eq!(err.upstream_status, Some(*status));
-        assert_eq!(err.message, *message);
-        assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
-        assert_eq!(err.provider.as_deref(), Some("anthropic"));
-        assert_eq!(err.model.as_deref(), Some(MODEL));
-        assert_eq!(err.status(), kind.status());
-
-        // The same error before a stream starts is returned by chat_stream itself.
-        server.enqueue(error_response(*status, error_type, message));
-        let err = provider.chat_stream(hello()).await.err().unwrap();
-        assert_eq!(err.kind, *kind, "stream, {error_type}");
-        assert_eq!(err.message, *message);
-    }
     // The mock's own validation: a request without tools that carries tool blocks.
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.messages.push(ChatMessage::tool("toolu_x", "42"));
     let err = provider.chat(req).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadRequest);
@@ -687,114 +592,15 @@ async fn error_statuses_map_to_kinds() {
 }
 
 #[tokio::test]
-async fn mid_stream_error_truncation_and_abort() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    let events = anthropic::stream_events(MODEL);
-
-    // message_start, block start, ping, one delta, then an overloaded error event.
-    let mut parts = sse_parts(&events[..4]);
-    parts.push(StreamPart::Bytes(Bytes::from(
-        "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
-    )));
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider.chat_stream(hello()).await.unwrap().collect().await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[1].as_ref().unwrap().choices[0]
-            .delta
-            .content
-            .as_deref(),
-        Some("Hello")
-    );
-    let err = items[2].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
-    assert_eq!(err.message, "Overloaded");
-    assert_eq!(err.provider.as_deref(), Some("anthropic"));
-
-    // The body ends before message_stop: an error, not a clean end.
-    server.enqueue(MockResponse::stream(
-        "text/event-stream",
-        sse_parts(&events[..events.len() - 1]),
-    ));
-    let items: Vec<_> = provider.chat_stream(hello()).await.unwrap().collect().await;
-    let last = items.last().unwrap().as_ref().unwrap_err();
-    assert_eq!(last.kind, ErrorKind::ApiConnection);
-    assert_eq!(last.message, "anthropic stream ended before message_stop");
-    assert_eq!(items.len(), 6);
-
-    // The connection drops mid-body.
-    let mut parts = sse_parts(&events[..4]);
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider.chat_stream(hello()).await.unwrap().collect().await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[2].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-    // And the next call works.
-    assert_eq!(provider.chat(hello()).await.unwrap().text(), Some(REPLY));
-}
-
-#[tokio::test]
-async fn malformed_body_timeout_and_connection_refused() {
-    let server = anthropic::start().await.unwrap();
-    server.enqueue(MockResponse::raw(200, "application/json", "{\"id\": 5"));
-    let provider = provider_at(&server);
-    let err = provider.chat(hello()).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert!(
-        err.message.starts_with("cannot decode anthropic response"),
-        "{}",
-        err.message
-    );
-
-    server.enqueue(
-        MockResponse::json(200, &anthropic::default_message(MODEL))
-            .with_delay(Duration::from_millis(500)),
-    );
-    let slow = AnthropicProvider::from_params(
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(server.url()),
-            timeout: Some(Duration::from_millis(50)),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        slow.chat(hello()).await.unwrap_err().kind,
-        ErrorKind::Timeout
-    );
-
-    let url = server.url();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let gone = AnthropicProvider::from_params(
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(url),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        gone.chat(hello()).await.unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-}
-
-#[tokio::test]
 async fn count_tokens_and_list_models() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.max_tokens = Some(10);
     req.tools = Some(vec![weather_tool()]);
-    let n = provider.count_tokens(&req).await.unwrap();
+    let n = llmux_anthropic::count_tokens(&provider, &req)
+        .await
+        .unwrap();
     let sent = server.last_request().unwrap();
     assert_eq!(sent.path, "/v1/messages/count_tokens");
     assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
@@ -833,7 +639,7 @@ async fn count_tokens_and_list_models() {
 async fn bad_requests_fail_before_any_call() {
     let server = anthropic::start().await.unwrap();
     let provider = provider_at(&server);
-    let mut req = hello();
+    let mut req = hello(MODEL);
     req.logit_bias = Some(Map::from_iter([("50256".to_string(), json!(-100))]));
     let err = provider.chat(req).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadRequest);
@@ -844,3 +650,132 @@ async fn bad_requests_fail_before_any_call() {
     assert_eq!(err.model.as_deref(), Some(MODEL));
     assert!(server.requests().is_empty());
 }
+
+/// Anthropic through the shared conformance suite.
+struct AnthropicHarness;
+
+impl Conformance for AnthropicHarness {
+    const PROVIDER: &'static str = "anthropic";
+    const REPLY: &'static str = REPLY;
+    /// The rich answer's text: multi-byte characters split at every byte.
+    const STREAM_TEXT: &'static str = "Let me check both cities — one moment. 🌦";
+    const TRUNCATED_MESSAGE: &'static str = "anthropic stream ended before message_stop";
+
+    fn behaviour() -> Behaviour {
+        anthropic::behaviour
+    }
+
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let params = ProviderParams {
+            api_key: Some("sk-ant-conformance".into()),
+            ..params_at(base_url, timeout)
+        };
+        llmux_router::resolve(&format!("anthropic/{MODEL}"), &params, &MapEnv::default())
+            .unwrap()
+            .provider
+    }
+
+    fn chat_request() -> ChatCompletionRequest {
+        hello(MODEL)
+    }
+
+    /// Each documented status and error type, 529 `overloaded_error` included.
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        let case = |status: u16, kind: ErrorKind, error_type: &str, message: &'static str| {
+            ErrorCase::new(error_response(status, error_type, message), kind, message)
+        };
+        vec![
+            case(
+                400,
+                BadRequest,
+                "invalid_request_error",
+                "messages: roles must alternate between \"user\" and \"assistant\"",
+            ),
+            case(
+                400,
+                ContextWindowExceeded,
+                "invalid_request_error",
+                "prompt is too long: 208310 tokens > 200000 maximum",
+            ),
+            case(
+                401,
+                Authentication,
+                "authentication_error",
+                "invalid x-api-key",
+            ),
+            case(
+                403,
+                PermissionDenied,
+                "permission_error",
+                "Your API key does not have permission to use the specified resource.",
+            ),
+            case(404, NotFound, "not_found_error", "model: claude-9"),
+            case(
+                413,
+                BadRequest,
+                "request_too_large",
+                "Request exceeds the maximum allowed number of bytes.",
+            ),
+            case(
+                429,
+                RateLimit,
+                "rate_limit_error",
+                "Number of request tokens has exceeded your per-minute rate limit",
+            ),
+            case(500, InternalServer, "api_error", "Internal server error"),
+            case(529, ServiceUnavailable, "overloaded_error", "Overloaded"),
+        ]
+    }
+
+    fn stream_response(parts: Vec<StreamPart>) -> MockResponse {
+        MockResponse::stream("text/event-stream; charset=utf-8", parts)
+    }
+
+    /// The rich answer (thinking, text with multi-byte characters, tools).
+    fn stream_body() -> Vec<u8> {
+        events_for_message(&rich_message())
+            .iter()
+            .flat_map(|e| anthropic::sse_event(e).into_bytes())
+            .collect()
+    }
+
+    /// Everything but `message_stop`: even after the stop reason arrived in
+    /// `message_delta`, the stream is incomplete.
+    fn truncated_stream() -> PartialStream {
+        let events = anthropic::stream_events(MODEL);
+        PartialStream {
+            parts: sse_parts(&events[..events.len() - 1]),
+            chunks: 5,
+            text: REPLY,
+        }
+    }
+
+    /// `message_start`, block start, ping and one delta, then an
+    /// `overloaded_error` event.
+    fn mid_stream_error() -> MidStreamError {
+        let mut parts = sse_parts(&anthropic::stream_events(MODEL)[..4]);
+        parts.push(StreamPart::Bytes(Bytes::from(
+            "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
+        )));
+        MidStreamError {
+            stream: PartialStream {
+                parts,
+                chunks: 2,
+                text: "Hello",
+            },
+            kind: ErrorKind::ServiceUnavailable,
+            message: "Overloaded",
+        }
+    }
+
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(
+            200,
+            "application/json",
+            "{\"type\": \"message\", \"content\": 5",
+        )
+    }
+}
+
+llmux_tests::conformance_tests!(AnthropicHarness);

@@ -1,26 +1,33 @@
 //! llmux-bedrock against a mock Bedrock runtime, through the real transport:
 //! exact signed requests (the mock recomputes every SigV4 signature with its
 //! own implementation, itself checked here against AWS's published test
-//! vectors), exact OpenAI-shaped results, binary event streams split
-//! anywhere or corrupted, every error kind, and each credential source.
+//! vectors), exact OpenAI-shaped results, corrupted binary event streams and
+//! each credential source; every error kind and stream failure (streams split
+//! at every byte among them) through the shared conformance suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use llmux_bedrock::BedrockProvider;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::{ChatCompletionRequest, ChatMessage};
+use llmux_core::types::chat::ChatCompletionRequest;
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
+use llmux_core::Codec;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
+use llmux_tests::conformance::{
+    expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
+};
 use llmux_tests::mock::bedrock::{
     self, canonical_request, error, event, exception, signature, stream_answer, verify_sigv4,
     ACCESS_KEY_ID, BEARER_KEY, REPLY, REQUEST_ID, SECRET_ACCESS_KEY, SESSION_TOKEN,
     TEMP_ACCESS_KEY_ID, TEMP_SECRET_ACCESS_KEY,
 };
-use llmux_tests::mock::{MockResponse, MockServer, RecordedRequest, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, MockServer, RecordedRequest, StreamPart};
 use serde_json::{json, Value};
 
 const CLAUDE: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
@@ -39,6 +46,7 @@ fn params(server: &MockServer, pairs: &[(&str, &str)]) -> ProviderParams {
 
 fn keyed(server: &MockServer) -> BedrockProvider {
     BedrockProvider::from_params(
+        "bedrock",
         &params(
             server,
             &[
@@ -50,13 +58,6 @@ fn keyed(server: &MockServer) -> BedrockProvider {
         &MapEnv::default(),
     )
     .unwrap()
-}
-
-fn hello(model: &str) -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        model,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
 }
 
 fn hello_body() -> Value {
@@ -221,7 +222,7 @@ fn encode_chat_at_matches_an_independently_computed_signature() {
     ] {
         p.extra.insert(k.into(), json!(v));
     }
-    let provider = BedrockProvider::from_params(&p, &MapEnv::default()).unwrap();
+    let provider = BedrockProvider::from_params("bedrock", &p, &MapEnv::default()).unwrap();
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600); // 2025-01-01T00:00:00Z
     let http = provider.encode_chat_at(&hello(CLAUDE), true, time).unwrap();
     assert_eq!(
@@ -347,7 +348,7 @@ async fn session_tokens_are_sent_and_signed() {
             ("aws_session_token", SESSION_TOKEN),
         ],
     );
-    let provider = BedrockProvider::from_params(&p, &MapEnv::default()).unwrap();
+    let provider = BedrockProvider::from_params("bedrock", &p, &MapEnv::default()).unwrap();
     assert_eq!(
         provider.chat(hello(CLAUDE)).await.unwrap().text(),
         Some(REPLY)
@@ -363,7 +364,7 @@ async fn session_tokens_are_sent_and_signed() {
     // Without the token, or with the wrong one, the temporary key is refused.
     let mut p2 = p.clone();
     p2.extra.remove("aws_session_token");
-    let err = BedrockProvider::from_params(&p2, &MapEnv::default())
+    let err = BedrockProvider::from_params("bedrock", &p2, &MapEnv::default())
         .unwrap()
         .chat(hello(CLAUDE))
         .await
@@ -386,7 +387,7 @@ async fn a_wrong_secret_is_an_authentication_error() {
             ("aws_secret_access_key", "not-the-secret"),
         ],
     );
-    let err = BedrockProvider::from_params(&p, &MapEnv::default())
+    let err = BedrockProvider::from_params("bedrock", &p, &MapEnv::default())
         .unwrap()
         .chat(hello(CLAUDE))
         .await
@@ -410,7 +411,8 @@ async fn bedrock_api_keys_are_bearer_tokens_from_params_or_env() {
         ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
         ("AWS_REGION", "eu-west-1".to_string()),
     ]);
-    let provider = BedrockProvider::from_params(&ProviderParams::default(), &env).unwrap();
+    let provider =
+        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.region(), "eu-west-1");
     assert_eq!(
         provider.chat(hello(CLAUDE)).await.unwrap().text(),
@@ -429,7 +431,7 @@ async fn bedrock_api_keys_are_bearer_tokens_from_params_or_env() {
         api_base: Some(server.url()),
         ..Default::default()
     };
-    let err = BedrockProvider::from_params(&p, &env)
+    let err = BedrockProvider::from_params("bedrock", &p, &env)
         .unwrap()
         .chat(hello(CLAUDE))
         .await
@@ -446,7 +448,8 @@ async fn credentials_from_env_and_from_a_shared_credentials_profile() {
         ("AWS_SESSION_TOKEN", SESSION_TOKEN.to_string()),
         ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
     ]);
-    let provider = BedrockProvider::from_params(&ProviderParams::default(), &env).unwrap();
+    let provider =
+        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
     assert_eq!(
         provider.chat(hello(CLAUDE)).await.unwrap().text(),
         Some(REPLY)
@@ -474,7 +477,8 @@ async fn credentials_from_env_and_from_a_shared_credentials_profile() {
         ("AWS_PROFILE", "llmux".to_string()),
         ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
     ]);
-    let provider = BedrockProvider::from_params(&ProviderParams::default(), &env).unwrap();
+    let provider =
+        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
     assert_eq!(
         provider.chat(hello(CLAUDE)).await.unwrap().text(),
         Some(REPLY)
@@ -487,6 +491,7 @@ async fn credentials_from_env_and_from_a_shared_credentials_profile() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let err = BedrockProvider::from_params(
+        "bedrock",
         &ProviderParams::default(),
         &MapEnv::new([("HOME", "/nonexistent")]),
     )
@@ -501,7 +506,8 @@ async fn default_endpoint_is_regional() {
         ("AWS_BEARER_TOKEN_BEDROCK", "k"),
         ("AWS_DEFAULT_REGION", "ap-south-1"),
     ]);
-    let provider = BedrockProvider::from_params(&ProviderParams::default(), &env).unwrap();
+    let provider =
+        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
     assert_eq!(
         provider.endpoint(),
         "https://bedrock-runtime.ap-south-1.amazonaws.com"
@@ -519,14 +525,16 @@ async fn default_endpoint_is_regional() {
         "aws_bedrock_runtime_endpoint".into(),
         json!("https://vpce-0123.bedrock-runtime.us-east-1.vpce.amazonaws.com/"),
     );
-    let provider = BedrockProvider::from_params(&p, &env).unwrap();
+    let provider = BedrockProvider::from_params("bedrock", &p, &env).unwrap();
     assert_eq!(
         provider.endpoint(),
         "https://vpce-0123.bedrock-runtime.us-east-1.vpce.amazonaws.com"
     );
     p.api_base = Some("not a url".into());
     assert_eq!(
-        BedrockProvider::from_params(&p, &env).unwrap_err().kind,
+        BedrockProvider::from_params("bedrock", &p, &env)
+            .unwrap_err()
+            .kind,
         ErrorKind::BadRequest
     );
 }
@@ -552,10 +560,7 @@ async fn stream_yields_exact_chunks_then_usage() {
     assert_sigv4_shape(&sent, ACCESS_KEY_ID, "content-type;host;x-amz-date");
     let created = chunks[0]["created"].as_u64().unwrap();
     let id = format!("chatcmpl-{REQUEST_ID}");
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": CLAUDE,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
+    let chunk = |delta: Value, finish: Value| expected_chunk(&id, created, CLAUDE, delta, finish);
     assert_eq!(
         chunks,
         vec![
@@ -564,35 +569,14 @@ async fn stream_yields_exact_chunks_then_usage() {
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Bedrock!"}), Value::Null),
             chunk(json!({}), json!("stop")),
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": CLAUDE, "choices": [],
-                   "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}),
+            expected_usage_chunk(
+                &id,
+                created,
+                CLAUDE,
+                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
+            ),
         ]
     );
-}
-
-#[tokio::test]
-async fn stream_split_into_single_bytes_on_the_wire_decodes_the_same() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
-    let whole = collect_stream(provider.chat_stream(hello(CLAUDE)).await.unwrap())
-        .await
-        .unwrap();
-    let bytes: Vec<u8> = bedrock::stream_events().concat();
-    let parts = bytes
-        .iter()
-        .map(|b| StreamPart::Bytes(Bytes::copy_from_slice(&[*b])))
-        .collect();
-    let mut answer = MockResponse::stream("application/vnd.amazon.eventstream", parts);
-    answer
-        .headers
-        .push(("x-amzn-RequestId".into(), REQUEST_ID.into()));
-    server.enqueue(answer);
-    let split = collect_stream(provider.chat_stream(hello(CLAUDE)).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(split.choices, whole.choices);
-    assert_eq!(split.usage, whole.usage);
-    assert_eq!(whole.text(), Some(REPLY));
 }
 
 #[tokio::test]
@@ -629,13 +613,12 @@ async fn stream_with_tool_use_and_reasoning() {
     );
 }
 
+/// A flipped bit in the second frame's payload: the first chunk arrives,
+/// then a BadGateway error (CRC mismatch), never a panic or a wrong chunk.
 #[tokio::test]
-async fn corrupted_truncated_and_exception_streams_fail_cleanly() {
+async fn a_corrupted_frame_fails_the_stream_cleanly() {
     let server = bedrock::start().await.unwrap();
     let provider = keyed(&server);
-
-    // A flipped bit in the second frame's payload: the first chunk arrives,
-    // then a BadGateway error (CRC mismatch), never a panic or a wrong chunk.
     let mut frames = bedrock::stream_events();
     let n = frames[1].len();
     frames[1][n - 6] ^= 0x01;
@@ -655,152 +638,17 @@ async fn corrupted_truncated_and_exception_streams_fail_cleanly() {
         "{}",
         err.message
     );
-
-    // The connection drops mid-stream.
-    let frames = bedrock::stream_events();
-    let mut parts: Vec<StreamPart> = frames[..3]
-        .iter()
-        .map(|f| StreamPart::Bytes(Bytes::from(f.clone())))
-        .collect();
-    parts.push(StreamPart::Bytes(Bytes::from(frames[3][..7].to_vec())));
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream(
-        "application/vnd.amazon.eventstream",
-        parts,
-    ));
-    let err = collect_stream(provider.chat_stream(hello(CLAUDE)).await.unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ApiConnection);
-
-    // The body ends cleanly but before messageStop.
-    server.enqueue(stream_answer(bedrock::stream_events()[..3].to_vec()));
-    let err = collect_stream(provider.chat_stream(hello(CLAUDE)).await.unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ApiConnection);
-    assert_eq!(
-        err.message,
-        "upstream stream ended before it was complete (no messageStop)"
-    );
-
-    // An exception event mid-stream.
-    let mut frames = bedrock::stream_events()[..2].to_vec();
-    frames.push(exception(
-        "throttlingException",
-        "Too many tokens, please wait before trying again.",
-    ));
-    server.enqueue(stream_answer(frames));
-    let items: Vec<_> = provider
-        .chat_stream(hello(CLAUDE))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 3);
-    let err = items[2].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::RateLimit);
-    assert_eq!(
-        err.message,
-        "Too many tokens, please wait before trying again."
-    );
-
-    // An HTTP error before the stream starts.
-    server.enqueue(error(
-        400,
-        "ValidationException",
-        "Input is too long for requested model.",
-    ));
-    let err = match provider.chat_stream(hello(CLAUDE)).await {
-        Err(e) => e,
-        Ok(_) => panic!("expected an error"),
-    };
-    assert_eq!(err.kind, ErrorKind::ContextWindowExceeded);
 }
 
+/// Bedrock's own validation of the model id is a `BadRequest` with its message.
 #[tokio::test]
-async fn error_statuses_map_to_kinds() {
+async fn an_unknown_model_id_is_a_bad_request() {
     let server = bedrock::start().await.unwrap();
     let provider = keyed(&server);
-    let cases = [
-        (
-            400,
-            "ValidationException",
-            "Malformed input request: extraneous key [foo] is not permitted",
-            ErrorKind::BadRequest,
-        ),
-        (
-            400,
-            "ValidationException",
-            "Too many input tokens. Max input tokens: 8192, request input token count: 9000",
-            ErrorKind::ContextWindowExceeded,
-        ),
-        (
-            403,
-            "AccessDeniedException",
-            "You don't have access to the model with the specified model ID.",
-            ErrorKind::PermissionDenied,
-        ),
-        (
-            404,
-            "ResourceNotFoundException",
-            "Could not resolve the foundation model from the provided model identifier.",
-            ErrorKind::NotFound,
-        ),
-        (
-            429,
-            "ThrottlingException",
-            "Too many requests, please wait before trying again.",
-            ErrorKind::RateLimit,
-        ),
-        (
-            429,
-            "ModelNotReadyException",
-            "Model is not ready for inference. Wait and try your request again.",
-            ErrorKind::ServiceUnavailable,
-        ),
-        (
-            408,
-            "ModelTimeoutException",
-            "Model has timed out in processing the request.",
-            ErrorKind::Timeout,
-        ),
-        (
-            500,
-            "InternalServerException",
-            "The server encountered an internal error.",
-            ErrorKind::InternalServer,
-        ),
-        (
-            503,
-            "ServiceUnavailableException",
-            "Bedrock is unable to process your request.",
-            ErrorKind::ServiceUnavailable,
-        ),
-    ];
-    for (status, exception, message, kind) in cases {
-        server.enqueue(error(status, exception, message).with_header("retry-after", "2"));
-        let err = provider.chat(hello(CLAUDE)).await.unwrap_err();
-        assert_eq!(err.kind, kind, "{exception}");
-        assert_eq!(err.message, message);
-        assert_eq!(err.upstream_status, Some(status));
-        assert_eq!(err.retry_after, Some(Duration::from_secs(2)));
-        assert_eq!(err.model.as_deref(), Some(CLAUDE));
-    }
-    // The mock's own validation: an unknown model id.
     let err = provider.chat(hello("unknown.model-v1")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadRequest);
     assert_eq!(err.message, "The provided model identifier is invalid.");
-    // A body that is not Converse JSON.
-    server.enqueue(MockResponse::raw(
-        200,
-        "application/json",
-        "{\"output\": 1}",
-    ));
-    assert_eq!(
-        provider.chat(hello(CLAUDE)).await.unwrap_err().kind,
-        ErrorKind::BadGateway
-    );
+    assert_eq!(err.upstream_status, Some(400));
 }
 
 #[tokio::test]
@@ -865,16 +713,155 @@ async fn embeddings_titan_one_call_per_text_and_cohere_in_one() {
     assert_eq!(err.kind, ErrorKind::Unsupported);
 }
 
-#[tokio::test]
-async fn unreachable_endpoint_is_a_connection_error() {
-    let p = ProviderParams {
-        api_base: Some("http://127.0.0.1:9".into()),
-        api_key: Some(BEARER_KEY.into()),
-        timeout: Some(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    let provider = BedrockProvider::from_params(&p, &MapEnv::default()).unwrap();
-    let err = provider.chat(hello(CLAUDE)).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ApiConnection);
-    assert_eq!(err.provider.as_deref(), Some("bedrock"));
+/// Bedrock (SigV4 with a long-term key) through the shared conformance suite.
+struct BedrockHarness;
+
+impl Conformance for BedrockHarness {
+    const PROVIDER: &'static str = "bedrock";
+    const REPLY: &'static str = REPLY;
+    const TRUNCATED_MESSAGE: &'static str =
+        "upstream stream ended before it was complete (no messageStop)";
+
+    fn behaviour() -> Behaviour {
+        bedrock::behaviour
+    }
+
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let mut params = params_at(base_url, timeout);
+        for (k, v) in [
+            ("aws_access_key_id", ACCESS_KEY_ID),
+            ("aws_secret_access_key", SECRET_ACCESS_KEY),
+            ("aws_region_name", "us-east-1"),
+        ] {
+            params.extra.insert(k.into(), json!(v));
+        }
+        llmux_router::resolve(&format!("bedrock/{CLAUDE}"), &params, &MapEnv::default())
+            .unwrap()
+            .provider
+    }
+
+    fn chat_request() -> ChatCompletionRequest {
+        hello(CLAUDE)
+    }
+
+    /// Bedrock's exceptions, named in `x-amzn-ErrorType`: one status can
+    /// mean different kinds (429 throttling vs. model not ready).
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        let case = |status: u16, kind: ErrorKind, exception: &str, message: &'static str| {
+            ErrorCase::new(error(status, exception, message), kind, message)
+        };
+        vec![
+            case(
+                400,
+                BadRequest,
+                "ValidationException",
+                "Malformed input request: extraneous key [foo] is not permitted",
+            ),
+            case(
+                400,
+                ContextWindowExceeded,
+                "ValidationException",
+                "Too many input tokens. Max input tokens: 8192, request input token count: 9000",
+            ),
+            case(
+                400,
+                ContextWindowExceeded,
+                "ValidationException",
+                "Input is too long for requested model.",
+            ),
+            case(
+                403,
+                PermissionDenied,
+                "AccessDeniedException",
+                "You don't have access to the model with the specified model ID.",
+            ),
+            case(
+                404,
+                NotFound,
+                "ResourceNotFoundException",
+                "Could not resolve the foundation model from the provided model identifier.",
+            ),
+            case(
+                429,
+                RateLimit,
+                "ThrottlingException",
+                "Too many requests, please wait before trying again.",
+            ),
+            case(
+                429,
+                ServiceUnavailable,
+                "ModelNotReadyException",
+                "Model is not ready for inference. Wait and try your request again.",
+            ),
+            case(
+                408,
+                Timeout,
+                "ModelTimeoutException",
+                "Model has timed out in processing the request.",
+            ),
+            case(
+                500,
+                InternalServer,
+                "InternalServerException",
+                "The server encountered an internal error.",
+            ),
+            case(
+                503,
+                ServiceUnavailable,
+                "ServiceUnavailableException",
+                "Bedrock is unable to process your request.",
+            ),
+        ]
+    }
+
+    /// With the request id, which becomes the chunks' id.
+    fn stream_response(parts: Vec<StreamPart>) -> MockResponse {
+        MockResponse::stream("application/vnd.amazon.eventstream", parts)
+            .with_header("x-amzn-RequestId", REQUEST_ID)
+    }
+
+    fn stream_body() -> Vec<u8> {
+        bedrock::stream_events().concat()
+    }
+
+    /// `messageStart` and two deltas, no `messageStop`.
+    fn truncated_stream() -> PartialStream {
+        PartialStream {
+            parts: frames(&bedrock::stream_events()[..3]),
+            chunks: 3,
+            text: "Hello from the mock",
+        }
+    }
+
+    /// `messageStart` and one delta, then a `throttlingException` frame.
+    fn mid_stream_error() -> MidStreamError {
+        let message = "Too many tokens, please wait before trying again.";
+        let mut events = bedrock::stream_events()[..2].to_vec();
+        events.push(exception("throttlingException", message));
+        MidStreamError {
+            stream: PartialStream {
+                parts: frames(&events),
+                chunks: 2,
+                text: "Hello",
+            },
+            kind: ErrorKind::RateLimit,
+            message,
+        }
+    }
+
+    /// JSON, but not a Converse response.
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(200, "application/json", "{\"output\": 1}")
+    }
 }
+
+/// Event-stream frames as body parts, one frame each.
+fn frames(events: &[Vec<u8>]) -> Vec<StreamPart> {
+    events
+        .iter()
+        .map(|f| StreamPart::Bytes(Bytes::from(f.clone())))
+        .collect()
+}
+
+llmux_tests::conformance_tests!(BedrockHarness);

@@ -1,13 +1,13 @@
 //! llmux-cohere against a mock Cohere API v2 server, through the real
 //! transport: exact upstream requests, exact OpenAI-shaped results for chat,
-//! tools, streams (split anywhere on the wire), embeddings and rerank, and
-//! every error status.
+//! tools, streams, embeddings and rerank; every error status and stream
+//! failure through the shared conformance suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use llmux_cohere::CohereProvider;
 use llmux_core::stream::collect_stream;
@@ -18,8 +18,12 @@ use llmux_core::types::chat::{
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
+use llmux_tests::conformance::{
+    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
+};
 use llmux_tests::mock::cohere::{self, error_body, sse_parts, sse_response, REPLY, RESPONSE_ID};
-use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, MockServer};
 use serde_json::{json, Value};
 
 fn cohere_at(server: &MockServer) -> CohereProvider {
@@ -35,26 +39,11 @@ fn cohere_at(server: &MockServer) -> CohereProvider {
     .unwrap()
 }
 
-fn hello(model: &str) -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        model,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
-}
-
 fn hello_body(model: &str) -> Value {
     json!({
         "model": model,
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     })
-}
-
-fn assert_recent(created: u64) {
-    let now = llmux_core::unix_now();
-    assert!(
-        created <= now && now - created < 60,
-        "created {created}, now {now}"
-    );
 }
 
 #[tokio::test]
@@ -149,8 +138,7 @@ async fn stream_yields_exact_chunks_then_usage() {
     let created = chunks[0]["created"].as_u64().unwrap();
     assert_recent(created);
     let chunk = |delta: Value, finish: Value| {
-        json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "command-r",
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        expected_chunk(RESPONSE_ID, created, "command-r", delta, finish)
     };
     assert_eq!(
         chunks,
@@ -160,35 +148,14 @@ async fn stream_yields_exact_chunks_then_usage() {
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Cohere!"}), Value::Null),
             chunk(json!({}), json!("stop")),
-            json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "command-r",
-                   "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}),
+            expected_usage_chunk(
+                RESPONSE_ID,
+                created,
+                "command-r",
+                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
+            ),
         ]
     );
-}
-
-#[tokio::test]
-async fn stream_split_into_single_bytes_on_the_wire_decodes_the_same() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
-    let whole = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-        .await
-        .unwrap();
-    let body: String = cohere::stream_events()
-        .iter()
-        .map(cohere::sse_event)
-        .collect();
-    let parts = body
-        .as_bytes()
-        .iter()
-        .map(|b| StreamPart::Bytes(Bytes::copy_from_slice(&[*b])))
-        .collect();
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let split = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(split.choices, whole.choices);
-    assert_eq!(split.usage, whole.usage);
-    assert_eq!(whole.text(), Some(REPLY));
 }
 
 fn weather_tool() -> Tool {
@@ -395,58 +362,10 @@ async fn rerank_exact_body_and_result() {
     );
 }
 
-/// Each Cohere status maps to its kind, keeping Cohere's message.
+/// The API refuses a bad key with its own message.
 #[tokio::test]
-async fn error_statuses_map_to_kinds() {
+async fn a_bad_key_is_an_authentication_error() {
     let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
-    let cases: &[(u16, &str, ErrorKind)] = &[
-        (400, "invalid request: message must be at least 1 token long or tool results must be specified.", ErrorKind::BadRequest),
-        (400, "too many tokens: size limit exceeded by 11326 tokens. Try using shorter or fewer inputs, or setting prompt_truncation='AUTO'.", ErrorKind::ContextWindowExceeded),
-        (401, "invalid api token", ErrorKind::Authentication),
-        (402, "Please add or update your payment method to continue.", ErrorKind::PermissionDenied),
-        (403, "Forbidden", ErrorKind::PermissionDenied),
-        (404, "model 'command-x' not found, make sure the correct model ID was used and that you have access to the model.", ErrorKind::NotFound),
-        (422, "invalid type: parameter temperature is of type string but should be of type float.", ErrorKind::UnprocessableEntity),
-        (429, "You are using a Trial key, which is limited to 10 API calls / minute.", ErrorKind::RateLimit),
-        (498, "blocked output: please adjust your prompt and try again, as this request violates our usage policy", ErrorKind::ContentPolicyViolation),
-        (499, "request cancelled by user", ErrorKind::BadRequest),
-        (500, "internal server error, this has been reported to our developers", ErrorKind::InternalServer),
-        (503, "service unavailable", ErrorKind::ServiceUnavailable),
-        (504, "gateway timeout", ErrorKind::Timeout),
-    ];
-    for (status, message, kind) in cases {
-        let body = error_body(message);
-        server.enqueue(MockResponse::json(*status, &body).with_header("retry-after", "7"));
-        let err = provider.chat(hello("command-r")).await.unwrap_err();
-        assert_eq!(err.kind, *kind, "{status}: {message}");
-        assert_eq!(err.upstream_status, Some(*status));
-        assert_eq!(err.message, *message);
-        assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
-        assert_eq!(err.provider.as_deref(), Some("cohere"));
-        assert_eq!(err.model.as_deref(), Some("command-r"));
-        assert_eq!(err.status(), kind.status());
-
-        // Before a stream starts, chat_stream returns the same error itself.
-        server.enqueue(MockResponse::json(*status, &body));
-        let err = provider
-            .chat_stream(hello("command-r"))
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(err.kind, *kind, "stream, {status}");
-
-        // Embeddings and rerank classify alike.
-        server.enqueue(MockResponse::json(*status, &body));
-        let err = provider
-            .embeddings(EmbeddingRequest::new(
-                "embed-v4.0",
-                EmbeddingInput::Text("x".into()),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind, *kind, "embed, {status}");
-    }
     // The mock's own auth check: a bad key is Authentication.
     let bad = CohereProvider::from_params(
         "cohere",
@@ -462,125 +381,6 @@ async fn error_statuses_map_to_kinds() {
     assert_eq!(
         (err.kind, err.message.as_str()),
         (ErrorKind::Authentication, "invalid api token")
-    );
-}
-
-#[tokio::test]
-async fn mid_stream_error_truncation_and_abort() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
-    let events = cohere::stream_events();
-
-    let mut parts = sse_parts(&events[..3]);
-    parts.extend(sse_parts(&[json!({"type": "message-end", "delta": {"error": "internal error", "finish_reason": "ERROR"}})]));
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[1].as_ref().unwrap().choices[0]
-            .delta
-            .content
-            .as_deref(),
-        Some("Hello")
-    );
-    let err = items[2].as_ref().unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::InternalServer, "internal error")
-    );
-
-    // The body ends before message-end: an error, not a clean end.
-    server.enqueue(MockResponse::stream(
-        "text/event-stream",
-        sse_parts(&events[..4]),
-    ));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 4);
-    assert_eq!(
-        items[3].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-
-    // The connection drops mid-body.
-    let mut parts = sse_parts(&events[..3]);
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[2].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-    assert_eq!(provider.chat(hello("m")).await.unwrap().text(), Some(REPLY));
-}
-
-#[tokio::test]
-async fn malformed_body_timeout_and_connection_refused() {
-    let server = cohere::start().await.unwrap();
-    server.enqueue(MockResponse::raw(
-        200,
-        "application/json",
-        "{\"message\": 5",
-    ));
-    let provider = cohere_at(&server);
-    let err = provider.chat(hello("m")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert!(
-        err.message.starts_with("cannot decode cohere response"),
-        "{}",
-        err.message
-    );
-
-    server.enqueue(
-        MockResponse::json(200, &cohere::chat_response()).with_delay(Duration::from_millis(500)),
-    );
-    let slow = CohereProvider::from_params(
-        "cohere",
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(server.url()),
-            timeout: Some(Duration::from_millis(50)),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        slow.chat(hello("m")).await.unwrap_err().kind,
-        ErrorKind::Timeout
-    );
-
-    let url = server.url();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let gone = CohereProvider::from_params(
-        "cohere",
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(url),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        gone.chat(hello("m")).await.unwrap_err().kind,
-        ErrorKind::ApiConnection
     );
 }
 
@@ -613,3 +413,101 @@ async fn unsupported_request_fails_before_any_call() {
         ErrorKind::Unsupported
     );
 }
+
+/// Cohere through the shared conformance suite.
+struct CohereHarness;
+
+impl Conformance for CohereHarness {
+    const PROVIDER: &'static str = "cohere";
+    const REPLY: &'static str = REPLY;
+    const TRUNCATED_MESSAGE: &'static str =
+        "upstream stream ended before it was complete (no message-end)";
+
+    fn behaviour() -> Behaviour {
+        cohere::behaviour
+    }
+
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let params = ProviderParams {
+            api_key: Some("co-conformance-key".into()),
+            ..params_at(base_url, timeout)
+        };
+        llmux_router::resolve("cohere/command-r", &params, &MapEnv::default())
+            .unwrap()
+            .provider
+    }
+
+    fn chat_request() -> ChatCompletionRequest {
+        hello("command-r")
+    }
+
+    /// Embed errors classify like chat's.
+    fn embedding_request() -> Option<EmbeddingRequest> {
+        Some(EmbeddingRequest::new(
+            "embed-v4.0",
+            EmbeddingInput::Text("x".into()),
+        ))
+    }
+
+    /// Cohere's statuses, 402 (billing), 498 (blocked output) and 499
+    /// (cancelled) included.
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        ErrorCase::json_table(
+            &[
+                (400, BadRequest, "invalid request: message must be at least 1 token long or tool results must be specified."),
+                (400, ContextWindowExceeded, "too many tokens: size limit exceeded by 11326 tokens. Try using shorter or fewer inputs, or setting prompt_truncation='AUTO'."),
+                (401, Authentication, "invalid api token"),
+                (402, PermissionDenied, "Please add or update your payment method to continue."),
+                (403, PermissionDenied, "Forbidden"),
+                (404, NotFound, "model 'command-x' not found, make sure the correct model ID was used and that you have access to the model."),
+                (422, UnprocessableEntity, "invalid type: parameter temperature is of type string but should be of type float."),
+                (429, RateLimit, "You are using a Trial key, which is limited to 10 API calls / minute."),
+                (498, ContentPolicyViolation, "blocked output: please adjust your prompt and try again, as this request violates our usage policy"),
+                (499, BadRequest, "request cancelled by user"),
+                (500, InternalServer, "internal server error, this has been reported to our developers"),
+                (503, ServiceUnavailable, "service unavailable"),
+                (504, Timeout, "gateway timeout"),
+            ],
+            error_body,
+        )
+    }
+
+    fn stream_body() -> Vec<u8> {
+        let body: String = cohere::stream_events()
+            .iter()
+            .map(cohere::sse_event)
+            .collect();
+        body.into_bytes()
+    }
+
+    /// Through the second delta, without `content-end` and `message-end`.
+    fn truncated_stream() -> PartialStream {
+        PartialStream {
+            parts: sse_parts(&cohere::stream_events()[..4]),
+            chunks: 3,
+            text: "Hello from the mock",
+        }
+    }
+
+    /// Through the first delta, then a `message-end` that carries an error.
+    fn mid_stream_error() -> MidStreamError {
+        let mut events = cohere::stream_events()[..3].to_vec();
+        events.push(json!({"type": "message-end", "delta": {"error": "internal error", "finish_reason": "ERROR"}}));
+        MidStreamError {
+            stream: PartialStream {
+                parts: sse_parts(&events),
+                chunks: 2,
+                text: "Hello",
+            },
+            kind: ErrorKind::InternalServer,
+            message: "internal error",
+        }
+    }
+
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(200, "application/json", "{\"message\": 5")
+    }
+}
+
+llmux_tests::conformance_tests!(CohereHarness);

@@ -1,16 +1,16 @@
 //! llmux-gemini against mock Gemini API and Vertex AI servers, through the
-//! real transport: exact upstream requests, exact decoded results, every error
-//! kind, and Vertex authentication through gcp_auth's real service-account
-//! flow (a signed JWT exchanged at a local token endpoint).
+//! real transport: exact upstream requests, exact decoded results, Vertex
+//! authentication through gcp_auth's real service-account flow (a signed JWT
+//! exchanged at a local token endpoint); every Gemini API error status and
+//! stream failure through the shared conformance suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use bytes::Bytes;
 use futures::StreamExt;
-use llmux_core::stream::collect_stream;
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, FinishReason, FunctionDefinition, Tool,
     ToolChoice,
@@ -18,10 +18,14 @@ use llmux_core::types::chat::{
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_gemini::GeminiProvider;
+use llmux_tests::conformance::{
+    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
+};
 use llmux_tests::mock::gemini::{
     self, error_body, service_account_json, sse_parts, ACCESS_TOKEN, REPLY, RESPONSE_ID,
 };
-use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, MockServer};
 use serde_json::{json, Value};
 
 fn gemini_at(server: &MockServer) -> GeminiProvider {
@@ -56,13 +60,6 @@ fn vertex_at(vertex: &MockServer, tokens: &MockServer) -> GeminiProvider {
     GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap()
 }
 
-fn hello(model: &str) -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        model,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
-}
-
 fn hello_body() -> Value {
     json!({
         "systemInstruction": {"parts": [{"text": "Be brief."}]},
@@ -80,14 +77,6 @@ fn expected_completion(model: &str, created: u64) -> Value {
         "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "logprobs": null, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}
     })
-}
-
-fn assert_recent(created: u64) {
-    let now = llmux_core::unix_now();
-    assert!(
-        created <= now && now - created < 60,
-        "created {created}, now {now}"
-    );
 }
 
 #[tokio::test]
@@ -165,8 +154,7 @@ async fn gemini_stream_yields_exact_chunks_then_usage() {
     let created = chunks[0]["created"].as_u64().unwrap();
     assert_recent(created);
     let chunk = |delta: Value, finish: Value| {
-        json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "gemini-2.0-flash",
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        expected_chunk(RESPONSE_ID, created, "gemini-2.0-flash", delta, finish)
     };
     assert_eq!(
         chunks,
@@ -177,34 +165,14 @@ async fn gemini_stream_yields_exact_chunks_then_usage() {
             ),
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Gemini!"}), json!("stop")),
-            json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "gemini-2.0-flash",
-                   "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}),
+            expected_usage_chunk(
+                RESPONSE_ID,
+                created,
+                "gemini-2.0-flash",
+                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
+            ),
         ]
     );
-}
-
-#[tokio::test]
-async fn stream_split_into_single_bytes_on_the_wire_decodes_the_same() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
-    let whole = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-        .await
-        .unwrap();
-    let body: Vec<u8> = gemini::stream_events("m")
-        .iter()
-        .flat_map(|e| format!("data: {e}\r\n\r\n").into_bytes())
-        .collect();
-    let parts = body
-        .iter()
-        .map(|b| StreamPart::Bytes(Bytes::copy_from_slice(&[*b])))
-        .collect();
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let split = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(split.choices, whole.choices);
-    assert_eq!(split.usage, whole.usage);
-    assert_eq!(whole.text(), Some(REPLY));
 }
 
 #[tokio::test]
@@ -447,46 +415,6 @@ async fn gemini_lists_models() {
     );
 }
 
-/// Each Google status maps to its kind, keeping Google's message.
-#[tokio::test]
-async fn error_statuses_map_to_kinds() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
-    let cases: &[(u16, &str, &str, ErrorKind)] = &[
-        (400, "Invalid JSON payload received. Unknown name \"foo\": Cannot find field.", "INVALID_ARGUMENT", ErrorKind::BadRequest),
-        (400, "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", "INVALID_ARGUMENT", ErrorKind::ContextWindowExceeded),
-        (400, "User location is not supported for the API use.", "FAILED_PRECONDITION", ErrorKind::BadRequest),
-        (401, "Request had invalid authentication credentials.", "UNAUTHENTICATED", ErrorKind::Authentication),
-        (403, "The caller does not have permission", "PERMISSION_DENIED", ErrorKind::PermissionDenied),
-        (404, "models/gemini-9 is not found for API version v1beta, or is not supported for generateContent.", "NOT_FOUND", ErrorKind::NotFound),
-        (429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED", ErrorKind::RateLimit),
-        (500, "An internal error has occurred.", "INTERNAL", ErrorKind::InternalServer),
-        (503, "The model is overloaded. Please try again later.", "UNAVAILABLE", ErrorKind::ServiceUnavailable),
-        (504, "Deadline expired before operation could complete.", "DEADLINE_EXCEEDED", ErrorKind::Timeout),
-    ];
-    for (status, message, google_status, kind) in cases {
-        let body = error_body(*status, message, google_status);
-        server.enqueue(MockResponse::json(*status, &body).with_header("retry-after", "7"));
-        let err = provider.chat(hello("gemini-2.0-flash")).await.unwrap_err();
-        assert_eq!(err.kind, *kind, "{google_status}: {message}");
-        assert_eq!(err.upstream_status, Some(*status));
-        assert_eq!(err.message, *message);
-        assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
-        assert_eq!(err.provider.as_deref(), Some("gemini"));
-        assert_eq!(err.model.as_deref(), Some("gemini-2.0-flash"));
-        assert_eq!(err.status(), kind.status());
-
-        // The same error before a stream starts is returned by chat_stream itself.
-        server.enqueue(MockResponse::json(*status, &body));
-        let err = provider
-            .chat_stream(hello("gemini-2.0-flash"))
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(err.kind, *kind, "stream, {google_status}");
-    }
-}
-
 #[tokio::test]
 async fn quota_retry_delay_and_bad_key() {
     let server = gemini::start().await.unwrap();
@@ -567,134 +495,98 @@ async fn blocked_prompt_is_a_content_policy_violation() {
     assert_eq!(resp.choices[0].message.content, None);
 }
 
-#[tokio::test]
-async fn mid_stream_error_truncation_and_abort() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
-    let events = gemini::stream_events("m");
+/// The Gemini API through the shared conformance suite.
+struct GeminiHarness;
 
-    let mut parts = sse_parts(&events[..1]);
-    parts.push(StreamPart::Bytes(Bytes::from(format!(
-        "data: {}\r\n\r\n",
-        error_body(
-            503,
-            "The model is overloaded. Please try again later.",
-            "UNAVAILABLE"
+const GEMINI_MODEL: &str = "gemini-2.0-flash";
+
+impl Conformance for GeminiHarness {
+    const PROVIDER: &'static str = "gemini";
+    const REPLY: &'static str = REPLY;
+    const TRUNCATED_MESSAGE: &'static str =
+        "upstream stream ended before it was complete (no finishReason)";
+
+    fn behaviour() -> Behaviour {
+        gemini::behaviour
+    }
+
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let params = ProviderParams {
+            api_key: Some("AIza-conformance-key".into()),
+            ..params_at(base_url, timeout)
+        };
+        llmux_router::resolve(
+            &format!("gemini/{GEMINI_MODEL}"),
+            &params,
+            &MapEnv::default(),
         )
-    ))));
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
         .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[0].as_ref().unwrap().choices[0]
-            .delta
-            .content
-            .as_deref(),
-        Some("Hello")
-    );
-    let err = items[1].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
-    assert_eq!(
-        err.message,
-        "The model is overloaded. Please try again later."
-    );
+        .provider
+    }
 
-    // The body ends before any finishReason: an error, not a clean end.
-    server.enqueue(MockResponse::stream(
-        "text/event-stream",
-        sse_parts(&events[..2]),
-    ));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[2].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
+    fn chat_request() -> ChatCompletionRequest {
+        hello(GEMINI_MODEL)
+    }
 
-    // The connection drops mid-body.
-    let mut parts = sse_parts(&events[..1]);
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[1].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-    // And the next call works.
-    assert_eq!(provider.chat(hello("m")).await.unwrap().text(), Some(REPLY));
+    /// Google's statuses, each with its `google.rpc` status string.
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        let case = |status: u16, kind: ErrorKind, google_status: &str, message: &'static str| {
+            let body = error_body(status, message, google_status);
+            ErrorCase::new(MockResponse::json(status, &body), kind, message)
+        };
+        vec![
+            case(400, BadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name \"foo\": Cannot find field."),
+            case(400, ContextWindowExceeded, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."),
+            case(400, BadRequest, "FAILED_PRECONDITION", "User location is not supported for the API use."),
+            case(401, Authentication, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
+            case(403, PermissionDenied, "PERMISSION_DENIED", "The caller does not have permission"),
+            case(404, NotFound, "NOT_FOUND", "models/gemini-9 is not found for API version v1beta, or is not supported for generateContent."),
+            case(429, RateLimit, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+            case(500, InternalServer, "INTERNAL", "An internal error has occurred."),
+            case(503, ServiceUnavailable, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+            case(504, Timeout, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+        ]
+    }
+
+    fn stream_body() -> Vec<u8> {
+        gemini::stream_events(GEMINI_MODEL)
+            .iter()
+            .flat_map(|e| format!("data: {e}\r\n\r\n").into_bytes())
+            .collect()
+    }
+
+    /// Two slices and no `finishReason` (Gemini has no terminal event).
+    fn truncated_stream() -> PartialStream {
+        PartialStream {
+            parts: sse_parts(&gemini::stream_events(GEMINI_MODEL)[..2]),
+            chunks: 2,
+            text: "Hello from the mock",
+        }
+    }
+
+    /// One slice, then an error object as the next event.
+    fn mid_stream_error() -> MidStreamError {
+        let message = "The model is overloaded. Please try again later.";
+        let mut events = gemini::stream_events(GEMINI_MODEL)[..1].to_vec();
+        events.push(error_body(503, message, "UNAVAILABLE"));
+        MidStreamError {
+            stream: PartialStream {
+                parts: sse_parts(&events),
+                chunks: 1,
+                text: "Hello",
+            },
+            kind: ErrorKind::ServiceUnavailable,
+            message,
+        }
+    }
+
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(200, "application/json", "{\"candidates\": 5")
+    }
 }
 
-#[tokio::test]
-async fn malformed_body_timeout_and_connection_refused() {
-    let server = gemini::start().await.unwrap();
-    server.enqueue(MockResponse::raw(
-        200,
-        "application/json",
-        "{\"candidates\": 5",
-    ));
-    let provider = gemini_at(&server);
-    let err = provider.chat(hello("m")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert!(
-        err.message.starts_with("cannot decode gemini response"),
-        "{}",
-        err.message
-    );
-
-    server.enqueue(
-        MockResponse::json(200, &gemini::generate_content_response("m"))
-            .with_delay(Duration::from_millis(500)),
-    );
-    let slow = GeminiProvider::from_params(
-        "gemini",
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(server.url()),
-            timeout: Some(Duration::from_millis(50)),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        slow.chat(hello("m")).await.unwrap_err().kind,
-        ErrorKind::Timeout
-    );
-
-    let url = server.url();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let gone = GeminiProvider::from_params(
-        "gemini",
-        &ProviderParams {
-            api_key: Some("k".into()),
-            api_base: Some(url),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        gone.chat(hello("m")).await.unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-}
+llmux_tests::conformance_tests!(GeminiHarness);
 
 // ---------------------------------------------------------------- Vertex AI
 
@@ -898,8 +790,7 @@ async fn vertex_stream_and_predict_embeddings() {
     );
     let created = chunks[0]["created"].as_u64().unwrap();
     let chunk = |delta: Value, finish: Value| {
-        json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "gemini-2.0-flash",
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        expected_chunk(RESPONSE_ID, created, "gemini-2.0-flash", delta, finish)
     };
     assert_eq!(
         chunks,
@@ -911,8 +802,12 @@ async fn vertex_stream_and_predict_embeddings() {
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Gemini!"}), Value::Null),
             chunk(json!({}), json!("stop")),
-            json!({"id": RESPONSE_ID, "object": "chat.completion.chunk", "created": created, "model": "gemini-2.0-flash",
-                   "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}),
+            expected_usage_chunk(
+                RESPONSE_ID,
+                created,
+                "gemini-2.0-flash",
+                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
+            ),
         ]
     );
 

@@ -1,15 +1,15 @@
 //! llmux-ollama against a mock Ollama server, through the real transport:
 //! exact upstream requests, exact OpenAI-shaped results for chat, tools,
-//! NDJSON streams (split anywhere on the wire), embeddings and the model
-//! list, and every error status. Ollama sends no ids, so llmux makes them
+//! NDJSON streams, embeddings and the model list; every error status and
+//! stream failure through the shared conformance suite. Ollama sends no ids, so llmux makes them
 //! (`chatcmpl-…`, `call_…`); tests check their form, then compare the rest
 //! exactly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::chat::{
@@ -18,8 +18,12 @@ use llmux_core::types::chat::{
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_ollama::OllamaProvider;
+use llmux_tests::conformance::{
+    expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
+};
 use llmux_tests::mock::ollama::{self, error_body, ndjson_parts, ndjson_response, CREATED, REPLY};
-use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, MockServer, StreamPart};
 use serde_json::{json, Value};
 
 fn ollama_at(server: &MockServer) -> OllamaProvider {
@@ -32,13 +36,6 @@ fn ollama_at(server: &MockServer) -> OllamaProvider {
         &MapEnv::default(),
     )
     .unwrap()
-}
-
-fn hello(model: &str) -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        model,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
 }
 
 fn hello_body(model: &str, stream: bool) -> Value {
@@ -122,10 +119,8 @@ async fn stream_yields_exact_chunks_then_usage() {
         hello_body("llama3.2", true)
     );
     let id = generated(&chunks[0]["id"], "chatcmpl-");
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": CREATED, "model": "llama3.2",
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
+    let chunk =
+        |delta: Value, finish: Value| expected_chunk(&id, CREATED, "llama3.2", delta, finish);
     assert_eq!(
         chunks,
         vec![
@@ -136,46 +131,14 @@ async fn stream_yields_exact_chunks_then_usage() {
             chunk(json!({"content": " from the mock"}), Value::Null),
             chunk(json!({"content": " Ollama!"}), Value::Null),
             chunk(json!({}), json!("stop")),
-            json!({"id": id, "object": "chat.completion.chunk", "created": CREATED, "model": "llama3.2",
-                   "choices": [], "usage": {"prompt_tokens": 26, "completion_tokens": 7, "total_tokens": 33}}),
+            expected_usage_chunk(
+                &id,
+                CREATED,
+                "llama3.2",
+                json!({"prompt_tokens": 26, "completion_tokens": 7, "total_tokens": 33})
+            ),
         ]
     );
-}
-
-#[tokio::test]
-async fn stream_split_on_the_wire_at_every_point_decodes_the_same() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
-    let whole = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-        .await
-        .unwrap();
-    assert_eq!(whole.text(), Some(REPLY));
-    let body: String = ollama::stream_lines("m")
-        .iter()
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let bytes = body.as_bytes();
-    // Byte by byte, then a sample of two-piece splits through the network.
-    let mut splits: Vec<Vec<StreamPart>> = vec![bytes
-        .iter()
-        .map(|b| StreamPart::Bytes(Bytes::copy_from_slice(&[*b])))
-        .collect()];
-    for i in (1..bytes.len()).step_by(37) {
-        splits.push(vec![
-            StreamPart::Bytes(Bytes::copy_from_slice(&bytes[..i])),
-            StreamPart::Delay(Duration::from_millis(2)),
-            StreamPart::Bytes(Bytes::copy_from_slice(&bytes[i..])),
-        ]);
-    }
-    for parts in splits {
-        server.enqueue(MockResponse::stream("application/x-ndjson", parts));
-        let split = collect_stream(provider.chat_stream(hello("m")).await.unwrap())
-            .await
-            .unwrap();
-        assert_eq!(split.choices, whole.choices);
-        assert_eq!(split.usage, whole.usage);
-        assert_eq!(split.created, whole.created);
-    }
 }
 
 fn weather_tool() -> Tool {
@@ -370,8 +333,10 @@ async fn lists_models_from_tags() {
     );
 }
 
+/// A model that is not pulled is `NotFound` with Ollama's message, from
+/// `chat_stream` too; an unknown route's plain-text 404 is `NotFound` as well.
 #[tokio::test]
-async fn error_statuses_map_to_kinds() {
+async fn missing_model_and_plain_text_404() {
     let server = ollama::start().await.unwrap();
     let provider = ollama_at(&server);
     let err = provider
@@ -390,62 +355,6 @@ async fn error_statuses_map_to_kinds() {
         .unwrap();
     assert_eq!(err.kind, ErrorKind::NotFound);
 
-    let cases: &[(u16, &str, ErrorKind)] = &[
-        (
-            400,
-            "json: cannot unmarshal string into Go struct field ChatRequest.messages",
-            ErrorKind::BadRequest,
-        ),
-        (
-            400,
-            "the input length exceeds the context length",
-            ErrorKind::ContextWindowExceeded,
-        ),
-        (401, "unauthorized", ErrorKind::Authentication),
-        (403, "forbidden", ErrorKind::PermissionDenied),
-        (
-            404,
-            "model \"llama9\" not found, try pulling it first",
-            ErrorKind::NotFound,
-        ),
-        (429, "too many requests", ErrorKind::RateLimit),
-        (
-            500,
-            "llama runner process has terminated: exit status 2",
-            ErrorKind::InternalServer,
-        ),
-        (502, "bad gateway", ErrorKind::BadGateway),
-        (
-            503,
-            "server busy, please try again.  maximum pending requests exceeded",
-            ErrorKind::ServiceUnavailable,
-        ),
-    ];
-    for (status, message, kind) in cases {
-        server.enqueue(
-            MockResponse::json(*status, &error_body(message)).with_header("retry-after", "3"),
-        );
-        let err = provider.chat(hello("llama3.2")).await.unwrap_err();
-        assert_eq!(err.kind, *kind, "{status}: {message}");
-        assert_eq!(err.message, *message);
-        assert_eq!(err.upstream_status, Some(*status));
-        assert_eq!(err.retry_after, Some(Duration::from_secs(3)));
-        assert_eq!(err.provider.as_deref(), Some("ollama_chat"));
-        assert_eq!(err.model.as_deref(), Some("llama3.2"));
-        server.enqueue(MockResponse::json(*status, &error_body(message)));
-        let err = provider.chat_stream(hello("llama3.2")).await.err().unwrap();
-        assert_eq!(err.kind, *kind, "stream {status}");
-        server.enqueue(MockResponse::json(*status, &error_body(message)));
-        let err = provider
-            .embeddings(EmbeddingRequest::new(
-                "all-minilm",
-                EmbeddingInput::Text("x".into()),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind, *kind, "embed {status}");
-    }
-    // An unknown route answers Ollama's plain-text 404.
     server.enqueue(MockResponse::raw(404, "text/plain", "404 page not found"));
     let err = provider.list_models().await.unwrap_err();
     assert_eq!(
@@ -457,123 +366,136 @@ async fn error_statuses_map_to_kinds() {
     );
 }
 
+/// A key, when given, goes out as a bearer token (for Ollama behind a proxy).
 #[tokio::test]
-async fn mid_stream_error_truncation_and_abort() {
+async fn api_key_is_sent_as_a_bearer_token() {
     let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
-    let lines = ollama::stream_lines("m");
-
-    let mut parts = ndjson_parts(&lines[..1]);
-    parts.extend(ndjson_parts(&[error_body(
-        "an error was encountered while running the model: CUDA error: out of memory",
-    )]));
-    server.enqueue(MockResponse::stream("application/x-ndjson", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[0].as_ref().unwrap().choices[0]
-            .delta
-            .content
-            .as_deref(),
-        Some("Hello")
-    );
-    let err = items[1].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InternalServer);
-    assert_eq!(
-        err.message,
-        "an error was encountered while running the model: CUDA error: out of memory"
-    );
-
-    // The body ends before "done": true.
-    server.enqueue(ndjson_response(&lines[..2]));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(
-        items[2].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-
-    // The connection drops mid-line.
-    let mut parts = ndjson_parts(&lines[..1]);
-    parts.push(StreamPart::Bytes(Bytes::from_static(
-        b"{\"model\":\"m\",\"mess",
-    )));
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("application/x-ndjson", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello("m"))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[1].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-    assert_eq!(provider.chat(hello("m")).await.unwrap().text(), Some(REPLY));
-}
-
-#[tokio::test]
-async fn malformed_body_timeout_connection_refused_and_key() {
-    let server = ollama::start().await.unwrap();
-    server.enqueue(MockResponse::raw(200, "application/json", "{\"message\": "));
-    let provider = ollama_at(&server);
-    let err = provider.chat(hello("m")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert!(
-        err.message
-            .starts_with("cannot decode ollama_chat response"),
-        "{}",
-        err.message
-    );
-
-    server.enqueue(
-        MockResponse::json(200, &ollama::chat_response("m")).with_delay(Duration::from_millis(500)),
-    );
-    let slow = OllamaProvider::from_params(
+    let keyed = OllamaProvider::from_params(
         "ollama",
         &ProviderParams {
             api_base: Some(server.url()),
             api_key: Some("secret".into()),
-            timeout: Some(Duration::from_millis(50)),
             ..Default::default()
         },
         &MapEnv::default(),
     )
     .unwrap();
-    assert_eq!(
-        slow.chat(hello("m")).await.unwrap_err().kind,
-        ErrorKind::Timeout
-    );
+    assert_eq!(keyed.chat(hello("m")).await.unwrap().text(), Some(REPLY));
     assert_eq!(
         server.last_request().unwrap().header("authorization"),
         Some("Bearer secret")
     );
-
-    let url = server.url();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let gone = OllamaProvider::from_params(
-        "ollama",
-        &ProviderParams {
-            api_base: Some(url),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
-    let err = gone.chat(hello("m")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ApiConnection);
-    assert_eq!(err.provider.as_deref(), Some("ollama"));
 }
+
+/// Ollama's `ollama_chat` provider through the shared conformance suite.
+struct OllamaHarness;
+
+impl Conformance for OllamaHarness {
+    const PROVIDER: &'static str = "ollama_chat";
+    const REPLY: &'static str = REPLY;
+    const TRUNCATED_MESSAGE: &'static str =
+        "upstream stream ended before it was complete (no \"done\": true)";
+
+    fn behaviour() -> Behaviour {
+        ollama::behaviour
+    }
+
+    /// No key: a local server.
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let params = params_at(base_url, timeout);
+        llmux_router::resolve("ollama_chat/llama3.2", &params, &MapEnv::default())
+            .unwrap()
+            .provider
+    }
+
+    fn chat_request() -> ChatCompletionRequest {
+        hello("llama3.2")
+    }
+
+    /// Embed errors classify like chat's.
+    fn embedding_request() -> Option<EmbeddingRequest> {
+        let input = EmbeddingInput::Texts(vec!["Why is the sky blue?".into()]);
+        Some(EmbeddingRequest::new("all-minilm", input))
+    }
+
+    /// Ollama's statuses, with the messages its server writes.
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        ErrorCase::json_table(
+            &[
+                (
+                    400,
+                    BadRequest,
+                    "json: cannot unmarshal string into Go struct field ChatRequest.messages",
+                ),
+                (
+                    400,
+                    ContextWindowExceeded,
+                    "the input length exceeds the context length",
+                ),
+                (401, Authentication, "unauthorized"),
+                (403, PermissionDenied, "forbidden"),
+                (
+                    404,
+                    NotFound,
+                    "model \"llama9\" not found, try pulling it first",
+                ),
+                (429, RateLimit, "too many requests"),
+                (
+                    500,
+                    InternalServer,
+                    "llama runner process has terminated: exit status 2",
+                ),
+                (502, BadGateway, "bad gateway"),
+                (
+                    503,
+                    ServiceUnavailable,
+                    "server busy, please try again.  maximum pending requests exceeded",
+                ),
+            ],
+            error_body,
+        )
+    }
+
+    fn stream_response(parts: Vec<StreamPart>) -> MockResponse {
+        MockResponse::stream("application/x-ndjson", parts)
+    }
+
+    fn stream_body() -> Vec<u8> {
+        ollama::stream_lines("llama3.2")
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    }
+
+    /// Two lines, none with `"done": true`.
+    fn truncated_stream() -> PartialStream {
+        PartialStream {
+            parts: ndjson_parts(&ollama::stream_lines("llama3.2")[..2]),
+            chunks: 2,
+            text: "Hello from the mock",
+        }
+    }
+
+    /// One line, then an `{"error": …}` line.
+    fn mid_stream_error() -> MidStreamError {
+        let message = "an error was encountered while running the model: CUDA error: out of memory";
+        let mut lines = ollama::stream_lines("llama3.2")[..1].to_vec();
+        lines.push(error_body(message));
+        MidStreamError {
+            stream: PartialStream {
+                parts: ndjson_parts(&lines),
+                chunks: 1,
+                text: "Hello",
+            },
+            kind: ErrorKind::InternalServer,
+            message,
+        }
+    }
+
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(200, "application/json", "{\"message\": ")
+    }
+}
+
+llmux_tests::conformance_tests!(OllamaHarness);

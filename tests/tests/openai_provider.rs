@@ -1,8 +1,10 @@
 //! llmux-openai against a mock OpenAI-compatible server, through the real
-//! transport: exact upstream requests, exact decoded results, every error kind.
+//! transport: exact upstream requests and exact decoded results; every error
+//! kind and stream failure through the shared conformance suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,8 +20,9 @@ use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_openai::OpenAiProvider;
+use llmux_tests::conformance::{hello, Conformance, ErrorCase, MidStreamError, PartialStream};
 use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts, REPLY};
-use llmux_tests::mock::{MockResponse, StreamPart};
+use llmux_tests::mock::{Behaviour, MockResponse, StreamPart};
 use serde_json::{json, Value};
 
 fn params(base: String) -> ProviderParams {
@@ -37,13 +40,6 @@ async fn openai_at(server: &llmux_tests::mock::MockServer) -> OpenAiProvider {
         &MapEnv::default(),
     )
     .unwrap()
-}
-
-fn hello(model: &str) -> ChatCompletionRequest {
-    ChatCompletionRequest::new(
-        model,
-        vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
-    )
 }
 
 #[tokio::test]
@@ -512,7 +508,7 @@ async fn transcription_sends_exact_multipart() {
     assert_eq!(sent.path, "/v1/audio/transcriptions");
     let ct = sent.header("content-type").unwrap().to_string();
     let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
-    let expected = provider.encode_transcription(&req, boundary).unwrap();
+    let expected = provider.transcription_request(&req, boundary).unwrap();
     assert_eq!(sent.body, *expected.body());
     assert_eq!(
         String::from_utf8_lossy(&sent.body),
@@ -545,210 +541,13 @@ async fn transcription_sends_exact_multipart() {
     }
 }
 
-/// Each upstream status maps to its kind, keeping the provider's message.
+/// Some OpenAI-compatible servers close after the finish chunk without
+/// `[DONE]`: that stream is complete, not truncated.
 #[tokio::test]
-async fn error_statuses_map_to_kinds() {
+async fn finish_chunk_without_done_is_a_complete_stream() {
     let server = openai::start().await.unwrap();
     let provider = openai_at(&server).await;
-    let cases: &[(u16, Value, ErrorKind)] = &[
-        (
-            400,
-            error_body(
-                "bad param",
-                "invalid_request_error",
-                Some("temperature"),
-                None,
-            ),
-            ErrorKind::BadRequest,
-        ),
-        (
-            400,
-            error_body(
-                "This model's maximum context length is 8192 tokens.",
-                "invalid_request_error",
-                Some("messages"),
-                Some("context_length_exceeded"),
-            ),
-            ErrorKind::ContextWindowExceeded,
-        ),
-        (
-            400,
-            error_body(
-                "Your request was rejected as a result of our safety system.",
-                "invalid_request_error",
-                None,
-                Some("content_policy_violation"),
-            ),
-            ErrorKind::ContentPolicyViolation,
-        ),
-        (
-            401,
-            error_body(
-                "Incorrect API key provided: sk-test.",
-                "invalid_request_error",
-                None,
-                Some("invalid_api_key"),
-            ),
-            ErrorKind::Authentication,
-        ),
-        (
-            403,
-            error_body(
-                "Country, region, or territory not supported",
-                "request_forbidden",
-                None,
-                Some("unsupported_country_region_territory"),
-            ),
-            ErrorKind::PermissionDenied,
-        ),
-        (
-            404,
-            error_body(
-                "The model `gpt-9` does not exist or you do not have access to it.",
-                "invalid_request_error",
-                None,
-                Some("model_not_found"),
-            ),
-            ErrorKind::NotFound,
-        ),
-        (
-            408,
-            error_body("Request timed out.", "timeout", None, None),
-            ErrorKind::Timeout,
-        ),
-        (
-            422,
-            error_body("Unprocessable", "invalid_request_error", None, None),
-            ErrorKind::UnprocessableEntity,
-        ),
-        (
-            429,
-            error_body(
-                "Rate limit reached for gpt-4o",
-                "requests",
-                None,
-                Some("rate_limit_exceeded"),
-            ),
-            ErrorKind::RateLimit,
-        ),
-        (
-            500,
-            error_body(
-                "The server had an error while processing your request.",
-                "server_error",
-                None,
-                None,
-            ),
-            ErrorKind::InternalServer,
-        ),
-        (
-            502,
-            error_body("Bad gateway.", "server_error", None, None),
-            ErrorKind::BadGateway,
-        ),
-        (
-            503,
-            error_body(
-                "The engine is currently overloaded, please try again later.",
-                "server_error",
-                None,
-                None,
-            ),
-            ErrorKind::ServiceUnavailable,
-        ),
-    ];
-    for (status, body, kind) in cases {
-        server.enqueue(MockResponse::json(*status, body).with_header("retry-after", "7"));
-        let err = provider.chat(hello("gpt-4o")).await.unwrap_err();
-        assert_eq!(err.kind, *kind, "status {status}");
-        assert_eq!(err.upstream_status, Some(*status));
-        assert_eq!(err.message, body["error"]["message"].as_str().unwrap());
-        assert_eq!(err.code.as_deref(), body["error"]["code"].as_str());
-        assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
-        assert_eq!(err.provider.as_deref(), Some("openai"));
-        assert_eq!(err.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(err.status(), kind.status());
-
-        // The same error before a stream starts is returned by chat_stream itself.
-        server.enqueue(MockResponse::json(*status, body));
-        let err = provider.chat_stream(hello("gpt-4o")).await.err().unwrap();
-        assert_eq!(err.kind, *kind, "stream, status {status}");
-    }
-}
-
-#[tokio::test]
-async fn mid_stream_error_event_ends_the_stream_with_that_error() {
-    let server = openai::start().await.unwrap();
     let m = "gpt-4o";
-    let mut parts = sse_parts(&[chunk(
-        m,
-        json!({"role": "assistant", "content": "Hel"}),
-        None,
-    )]);
-    parts.push(StreamPart::Bytes(Bytes::from(format!(
-        "data: {}\n\n",
-        error_body("The server is overloaded", "server_error", None, None)
-    ))));
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let provider = openai_at(&server).await;
-    let items: Vec<_> = provider
-        .chat_stream(hello(m))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[0].as_ref().unwrap().choices[0]
-            .delta
-            .content
-            .as_deref(),
-        Some("Hel")
-    );
-    let err = items[1].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InternalServer);
-    assert_eq!(err.message, "The server is overloaded");
-}
-
-#[tokio::test]
-async fn truncated_stream_is_an_error_not_a_clean_end() {
-    let server = openai::start().await.unwrap();
-    let m = "gpt-4o";
-    // Body ends after one content chunk: no finish_reason, no [DONE].
-    server.enqueue(MockResponse::stream(
-        "text/event-stream",
-        sse_parts(&[chunk(
-            m,
-            json!({"role": "assistant", "content": "Hel"}),
-            None,
-        )]),
-    ));
-    let provider = openai_at(&server).await;
-    let items: Vec<_> = provider
-        .chat_stream(hello(m))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[1].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-
-    // Connection dropped mid-body.
-    let mut parts = sse_parts(&[chunk(m, json!({"content": "Hel"}), None)]);
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello(m))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert!(items.last().unwrap().is_err(), "{items:?}");
-
-    // A finish chunk without [DONE] is a complete stream (some vendors do this).
     server.enqueue(MockResponse::stream(
         "text/event-stream",
         sse_parts(&[
@@ -762,70 +561,173 @@ async fn truncated_stream_is_an_error_not_a_clean_end() {
     assert_eq!(done.text(), Some("Hi"));
 }
 
-#[tokio::test]
-async fn malformed_success_body_is_bad_gateway() {
-    let server = openai::start().await.unwrap();
-    server.enqueue(MockResponse::raw(200, "application/json", "{\"id\": 5"));
-    let provider = openai_at(&server).await;
-    let err = provider.chat(hello("gpt-4o")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert!(
-        err.message.starts_with("cannot decode openai response"),
-        "{}",
-        err.message
-    );
+/// OpenAI (and every OpenAI-compatible preset) through the shared suite.
+struct OpenAiHarness;
+
+/// The first chunk of an answer that is cut short.
+fn hel_chunk() -> Value {
+    chunk(
+        "gpt-4o",
+        json!({"role": "assistant", "content": "Hel"}),
+        None,
+    )
 }
 
-#[tokio::test]
-async fn timeout_and_connection_refused() {
-    let server = openai::start().await.unwrap();
-    server.enqueue(
-        MockResponse::json(200, &openai::chat_completion("gpt-4o"))
-            .with_delay(Duration::from_millis(500)),
-    );
-    let mut p = params(server.url());
-    p.timeout = Some(Duration::from_millis(50));
-    let provider = OpenAiProvider::from_params("openai", &p, &MapEnv::default()).unwrap();
-    let err = provider.chat(hello("gpt-4o")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout);
+impl Conformance for OpenAiHarness {
+    const PROVIDER: &'static str = "openai";
+    const REPLY: &'static str = REPLY;
+    const TRUNCATED_MESSAGE: &'static str =
+        "upstream stream ended before it was complete (no [DONE] and no finish_reason)";
 
-    server.enqueue(
-        MockResponse::json(200, &openai::chat_completion("gpt-4o"))
-            .with_delay(Duration::from_millis(500)),
-    );
-    let err = provider.chat_stream(hello("gpt-4o")).await.err().unwrap();
-    assert_eq!(err.kind, ErrorKind::Timeout);
+    fn behaviour() -> Behaviour {
+        openai::behaviour
+    }
 
-    // Nothing listens on the port of a dropped server.
-    let url = server.url();
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let provider = OpenAiProvider::from_params("openai", &params(url), &MapEnv::default()).unwrap();
-    let err = provider.chat(hello("gpt-4o")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ApiConnection);
-    assert_eq!(err.status(), 500);
-}
+    fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
+        let mut p = params(format!("{base_url}/v1"));
+        p.timeout = timeout;
+        llmux_router::resolve("openai/gpt-4o", &p, &MapEnv::default())
+            .unwrap()
+            .provider
+    }
 
-#[tokio::test]
-async fn an_upstream_that_drops_a_stream_does_not_break_the_next_call() {
-    let server = openai::start().await.unwrap();
-    let provider = openai_at(&server).await;
-    let m = "gpt-4o";
-    let mut parts = sse_parts(&[chunk(m, json!({"content": "Hel"}), None)]);
-    parts.push(StreamPart::Abort);
-    server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let items: Vec<_> = provider
-        .chat_stream(hello(m))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[1].as_ref().unwrap_err().kind,
-        ErrorKind::ApiConnection
-    );
-    for _ in 0..3 {
-        assert_eq!(provider.chat(hello(m)).await.unwrap().text(), Some(REPLY));
+    fn chat_request() -> ChatCompletionRequest {
+        hello("gpt-4o")
+    }
+
+    /// OpenAI's documented errors; `error.code` is kept when given.
+    fn error_cases() -> Vec<ErrorCase> {
+        use ErrorKind::*;
+        let case = |status: u16,
+                    kind: ErrorKind,
+                    message: &'static str,
+                    error_type: &str,
+                    param: Option<&str>,
+                    code: Option<&'static str>| {
+            let body = error_body(message, error_type, param, code);
+            ErrorCase::new(MockResponse::json(status, &body), kind, message).with_code(code)
+        };
+        vec![
+            case(
+                400,
+                BadRequest,
+                "bad param",
+                "invalid_request_error",
+                Some("temperature"),
+                None,
+            ),
+            case(
+                400,
+                ContextWindowExceeded,
+                "This model's maximum context length is 8192 tokens.",
+                "invalid_request_error",
+                Some("messages"),
+                Some("context_length_exceeded"),
+            ),
+            case(
+                400,
+                ContentPolicyViolation,
+                "Your request was rejected as a result of our safety system.",
+                "invalid_request_error",
+                None,
+                Some("content_policy_violation"),
+            ),
+            case(
+                401,
+                Authentication,
+                "Incorrect API key provided: sk-test.",
+                "invalid_request_error",
+                None,
+                Some("invalid_api_key"),
+            ),
+            case(
+                403,
+                PermissionDenied,
+                "Country, region, or territory not supported",
+                "request_forbidden",
+                None,
+                Some("unsupported_country_region_territory"),
+            ),
+            case(
+                404,
+                NotFound,
+                "The model `gpt-9` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                None,
+                Some("model_not_found"),
+            ),
+            case(408, Timeout, "Request timed out.", "timeout", None, None),
+            case(
+                422,
+                UnprocessableEntity,
+                "Unprocessable",
+                "invalid_request_error",
+                None,
+                None,
+            ),
+            case(
+                429,
+                RateLimit,
+                "Rate limit reached for gpt-4o",
+                "requests",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
+            case(
+                500,
+                InternalServer,
+                "The server had an error while processing your request.",
+                "server_error",
+                None,
+                None,
+            ),
+            case(502, BadGateway, "Bad gateway.", "server_error", None, None),
+            case(
+                503,
+                ServiceUnavailable,
+                "The engine is currently overloaded, please try again later.",
+                "server_error",
+                None,
+                None,
+            ),
+        ]
+    }
+
+    fn stream_body() -> Vec<u8> {
+        let mut body: String = openai::stream_chunks("gpt-4o", false)
+            .iter()
+            .map(|c| format!("data: {c}\n\n"))
+            .collect();
+        body.push_str("data: [DONE]\n\n");
+        body.into_bytes()
+    }
+
+    fn truncated_stream() -> PartialStream {
+        PartialStream {
+            parts: sse_parts(&[hel_chunk()]),
+            chunks: 1,
+            text: "Hel",
+        }
+    }
+
+    fn mid_stream_error() -> MidStreamError {
+        let mut parts = sse_parts(&[hel_chunk()]);
+        let error = error_body("The server is overloaded", "server_error", None, None);
+        parts.push(StreamPart::Bytes(Bytes::from(format!("data: {error}\n\n"))));
+        MidStreamError {
+            stream: PartialStream {
+                parts,
+                chunks: 1,
+                text: "Hel",
+            },
+            kind: ErrorKind::InternalServer,
+            message: "The server is overloaded",
+        }
+    }
+
+    fn malformed_body() -> MockResponse {
+        MockResponse::raw(200, "application/json", "{\"id\": 5")
     }
 }
+
+llmux_tests::conformance_tests!(OpenAiHarness);
