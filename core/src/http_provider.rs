@@ -68,13 +68,10 @@ impl<C: Codec> HttpProvider<C> {
         &self.codec
     }
 
-    /// Attach this provider and `model` to an error raised while encoding.
-    fn context(&self, model: &str) -> impl Fn(Error) -> Error + '_ {
-        let model = model.to_string();
-        move |e| {
-            e.with_provider(self.codec.name())
-                .with_model(model.as_str())
-        }
+    /// Attach this provider and `model` to an error raised before sending
+    /// (only on failure: the success path allocates nothing for it).
+    fn context(&self, e: Error, model: &str) -> Error {
+        e.with_provider(self.codec.name()).with_model(model)
     }
 
     /// Prepare the codec, then encode with `encode`.
@@ -83,8 +80,11 @@ impl<C: Codec> HttpProvider<C> {
         model: &str,
         encode: impl FnOnce(&C) -> Result<T> + Send,
     ) -> Result<T> {
-        self.codec.prepare().await.map_err(self.context(model))?;
-        encode(&self.codec).map_err(self.context(model))
+        self.codec
+            .prepare()
+            .await
+            .map_err(|e| self.context(e, model))?;
+        encode(&self.codec).map_err(|e| self.context(e, model))
     }
 
     /// Authorize and send `request`, returning a 2xx response whole; any
@@ -97,7 +97,7 @@ impl<C: Codec> HttpProvider<C> {
         self.codec
             .authorize(&mut request)
             .await
-            .map_err(self.context(model))?;
+            .map_err(|e| self.context(e, model))?;
         self.transport
             .call(request, self.timeout, self.codec.name(), model, &|r| {
                 self.codec.decode_error(r)
@@ -114,7 +114,7 @@ impl<C: Codec> HttpProvider<C> {
         self.codec
             .authorize(&mut request)
             .await
-            .map_err(self.context(model))?;
+            .map_err(|e| self.context(e, model))?;
         self.transport
             .call_streaming(request, self.timeout, self.codec.name(), model, &|r| {
                 self.codec.decode_error(r)

@@ -249,13 +249,8 @@ impl Codec for AnthropicCodec {
         NAME
     }
 
-    fn decode_error(&self, response: &UpstreamResponse) -> Error {
-        error::decode_error(
-            NAME,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        )
+    fn decode_error(&self, r: &UpstreamResponse) -> Error {
+        error::decode_error(NAME, r.status.as_u16(), &r.headers, &r.body)
     }
 
     /// `stream` adds `"stream": true`.

@@ -272,13 +272,8 @@ impl Codec for BedrockCodec {
         PROVIDER
     }
 
-    fn decode_error(&self, response: &UpstreamResponse) -> Error {
-        error::decode_error(
-            PROVIDER,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        )
+    fn decode_error(&self, r: &UpstreamResponse) -> Error {
+        error::decode_error(PROVIDER, r.status.as_u16(), &r.headers, &r.body)
     }
 
     /// The Converse (or ConverseStream) request, signed now.

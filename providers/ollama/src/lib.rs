@@ -141,13 +141,8 @@ impl Codec for OllamaCodec {
         self.name
     }
 
-    fn decode_error(&self, response: &UpstreamResponse) -> Error {
-        error::decode_error(
-            self.name,
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-        )
+    fn decode_error(&self, r: &UpstreamResponse) -> Error {
+        error::decode_error(self.name, r.status.as_u16(), &r.headers, &r.body)
     }
 
     fn encode_chat(
