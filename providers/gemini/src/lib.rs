@@ -155,40 +155,6 @@ fn credentials_text(value: &str) -> Result<String> {
 }
 
 impl GeminiCodec {
-    /// Build `gemini` or `vertex_ai` from `params`, falling back to `env`.
-    ///
-    /// - `gemini`: `api_key` or `GEMINI_API_KEY` / `GOOGLE_API_KEY`;
-    ///   `api_base` or `GEMINI_API_BASE`; `api_version` (default `v1beta`).
-    /// - `vertex_ai`: `extra.vertex_project` or `VERTEXAI_PROJECT` /
-    ///   `VERTEX_PROJECT` / `GOOGLE_CLOUD_PROJECT` (or the key's `project_id`);
-    ///   `extra.vertex_location` or `VERTEXAI_LOCATION` / `VERTEX_LOCATION`
-    ///   (default `us-central1`); `extra.vertex_credentials` (a path, the JSON
-    ///   text or a JSON object) or `VERTEXAI_CREDENTIALS` or
-    ///   `GOOGLE_APPLICATION_CREDENTIALS`, else Application Default Credentials
-    ///   found on the first call; `api_base` replaces the regional host (for
-    ///   proxies and tests); `api_version` (default `v1`).
-    ///
-    /// Stays synchronous: a service-account key is loaded here, the ADC search
-    /// (asynchronous in gcp_auth) is deferred to the first request.
-    fn build(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        let (name, backend) = match name {
-            "gemini" => ("gemini", Self::gemini_backend(params, env)?),
-            "vertex_ai" => ("vertex_ai", Self::vertex_backend(params, env)?),
-            other => {
-                return Err(Error::bad_request(format!(
-                    "llmux-gemini has no provider named '{other}' (it serves gemini and vertex_ai)"
-                )))
-            }
-        };
-        let mut headers = Vec::new();
-        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(GeminiCodec {
-            name,
-            backend,
-            headers,
-        })
-    }
-
     fn gemini_backend(params: &ProviderParams, env: &dyn Env) -> Result<Backend> {
         let key = params
             .api_key
@@ -429,8 +395,38 @@ impl Codec for GeminiCodec {
         }
     }
 
+    /// Build `gemini` or `vertex_ai` from `params`, falling back to `env`.
+    ///
+    /// - `gemini`: `api_key` or `GEMINI_API_KEY` / `GOOGLE_API_KEY`;
+    ///   `api_base` or `GEMINI_API_BASE`; `api_version` (default `v1beta`).
+    /// - `vertex_ai`: `extra.vertex_project` or `VERTEXAI_PROJECT` /
+    ///   `VERTEX_PROJECT` / `GOOGLE_CLOUD_PROJECT` (or the key's `project_id`);
+    ///   `extra.vertex_location` or `VERTEXAI_LOCATION` / `VERTEX_LOCATION`
+    ///   (default `us-central1`); `extra.vertex_credentials` (a path, the JSON
+    ///   text or a JSON object) or `VERTEXAI_CREDENTIALS` or
+    ///   `GOOGLE_APPLICATION_CREDENTIALS`, else Application Default Credentials
+    ///   found on the first call; `api_base` replaces the regional host (for
+    ///   proxies and tests); `api_version` (default `v1`).
+    ///
+    /// Stays synchronous: a service-account key is loaded here, the ADC search
+    /// (asynchronous in gcp_auth) is deferred to the first request.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        Self::build(name, params, env)
+        let (name, backend) = match name {
+            "gemini" => ("gemini", Self::gemini_backend(params, env)?),
+            "vertex_ai" => ("vertex_ai", Self::vertex_backend(params, env)?),
+            other => {
+                return Err(Error::bad_request(format!(
+                    "llmux-gemini has no provider named '{other}' (it serves gemini and vertex_ai)"
+                )))
+            }
+        };
+        let mut headers = Vec::new();
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
+        Ok(GeminiCodec {
+            name,
+            backend,
+            headers,
+        })
     }
 
     fn name(&self) -> &'static str {

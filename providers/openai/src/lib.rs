@@ -79,63 +79,6 @@ fn trim_base(base: &str) -> String {
 }
 
 impl OpenAiCodec {
-    /// Build the provider named `name` (`openai`, `azure`, or a preset) from
-    /// `params`, falling back to `env` for the key, base URL and API version.
-    fn build(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        let (name, target, auth) = if name == "azure" {
-            Self::azure_target(params, env)?
-        } else {
-            let preset = presets::preset(name).ok_or_else(|| {
-                Error::bad_request(format!("llmux-openai has no provider named '{name}'"))
-            })?;
-            let explicit_base = params.api_base.as_deref().map(trim_base);
-            let base = explicit_base
-                .clone()
-                .or_else(|| env.first(preset.api_base_env).map(|b| trim_base(&b)))
-                .unwrap_or_else(|| preset.base_url.to_string());
-            if base.is_empty() {
-                return Err(Error::bad_request(format!(
-                    "{name} has no default endpoint: set api_base or the {} environment variable",
-                    preset.api_base_env.join(" / ")
-                ))
-                .with_provider(preset.name));
-            }
-            let key = params
-                .api_key
-                .clone()
-                .or_else(|| env.first(preset.api_key_env));
-            // A custom endpoint (`openai/<model>` + api_base) may need no key.
-            let key_required = preset.key_required && explicit_base.is_none();
-            let auth = match key {
-                Some(k) => Auth::Bearer(header_value("api_key", &format!("Bearer {k}"))?),
-                None if key_required => {
-                    return Err(Error::missing_api_key(preset.name, preset.api_key_env[0]))
-                }
-                None => Auth::None,
-            };
-            (preset.name, Target::Compatible { preset, base }, auth)
-        };
-        let mut headers = Vec::new();
-        let organization = params.organization.clone().or_else(|| {
-            (name == "openai")
-                .then(|| env.var("OPENAI_ORGANIZATION"))
-                .flatten()
-        });
-        if let Some(org) = organization {
-            headers.push((
-                HeaderName::from_static("openai-organization"),
-                header_value("organization", &org)?,
-            ));
-        }
-        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
-        Ok(OpenAiCodec {
-            name,
-            target,
-            auth,
-            headers,
-        })
-    }
-
     fn azure_target(
         params: &ProviderParams,
         env: &dyn Env,
@@ -336,8 +279,61 @@ impl Codec for OpenAiCodec {
         }
     }
 
+    /// Build the provider named `name` (`openai`, `azure`, or a preset) from
+    /// `params`, falling back to `env` for the key, base URL and API version.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        Self::build(name, params, env)
+        let (name, target, auth) = if name == "azure" {
+            Self::azure_target(params, env)?
+        } else {
+            let preset = presets::preset(name).ok_or_else(|| {
+                Error::bad_request(format!("llmux-openai has no provider named '{name}'"))
+            })?;
+            let explicit_base = params.api_base.as_deref().map(trim_base);
+            let base = explicit_base
+                .clone()
+                .or_else(|| env.first(preset.api_base_env).map(|b| trim_base(&b)))
+                .unwrap_or_else(|| preset.base_url.to_string());
+            if base.is_empty() {
+                return Err(Error::bad_request(format!(
+                    "{name} has no default endpoint: set api_base or the {} environment variable",
+                    preset.api_base_env.join(" / ")
+                ))
+                .with_provider(preset.name));
+            }
+            let key = params
+                .api_key
+                .clone()
+                .or_else(|| env.first(preset.api_key_env));
+            // A custom endpoint (`openai/<model>` + api_base) may need no key.
+            let key_required = preset.key_required && explicit_base.is_none();
+            let auth = match key {
+                Some(k) => Auth::Bearer(header_value("api_key", &format!("Bearer {k}"))?),
+                None if key_required => {
+                    return Err(Error::missing_api_key(preset.name, preset.api_key_env[0]))
+                }
+                None => Auth::None,
+            };
+            (preset.name, Target::Compatible { preset, base }, auth)
+        };
+        let mut headers = Vec::new();
+        let organization = params.organization.clone().or_else(|| {
+            (name == "openai")
+                .then(|| env.var("OPENAI_ORGANIZATION"))
+                .flatten()
+        });
+        if let Some(org) = organization {
+            headers.push((
+                HeaderName::from_static("openai-organization"),
+                header_value("organization", &org)?,
+            ));
+        }
+        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
+        Ok(OpenAiCodec {
+            name,
+            target,
+            auth,
+            headers,
+        })
     }
 
     fn name(&self) -> &'static str {
