@@ -41,6 +41,25 @@ pub fn kind_for_type(error_type: &str) -> Option<ErrorKind> {
     })
 }
 
+/// The `error.type` Anthropic would answer for a kind: the inverse of
+/// [`kind_for_type`], used where llmux itself speaks Anthropic's format.
+pub fn type_for_kind(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Authentication => "authentication_error",
+        ErrorKind::PermissionDenied => "permission_error",
+        ErrorKind::NotFound => "not_found_error",
+        ErrorKind::RateLimit => "rate_limit_error",
+        ErrorKind::ServiceUnavailable => "overloaded_error",
+        ErrorKind::Timeout => "timeout_error",
+        ErrorKind::InternalServer | ErrorKind::BadGateway | ErrorKind::ApiConnection => "api_error",
+        ErrorKind::BadRequest
+        | ErrorKind::ContextWindowExceeded
+        | ErrorKind::ContentPolicyViolation
+        | ErrorKind::UnprocessableEntity
+        | ErrorKind::Unsupported => "invalid_request_error",
+    }
+}
+
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
@@ -120,6 +139,23 @@ mod tests {
             assert_eq!(err.message, "m");
             assert_eq!(err.upstream_status, Some(status));
             assert_eq!(err.provider.as_deref(), Some("anthropic"));
+        }
+    }
+
+    #[test]
+    fn type_for_kind_inverts_kind_for_type() {
+        for t in [
+            "invalid_request_error",
+            "authentication_error",
+            "permission_error",
+            "not_found_error",
+            "rate_limit_error",
+            "api_error",
+            "overloaded_error",
+            "timeout_error",
+        ] {
+            let kind = kind_for_type(t).unwrap();
+            assert_eq!(type_for_kind(kind), t);
         }
     }
 

@@ -39,6 +39,7 @@
 //! ```
 
 pub mod error;
+pub mod inbound;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -74,12 +74,15 @@ pub enum System {
     Blocks(Vec<ContentBlock>),
 }
 
-/// Who spoke a message (Anthropic has no `system` or `tool` role).
+/// Who spoke a message (Anthropic has no `tool` role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
     Assistant,
+    /// Current Claude models accept system turns in the middle of
+    /// `messages`; Claude Code sends them for models it does not know.
+    System,
 }
 
 /// One turn of the conversation.
@@ -357,6 +360,23 @@ pub enum StreamEvent {
     /// An event type this version does not know (Anthropic may add some).
     #[serde(untagged)]
     Other(Value),
+}
+
+impl StreamEvent {
+    /// The SSE `event:` name Anthropic sends this event under (its `type`).
+    pub fn name(&self) -> &str {
+        match self {
+            StreamEvent::MessageStart { .. } => "message_start",
+            StreamEvent::ContentBlockStart { .. } => "content_block_start",
+            StreamEvent::ContentBlockDelta { .. } => "content_block_delta",
+            StreamEvent::ContentBlockStop { .. } => "content_block_stop",
+            StreamEvent::MessageDelta { .. } => "message_delta",
+            StreamEvent::MessageStop => "message_stop",
+            StreamEvent::Ping => "ping",
+            StreamEvent::Error { .. } => "error",
+            StreamEvent::Other(v) => v.get("type").and_then(Value::as_str).unwrap_or("unknown"),
+        }
+    }
 }
 
 /// The `delta` of `content_block_delta`.
