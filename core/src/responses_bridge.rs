@@ -1567,6 +1567,10 @@ mod tests {
             .collect();
         for (i, e) in out.iter().enumerate() {
             assert_eq!(e["sequence_number"], json!(i), "{e}");
+            // What the bridge writes reads back as the same typed event.
+            let back: ResponseStreamEvent = serde_json::from_value(e.clone()).unwrap();
+            assert!(!back.is_unknown(), "{e}");
+            assert_eq!(&serde_json::to_value(&back).unwrap(), e);
         }
         out
     }
@@ -1843,6 +1847,91 @@ mod tests {
         assert_eq!(
             s.feed(&call(0, None, "}")),
             Err(BridgeError::InterleavedToolCall { index: 0 })
+        );
+    }
+
+    #[test]
+    fn stream_text_then_tool_call_and_refusal_parts() {
+        let events = run(vec![
+            delta(json!({"role": "assistant", "content": "Let me check."})),
+            delta(
+                json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]}),
+            ),
+            finish("tool_calls"),
+        ]);
+        assert_eq!(
+            types(&events)[2..],
+            [
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        assert_eq!(events[8]["output_index"], json!(1));
+        assert_eq!(events[8]["item"]["id"], json!("fc_abc_1"));
+        // No usage chunk: the response says so with `usage: null`.
+        assert_eq!(events[12]["response"]["usage"], Value::Null);
+
+        let events = run(vec![
+            delta(json!({"role": "assistant", "refusal": "I can't"})),
+            delta(json!({"refusal": " help with that."})),
+            finish("stop"),
+        ]);
+        assert_eq!(
+            events[3..8].to_vec(),
+            vec![
+                json!({"type": "response.content_part.added", "sequence_number": 3,
+                       "item_id": "msg_abc_0", "output_index": 0, "content_index": 0,
+                       "part": {"type": "refusal", "refusal": ""}}),
+                json!({"type": "response.refusal.delta", "sequence_number": 4,
+                       "item_id": "msg_abc_0", "output_index": 0, "content_index": 0,
+                       "delta": "I can't"}),
+                json!({"type": "response.refusal.delta", "sequence_number": 5,
+                       "item_id": "msg_abc_0", "output_index": 0, "content_index": 0,
+                       "delta": " help with that."}),
+                json!({"type": "response.refusal.done", "sequence_number": 6,
+                       "item_id": "msg_abc_0", "output_index": 0, "content_index": 0,
+                       "refusal": "I can't help with that."}),
+                json!({"type": "response.content_part.done", "sequence_number": 7,
+                       "item_id": "msg_abc_0", "output_index": 0, "content_index": 0,
+                       "part": {"type": "refusal", "refusal": "I can't help with that."}}),
+            ]
+        );
+    }
+
+    /// The stream and the non-stream path agree on the final response.
+    #[test]
+    fn stream_and_completion_build_the_same_response() {
+        let events = run(vec![
+            delta(json!({"role": "assistant", "content": "Hi"})),
+            delta(
+                json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]}),
+            ),
+            finish("tool_calls"),
+            usage(3, 4),
+        ]);
+        let c = completion(
+            json!({"id": "x", "model": "gpt-4o-mini", "choices": [{"index": 0,
+            "finish_reason": "tool_calls", "message": {"role": "assistant", "content": "Hi",
+            "tool_calls": [{"id": "call_a", "type": "function",
+                            "function": {"name": "f", "arguments": "{}"}}]}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}),
+        );
+        let req = request(json!({"model": "openai/gpt-4o-mini", "input": "hi", "stream": true}));
+        let r = from_chat_completion(&c, &req, "resp_abc", 1700000000);
+        assert_eq!(
+            events.last().unwrap()["response"],
+            serde_json::to_value(&r).unwrap()
         );
     }
 }
