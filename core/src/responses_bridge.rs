@@ -362,6 +362,11 @@ fn chat_part(p: &ContentPart) -> Result<chat::ContentPart, BridgeError> {
                 extra: Map::new(),
             })
         }
+        ContentPart::Other(_) => {
+            return Err(BridgeError::UnsupportedContent {
+                what: format!("a `{}` content part", p.type_name()),
+            })
+        }
     })
 }
 
@@ -1416,6 +1421,13 @@ mod tests {
                     {"type": "input_image", "file_id": "file-1"}]}]}),
                 BridgeError::UnsupportedContent {
                     what: "an input_image by file_id".into(),
+                },
+            ),
+            (
+                json!({"model": "m", "input": [{"role": "user", "content": [
+                    {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}),
+                BridgeError::UnsupportedContent {
+                    what: "a `input_audio` content part".into(),
                 },
             ),
         ];

@@ -344,6 +344,7 @@ fn request_structured_output_hosted_tools_and_codex_items() {
         {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "be brief"}]},
         {"type": "message", "role": "user", "content": [
           {"type": "input_text", "text": "what is in this image and file?"},
+          {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
           {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "high"},
           {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,AAAA"}
         ]},
@@ -395,9 +396,12 @@ fn request_structured_output_hosted_tools_and_codex_items() {
     let MessageContent::Parts(parts) = &m.content else {
         panic!()
     };
-    assert!(matches!(&parts[1], ContentPart::InputImage(i) if i.detail.as_deref() == Some("high")));
+    // A part type llmux does not model is kept as it came.
+    assert!(matches!(&parts[1], ContentPart::Other(_)));
+    assert_eq!(parts[1].type_name(), "input_audio");
+    assert!(matches!(&parts[2], ContentPart::InputImage(i) if i.detail.as_deref() == Some("high")));
     assert!(
-        matches!(&parts[2], ContentPart::InputFile(f) if f.filename.as_deref() == Some("a.pdf"))
+        matches!(&parts[3], ContentPart::InputFile(f) if f.filename.as_deref() == Some("a.pdf"))
     );
     let Item::LocalShellCall(ls) = &items[2] else {
         panic!()

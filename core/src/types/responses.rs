@@ -524,16 +524,19 @@ pub enum MessageContent {
     Parts(Vec<ContentPart>),
 }
 
-/// One part of a message's content (or of a tool output's content list).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentPart {
-    InputText(InputText),
-    InputImage(InputImage),
-    InputFile(InputFile),
-    /// Assistant text (output, or an earlier output sent back as input).
-    OutputText(OutputText),
-    Refusal(RefusalContent),
+tagged_enum! {
+    /// One part of a message's content (or of a tool output's content list).
+    pub enum ContentPart {
+        InputText(InputText) = "input_text",
+        InputImage(InputImage) = "input_image",
+        InputFile(InputFile) = "input_file",
+        /// Assistant text (output, or an earlier output sent back as input).
+        OutputText(OutputText) = "output_text",
+        Refusal(RefusalContent) = "refusal",
+    }
+    other
+    /// A part type llmux does not model (`input_audio`, future ones), kept as its JSON.
+    Other
 }
 
 /// `{"type": "input_text", "text"}`.
