@@ -10,6 +10,7 @@ pub mod images;
 pub mod models;
 pub mod moderations;
 pub mod rerank;
+pub mod responses;
 
 use serde::{Deserialize, Serialize};
 
