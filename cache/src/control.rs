@@ -32,6 +32,7 @@ fn extra_of(call: &mut Call) -> Option<&mut Extra> {
         Call::Speech(r) => &mut r.extra,
         Call::Moderation(r) => &mut r.extra,
         Call::Rerank(r) => &mut r.extra,
+        Call::Responses(r) | Call::ResponsesStream(r) => &mut r.extra,
         Call::Transcription(_) => return None,
     })
 }

@@ -32,6 +32,7 @@ use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
 use crate::types::rerank::{RerankRequest, RerankResponse};
+use crate::types::responses::{CreateResponseRequest, Response};
 
 /// One provider's wire format and credentials, without the network.
 ///
@@ -116,6 +117,32 @@ pub trait Codec: Sized + Send + Sync + 'static {
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse> {
         decode_json(&first_body(responses), self.name(), &request.model)
+    }
+
+    /// Whether the upstream serves OpenAI's Responses API itself; if not
+    /// (the default), Responses calls are served through chat completions.
+    fn serves_responses(&self) -> bool {
+        false
+    }
+
+    /// The upstream request for a Responses API call (only asked when
+    /// [`serves_responses`](Self::serves_responses)); `stream` asks for events.
+    fn encode_responses(
+        &self,
+        request: &CreateResponseRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let _ = (request, stream);
+        Err(Error::unsupported(self.name(), "responses"))
+    }
+
+    /// A whole `response` object.
+    fn decode_responses(
+        &self,
+        response: &UpstreamResponse,
+        request: &CreateResponseRequest,
+    ) -> Result<Response> {
+        decode_json(&response.body, self.name(), &request.model)
     }
 
     /// The upstream request for the model list.

@@ -3,6 +3,7 @@
 //! them alike. Also the traits a layer uses to read and build the request and
 //! response types of whatever service it wraps.
 
+use crate::responses::ResponseStream;
 use crate::stream::ChatStream;
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -12,6 +13,7 @@ use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
 use crate::types::rerank::{RerankRequest, RerankResponse};
+use crate::types::responses::{CreateResponseRequest, Response};
 
 /// One endpoint call. The request's `model` is replaced by the deployment's
 /// upstream model name when it is sent.
@@ -33,6 +35,10 @@ pub enum Call {
     Moderation(ModerationRequest),
     /// A rerank request (`POST /rerank`, Cohere-style).
     Rerank(RerankRequest),
+    /// A Responses API call answered in one piece (`POST /v1/responses`).
+    Responses(CreateResponseRequest),
+    /// A Responses API call answered as events (`stream: true`).
+    ResponsesStream(CreateResponseRequest),
 }
 
 impl Call {
@@ -47,6 +53,8 @@ impl Call {
             Call::Speech(_) => "speech",
             Call::Moderation(_) => "moderation",
             Call::Rerank(_) => "rerank",
+            Call::Responses(_) => "responses",
+            Call::ResponsesStream(_) => "responses_stream",
         }
     }
 
@@ -65,6 +73,10 @@ impl Call {
                 r.query.len() + r.documents.iter().map(|d| d.text().len()).sum::<usize>()
             }
             Call::Speech(r) => r.input.len(),
+            Call::Responses(r) | Call::ResponsesStream(r) => {
+                let input = serde_json::to_string(&r.input).map_or(0, |s| s.len());
+                input + r.instructions.as_ref().map_or(0, String::len)
+            }
             _ => 0,
         };
         (chars as u64).div_ceil(4)
@@ -75,6 +87,9 @@ impl Call {
         match self {
             Call::Chat(r) | Call::ChatStream(r) => {
                 r.max_output_tokens().map(u64::from).unwrap_or(0)
+            }
+            Call::Responses(r) | Call::ResponsesStream(r) => {
+                r.max_output_tokens.map(u64::from).unwrap_or(0)
             }
             _ => 0,
         }
@@ -99,12 +114,18 @@ pub enum Reply {
     Moderation(ModerationResponse),
     /// Documents ranked by relevance, answering `Call::Rerank`.
     Rerank(RerankResponse),
+    /// A whole `response` object, answering `Call::Responses` (boxed: it is
+    /// three times the size of the other replies).
+    Responses(Box<Response>),
+    /// Responses API events; the first has already arrived.
+    ResponsesStream(ResponseStream),
 }
 
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reply::ChatStream(_) => f.write_str("Reply::ChatStream(..)"),
+            Reply::ResponsesStream(_) => f.write_str("Reply::ResponsesStream(..)"),
             Reply::Chat(c) => f.debug_tuple("Reply::Chat").field(c).finish(),
             _ => f.write_str("Reply(..)"),
         }

@@ -91,7 +91,6 @@ impl ErrorKind {
             ErrorKind::ContextWindowExceeded => Some("context_length_exceeded"),
             ErrorKind::ContentPolicyViolation => Some("content_policy_violation"),
             ErrorKind::Authentication => Some("invalid_api_key"),
-            ErrorKind::NotFound => Some("model_not_found"),
             ErrorKind::RateLimit => Some("rate_limit_exceeded"),
             ErrorKind::Unsupported => Some("unsupported"),
             _ => None,

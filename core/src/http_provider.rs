@@ -15,6 +15,7 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
 use crate::provider::Provider;
+use crate::responses::ResponseStream;
 use crate::stream::{decode_stream, ChatStream};
 use crate::transport::{HttpTransport, UpstreamResponse, UpstreamStream};
 use crate::types::audio::{
@@ -26,6 +27,7 @@ use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
 use crate::types::rerank::{RerankRequest, RerankResponse};
+use crate::types::responses::{CreateResponseRequest, Response};
 
 /// A provider reached over HTTP: its codec, the deployment's timeout and a
 /// pooled transport. Derefs to the codec, so its URLs and `encode_*` are at
@@ -165,6 +167,34 @@ impl<C: Codec> Provider for HttpProvider<C> {
             futures::future::try_join_all(calls.into_iter().map(|http| self.send(http, model)))
                 .await?;
         self.codec.decode_embeddings(responses, &request)
+    }
+
+    async fn responses(&self, request: CreateResponseRequest) -> Result<Response> {
+        if !self.codec.serves_responses() {
+            return crate::responses::via_chat(self, request).await;
+        }
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_responses(&request, false))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_responses(&response, &request)
+    }
+
+    async fn responses_stream(&self, request: CreateResponseRequest) -> Result<ResponseStream> {
+        if !self.codec.serves_responses() {
+            return crate::responses::stream_via_chat(self, request).await;
+        }
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_responses(&request, true))
+            .await?;
+        let upstream = self.send_streaming(http, model).await?;
+        Ok(crate::responses::decode_response_events(
+            self.codec.name(),
+            model,
+            upstream.body,
+        ))
     }
 
     async fn list_models(&self) -> Result<ModelList> {

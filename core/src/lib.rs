@@ -24,6 +24,7 @@ pub mod model;
 pub mod multipart;
 pub mod params;
 pub mod provider;
+pub mod responses;
 pub mod responses_bridge;
 pub mod sse;
 pub mod stream;

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use crate::responses::{self, ResponseStream};
 use crate::stream::ChatStream;
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -18,6 +19,7 @@ use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
 use crate::types::rerank::{RerankRequest, RerankResponse};
+use crate::types::responses::{CreateResponseRequest, Response};
 
 /// An LLM backend reachable through llmux.
 #[async_trait]
@@ -82,5 +84,18 @@ pub trait Provider: Send + Sync + 'static {
     async fn rerank(&self, request: RerankRequest) -> Result<RerankResponse> {
         let _ = request;
         Err(Error::unsupported(self.name(), "rerank"))
+    }
+
+    /// `POST /v1/responses`. By default served through [`chat`](Self::chat)
+    /// (the Responses → chat translation); upstreams that speak the API
+    /// themselves override it.
+    async fn responses(&self, request: CreateResponseRequest) -> Result<Response> {
+        responses::via_chat(self, request).await
+    }
+
+    /// `POST /v1/responses` with `stream: true`; by default the chat stream
+    /// translated into Responses events.
+    async fn responses_stream(&self, request: CreateResponseRequest) -> Result<ResponseStream> {
+        responses::stream_via_chat(self, request).await
     }
 }

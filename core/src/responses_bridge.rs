@@ -487,12 +487,20 @@ fn item_id(prefix: &str, response_id: &str, output_index: usize) -> String {
     format!("{prefix}_{suffix}_{output_index}")
 }
 
-fn response_usage(u: &chat::Usage) -> ResponseUsage {
+/// Chat usage in the Responses shape (cache writes kept in
+/// `input_tokens_details.cache_creation_tokens`).
+pub fn response_usage(u: &chat::Usage) -> ResponseUsage {
     ResponseUsage {
         input_tokens: u.prompt_tokens,
         input_tokens_details: Some(InputTokensDetails {
             cached_tokens: u.cached_tokens(),
-            extra: Map::new(),
+            // Anthropic's and Bedrock's cache writes are priced apart; keep them.
+            extra: u
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cache_creation_tokens)
+                .map(|n| Map::from_iter([("cache_creation_tokens".to_string(), json!(n))]))
+                .unwrap_or_default(),
         }),
         output_tokens: u.completion_tokens,
         output_tokens_details: Some(OutputTokensDetails {

@@ -134,6 +134,10 @@ pub struct GeneralSettings {
     /// Largest accepted request body, in MB.
     #[serde(default)]
     pub max_request_size_mb: Option<f64>,
+    /// How long Responses API responses are kept for `previous_response_id`
+    /// and retrieval (`30d`, `12h`; default 30 days).
+    #[serde(default)]
+    pub responses_retention: Option<String>,
     /// Origins allowed by CORS (default: any).
     #[serde(default)]
     pub cors_allow_origins: Option<Vec<String>>,

@@ -65,6 +65,8 @@ pub struct Gateway {
     pub keep_alive: Duration,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Stored Responses API responses (`previous_response_id`).
+    pub(crate) conversations: crate::conversations::Conversations,
 }
 
 /// A call the router answered, with the caller's admission, which
@@ -86,6 +88,13 @@ pub(crate) struct Admission {
     ledger: Arc<dyn Ledger>,
     started_unix: i64,
     request_id: String,
+}
+
+impl Admission {
+    /// The virtual key the call was admitted with, if any.
+    pub(crate) fn key(&self) -> Option<&KeyRecord> {
+        self.key.as_deref()
+    }
 }
 
 impl Drop for Admission {

@@ -20,6 +20,7 @@ pub mod auth;
 mod body;
 pub mod cluster;
 pub mod config;
+mod conversations;
 pub mod error;
 pub mod gateway;
 mod http;

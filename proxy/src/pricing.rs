@@ -332,6 +332,20 @@ impl UsageTracker {
         }
     }
 
+    /// Take in usage the provider reported outside a chat shape.
+    pub fn report(&mut self, usage: Usage) {
+        self.reported = Some(usage);
+    }
+
+    /// Take in generated text of a reply that is not chat-shaped (Responses
+    /// events), for the estimate.
+    pub fn observe_text(&mut self, text: &str) {
+        if self.reported.is_none() {
+            self.estimate = None;
+            self.completion_text.push_str(text);
+        }
+    }
+
     /// Whether the provider reported usage.
     pub fn is_reported(&self) -> bool {
         self.reported.is_some()

@@ -516,7 +516,27 @@ pub async fn build_with_clock(
         }
         None => None,
     };
+    let retention = match &cfg.general_settings.responses_retention {
+        None => crate::conversations::DEFAULT_RETENTION,
+        Some(d) => llmux_store::parse_duration(d)
+            .and_then(|secs| u64::try_from(secs).ok())
+            .filter(|secs| *secs > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                StartError::Invalid(format!(
+                    "general_settings.responses_retention: expected a duration such as 30d or 12h, got '{d}'"
+                ))
+            })?,
+    };
+    let conversations = match &keys {
+        Some(vk) => crate::conversations::Conversations::Database {
+            store: vk.store().clone(),
+            retention,
+        },
+        None => crate::conversations::Conversations::memory(retention),
+    };
     let gateway = Gateway {
+        conversations,
         proxy_budget,
         service,
         router,
@@ -538,12 +558,17 @@ pub async fn build_with_clock(
         let weak = Arc::downgrade(&gateway);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut minute: u64 = 0;
             loop {
                 tick.tick().await;
                 let Some(gw) = weak.upgrade() else {
                     return;
                 };
                 gw.reset_budgets().await;
+                if minute.is_multiple_of(60) {
+                    gw.conversations.purge(gw.clock.now()).await;
+                }
+                minute += 1;
             }
         });
     }

@@ -13,8 +13,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use llmux_core::responses::StreamedEvent;
 use llmux_core::types::chat::ChatCompletionChunk;
-use llmux_core::{ChatStream, Error, ErrorKind, Result};
+use llmux_core::{Error, ErrorKind, Result};
 use tokio::time::Instant;
 
 use crate::call::{Call, Reply, RouteInfo, RouterRequest, RouterResponse};
@@ -60,37 +61,31 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
     let started = Instant::now();
     let settings = &shared.settings;
 
+    let stream_limit = deployment
+        .spec
+        .stream_timeout
+        .or(settings.stream_timeout)
+        .or(deployment.spec.timeout)
+        .or(settings.timeout);
+    let observer = |guard| StreamObserver {
+        guard: Some(guard),
+        deployment: deployment.clone(),
+        usage_listener: shared.usage_listener.get().cloned(),
+        tokens: 0,
+        idle: stream_limit.unwrap_or(DEFAULT_STREAM_IDLE),
+    };
     let result = match req.call {
         Call::ChatStream(mut r) => {
             r.model.clone_from(&upstream_model);
-            let limit = deployment
-                .spec
-                .stream_timeout
-                .or(settings.stream_timeout)
-                .or(deployment.spec.timeout)
-                .or(settings.timeout);
-            let first = with_timeout(limit, &deployment, async {
-                let mut stream = provider.chat_stream(r).await?;
-                match stream.next().await {
-                    Some(Ok(chunk)) => Ok((chunk, stream)),
-                    Some(Err(e)) => Err(e),
-                    None => Err(Error::new(
-                        ErrorKind::ApiConnection,
-                        "upstream stream ended before its first chunk",
-                    )),
-                }
-            })
-            .await;
-            first.map(|(chunk, rest)| {
-                Reply::ChatStream(observe_stream(
-                    chunk,
-                    rest,
-                    guard,
-                    deployment.clone(),
-                    shared.usage_listener.get().cloned(),
-                    limit.unwrap_or(DEFAULT_STREAM_IDLE),
-                ))
-            })
+            first_item(stream_limit, &deployment, provider.chat_stream(r))
+                .await
+                .map(|(first, rest)| Reply::ChatStream(observer(guard).observe(first, rest)))
+        }
+        Call::ResponsesStream(mut r) => {
+            r.model.clone_from(&upstream_model);
+            first_item(stream_limit, &deployment, provider.responses_stream(r))
+                .await
+                .map(|(first, rest)| Reply::ResponsesStream(observer(guard).observe(first, rest)))
         }
         call => {
             let limit = deployment.spec.timeout.or(settings.timeout);
@@ -111,6 +106,7 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
             let tokens = match &reply {
                 Reply::Chat(c) => c.usage.as_ref().map(|u| u.total_tokens).unwrap_or(0),
                 Reply::Embeddings(e) => e.usage.total_tokens,
+                Reply::Responses(r) => r.usage.as_ref().map_or(0, |u| u.total_tokens),
                 // Streams record their tokens when they end.
                 _ => 0,
             };
@@ -280,6 +276,10 @@ async fn call_provider(
             r.model = model.to_string();
             Reply::Rerank(provider.rerank(r).await?)
         }
+        Call::Responses(mut r) | Call::ResponsesStream(mut r) => {
+            r.model = model.to_string();
+            Reply::Responses(Box::new(provider.responses(r).await?))
+        }
     })
 }
 
@@ -287,48 +287,105 @@ async fn call_provider(
 /// nor `timeout` is set (LiteLLM's default request timeout).
 const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(600);
 
-/// The stream with its first chunk put back in front, keeping the deployment's
-/// in-flight count until it ends and recording its tokens then. An upstream
-/// that sends nothing for `idle` ends the stream with a timeout error (the
-/// gateway turns it into an in-band error event) instead of holding the
-/// client for ever.
-fn observe_stream(
-    first: ChatCompletionChunk,
-    rest: ChatStream,
-    guard: InFlightGuard,
-    deployment: Arc<Deployment>,
-    usage_listener: Option<crate::shared::UsageListener>,
-    idle: Duration,
-) -> ChatStream {
-    let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
-    Box::pin(ObservedStream {
-        inner: Box::pin(tail),
-        guard: Some(guard),
-        deployment,
-        usage_listener,
-        tokens: 0,
-        idle,
-        deadline: Box::pin(tokio::time::sleep(idle)),
-        ended: false,
+/// Open a stream and wait (within `limit`) for its first item, so a
+/// failure before anything was sent can still be retried or fall back.
+async fn first_item<T>(
+    limit: Option<Duration>,
+    deployment: &Deployment,
+    open: impl Future<Output = Result<BoxStream<T>>>,
+) -> Result<(T, BoxStream<T>)> {
+    with_timeout(limit, deployment, async {
+        let mut stream = open.await?;
+        match stream.next().await {
+            Some(Ok(first)) => Ok((first, stream)),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::new(
+                ErrorKind::ApiConnection,
+                "upstream stream ended before its first chunk",
+            )),
+        }
     })
+    .await
 }
 
-struct ObservedStream {
-    inner: ChatStream,
+/// A boxed stream of one endpoint's items (chat chunks, Responses events).
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
+
+/// What a stream item says about the tokens used so far.
+trait StreamItem: Send + 'static {
+    /// The call's total tokens, when this item reports them.
+    fn total_tokens(&self) -> Option<u64>;
+}
+
+impl StreamItem for ChatCompletionChunk {
+    fn total_tokens(&self) -> Option<u64> {
+        self.usage.as_ref().map(|u| u.total_tokens)
+    }
+}
+
+impl StreamItem for StreamedEvent {
+    fn total_tokens(&self) -> Option<u64> {
+        self.event
+            .response()?
+            .usage
+            .as_ref()
+            .map(|u| u.total_tokens)
+    }
+}
+
+/// What a stream holds for its deployment until it ends: the in-flight
+/// count, and where its tokens are recorded then.
+struct StreamObserver {
     guard: Option<InFlightGuard>,
     deployment: Arc<Deployment>,
     usage_listener: Option<crate::shared::UsageListener>,
     tokens: u64,
-    /// The longest wait allowed between two chunks.
+    /// The longest wait allowed between two items.
     idle: Duration,
+}
+
+impl StreamObserver {
+    /// The stream with its first item put back in front, keeping the
+    /// deployment's in-flight count until it ends and recording its tokens
+    /// then. An upstream that sends nothing for `idle` ends the stream with
+    /// a timeout error (the gateway turns it into an in-band error event)
+    /// instead of holding the client for ever.
+    fn observe<T: StreamItem>(self, first: T, rest: BoxStream<T>) -> BoxStream<T> {
+        let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
+        let idle = self.idle;
+        Box::pin(ObservedStream {
+            inner: Box::pin(tail),
+            observer: self,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+            ended: false,
+        })
+    }
+
+    /// The stream ended (or failed): release the deployment once.
+    fn end(&mut self) {
+        if self.guard.take().is_some() {
+            let tokens = self.tokens;
+            self.deployment
+                .state
+                .record_usage(Instant::now(), 0, tokens);
+            if let Some(listener) = &self.usage_listener {
+                listener(&self.deployment.spec.id, 0, tokens);
+            }
+        }
+    }
+}
+
+struct ObservedStream<T> {
+    inner: BoxStream<T>,
+    observer: StreamObserver,
     /// When the current wait runs out.
     deadline: Pin<Box<tokio::time::Sleep>>,
     /// An idle timeout ended the stream.
     ended: bool,
 }
 
-impl Stream for ObservedStream {
-    type Item = Result<ChatCompletionChunk>;
+impl<T: StreamItem> Stream for ObservedStream<T> {
+    type Item = Result<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.ended {
@@ -342,31 +399,21 @@ impl Stream for ObservedStream {
                     ErrorKind::Timeout,
                     format!(
                         "upstream sent nothing for {} s in the middle of the stream",
-                        self.idle.as_secs_f64()
+                        self.observer.idle.as_secs_f64()
                     ),
                 ))));
             }
         } else {
-            let next = tokio::time::Instant::now() + self.idle;
+            let next = tokio::time::Instant::now() + self.observer.idle;
             self.deadline.as_mut().reset(next);
         }
         match &item {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(u) = &chunk.usage {
-                    self.tokens = u.total_tokens;
+            Poll::Ready(Some(Ok(it))) => {
+                if let Some(tokens) = it.total_tokens() {
+                    self.observer.tokens = tokens;
                 }
             }
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
-                if self.guard.take().is_some() {
-                    let tokens = self.tokens;
-                    self.deployment
-                        .state
-                        .record_usage(Instant::now(), 0, tokens);
-                    if let Some(listener) = &self.usage_listener {
-                        listener(&self.deployment.spec.id, 0, tokens);
-                    }
-                }
-            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.observer.end(),
             Poll::Pending => {}
         }
         item

@@ -7,7 +7,7 @@
 //! spill file; time and budget periods. It knows nothing of HTTP.
 //!
 //! - [`Store`]: the database, with typed methods per record kind
-//!   ([`keys`], [`owners`], [`budgets`], [`spend`], [`period`]);
+//!   ([`keys`], [`owners`], [`budgets`], [`spend`], [`responses`], [`period`]);
 //! - [`ledger`]: budgets that hold under concurrency;
 //! - [`limits`]: rpm, tpm and parallel-request limits;
 //! - [`spend_queue`]: spend written in batches off the request path;
@@ -27,6 +27,7 @@ pub mod limits;
 pub mod money;
 pub mod owners;
 pub mod period;
+pub mod responses;
 pub mod spend;
 pub mod spend_queue;
 
@@ -39,5 +40,6 @@ pub use limits::{Limits, Slot};
 pub use money::{from_nano, to_nano};
 pub use owners::{Kind, Owner};
 pub use period::{parse_duration, period_end};
+pub use responses::StoredResponse;
 pub use spend::{ReportGroup, ReportRow, SpendFilter, SpendRow};
 pub use spend_queue::{SpendOptions, SpendQueue};

@@ -30,6 +30,7 @@ use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
+use llmux_core::types::responses::CreateResponseRequest;
 use llmux_core::{Codec, Env, Error, HttpProvider, ProviderParams, Result};
 use serde::Serialize;
 
@@ -145,6 +146,10 @@ impl OpenAiCodec {
                 }
                 if endpoint == Endpoint::Models {
                     return Ok(format!("{base}/openai/models?api-version={api_version}"));
+                }
+                if endpoint == Endpoint::Responses {
+                    // The Responses API names the deployment in the body, not the path.
+                    return Ok(format!("{base}/openai/responses?api-version={api_version}"));
                 }
                 if model.is_empty() || model.contains(['/', '?', '#']) {
                     return Err(Error::bad_request(format!(
@@ -369,6 +374,29 @@ impl Codec for OpenAiCodec {
         _headers: &HeaderMap,
     ) -> OpenAiStreamDecoder {
         OpenAiStreamDecoder::new(self.name)
+    }
+
+    fn serves_responses(&self) -> bool {
+        match &self.target {
+            Target::Compatible { preset, .. } => preset.endpoints.contains(&Endpoint::Responses),
+            Target::Azure { .. } => true,
+        }
+    }
+
+    fn encode_responses(
+        &self,
+        request: &CreateResponseRequest,
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        if stream == request.is_stream() {
+            return self.json_request(Endpoint::Responses, &request.model, request);
+        }
+        let mut request = request.clone();
+        request.stream = stream.then_some(true);
+        if !stream {
+            request.stream_options = None;
+        }
+        self.json_request(Endpoint::Responses, &request.model, &request)
     }
 
     fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {

@@ -27,6 +27,8 @@ pub enum Endpoint {
     Moderations,
     /// Cohere-format rerank (`query`, `documents`, `top_n` → `results`).
     Rerank,
+    /// OpenAI's Responses API (`POST responses`).
+    Responses,
 }
 
 impl Endpoint {
@@ -41,6 +43,7 @@ impl Endpoint {
             Endpoint::Speech => "audio/speech",
             Endpoint::Moderations => "moderations",
             Endpoint::Rerank => "rerank",
+            Endpoint::Responses => "responses",
         }
     }
 
@@ -55,6 +58,7 @@ impl Endpoint {
             Endpoint::Speech => "audio speech",
             Endpoint::Moderations => "moderations",
             Endpoint::Rerank => "rerank",
+            Endpoint::Responses => "responses",
         }
     }
 }
@@ -102,6 +106,7 @@ const ALL: &[Endpoint] = &[
     Transcription,
     Speech,
     Moderations,
+    Responses,
 ];
 
 /// OpenAI itself. A custom endpoint (`openai/<model>` with `api_base`) uses this

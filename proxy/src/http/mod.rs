@@ -17,6 +17,7 @@ pub(crate) mod models;
 pub(crate) mod openai;
 pub(crate) mod ops;
 pub(crate) mod respond;
+pub(crate) mod responses;
 pub(crate) mod sse;
 
 /// The gateway, as handlers take it.
@@ -38,6 +39,7 @@ pub(crate) fn routes(gateway: Arc<Gateway>) -> Routes {
         .merge(audio::routes())
         .merge(models::routes())
         .merge(anthropic::routes())
+        .merge(responses::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             gateway,
             authenticate_first,
@@ -72,6 +74,9 @@ async fn authenticate_first(
 
 /// The metrics name of the route serving `path` (as its handler names it).
 fn route_name(path: &str) -> &'static str {
+    if path.contains("/responses") {
+        return "responses";
+    }
     const BY_SUFFIX: [(&str, &str); 10] = [
         ("/chat/completions", "chat_completions"),
         ("/completions", "completions"),

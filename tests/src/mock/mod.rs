@@ -11,6 +11,7 @@ pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
+pub mod openai_responses;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

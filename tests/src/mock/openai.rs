@@ -27,6 +27,7 @@ pub fn behaviour(req: &RecordedRequest) -> MockResponse {
     match (&req.method, path) {
         (&Method::POST, p) if p.ends_with("/chat/completions") => chat(req),
         (&Method::POST, p) if p.ends_with("/embeddings") => embeddings(req),
+        (&Method::POST, p) if p.ends_with("/responses") => super::openai_responses::handle(req),
         (&Method::GET, p) if p.ends_with("/models") => MockResponse::json(200, &models()),
         (&Method::POST, p) if p.ends_with("/images/generations") => MockResponse::json(
             200,

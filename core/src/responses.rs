@@ -1,0 +1,309 @@
+//! Serving OpenAI's Responses API through any provider: the event stream
+//! type, native SSE decoding (for upstreams that speak the API themselves),
+//! and the chat-backed path every other provider gets by default
+//! ([`crate::Provider::responses`]), built on [`crate::responses_bridge`].
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::{Stream, StreamExt};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::provider::Provider;
+use crate::responses_bridge::{self, BridgeError, ChatToResponsesStream};
+use crate::sse::SseDecoder;
+use crate::stream::{ByteStream, ChatStream};
+use crate::types::chat::{
+    ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, PromptTokensDetails, Usage,
+};
+use crate::types::responses::{
+    CreateResponseRequest, Response, ResponseError, ResponseStreamEvent, ResponseUsage,
+};
+
+/// A stream of Responses API events. An `Err` item ends the stream; an
+/// upstream that fails mid-way has usually sent `response.failed` first.
+pub type ResponseStream = Pin<Box<dyn Stream<Item = Result<StreamedEvent>> + Send>>;
+
+/// One event of a Responses stream, with the upstream's own JSON when it
+/// came from an upstream that speaks the API, so the gateway can pass it on
+/// byte for byte (and skip serialising it) unless it must change it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedEvent {
+    /// The event, parsed.
+    pub event: ResponseStreamEvent,
+    /// The `data:` JSON it was parsed from; `None` when llmux made it.
+    pub raw: Option<String>,
+}
+
+impl From<ResponseStreamEvent> for StreamedEvent {
+    fn from(event: ResponseStreamEvent) -> Self {
+        StreamedEvent { event, raw: None }
+    }
+}
+
+/// A fresh response id (`resp_` and 32 hex digits): unique across
+/// processes by time, process id and a counter, so gateways sharing one
+/// database never collide.
+pub fn new_response_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let salt = u64::from(std::process::id()).rotate_left(32) ^ n;
+    format!("resp_{nanos:016x}{salt:016x}")
+}
+
+/// Seconds since the Unix epoch (`created_at`).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Responses usage in chat's shape (what pricing and spend read), cache
+/// reads, cache writes and reasoning tokens included.
+pub fn chat_usage(u: &ResponseUsage) -> Usage {
+    let input = u.input_tokens_details.as_ref();
+    let cached = input.map(|d| d.cached_tokens).filter(|n| *n > 0);
+    let created = input
+        .and_then(|d| d.extra.get("cache_creation_tokens"))
+        .and_then(serde_json::Value::as_u64);
+    let reasoning = u
+        .output_tokens_details
+        .as_ref()
+        .map(|d| d.reasoning_tokens)
+        .filter(|n| *n > 0);
+    Usage {
+        prompt_tokens: u.input_tokens,
+        completion_tokens: u.output_tokens,
+        total_tokens: u.total_tokens.max(u.input_tokens + u.output_tokens),
+        prompt_tokens_details: (cached.is_some() || created.is_some()).then(|| {
+            PromptTokensDetails {
+                cached_tokens: cached,
+                cache_creation_tokens: created,
+                ..Default::default()
+            }
+        }),
+        completion_tokens_details: reasoning.map(|r| CompletionTokensDetails {
+            reasoning_tokens: Some(r),
+            ..Default::default()
+        }),
+        extra: Default::default(),
+    }
+}
+
+/// A bridge refusal as a gateway error: a 400 naming what `provider`
+/// cannot do (a hosted tool, an item type), or a 502 for a chat stream
+/// that cannot be expressed as Responses events.
+pub fn bridge_error(provider: &str, e: BridgeError) -> Error {
+    match e {
+        BridgeError::InterleavedToolCall { .. } => {
+            Error::new(ErrorKind::BadGateway, e.to_string()).with_provider(provider)
+        }
+        BridgeError::UnsupportedTool { .. } => Error::bad_request(format!(
+            "{e}: provider '{provider}' serves the Responses API through chat completions and cannot run it"
+        ))
+        .with_param("tools")
+        .with_provider(provider),
+        _ => Error::bad_request(format!(
+            "{e} (provider '{provider}' serves the Responses API through chat completions)"
+        ))
+        .with_param("input")
+        .with_provider(provider),
+    }
+}
+
+/// The chat request that serves `request` on a chat-completions provider.
+fn chat_request_for(
+    provider: &str,
+    request: &CreateResponseRequest,
+) -> Result<ChatCompletionRequest> {
+    responses_bridge::to_chat_request(request, &[]).map_err(|e| bridge_error(provider, e))
+}
+
+/// Serve a Responses call with `provider`'s chat completions.
+pub async fn via_chat<P: Provider + ?Sized>(
+    provider: &P,
+    request: CreateResponseRequest,
+) -> Result<Response> {
+    let chat = chat_request_for(provider.name(), &request)?;
+    let completion: ChatCompletion = provider.chat(chat).await?;
+    Ok(responses_bridge::from_chat_completion(
+        &completion,
+        &request,
+        &new_response_id(),
+        unix_now(),
+    ))
+}
+
+/// Serve a streamed Responses call with `provider`'s chat stream.
+pub async fn stream_via_chat<P: Provider + ?Sized>(
+    provider: &P,
+    request: CreateResponseRequest,
+) -> Result<ResponseStream> {
+    let mut chat = chat_request_for(provider.name(), &request)?;
+    chat.stream = Some(true);
+    let chunks = provider.chat_stream(chat).await?;
+    Ok(events_from_chat(provider.name(), chunks, &request))
+}
+
+/// OpenAI's error code for an error kind (`response.failed`'s and the
+/// `error` event's `code`).
+pub fn error_code(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::RateLimit => "rate_limit_exceeded",
+        ErrorKind::BadRequest | ErrorKind::UnprocessableEntity => "invalid_prompt",
+        ErrorKind::ContextWindowExceeded => "context_length_exceeded",
+        ErrorKind::ContentPolicyViolation => "content_filter",
+        _ => "server_error",
+    }
+}
+
+/// A chat chunk stream as Responses events: `response.created` …
+/// `response.completed`; a chunk stream that fails yields `response.failed`
+/// and then the error.
+pub fn events_from_chat(
+    provider: &str,
+    chunks: ChatStream,
+    request: &CreateResponseRequest,
+) -> ResponseStream {
+    struct State {
+        chunks: ChatStream,
+        bridge: ChatToResponsesStream,
+        pending: std::collections::VecDeque<Result<StreamedEvent>>,
+        provider: String,
+        done: bool,
+    }
+    impl State {
+        fn fail(&mut self, e: Error) {
+            let error = ResponseError {
+                code: error_code(e.kind).into(),
+                message: e.message.clone(),
+                extra: Default::default(),
+            };
+            let events = self.bridge.fail(error);
+            self.pending
+                .extend(events.into_iter().map(|e| Ok(e.into())));
+            self.pending.push_back(Err(e));
+            self.done = true;
+        }
+    }
+    let state = State {
+        chunks,
+        bridge: ChatToResponsesStream::new(request, &new_response_id(), unix_now()),
+        pending: Default::default(),
+        provider: provider.to_string(),
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.chunks.next().await {
+                Some(Ok(chunk)) => match st.bridge.feed(&chunk) {
+                    Ok(events) => st.pending.extend(events.into_iter().map(|e| Ok(e.into()))),
+                    Err(e) => {
+                        let e = bridge_error(&st.provider, e);
+                        st.fail(e)
+                    }
+                },
+                Some(Err(e)) => st.fail(e),
+                None => {
+                    let events = st.bridge.finish();
+                    st.pending.extend(events.into_iter().map(|e| Ok(e.into())));
+                    st.done = true;
+                }
+            }
+        }
+    }))
+}
+
+/// An upstream's Responses SSE body as events. Each `data:` is one event
+/// (its `event:` line repeats the type); a body that ends before a terminal
+/// event (`response.completed`, `.failed`, `.incomplete`, `error`) ends
+/// the stream with an error, so a cut stream is never taken as complete.
+pub fn decode_response_events(provider: &str, model: &str, body: ByteStream) -> ResponseStream {
+    struct State {
+        body: ByteStream,
+        sse: SseDecoder,
+        provider: String,
+        model: String,
+        eof: bool,
+        ended: bool,
+    }
+    let cut = |st: &State, why: &str| {
+        Error::new(
+            ErrorKind::ApiConnection,
+            format!("upstream Responses stream {why} before its final event"),
+        )
+        .with_provider(st.provider.clone())
+        .with_model(st.model.clone())
+    };
+    let state = State {
+        body,
+        sse: SseDecoder::new(),
+        provider: provider.to_string(),
+        model: model.to_string(),
+        eof: false,
+        ended: false,
+    };
+    Box::pin(futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if st.ended {
+                return None;
+            }
+            let next = if st.eof {
+                st.sse.finish()
+            } else {
+                st.sse.next_event()
+            };
+            match next {
+                Ok(Some(event)) if event.data.trim() == "[DONE]" => continue,
+                Ok(Some(event)) => {
+                    let item = serde_json::from_str::<ResponseStreamEvent>(&event.data)
+                        .map(|parsed| StreamedEvent {
+                            event: parsed,
+                            raw: Some(event.data),
+                        })
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorKind::BadGateway,
+                                format!(
+                                    "upstream sent a Responses event that is not valid JSON: {e}"
+                                ),
+                            )
+                            .with_provider(st.provider.clone())
+                        });
+                    st.ended = item.as_ref().map_or(true, |e| e.event.is_terminal());
+                    return Some((item, st));
+                }
+                Ok(None) if st.eof => {
+                    st.ended = true;
+                    let e = cut(&st, "ended");
+                    return Some((Err(e), st));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    st.ended = true;
+                    return Some((Err(e), st));
+                }
+            }
+            match st.body.next().await {
+                Some(Ok(bytes)) => st.sse.push(&bytes),
+                Some(Err(e)) => {
+                    st.ended = true;
+                    return Some((Err(e), st));
+                }
+                None => st.eof = true,
+            }
+        }
+    }))
+}
