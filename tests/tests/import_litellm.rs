@@ -8,8 +8,12 @@
 use llmux_import::{import_litellm, import_litellm_at, ImportReport, TableCount};
 use llmux_proxy::auth::virtual_keys::hash_key;
 use llmux_store::{KeyRecord, Store};
+mod common;
+
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{
+    config_yaml, master_key_settings, openai_deployment, TestGateway, PRICED,
+};
 use llmux_tests::litellm;
 use llmux_tests::mock::{openai, MockServer};
 use llmux_tests::services::{self, Service};
@@ -249,40 +253,19 @@ async fn assert_imported_rows(store: &Store) {
 }
 
 fn gateway_config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, PRICED),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, ""),
+        ],
+        &master_key_settings(MASTER),
     )
 }
 
 async fn chat(gw: &TestGateway, key: &str, model: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    let r = common::chat(gw, key, model).await;
+    (r.status, r.json().clone())
 }
 
 fn error_of(body: &Value) -> (&str, &str) {
@@ -368,15 +351,10 @@ async fn litellm_keys_keep_working_after_the_import() {
     // /key/info shows the LiteLLM settings, with the new call's cost added
     // to the spend LiteLLM had recorded.
     gw.gateway.flush().await;
-    let info: Value = reqwest::Client::new()
-        .get(format!("{}/key/info?key=sk-1234", gw.url))
-        .bearer_auth(MASTER)
-        .send()
+    let info = common::get(&gw, "/key/info?key=sk-1234", Some(MASTER))
         .await
-        .unwrap()
         .json()
-        .await
-        .unwrap();
+        .clone();
     let mut expected = expected_key_1234();
     expected.spend_nano += CALL_COST_NANO;
     assert_eq!(

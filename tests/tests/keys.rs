@@ -4,101 +4,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_tests::services::{self, Service};
+mod common;
+
 use std::time::Duration;
 
+use common::{chat, get, post, send, Reply};
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{config_yaml, master_key_settings, openai_deployment, TestGateway};
 use llmux_tests::mock::{openai, MockResponse, MockServer};
+use llmux_tests::services::{self, Service};
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-1234";
 
 fn config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, ""),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, ""),
+        ],
+        &master_key_settings(MASTER),
     )
-}
-
-struct Reply {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-async fn send(
-    gw: &TestGateway,
-    method: reqwest::Method,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> Reply {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", gw.url));
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        body,
-        headers,
-    }
-}
-
-async fn post(gw: &TestGateway, path: &str, key: Option<&str>, body: Value) -> Reply {
-    send(gw, reqwest::Method::POST, path, key, Some(body)).await
-}
-
-async fn get(gw: &TestGateway, path: &str, key: Option<&str>) -> Reply {
-    send(gw, reqwest::Method::GET, path, key, None).await
-}
-
-async fn chat(gw: &TestGateway, key: &str, model: &str) -> Reply {
-    post(
-        gw,
-        "/v1/chat/completions",
-        Some(key),
-        json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}),
-    )
-    .await
 }
 
 async fn generate(gw: &TestGateway, body: Value) -> String {
-    let r = post(gw, "/key/generate", Some(MASTER), body).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["key"].as_str().unwrap().to_string()
+    common::new_key(gw, MASTER, body).await.0
 }
 
 fn error(r: &Reply) -> (u16, &str, &str) {
-    (
-        r.status,
-        r.body["error"]["type"].as_str().unwrap_or_default(),
-        r.body["error"]["message"].as_str().unwrap_or_default(),
-    )
+    r.error()
 }
 
 /// Every key operation, in the order a platform team uses them.
@@ -253,22 +188,16 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
 }
 
 async fn sqlx_any_pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap()
+    llmux_tests::db::any_pool(url).await.unwrap()
 }
 
 #[tokio::test]
 async fn key_lifecycle_on_sqlite() {
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+    let gw = TestGateway::start_on(&config(&upstream), TestDb::sqlite())
         .await
         .unwrap();
+    let url = gw.database_url.clone();
     lifecycle(&gw, &url).await;
 }
 
@@ -278,11 +207,10 @@ async fn key_lifecycle_on_postgres() {
         return;
     }
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+    let gw = TestGateway::start_on(&config(&upstream), TestDb::postgres().await.unwrap())
         .await
         .unwrap();
+    let url = gw.database_url.clone();
     lifecycle(&gw, &url).await;
 }
 
@@ -898,11 +826,10 @@ async fn keys_see_only_their_models_and_no_api_base() {
 #[tokio::test]
 async fn a_key_with_an_unreadable_models_column_is_refused() {
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+    let gw = TestGateway::start_on(&config(&upstream), TestDb::sqlite())
         .await
         .unwrap();
+    let url = gw.database_url.clone();
     let key = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
     let pool = sqlx_any_pool(&url).await;
     sqlx::query("UPDATE llmux_keys SET models = '[\"gpt-4o-mini\"' WHERE token_hash = $1")

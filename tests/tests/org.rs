@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod common;
+
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{
+    config_yaml, master_key_settings, openai_deployment, TestGateway, PRICED,
+};
 use llmux_tests::mock::{openai, MockServer};
 use llmux_tests::services::{self, Service};
 use serde_json::{json, Value};
@@ -13,29 +17,13 @@ use serde_json::{json, Value};
 const MASTER: &str = "sk-master-org";
 
 fn config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, PRICED),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, PRICED),
+        ],
+        &master_key_settings(MASTER),
     )
 }
 
@@ -46,19 +34,8 @@ async fn send(
     key: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", gw.url))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let r = common::send(gw, method, path, Some(key), body).await;
+    (r.status, r.body)
 }
 
 async fn post(gw: &TestGateway, path: &str, body: Value) -> (u16, Value) {
@@ -70,14 +47,9 @@ async fn get(gw: &TestGateway, path: &str) -> (u16, Value) {
 }
 
 async fn chat(gw: &TestGateway, key: &str, model: &str) -> (u16, Value) {
-    send(
-        gw,
-        reqwest::Method::POST,
-        "/v1/chat/completions",
-        key,
-        Some(json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10})),
-    )
-    .await
+    let body = common::hi_body(model, json!({"max_tokens": 10}));
+    let r = common::post(gw, "/v1/chat/completions", Some(key), body).await;
+    (r.status, r.body)
 }
 
 fn message(v: &Value) -> &str {
@@ -293,9 +265,7 @@ async fn users_teams_and_reports_on_postgres() {
         return;
     }
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
+    let gw = TestGateway::start_on(&config(&upstream), TestDb::postgres().await.unwrap())
         .await
         .unwrap();
     users_teams_and_reports(&gw).await;
