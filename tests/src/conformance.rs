@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use llmux_core::types::chat::{ChatCompletionRequest, ChatMessage};
+use llmux_core::types::chat::{ChatCompletionRequest, ChatMessage, FunctionDefinition, Tool};
 use llmux_core::types::embeddings::EmbeddingRequest;
-use llmux_core::{ChatCompletionChunk, Error, ErrorKind, Provider, ProviderParams};
+use llmux_core::{ChatCompletionChunk, Error, ErrorKind, MapEnv, Provider, ProviderParams};
 use serde_json::{json, Value};
 
-use crate::mock::{Behaviour, MockResponse, MockServer, StreamPart};
+use crate::mock::{Behaviour, MockResponse, MockServer, RecordedRequest, StreamPart};
 
 /// The `retry-after` (seconds) every scripted error answer carries.
 const RETRY_AFTER_SECS: u64 = 7;
@@ -176,6 +176,53 @@ pub fn hello(model: &str) -> ChatCompletionRequest {
         model,
         vec![ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
     )
+}
+
+/// A mock server from `start`, and what `at` makes pointed at it (the
+/// provider under test).
+pub async fn started<P>(
+    start: impl std::future::Future<Output = std::io::Result<MockServer>>,
+    at: impl FnOnce(&MockServer) -> P,
+) -> (MockServer, P) {
+    let server = start.await.unwrap();
+    let provider = at(&server);
+    (server, provider)
+}
+
+/// A function tool for tool-calling tests.
+pub fn function_tool(name: &str, description: &str, parameters: Value) -> Tool {
+    Tool::function(FunctionDefinition {
+        name: name.into(),
+        description: Some(description.into()),
+        parameters: Some(parameters),
+        strict: None,
+    })
+}
+
+/// An environment naming an API key and base the usual way:
+/// `{PREFIX}_API_KEY` and `{PREFIX}_API_BASE`.
+pub fn api_env(prefix: &str, key: &str, base: String) -> MapEnv {
+    MapEnv::new([
+        (format!("{prefix}_API_KEY"), key.to_string()),
+        (format!("{prefix}_API_BASE"), base),
+    ])
+}
+
+/// Assert an error's kind and message, exactly.
+pub fn assert_error(err: &Error, kind: ErrorKind, message: &str) {
+    assert_eq!((err.kind, err.message.as_str()), (kind, message), "{err:?}");
+}
+
+/// Assert an error's kind and the start of its message.
+pub fn assert_error_starts(err: &Error, kind: ErrorKind, prefix: &str) {
+    assert_eq!(err.kind, kind, "{err:?}");
+    assert!(err.message.starts_with(prefix), "{}", err.message);
+}
+
+/// Assert where a recorded request went: its path and one header.
+pub fn assert_sent_to(sent: &RecordedRequest, path: &str, header: (&str, &str)) {
+    assert_eq!(sent.path, path);
+    assert_eq!(sent.header(header.0), Some(header.1));
 }
 
 /// Assert `created` is the local clock's, as llmux stamps results of

@@ -39,6 +39,17 @@ impl TestGateway {
         Self::start_with(config_yaml, Some(db), &url).await
     }
 
+    /// Start from `config_yaml` on a fresh PostgreSQL database; `None` when
+    /// PostgreSQL is not there and the test may skip (see
+    /// [`crate::services::available`]).
+    pub async fn start_on_postgres(config_yaml: &str) -> Result<Option<TestGateway>, String> {
+        if !crate::services::available(&[crate::services::Service::Postgres]).await {
+            return Ok(None);
+        }
+        let db = TestDb::postgres().await?;
+        Self::start_on(config_yaml, db).await.map(Some)
+    }
+
     /// Start from `config_yaml` with `DATABASE_URL=database_url`.
     pub async fn start_with(
         config_yaml: &str,

@@ -14,14 +14,14 @@ use futures::StreamExt;
 use llmux_anthropic::AnthropicProvider;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FunctionDefinition,
-    ImageUrl, ImageUrlPart, JsonSchemaFormat, MessageContent, ResponseFormat, StreamOptions,
-    SystemMessage, TextPart, Tool, ToolChoice, UserMessage,
+    AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FinishReason, ImageUrl,
+    ImageUrlPart, JsonSchemaFormat, MessageContent, ResponseFormat, StreamOptions, SystemMessage,
+    TextPart, Tool, ToolChoice, UserMessage,
 };
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
-    MidStreamError, PartialStream,
+    api_env, assert_error, assert_recent, expected_chunk, expected_usage_chunk, function_tool,
+    hello, params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::anthropic::{
     self, error_response, events_for_message, message, sse_parts, usage, MESSAGE_ID, REPLY,
@@ -32,16 +32,36 @@ use serde_json::{json, Map, Value};
 const MODEL: &str = "claude-sonnet-4-5";
 
 fn provider_at(server: &MockServer) -> AnthropicProvider {
+    keyed(server, "sk-ant-test")
+}
+
+/// A provider for `server` using the API key `key`.
+fn keyed(server: &MockServer, key: &str) -> AnthropicProvider {
     AnthropicProvider::from_params(
         "anthropic",
         &ProviderParams {
-            api_key: Some("sk-ant-test".into()),
+            api_key: Some(key.into()),
             api_base: Some(server.url()),
             ..Default::default()
         },
         &MapEnv::default(),
     )
     .unwrap()
+}
+
+/// A 200 answer of `MODEL`'s with `content`, `stop_reason` and `usage`.
+fn message_reply(content: Value, stop_reason: &str, usage: Value) -> MockResponse {
+    MockResponse::json(200, &message(MODEL, content, stop_reason, usage))
+}
+
+/// [`hello`] asking for a usage chunk when streamed.
+fn hello_with_usage() -> ChatCompletionRequest {
+    let mut req = hello(MODEL);
+    req.stream_options = Some(StreamOptions {
+        include_usage: Some(true),
+        ..Default::default()
+    });
+    req
 }
 
 fn hello_body() -> Value {
@@ -70,8 +90,7 @@ async fn chunks_of(provider: &AnthropicProvider, req: ChatCompletionRequest) -> 
 
 #[tokio::test]
 async fn chat_sends_exact_request_and_decodes_response() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.temperature = Some(0.2);
     req.max_tokens = Some(50);
@@ -110,10 +129,7 @@ async fn chat_sends_exact_request_and_decodes_response() {
 #[tokio::test]
 async fn key_and_base_from_the_environment() {
     let server = anthropic::start().await.unwrap();
-    let env = MapEnv::new([
-        ("ANTHROPIC_API_KEY", "sk-ant-env".to_string()),
-        ("ANTHROPIC_API_BASE", format!("{}/v1", server.url())),
-    ]);
+    let env = api_env("ANTHROPIC", "sk-ant-env", format!("{}/v1", server.url()));
     let provider =
         AnthropicProvider::from_params("anthropic", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.name(), "anthropic");
@@ -126,31 +142,16 @@ async fn key_and_base_from_the_environment() {
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-env"));
 
     // The mock refuses a wrong key the way the API does.
-    let bad = AnthropicProvider::from_params(
-        "anthropic",
-        &ProviderParams {
-            api_key: Some("bad-key".into()),
-            api_base: Some(server.url()),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
+    let bad = keyed(&server, "bad-key");
     let err = bad.chat(hello(MODEL)).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert_eq!(err.message, "invalid x-api-key");
+    assert_error(&err, ErrorKind::Authentication, "invalid x-api-key");
     assert_eq!(err.upstream_status, Some(401));
 }
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    let mut req = hello(MODEL);
-    req.stream_options = Some(StreamOptions {
-        include_usage: Some(true),
-        ..Default::default()
-    });
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    let req = hello_with_usage();
     let chunks = chunks_of(&provider, req).await;
 
     let sent = server.last_request().unwrap();
@@ -200,13 +201,8 @@ fn rich_message() -> Value {
 /// tool calls alike. (The suite streams it split at every byte.)
 #[tokio::test]
 async fn streamed_answer_adds_up_to_the_whole_answer() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    let mut req = hello(MODEL);
-    req.stream_options = Some(StreamOptions {
-        include_usage: Some(true),
-        ..Default::default()
-    });
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    let req = hello_with_usage();
     server.enqueue(MockResponse::json(200, &rich_message()));
     let mut whole = provider.chat(req.clone()).await.unwrap();
     server.enqueue(MockResponse::stream(
@@ -246,34 +242,28 @@ async fn streamed_answer_adds_up_to_the_whole_answer() {
 }
 
 fn weather_tool() -> Tool {
-    Tool::function(FunctionDefinition {
-        name: "get_weather".into(),
-        description: Some("Current weather for a city".into()),
-        parameters: Some(json!({
+    function_tool(
+        "get_weather",
+        "Current weather for a city",
+        json!({
             "type": "object",
             "properties": {"city": {"type": "string"}},
             "required": ["city"]
-        })),
-        strict: None,
-    })
+        }),
+    )
 }
 
 /// user → assistant tool call → tool result → final answer.
 #[tokio::test]
 async fn tool_round_trip_end_to_end() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    server.enqueue(message_reply(
             json!([
                 {"type": "text", "text": "I'll look that up."},
                 {"type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather", "input": {"city": "Paris"}}
             ]),
             "tool_use",
             usage(380, 60),
-        ),
     ));
     let mut req = ChatCompletionRequest::new(
         MODEL,
@@ -313,14 +303,10 @@ async fn tool_round_trip_end_to_end() {
     }));
     req.messages
         .push(ChatMessage::tool(calls[0].id.clone(), "{\"temp_c\": 18}"));
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
-            json!([{"type": "text", "text": "It is 18°C in Paris."}]),
-            "end_turn",
-            usage(460, 12),
-        ),
+    server.enqueue(message_reply(
+        json!([{"type": "text", "text": "It is 18°C in Paris."}]),
+        "end_turn",
+        usage(460, 12),
     ));
     let second = provider.chat(req).await.unwrap();
     let sent = server.last_request().unwrap().json();
@@ -338,16 +324,12 @@ async fn tool_round_trip_end_to_end() {
         ])
     );
     assert_eq!(second.text(), Some("It is 18°C in Paris."));
-    assert_eq!(
-        second.choices[0].finish_reason,
-        Some(llmux_core::types::chat::FinishReason::Stop)
-    );
+    assert_eq!(second.choices[0].finish_reason, Some(FinishReason::Stop));
 }
 
 #[tokio::test]
 async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let msg = message(
         MODEL,
         json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]),
@@ -393,8 +375,7 @@ async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
 
 #[tokio::test]
 async fn json_response_format_through_a_forced_tool() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let schema =
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
     let mut req = hello(MODEL);
@@ -439,27 +420,19 @@ async fn json_response_format_through_a_forced_tool() {
         .unwrap();
     assert_eq!(streamed.text(), Some("{\"name\":\"Ada\"}"));
     assert_eq!(streamed.choices[0].message.tool_calls, None);
-    assert_eq!(
-        streamed.choices[0].finish_reason,
-        Some(llmux_core::types::chat::FinishReason::Stop)
-    );
+    assert_eq!(streamed.choices[0].finish_reason, Some(FinishReason::Stop));
 }
 
 #[tokio::test]
 async fn thinking_from_reasoning_effort_and_blocks_sent_back() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    server.enqueue(message_reply(
             json!([
                 {"type": "thinking", "thinking": "Simple greeting.", "signature": "WaUjzkypQ2mUEVM36O2TxuC06KN8xyfbJwyem2dw3URve"},
                 {"type": "text", "text": "Hi!"}
             ]),
             "max_tokens",
             usage(12, 40),
-        ),
     ));
     let mut req = hello(MODEL);
     req.reasoning_effort = Some("medium".into());
@@ -505,8 +478,7 @@ async fn thinking_from_reasoning_effort_and_blocks_sent_back() {
 
 #[tokio::test]
 async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let eph = json!({"type": "ephemeral"});
     let mut cc = Map::new();
     cc.insert("cache_control".into(), eph.clone());
@@ -544,14 +516,10 @@ async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
         ],
     );
     req.tools = Some(vec![tool]);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    server.enqueue(message_reply(
             json!([{"type": "text", "text": "A cat."}]),
             "end_turn",
             json!({"input_tokens": 21, "cache_creation_input_tokens": 188086, "cache_read_input_tokens": 0, "output_tokens": 393}),
-        ),
     ));
     let resp = provider.chat(req).await.unwrap();
     let sent = server.last_request().unwrap().json();
@@ -578,23 +546,21 @@ async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
 /// refusal keeps its message.
 #[tokio::test]
 async fn tool_blocks_without_tools_are_a_bad_request() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (_server, provider) = started(anthropic::start(), provider_at).await;
     // The mock's own validation: a request without tools that carries tool blocks.
     let mut req = hello(MODEL);
     req.messages.push(ChatMessage::tool("toolu_x", "42"));
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "Requests which include `tool_use` or `tool_result` blocks must define tools."
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "Requests which include `tool_use` or `tool_result` blocks must define tools.",
     );
 }
 
 #[tokio::test]
 async fn count_tokens_and_list_models() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.max_tokens = Some(10);
     req.tools = Some(vec![weather_tool()]);
@@ -637,15 +603,14 @@ async fn count_tokens_and_list_models() {
 
 #[tokio::test]
 async fn bad_requests_fail_before_any_call() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.logit_bias = Some(Map::from_iter([("50256".to_string(), json!(-100))]));
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "Anthropic does not support logit_bias (set drop_params: true to drop it)"
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "Anthropic does not support logit_bias (set drop_params: true to drop it)",
     );
     assert_eq!(err.model.as_deref(), Some(MODEL));
     assert!(server.requests().is_empty());

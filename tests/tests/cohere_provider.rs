@@ -12,15 +12,14 @@ use futures::StreamExt;
 use llmux_cohere::CohereProvider;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, FunctionDefinition, Tool, ToolCall,
-    ToolChoice,
+    AssistantMessage, ChatCompletionRequest, ChatMessage, Tool, ToolCall, ToolChoice,
 };
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
-    MidStreamError, PartialStream,
+    assert_error, assert_recent, expected_chunk, expected_usage_chunk, function_tool, hello,
+    params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::cohere::{self, error_body, sse_parts, sse_response, REPLY, RESPONSE_ID};
 use llmux_tests::mock::{Behaviour, MockResponse, MockServer};
@@ -48,8 +47,7 @@ fn hello_body(model: &str) -> Value {
 
 #[tokio::test]
 async fn chat_sends_exact_request_and_decodes_response() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-a-03-2025");
     req.temperature = Some(0.3);
     req.top_p = Some(0.75);
@@ -120,8 +118,7 @@ async fn cohere_chat_with_full_url_base_and_co_api_key() {
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let chunks: Vec<Value> = provider
         .chat_stream(hello("command-r"))
         .await
@@ -159,20 +156,16 @@ async fn stream_yields_exact_chunks_then_usage() {
 }
 
 fn weather_tool() -> Tool {
-    Tool::function(FunctionDefinition {
-        name: "get_weather".into(),
-        description: Some("Weather for a place".into()),
-        parameters: Some(
-            json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
-        ),
-        strict: None,
-    })
+    function_tool(
+        "get_weather",
+        "Weather for a place",
+        json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
+    )
 }
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -236,8 +229,7 @@ async fn tool_calls_round_trip() {
 
 #[tokio::test]
 async fn streamed_tool_calls_aggregate_to_the_whole_call() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let events = vec![
         json!({"id": "m-tool", "type": "message-start", "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}),
         json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": "Checking."}}}),
@@ -269,8 +261,7 @@ async fn streamed_tool_calls_aggregate_to_the_whole_call() {
 
 #[tokio::test]
 async fn structured_output_is_sent_as_json_object_with_schema() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-a-03-2025");
     req.response_format = Some(
         serde_json::from_value(json!({"type": "json_schema", "json_schema": {"name": "city",
@@ -286,8 +277,7 @@ async fn structured_output_is_sent_as_json_object_with_schema() {
 
 #[tokio::test]
 async fn embeddings_exact_body_result_and_base64() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = EmbeddingRequest::new(
         "embed-v4.0",
         EmbeddingInput::Texts(vec!["hello".into(), "goodbye".into()]),
@@ -329,8 +319,7 @@ async fn embeddings_exact_body_result_and_base64() {
 
 #[tokio::test]
 async fn rerank_exact_body_and_result() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let req: RerankRequest = serde_json::from_value(json!({
         "model": "rerank-v3.5",
         "query": "What is the capital of the United States?",
@@ -378,16 +367,12 @@ async fn a_bad_key_is_an_authentication_error() {
     )
     .unwrap();
     let err = bad.chat(hello("command-r")).await.unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::Authentication, "invalid api token")
-    );
+    assert_error(&err, ErrorKind::Authentication, "invalid api token");
 }
 
 #[tokio::test]
 async fn unsupported_request_fails_before_any_call() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-r");
     req.n = Some(3);
     let err = provider.chat(req).await.unwrap_err();

@@ -19,8 +19,9 @@ use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingV
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_gemini::GeminiProvider;
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
-    MidStreamError, PartialStream,
+    api_env, assert_error, assert_error_starts, assert_recent, assert_sent_to, expected_chunk,
+    expected_usage_chunk, hello, params_at, started, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
 };
 use llmux_tests::mock::gemini::{
     self, error_body, service_account_json, sse_parts, ACCESS_TOKEN, REPLY, RESPONSE_ID,
@@ -81,8 +82,7 @@ fn expected_completion(model: &str, created: u64) -> Value {
 
 #[tokio::test]
 async fn gemini_chat_sends_exact_request_and_decodes_response() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = hello("gemini-2.0-flash");
     req.temperature = Some(0.2);
     req.max_tokens = Some(50);
@@ -113,10 +113,7 @@ async fn gemini_chat_sends_exact_request_and_decodes_response() {
 #[tokio::test]
 async fn gemini_from_env_key_and_base() {
     let server = gemini::start().await.unwrap();
-    let env = MapEnv::new([
-        ("GEMINI_API_KEY", "env-key".to_string()),
-        ("GEMINI_API_BASE", format!("{}/v1beta", server.url())),
-    ]);
+    let env = api_env("GEMINI", "env-key", format!("{}/v1beta", server.url()));
     let provider = GeminiProvider::from_params("gemini", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.name(), "gemini");
     assert_eq!(
@@ -134,8 +131,7 @@ async fn gemini_from_env_key_and_base() {
 
 #[tokio::test]
 async fn gemini_stream_yields_exact_chunks_then_usage() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let stream = provider
         .chat_stream(hello("gemini-2.0-flash"))
         .await
@@ -177,8 +173,7 @@ async fn gemini_stream_yields_exact_chunks_then_usage() {
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -265,8 +260,7 @@ async fn tool_calls_round_trip() {
 
 #[tokio::test]
 async fn thoughts_cached_tokens_and_reasoning_effort() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -301,8 +295,7 @@ async fn thoughts_cached_tokens_and_reasoning_effort() {
 
 #[tokio::test]
 async fn structured_output_schema_is_converted_or_refused_without_a_call() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = hello("gemini-2.0-flash");
     req.response_format = Some(llmux_core::types::chat::ResponseFormat::JsonSchema {
         json_schema: llmux_core::types::chat::JsonSchemaFormat {
@@ -332,25 +325,23 @@ async fn structured_output_schema_is_converted_or_refused_without_a_call() {
         },
     });
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "response_format.json_schema.schema.properties.n.exclusiveMinimum: 'exclusiveMinimum' cannot be expressed in Gemini's response schema"
-    );
+    assert_error(&err, ErrorKind::BadRequest, "response_format.json_schema.schema.properties.n.exclusiveMinimum: 'exclusiveMinimum' cannot be expressed in Gemini's response schema");
     assert_eq!(err.provider.as_deref(), Some("gemini"));
     assert_eq!(server.requests().len(), before);
 }
 
 #[tokio::test]
 async fn gemini_embeddings_single_batch_and_base64() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = EmbeddingRequest::new("text-embedding-004", EmbeddingInput::Text("hello".into()));
     req.dimensions = Some(256);
     let resp = provider.embeddings(req).await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.path, "/v1beta/models/text-embedding-004:embedContent");
-    assert_eq!(sent.header("x-goog-api-key"), Some("test-key"));
+    assert_sent_to(
+        &sent,
+        "/v1beta/models/text-embedding-004:embedContent",
+        ("x-goog-api-key", "test-key"),
+    );
     assert_eq!(
         sent.json(),
         json!({"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 256})
@@ -398,8 +389,7 @@ async fn gemini_embeddings_single_batch_and_base64() {
 
 #[tokio::test]
 async fn gemini_lists_models() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let models = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
     assert_eq!(
@@ -417,8 +407,7 @@ async fn gemini_lists_models() {
 
 #[tokio::test]
 async fn quota_retry_delay_and_bad_key() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         429,
         &json!({"error": {"code": 429, "message": "You exceeded your current quota.", "status": "RESOURCE_EXHAUSTED",
@@ -452,8 +441,7 @@ async fn quota_retry_delay_and_bad_key() {
 
 #[tokio::test]
 async fn blocked_prompt_is_a_content_policy_violation() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let blocked = json!({
         "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
             {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": true}]},
@@ -462,10 +450,10 @@ async fn blocked_prompt_is_a_content_policy_violation() {
     });
     server.enqueue(MockResponse::json(200, &blocked));
     let err = provider.chat(hello("gemini-2.0-flash")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ContentPolicyViolation);
-    assert_eq!(
-        err.message,
-        "the prompt was blocked by gemini (blockReason SAFETY)"
+    assert_error(
+        &err,
+        ErrorKind::ContentPolicyViolation,
+        "the prompt was blocked by gemini (blockReason SAFETY)",
     );
     assert_eq!(err.model.as_deref(), Some("gemini-2.0-flash"));
 
@@ -860,12 +848,10 @@ async fn vertex_token_failure_is_an_authentication_error_and_nothing_is_sent() {
     );
     let provider = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
     let err = provider.chat(hello("gemini-2.0-flash")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert!(
-        err.message
-            .starts_with("cannot get a Google Cloud access token"),
-        "{}",
-        err.message
+    assert_error_starts(
+        &err,
+        ErrorKind::Authentication,
+        "cannot get a Google Cloud access token",
     );
     assert_eq!(err.provider.as_deref(), Some("vertex_ai"));
     assert_eq!(err.model.as_deref(), Some("gemini-2.0-flash"));

@@ -62,6 +62,30 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
     )
 }
 
+/// `source` imported (at `NOW`) into a fresh llmux store on `target`: the
+/// store and the report.
+async fn import_into(source: &TestDb, target: &TestDb) -> (Store, ImportReport) {
+    let store = Store::connect(&target.url).await.unwrap();
+    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    (store, report)
+}
+
+/// A LiteLLM database of `schema` and `seed` imported into a fresh SQLite
+/// store: both databases (kept for the test's length), the store, the
+/// report; `None` when PostgreSQL is not there and the test may skip.
+async fn import_into_sqlite(
+    schema: &str,
+    seed: &str,
+) -> Option<((TestDb, TestDb), Store, ImportReport)> {
+    if !services::available(&[Service::Postgres]).await {
+        return None;
+    }
+    let source = litellm_db(schema, seed).await;
+    let target = TestDb::sqlite();
+    let (store, report) = import_into(&source, &target).await;
+    Some(((source, target), store, report))
+}
+
 async fn litellm_db(schema: &str, seed: &str) -> TestDb {
     let db = TestDb::postgres().await.unwrap();
     litellm::execute(&db.url, schema).await.unwrap();
@@ -320,30 +344,22 @@ async fn litellm_keys_keep_working_after_the_import() {
     assert_eq!(sent.header("authorization"), Some("Bearer sk-upstream"));
     assert_eq!(sent.json()["model"], "gpt-4o");
 
-    // Its model list came along: gpt-4o-mini is not on it.
-    let (status, body) = chat(&gw, "sk-1234", "gpt-4o-mini").await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(
-        error_of(&body),
-        (
-            "this key is not allowed to access model=gpt-4o-mini. Allowed models: gpt-4o",
-            "key_model_access_denied"
-        )
-    );
-    // So did blocking, expiry and a spent budget.
-    let (status, body) = chat(&gw, "sk-team-models", "gpt-4o").await;
-    assert_eq!((status, error_of(&body).1), (401, "key_blocked"), "{body}");
-    let (status, body) = chat(&gw, "sk-expired", "gpt-4o").await;
-    assert_eq!((status, error_of(&body).1), (401, "key_expired"), "{body}");
-    let (status, body) = chat(&gw, "sk-spent", "gpt-4o").await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(
-        error_of(&body),
-        (
-            "Budget has been exceeded! Current cost: 2, Max budget: 2",
-            "budget_exceeded"
-        )
-    );
+    // Its model list came along (gpt-4o-mini is not on it), and so did
+    // blocking, expiry and a spent budget: (key, model, status, code, message).
+    #[rustfmt::skip]
+    let refusals = [
+        ("sk-1234", "gpt-4o-mini", 403, "key_model_access_denied", Some("this key is not allowed to access model=gpt-4o-mini. Allowed models: gpt-4o")),
+        ("sk-team-models", "gpt-4o", 401, "key_blocked", None),
+        ("sk-expired", "gpt-4o", 401, "key_expired", None),
+        ("sk-spent", "gpt-4o", 400, "budget_exceeded", Some("Budget has been exceeded! Current cost: 2, Max budget: 2")),
+    ];
+    for (key, model, status, code, message) in refusals {
+        let (s, body) = chat(&gw, key, model).await;
+        assert_eq!((s, error_of(&body).1), (status, code), "{key}: {body}");
+        if let Some(message) = message {
+            assert_eq!(error_of(&body).0, message, "{key}");
+        }
+    }
     // A key LiteLLM never had is still refused.
     let (status, _) = chat(&gw, "sk-5678", "gpt-4o").await;
     assert_eq!(status, 401);
@@ -351,10 +367,7 @@ async fn litellm_keys_keep_working_after_the_import() {
     // /key/info shows the LiteLLM settings, with the new call's cost added
     // to the spend LiteLLM had recorded.
     gw.gateway.flush().await;
-    let info = common::get(&gw, "/key/info?key=sk-1234", Some(MASTER))
-        .await
-        .json()
-        .clone();
+    let info = common::get_json(&gw, "/key/info?key=sk-1234", Some(MASTER)).await;
     let mut expected = expected_key_1234();
     expected.spend_nano += CALL_COST_NANO;
     assert_eq!(
@@ -394,8 +407,7 @@ async fn imports_into_postgres_too() {
     }
     let source = litellm_db(litellm::SCHEMA, &seed()).await;
     let target = TestDb::postgres().await.unwrap();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let (store, report) = import_into(&source, &target).await;
     assert_eq!(report, first_import_report());
     assert_imported_rows(&store).await;
     let before = all_tables(&store).await;
@@ -409,9 +421,6 @@ async fn imports_into_postgres_too() {
 /// them: columns added since are read as absent.
 #[tokio::test]
 async fn imports_a_database_from_litellm_s_baseline_schema() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_TeamTable" (team_id, members, models, spend) VALUES ('t-old', ARRAY['u-old'], ARRAY['gpt-4o'], 0.5);
@@ -422,10 +431,10 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
 "#,
         hash = hash_key("sk-1234")
     );
-    let source = litellm_db(litellm::BASELINE_SCHEMA, &seed).await;
-    let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let Some((_dbs, store, report)) = import_into_sqlite(litellm::BASELINE_SCHEMA, &seed).await
+    else {
+        return;
+    };
     assert_eq!(
         report,
         ImportReport {
@@ -480,9 +489,6 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
 
 #[tokio::test]
 async fn warnings_name_what_did_not_carry_over_cleanly() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models, budget_duration, max_budget) VALUES
@@ -491,10 +497,9 @@ INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models) VALUES ('{hash
 "#,
         hash = hash_key("sk-1234")
     );
-    let source = litellm_db(litellm::SCHEMA, &seed).await;
-    let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let Some((_dbs, store, report)) = import_into_sqlite(litellm::SCHEMA, &seed).await else {
+        return;
+    };
     assert_eq!(report.keys, counts(2, 2, 0));
     assert_eq!(
         report.warnings,
@@ -609,8 +614,7 @@ async fn absent_tables_are_reported_and_skipped() {
     )
     .await;
     let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let (store, report) = import_into(&source, &target).await;
     let absent = TableCount {
         missing: true,
         ..Default::default()

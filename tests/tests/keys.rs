@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{chat, get, post, send, Reply};
+use common::{assert_untouched, chat, get, post, send, Reply};
 use llmux_tests::db::TestDb;
 use llmux_tests::gateway::{config_yaml, master_key_settings, openai_deployment, TestGateway};
 use llmux_tests::mock::{openai, MockResponse, MockServer};
@@ -28,6 +28,11 @@ fn config(upstream: &MockServer) -> String {
     )
 }
 
+/// `POST path` with the master key.
+async fn admin_post(gw: &TestGateway, path: &str, body: Value) -> Reply {
+    post(gw, path, Some(MASTER), body).await
+}
+
 async fn generate(gw: &TestGateway, body: Value) -> String {
     common::new_key(gw, MASTER, body).await.0
 }
@@ -38,13 +43,7 @@ fn error(r: &Reply) -> (u16, &str, &str) {
 
 /// Every key operation, in the order a platform team uses them.
 async fn lifecycle(gw: &TestGateway, db_url: &str) {
-    let created = post(
-        gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.5, "metadata": {"env": "test"}, "user_id": "u1", "team_id": "t1"}),
-    )
-    .await;
+    let created = admin_post(gw, "/key/generate", json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.5, "metadata": {"env": "test"}, "user_id": "u1", "team_id": "t1"})).await;
     assert_eq!(created.status, 200, "{}", created.body);
     let key = created.body["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("sk-") && key.len() == 35, "{key}");
@@ -108,10 +107,9 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     assert_eq!(by_hash.body, info.body);
 
     // An update takes effect on the next call (the key cache is invalidated).
-    let updated = post(
+    let updated = admin_post(
         gw,
         "/key/update",
-        Some(MASTER),
         json!({"key": key, "models": ["gpt-4o", "gpt-4o-mini"]}),
     )
     .await;
@@ -163,13 +161,7 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     assert_eq!(chat(gw, &new_key, "gpt-4o").await.status, 200);
 
     // Delete.
-    let deleted = post(
-        gw,
-        "/key/delete",
-        Some(MASTER),
-        json!({"keys": [new_key, other]}),
-    )
-    .await;
+    let deleted = admin_post(gw, "/key/delete", json!({"keys": [new_key, other]})).await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.body, json!({"deleted_keys": [new_key, other]}));
     assert_eq!(
@@ -193,31 +185,23 @@ async fn sqlx_any_pool(url: &str) -> sqlx::AnyPool {
 
 #[tokio::test]
 async fn key_lifecycle_on_sqlite() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start_on(&config(&upstream), TestDb::sqlite())
-        .await
-        .unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let url = gw.database_url.clone();
     lifecycle(&gw, &url).await;
 }
 
 #[tokio::test]
 async fn key_lifecycle_on_postgres() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start_on(&config(&upstream), TestDb::postgres().await.unwrap())
-        .await
-        .unwrap();
-    let url = gw.database_url.clone();
-    lifecycle(&gw, &url).await;
+    let gw = TestGateway::start_on_postgres(&config(&upstream)).await;
+    if let Some(gw) = gw.unwrap() {
+        lifecycle(&gw, &gw.database_url).await;
+    }
 }
 
 #[tokio::test]
 async fn only_the_master_key_manages_keys() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({})).await;
 
     let none = post(&gw, "/key/generate", None, json!({})).await;
@@ -249,8 +233,7 @@ async fn only_the_master_key_manages_keys() {
 /// before it reads a body or a query, and lets the master key through.
 #[tokio::test]
 async fn every_admin_route_refuses_anything_but_the_master_key() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({})).await;
     assert_eq!(llmux_proxy::admin::ADMIN_ROUTES.len(), 30);
     for (method, path) in llmux_proxy::admin::ADMIN_ROUTES {
@@ -285,8 +268,7 @@ async fn every_admin_route_refuses_anything_but_the_master_key() {
 /// database's own error text, and a bad query string answered plain text.
 #[tokio::test]
 async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     for path in [
         "/key/list?page=9223372036854775807",
         "/user/list?page=9223372036854775807&page_size=100",
@@ -304,13 +286,7 @@ async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
             "admin requests may not contain NUL characters (\\u0000 or %00)"
         )
     );
-    let r = post(
-        &gw,
-        "/user/new",
-        Some(MASTER),
-        json!({"user_id": "a\u{0}b"}),
-    )
-    .await;
+    let r = admin_post(&gw, "/user/new", json!({"user_id": "a\u{0}b"})).await;
     assert_eq!(r.status, 400, "{}", r.body);
     let r = get(&gw, "/key/list?page=lots", Some(MASTER)).await;
     assert_eq!(r.status, 400);
@@ -323,8 +299,7 @@ async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
 
 #[tokio::test]
 async fn bad_management_input_is_a_400_naming_the_field() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let cases = [
         (
             json!({"max_budget": -1}),
@@ -351,47 +326,23 @@ async fn bad_management_input_is_a_400_naming_the_field() {
         let r = post(&gw, "/key/generate", Some(MASTER), body.clone()).await;
         assert_eq!(error(&r), (400, "invalid_request_error", message), "{body}");
     }
-    let unknown = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"modles": ["gpt-4o"]}),
-    )
-    .await;
+    let unknown = admin_post(&gw, "/key/generate", json!({"modles": ["gpt-4o"]})).await;
     assert_eq!(unknown.status, 400);
     assert!(
         error(&unknown).2.contains("unknown field `modles`"),
         "{}",
         unknown.body
     );
-    let wrong_type = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"models": "gpt-4o"}),
-    )
-    .await;
+    let wrong_type = admin_post(&gw, "/key/generate", json!({"models": "gpt-4o"})).await;
     assert_eq!(wrong_type.status, 400, "{}", wrong_type.body);
 
     // A custom key, then the same key again.
-    let custom = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key": "sk-my-custom-key"}),
-    )
-    .await;
+    let custom = admin_post(&gw, "/key/generate", json!({"key": "sk-my-custom-key"})).await;
     assert_eq!(
         (custom.status, custom.body["key"].clone()),
         (200, json!("sk-my-custom-key"))
     );
-    let again = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key": "sk-my-custom-key"}),
-    )
-    .await;
+    let again = admin_post(&gw, "/key/generate", json!({"key": "sk-my-custom-key"})).await;
     assert_eq!(
         error(&again),
         (400, "invalid_request_error", "that key already exists")
@@ -415,13 +366,7 @@ async fn bad_management_input_is_a_400_naming_the_field() {
             "keys must list at least one key"
         )
     );
-    let missing = post(
-        &gw,
-        "/key/delete",
-        Some(MASTER),
-        json!({"keys": ["sk-missing-key"]}),
-    )
-    .await;
+    let missing = admin_post(&gw, "/key/delete", json!({"keys": ["sk-missing-key"]})).await;
     assert_eq!(
         error(&missing),
         (404, "invalid_request_error", "key not found: sk-...-key")
@@ -432,8 +377,7 @@ async fn bad_management_input_is_a_400_naming_the_field() {
 
 #[tokio::test]
 async fn exhausted_budget_is_a_400_like_litellm() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"max_budget": 0})).await;
     let r = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(
@@ -445,16 +389,12 @@ async fn exhausted_budget_is_a_400_like_litellm() {
         )
     );
     assert_eq!(r.body["error"]["code"], json!("budget_exceeded"));
-    assert!(
-        upstream.requests().is_empty(),
-        "nothing may reach the upstream"
-    );
+    assert_untouched(&upstream, "nothing may reach the upstream");
 }
 
 #[tokio::test]
 async fn rpm_limit_answers_429_with_retry_after() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"rpm_limit": 2})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
@@ -484,8 +424,7 @@ async fn rpm_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn max_parallel_requests_limits_calls_in_flight() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"max_parallel_requests": 1})).await;
     upstream.enqueue(
         MockResponse::json(200, &openai::chat_completion("gpt-4o"))
@@ -529,8 +468,7 @@ async fn max_parallel_requests_limits_calls_in_flight() {
 
 #[tokio::test]
 async fn expired_keys_are_refused() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     // A second passing on the wall clock mid-test made this flaky.
     gw.clock.freeze();
     let key = generate(&gw, json!({"duration": "1h"})).await;
@@ -560,12 +498,18 @@ fn align_to_minute(clocks: &[&llmux_store::clock::OffsetClock]) {
     }
 }
 
+/// A gateway whose clock is just past a minute boundary, and a key with
+/// `limits`.
+async fn key_at_a_minute_start(limits: Value) -> (MockServer, TestGateway, String) {
+    let (upstream, gw) = common::started(config).await;
+    align_to_minute(&[&gw.clock]);
+    let key = generate(&gw, limits).await;
+    (upstream, gw, key)
+}
+
 #[tokio::test]
 async fn rpm_window_reopens_the_next_minute() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    align_to_minute(&[&gw.clock]);
-    let key = generate(&gw, json!({"rpm_limit": 1})).await;
+    let (_upstream, gw, key) = key_at_a_minute_start(json!({"rpm_limit": 1})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     let limited = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(limited.status, 429);
@@ -582,11 +526,8 @@ async fn rpm_window_reopens_the_next_minute() {
 
 #[tokio::test]
 async fn tpm_limit_counts_the_tokens_of_finished_calls() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    align_to_minute(&[&gw.clock]);
     // Each mock call uses 14 tokens: two fit under 20 (the second starts at 14).
-    let key = generate(&gw, json!({"tpm_limit": 20})).await;
+    let (_upstream, gw, key) = key_at_a_minute_start(json!({"tpm_limit": 20})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     wait_for(|| async { chat_probe_tokens(&gw, &key).await }).await;
     let limited = chat(&gw, &key, "gpt-4o").await;
@@ -631,10 +572,9 @@ async fn budget_resets_after_budget_duration() {
     // One call may cost up to 28,000 nano (8 prompt tokens counted with
     // gpt-4o's tokenizer at 1,000 + 10 max tokens at 2,000) and costs 19,000:
     // one fits in 40,000, two do not.
-    let created = post(
+    let created = admin_post(
         &gw,
         "/key/generate",
-        Some(MASTER),
         json!({"max_budget": 0.00004, "budget_duration": "30d"}),
     )
     .await;
@@ -721,8 +661,7 @@ async fn without_a_master_key_management_is_unavailable() {
 /// per deployment for any key.
 #[tokio::test]
 async fn every_route_applies_every_key_check() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let routes = ["/v1/models", "/models/gpt-4o", "/model/info"];
 
     let blocked = generate(&gw, json!({})).await;
@@ -769,10 +708,7 @@ async fn every_route_applies_every_key_check() {
             "only the master key may call /health: it sends a call to every deployment"
         )
     );
-    assert!(
-        upstream.requests().is_empty(),
-        "no upstream call for a refused /health"
-    );
+    assert_untouched(&upstream, "no upstream call for a refused /health");
     let r = get(&gw, "/health", Some(MASTER)).await;
     assert_eq!(r.body["healthy_count"], 2, "{}", r.body);
     assert_eq!(upstream.requests().len(), 2);
@@ -782,8 +718,7 @@ async fn every_route_applies_every_key_check() {
 /// and `/model/info` showed every key where the upstreams live.
 #[tokio::test]
 async fn keys_see_only_their_models_and_no_api_base() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let ids = |r: &Reply, field: &str| -> Vec<String> {
         r.body["data"]
             .as_array()
@@ -825,10 +760,7 @@ async fn keys_see_only_their_models_and_no_api_base() {
 /// means every model). Now the key is refused until the row is repaired.
 #[tokio::test]
 async fn a_key_with_an_unreadable_models_column_is_refused() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start_on(&config(&upstream), TestDb::sqlite())
-        .await
-        .unwrap();
+    let (upstream, gw) = common::started(config).await;
     let url = gw.database_url.clone();
     let key = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
     let pool = sqlx_any_pool(&url).await;
@@ -851,10 +783,7 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
         "{}",
         r.body
     );
-    assert!(
-        upstream.requests().is_empty(),
-        "nothing reaches the upstream"
-    );
+    assert_untouched(&upstream, "nothing reaches the upstream");
 }
 
 /// Hardening issue, finding 7: bodies were read (up to the size limit) and
@@ -864,8 +793,7 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
 #[tokio::test]
 async fn callers_are_refused_before_their_body_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let addr = gw.url.trim_start_matches("http://").to_string();
     for (path, auth) in [
         ("/v1/chat/completions", ""),

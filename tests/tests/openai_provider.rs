@@ -20,7 +20,9 @@ use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_openai::OpenAiProvider;
-use llmux_tests::conformance::{hello, Conformance, ErrorCase, MidStreamError, PartialStream};
+use llmux_tests::conformance::{
+    api_env, assert_error, hello, Conformance, ErrorCase, MidStreamError, PartialStream,
+};
 use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts, REPLY};
 use llmux_tests::mock::{Behaviour, MockResponse, StreamPart};
 use serde_json::{json, Value};
@@ -281,10 +283,7 @@ async fn azure_from_env_with_ad_token_and_v1_api() {
 #[tokio::test]
 async fn presets_use_their_env_vars_and_paths() {
     let server = openai::start().await.unwrap();
-    let env = MapEnv::new([
-        ("GROQ_API_KEY", "gsk-1".to_string()),
-        ("GROQ_API_BASE", format!("{}/openai/v1", server.url())),
-    ]);
+    let env = api_env("GROQ", "gsk-1", format!("{}/openai/v1", server.url()));
     let groq = OpenAiProvider::from_params("groq", &ProviderParams::default(), &env).unwrap();
     assert_eq!(groq.name(), "groq");
     groq.chat(hello("llama-3.3-70b-versatile")).await.unwrap();
@@ -298,8 +297,11 @@ async fn presets_use_their_env_vars_and_paths() {
         .embeddings(EmbeddingRequest::new("x", EmbeddingInput::Text("x".into())))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
-    assert_eq!(err.message, "groq does not support the embeddings endpoint");
+    assert_error(
+        &err,
+        ErrorKind::Unsupported,
+        "groq does not support the embeddings endpoint",
+    );
     assert_eq!(server.requests().len(), before);
 
     // Self-hosted vLLM needs a base URL but no key.
@@ -368,10 +370,10 @@ async fn custom_openai_endpoint_needs_no_key() {
     assert_eq!(server.last_request().unwrap().path, "/chat/completions");
     let err = OpenAiProvider::from_params("openai", &ProviderParams::default(), &MapEnv::default())
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert_eq!(
-        err.message,
-        "no API key for openai: set the OPENAI_API_KEY environment variable or pass api_key"
+    assert_error(
+        &err,
+        ErrorKind::Authentication,
+        "no API key for openai: set the OPENAI_API_KEY environment variable or pass api_key",
     );
 }
 

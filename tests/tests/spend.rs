@@ -58,6 +58,24 @@ async fn call(
     (r.status, r.body, cost)
 }
 
+/// A chat call (streamed or not) carrying the client's `x-request-id`.
+async fn call_with_request_id(
+    client: &reqwest::Client,
+    gw: &TestGateway,
+    key: &str,
+    request_id: &str,
+    stream: bool,
+) -> reqwest::Response {
+    client
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(key)
+        .header("x-request-id", request_id)
+        .json(&chat_body(stream))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn new_key(gw: &TestGateway, body: Value) -> (String, String) {
     common::new_key(gw, MASTER, body).await
 }
@@ -159,14 +177,7 @@ async fn spend_log_row_has_every_field() {
     let (db, gw, key, hash) =
         sqlite_gateway(&upstream, json!({"user_id": "u1", "team_id": "t1"})).await;
     let url = db.url.clone();
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(&key)
-        .header("x-request-id", "req-spend-1")
-        .json(&chat_body(false))
-        .send()
-        .await
-        .unwrap();
+    let resp = call_with_request_id(&reqwest::Client::new(), &gw, &key, "req-spend-1", false).await;
     assert_eq!(resp.status(), 200);
     gw.stop().await.unwrap();
     let p = pool(&url).await;
@@ -296,10 +307,7 @@ async fn the_proxy_wide_max_budget_is_enforced_and_reported() {
     }
     assert_eq!(ok, 10);
     gw.gateway.flush().await;
-    let spend = common::get(&gw, "/global/spend", Some(MASTER))
-        .await
-        .json()
-        .clone();
+    let spend = common::get_json(&gw, "/global/spend", Some(MASTER)).await;
     assert_eq!(spend["max_budget"], json!(BUDGET_USD));
     assert_eq!(spend["requests"], json!(10));
 }
@@ -545,14 +553,7 @@ async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
     upstream.enqueue(openai::sse_response(&openai::stream_chunks(
         "gpt-4o", false,
     )));
-    let resp = client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(&key)
-        .header("x-request-id", "req-no-usage")
-        .json(&chat_body(true))
-        .send()
-        .await
-        .unwrap();
+    let resp = call_with_request_id(&client, &gw, &key, "req-no-usage", true).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().ends_with("data: [DONE]\n\n"));
 
@@ -620,14 +621,8 @@ async fn calls_sharing_a_request_id_are_each_spent() {
     let (db, gw, key, hash) = sqlite_gateway(&upstream, json!({})).await;
     let url = db.url.clone();
     for _ in 0..3 {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", gw.url))
-            .bearer_auth(&key)
-            .header("x-request-id", "req-same")
-            .json(&chat_body(false))
-            .send()
-            .await
-            .unwrap();
+        let resp =
+            call_with_request_id(&reqwest::Client::new(), &gw, &key, "req-same", false).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["x-request-id"], "req-same");
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use llmux_tests::gateway::TestGateway;
+use llmux_tests::mock::{openai, MockServer};
 use serde_json::{json, Value};
 
 /// A gateway reply: status, headers, and the body as JSON (a body that is
@@ -35,6 +36,19 @@ impl Reply {
             self.body["error"]["message"].as_str().unwrap_or_default(),
         )
     }
+}
+
+/// A mock OpenAI upstream, and a gateway on a fresh SQLite database serving
+/// `config(upstream)`.
+pub(crate) async fn started(config: fn(&MockServer) -> String) -> (MockServer, TestGateway) {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    (upstream, gw)
+}
+
+/// Assert that nothing reached `upstream` (`why` says what was refused).
+pub(crate) fn assert_untouched(upstream: &MockServer, why: &str) {
+    assert!(upstream.requests().is_empty(), "{why}");
 }
 
 /// `method base_url+path` with `key` as bearer token and `body` as JSON.
@@ -82,6 +96,21 @@ pub(crate) async fn post(gw: &TestGateway, path: &str, key: Option<&str>, body: 
 
 pub(crate) async fn get(gw: &TestGateway, path: &str, key: Option<&str>) -> Reply {
     send(gw, reqwest::Method::GET, path, key, None).await
+}
+
+/// `GET path` with `key`: the JSON body, whatever the status.
+pub(crate) async fn get_json(gw: &TestGateway, path: &str, key: Option<&str>) -> Value {
+    get(gw, path, key).await.json().clone()
+}
+
+/// The fields `keys` of `v` as one object (a missing one as null), to
+/// compare several fields at once.
+pub(crate) fn pick(v: &Value, keys: &[&str]) -> Value {
+    Value::Object(
+        keys.iter()
+            .map(|k| (k.to_string(), v[*k].clone()))
+            .collect(),
+    )
 }
 
 /// A chat request saying "Hi" to `model`, with the fields of `more` added.
