@@ -244,36 +244,36 @@ async fn assert_imported_rows(store: &Store) {
             .then(a.key_name.cmp(&b.key_name))
     });
     let blocked = KeyRecord {
-        token_hash: hash_key("sk-team-models"),
-        key_name: "sk-...dels".into(),
         team_id: Some("team-1".into()),
         // `all-team-models` → the team's models.
         models: vec!["gpt-4o".into(), "gpt-4o-mini".into()],
         blocked: true,
-        created_at: 1_740_830_400,
-        updated_at: 1_740_830_400,
-        ..Default::default()
+        ..imported_key("sk-team-models", "sk-...dels", 1_740_830_400)
     };
     let expired = KeyRecord {
-        token_hash: hash_key("sk-expired"),
-        key_name: "sk-...ired".into(),
         expires_at: Some(1_577_836_800),
-        created_at: 1_546_300_800,
-        updated_at: 1_546_300_800,
-        ..Default::default()
+        ..imported_key("sk-expired", "sk-...ired", 1_546_300_800)
     };
+    // No times in LiteLLM: the time of the import.
     let spent = KeyRecord {
-        token_hash: hash_key("sk-spent"),
-        key_name: "sk-...pent".into(),
         key_alias: Some("spent".into()),
         max_budget_nano: Some(2_000_000_000),
         spend_nano: 2_000_000_000,
-        // No times in LiteLLM: the time of the import.
-        created_at: NOW,
-        updated_at: NOW,
-        ..Default::default()
+        ..imported_key("sk-spent", "sk-...pent", NOW)
     };
     assert_eq!(keys, vec![blocked, expired, expected_key_1234(), spent]);
+}
+
+/// An imported key `key` named `name`, created and last updated at `at`, with
+/// nothing else set.
+fn imported_key(key: &str, name: &str, at: i64) -> KeyRecord {
+    KeyRecord {
+        token_hash: hash_key(key),
+        key_name: name.into(),
+        created_at: at,
+        updated_at: at,
+        ..Default::default()
+    }
 }
 
 fn gateway_config(upstream: &MockServer) -> String {
