@@ -147,6 +147,14 @@ pub fn params_at(base_url: &str, timeout: Option<Duration>) -> ProviderParams {
     }
 }
 
+/// [`params_at`] with the API key `key`.
+pub fn keyed_params_at(base_url: &str, timeout: Option<Duration>, key: &str) -> ProviderParams {
+    ProviderParams {
+        api_key: Some(key.into()),
+        ..params_at(base_url, timeout)
+    }
+}
+
 /// The start of a stream and what the client decodes from it.
 #[derive(Debug, Clone)]
 pub struct PartialStream {
@@ -217,6 +225,13 @@ pub fn assert_error(err: &Error, kind: ErrorKind, message: &str) {
 pub fn assert_error_starts(err: &Error, kind: ErrorKind, prefix: &str) {
     assert_eq!(err.kind, kind, "{err:?}");
     assert!(err.message.starts_with(prefix), "{}", err.message);
+}
+
+/// Assert a recorded request is a JSON `POST` to `path_and_query`.
+pub fn assert_json_post(sent: &RecordedRequest, path_and_query: &str) {
+    assert_eq!(sent.method, http::Method::POST);
+    assert_eq!(sent.path_and_query(), path_and_query);
+    assert_eq!(sent.header("content-type"), Some("application/json"));
 }
 
 /// Assert where a recorded request went: its path and one header.

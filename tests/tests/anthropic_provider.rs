@@ -20,8 +20,9 @@ use llmux_core::types::chat::{
 };
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    api_env, assert_error, assert_recent, expected_chunk, expected_usage_chunk, function_tool,
-    hello, params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
+    api_env, assert_error, assert_json_post, assert_recent, expected_chunk, expected_usage_chunk,
+    function_tool, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
 };
 use llmux_tests::mock::anthropic::{
     self, error_response, events_for_message, message, sse_parts, usage, MESSAGE_ID, REPLY,
@@ -101,11 +102,9 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/v1/messages");
+    assert_json_post(&sent, "/v1/messages");
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-test"));
     assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
     assert_eq!(sent.header("anthropic-beta"), None);
     assert_eq!(sent.header("authorization"), None);
     let mut body = hello_body();
@@ -631,10 +630,7 @@ impl Conformance for AnthropicHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("sk-ant-conformance".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "sk-ant-conformance");
         llmux_router::resolve(&format!("anthropic/{MODEL}"), &params, &MapEnv::default())
             .unwrap()
             .provider

@@ -19,8 +19,8 @@ use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::Codec;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_error, assert_error_starts, expected_chunk, expected_usage_chunk, hello, params_at,
-    started, Conformance, ErrorCase, MidStreamError, PartialStream,
+    assert_error, assert_error_starts, assert_json_post, expected_chunk, expected_usage_chunk,
+    hello, params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::bedrock::{
     self, canonical_request, error, event, exception, signature, stream_answer, verify_sigv4,
@@ -367,9 +367,7 @@ async fn chat_sends_an_exact_signed_request_and_decodes_the_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), format!("{CLAUDE_PATH}/converse"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_json_post(&sent, &format!("{CLAUDE_PATH}/converse"));
     assert_eq!(
         sent.header("host"),
         Some(server.url().trim_start_matches("http://"))

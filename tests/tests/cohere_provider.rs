@@ -18,8 +18,9 @@ use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingV
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_error, assert_recent, expected_chunk, expected_usage_chunk, function_tool, hello,
-    params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
+    assert_error, assert_json_post, assert_recent, expected_chunk, expected_usage_chunk,
+    function_tool, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
 };
 use llmux_tests::mock::cohere::{self, error_body, sse_parts, sse_response, REPLY, RESPONSE_ID};
 use llmux_tests::mock::{Behaviour, MockResponse, MockServer};
@@ -59,10 +60,8 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/v2/chat");
+    assert_json_post(&sent, "/v2/chat");
     assert_eq!(sent.header("authorization"), Some("Bearer test-key"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
     let mut body = hello_body("command-a-03-2025");
     for (k, v) in [
         ("stop_sequences", json!(["END"])),
@@ -413,10 +412,7 @@ impl Conformance for CohereHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("co-conformance-key".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "co-conformance-key");
         llmux_router::resolve("cohere/command-r", &params, &MapEnv::default())
             .unwrap()
             .provider

@@ -20,7 +20,7 @@ use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_gemini::GeminiProvider;
 use llmux_tests::conformance::{
     api_env, assert_error, assert_error_starts, assert_recent, assert_sent_to, expected_chunk,
-    expected_usage_chunk, hello, params_at, started, Conformance, ErrorCase, MidStreamError,
+    expected_usage_chunk, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
     PartialStream,
 };
 use llmux_tests::mock::gemini::{
@@ -499,10 +499,7 @@ impl Conformance for GeminiHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("AIza-conformance-key".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "AIza-conformance-key");
         llmux_router::resolve(
             &format!("gemini/{GEMINI_MODEL}"),
             &params,

@@ -17,8 +17,8 @@ use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingV
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_ollama::OllamaProvider;
 use llmux_tests::conformance::{
-    assert_error, expected_chunk, expected_usage_chunk, function_tool, hello, params_at, started,
-    Conformance, ErrorCase, MidStreamError, PartialStream,
+    assert_error, assert_json_post, expected_chunk, expected_usage_chunk, function_tool, hello,
+    params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::ollama::{self, error_body, ndjson_parts, ndjson_response, CREATED, REPLY};
 use llmux_tests::mock::{Behaviour, MockResponse, MockServer, StreamPart};
@@ -67,9 +67,7 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/api/chat");
-    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_json_post(&sent, "/api/chat");
     assert_eq!(sent.header("authorization"), None);
     let mut body = hello_body("llama3.2", false);
     body["options"] = json!({"num_ctx": 4096, "temperature": 0.7, "num_predict": 128, "stop": ["###"], "seed": 1});
