@@ -61,8 +61,13 @@ pub trait Conformance {
     /// `http://127.0.0.1:PORT`), with `timeout` as its call timeout.
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider>;
 
-    /// A chat request for a model the mock answers.
-    fn chat_request() -> ChatCompletionRequest;
+    /// A model the mock answers.
+    const CHAT_MODEL: &'static str;
+
+    /// A chat request for [`Conformance::CHAT_MODEL`].
+    fn chat_request() -> ChatCompletionRequest {
+        hello(Self::CHAT_MODEL)
+    }
 
     /// An embeddings request whose errors must classify like chat's, for
     /// providers whose suite covers embeddings errors too.
@@ -216,6 +221,11 @@ pub fn api_env(prefix: &str, key: &str, base: String) -> MapEnv {
     ])
 }
 
+/// Assert a call was refused as unsupported.
+pub fn assert_unsupported<T: std::fmt::Debug>(result: Result<T, Error>) {
+    assert_eq!(result.unwrap_err().kind, ErrorKind::Unsupported);
+}
+
 /// Assert an error's kind and message, exactly.
 pub fn assert_error(err: &Error, kind: ErrorKind, message: &str) {
     assert_eq!((err.kind, err.message.as_str()), (kind, message), "{err:?}");
@@ -234,6 +244,14 @@ pub fn assert_json_post(sent: &RecordedRequest, path_and_query: &str) {
     assert_eq!(sent.header("content-type"), Some("application/json"));
 }
 
+/// Assert a recorded request is a `GET` of `path_and_query`.
+pub fn assert_get(sent: &RecordedRequest, path_and_query: &str) {
+    assert_eq!(
+        (sent.method.as_str(), sent.path_and_query().as_str()),
+        ("GET", path_and_query)
+    );
+}
+
 /// Assert where a recorded request went: its path and one header.
 pub fn assert_sent_to(sent: &RecordedRequest, path: &str, header: (&str, &str)) {
     assert_eq!(sent.path, path);
@@ -248,6 +266,19 @@ pub fn assert_recent(created: u64) {
         created <= now && now - created < 60,
         "created {created}, now {now}"
     );
+}
+
+/// The content chunks of a streamed text answer as `chunk(delta, finish)`
+/// makes them: the role alone, a chunk a piece of the text, then the stop.
+pub fn text_chunks(chunk: impl Fn(Value, Value) -> Value, pieces: &[&str]) -> Vec<Value> {
+    let mut out = vec![chunk(json!({"role": "assistant"}), Value::Null)];
+    out.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({ "content": p }), Value::Null)),
+    );
+    out.push(chunk(json!({}), json!("stop")));
+    out
 }
 
 /// A one-choice `chat.completion.chunk` as llmux encodes it.

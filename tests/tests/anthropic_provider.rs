@@ -20,9 +20,9 @@ use llmux_core::types::chat::{
 };
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    api_env, assert_error, assert_json_post, assert_recent, expected_chunk, expected_usage_chunk,
-    function_tool, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
-    PartialStream,
+    api_env, assert_error, assert_get, assert_json_post, assert_recent, assert_unsupported,
+    expected_chunk, expected_usage_chunk, function_tool, hello, keyed_params_at, started,
+    text_chunks, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::anthropic::{
     self, error_response, events_for_message, message, sse_parts, usage, MESSAGE_ID, REPLY,
@@ -162,17 +162,14 @@ async fn stream_yields_exact_chunks_then_usage() {
     assert_recent(created);
     let chunk =
         |delta: Value, finish: Value| expected_chunk(MESSAGE_ID, created, MODEL, delta, finish);
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Claude!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(MESSAGE_ID, created, MODEL, default_usage()),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Claude!"]);
+    expected.push(expected_usage_chunk(
+        MESSAGE_ID,
+        created,
+        MODEL,
+        default_usage(),
+    ));
+    assert_eq!(chunks, expected);
 
     // Without include_usage there is no usage chunk.
     let chunks = chunks_of(&provider, hello(MODEL)).await;
@@ -579,10 +576,7 @@ async fn count_tokens_and_list_models() {
 
     let models = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(
-        (sent.method.as_str(), sent.path_and_query().as_str()),
-        ("GET", "/v1/models?limit=1000")
-    );
+    assert_get(&sent, "/v1/models?limit=1000");
     assert_eq!(
         serde_json::to_value(&models).unwrap(),
         json!({"object": "list", "data": [
@@ -590,14 +584,14 @@ async fn count_tokens_and_list_models() {
             {"id": "claude-3-5-haiku-20241022", "object": "model", "created": 1729555200, "owned_by": "anthropic"}
         ]})
     );
-    let err = provider
-        .embeddings(llmux_core::types::embeddings::EmbeddingRequest::new(
-            "x",
-            llmux_core::types::embeddings::EmbeddingInput::Text("y".into()),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .embeddings(llmux_core::types::embeddings::EmbeddingRequest::new(
+                "x",
+                llmux_core::types::embeddings::EmbeddingInput::Text("y".into()),
+            ))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -621,6 +615,7 @@ struct AnthropicHarness;
 impl Conformance for AnthropicHarness {
     const PROVIDER: &'static str = "anthropic";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = MODEL;
     /// The rich answer's text: multi-byte characters split at every byte.
     const STREAM_TEXT: &'static str = "Let me check both cities — one moment. 🌦";
     const TRUNCATED_MESSAGE: &'static str = "anthropic stream ended before message_stop";
@@ -634,10 +629,6 @@ impl Conformance for AnthropicHarness {
         llmux_router::resolve(&format!("anthropic/{MODEL}"), &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(MODEL)
     }
 
     /// Each documented status and error type, 529 `overloaded_error` included.

@@ -14,13 +14,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use llmux_bedrock::BedrockProvider;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::ChatCompletionRequest;
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::Codec;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_error, assert_error_starts, assert_json_post, expected_chunk, expected_usage_chunk,
-    hello, params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
+    assert_error, assert_error_starts, assert_json_post, assert_unsupported, expected_chunk,
+    expected_usage_chunk, hello, params_at, started, text_chunks, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
 };
 use llmux_tests::mock::bedrock::{
     self, canonical_request, error, event, exception, signature, stream_answer, verify_sigv4,
@@ -401,11 +401,7 @@ async fn inference_profiles_and_arns_are_one_encoded_segment() {
         assert_eq!(resp.text(), Some(REPLY), "{model}");
         assert_eq!(server.last_request().unwrap().path, path);
     }
-    let err = provider
-        .chat(hello("invoke/anthropic.claude-v2"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(provider.chat(hello("invoke/anthropic.claude-v2")).await);
 }
 
 #[tokio::test]
@@ -587,22 +583,14 @@ async fn stream_yields_exact_chunks_then_usage() {
     let created = chunks[0]["created"].as_u64().unwrap();
     let id = format!("chatcmpl-{REQUEST_ID}");
     let chunk = |delta: Value, finish: Value| expected_chunk(&id, created, CLAUDE, delta, finish);
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Bedrock!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(
-                &id,
-                created,
-                CLAUDE,
-                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
-            ),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Bedrock!"]);
+    expected.push(expected_usage_chunk(
+        &id,
+        created,
+        CLAUDE,
+        json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}),
+    ));
+    assert_eq!(chunks, expected);
 }
 
 #[tokio::test]
@@ -730,14 +718,14 @@ async fn embeddings_titan_one_call_per_text_and_cohere_in_one() {
             3
         )
     );
-    let err = provider
-        .embeddings(EmbeddingRequest::new(
-            "amazon.titan-embed-image-v1",
-            EmbeddingInput::Text("x".into()),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .embeddings(EmbeddingRequest::new(
+                "amazon.titan-embed-image-v1",
+                EmbeddingInput::Text("x".into()),
+            ))
+            .await,
+    );
 }
 
 /// Bedrock (SigV4 with a long-term key) through the shared conformance suite.
@@ -746,6 +734,7 @@ struct BedrockHarness;
 impl Conformance for BedrockHarness {
     const PROVIDER: &'static str = "bedrock";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = CLAUDE;
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no messageStop)";
 
@@ -765,10 +754,6 @@ impl Conformance for BedrockHarness {
         llmux_router::resolve(&format!("bedrock/{CLAUDE}"), &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(CLAUDE)
     }
 
     /// Bedrock's exceptions, named in `x-amzn-ErrorType`: one status can

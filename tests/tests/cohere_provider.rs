@@ -11,16 +11,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use llmux_cohere::CohereProvider;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, Tool, ToolCall, ToolChoice,
-};
+use llmux_core::types::chat::{AssistantMessage, ChatMessage, Tool, ToolCall, ToolChoice};
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
     assert_error, assert_json_post, assert_recent, expected_chunk, expected_usage_chunk,
-    function_tool, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
-    PartialStream,
+    function_tool, hello, keyed_params_at, started, text_chunks, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
 };
 use llmux_tests::mock::cohere::{self, error_body, sse_parts, sse_response, REPLY, RESPONSE_ID};
 use llmux_tests::mock::{Behaviour, MockResponse, MockServer};
@@ -136,22 +134,14 @@ async fn stream_yields_exact_chunks_then_usage() {
     let chunk = |delta: Value, finish: Value| {
         expected_chunk(RESPONSE_ID, created, "command-r", delta, finish)
     };
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Cohere!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(
-                RESPONSE_ID,
-                created,
-                "command-r",
-                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
-            ),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Cohere!"]);
+    expected.push(expected_usage_chunk(
+        RESPONSE_ID,
+        created,
+        "command-r",
+        json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}),
+    ));
+    assert_eq!(chunks, expected);
 }
 
 fn weather_tool() -> Tool {
@@ -404,6 +394,7 @@ struct CohereHarness;
 impl Conformance for CohereHarness {
     const PROVIDER: &'static str = "cohere";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "command-r";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no message-end)";
 
@@ -416,10 +407,6 @@ impl Conformance for CohereHarness {
         llmux_router::resolve("cohere/command-r", &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("command-r")
     }
 
     /// Embed errors classify like chat's.

@@ -12,16 +12,15 @@ use std::time::Duration;
 use base64::Engine;
 use futures::StreamExt;
 use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, FinishReason, FunctionDefinition, Tool,
-    ToolChoice,
+    AssistantMessage, ChatMessage, FinishReason, FunctionDefinition, Tool, ToolChoice,
 };
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_gemini::GeminiProvider;
 use llmux_tests::conformance::{
-    api_env, assert_error, assert_error_starts, assert_recent, assert_sent_to, expected_chunk,
-    expected_usage_chunk, hello, keyed_params_at, started, Conformance, ErrorCase, MidStreamError,
-    PartialStream,
+    api_env, assert_error, assert_error_starts, assert_get, assert_recent, assert_sent_to,
+    assert_unsupported, expected_chunk, expected_usage_chunk, hello, keyed_params_at, started,
+    Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::gemini::{
     self, error_body, service_account_json, sse_parts, ACCESS_TOKEN, REPLY, RESPONSE_ID,
@@ -392,10 +391,7 @@ async fn gemini_lists_models() {
     let (server, provider) = started(gemini::start(), gemini_at).await;
     let models = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(
-        (sent.method.as_str(), sent.path_and_query().as_str()),
-        ("GET", "/v1beta/models?pageSize=1000")
-    );
+    assert_get(&sent, "/v1beta/models?pageSize=1000");
     assert_eq!(
         serde_json::to_value(&models).unwrap(),
         json!({"object": "list", "data": [
@@ -491,6 +487,7 @@ const GEMINI_MODEL: &str = "gemini-2.0-flash";
 impl Conformance for GeminiHarness {
     const PROVIDER: &'static str = "gemini";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = GEMINI_MODEL;
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no finishReason)";
 
@@ -507,10 +504,6 @@ impl Conformance for GeminiHarness {
         )
         .unwrap()
         .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(GEMINI_MODEL)
     }
 
     /// Google's statuses, each with its `google.rpc` status string.
@@ -823,8 +816,7 @@ async fn vertex_stream_and_predict_embeddings() {
     );
     // One token served all three calls.
     assert_eq!(tokens.requests().len(), 1);
-    let err = provider.list_models().await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(provider.list_models().await);
 }
 
 #[tokio::test]

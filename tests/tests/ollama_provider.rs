@@ -376,6 +376,7 @@ struct OllamaHarness;
 impl Conformance for OllamaHarness {
     const PROVIDER: &'static str = "ollama_chat";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "llama3.2";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no \"done\": true)";
 
@@ -389,10 +390,6 @@ impl Conformance for OllamaHarness {
         llmux_router::resolve("ollama_chat/llama3.2", &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("llama3.2")
     }
 
     /// Embed errors classify like chat's.

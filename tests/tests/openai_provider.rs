@@ -12,8 +12,7 @@ use futures::StreamExt;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::audio::{SpeechRequest, TranscriptionRequest, TranscriptionResponse};
 use llmux_core::types::chat::{
-    ChatCompletionRequest, ChatMessage, FinishReason, FunctionDefinition, StreamOptions, Tool,
-    ToolCall, ToolChoice,
+    ChatMessage, FinishReason, FunctionDefinition, StreamOptions, Tool, ToolCall, ToolChoice,
 };
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::images::ImageGenerationRequest;
@@ -21,7 +20,8 @@ use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_openai::OpenAiProvider;
 use llmux_tests::conformance::{
-    api_env, assert_error, hello, Conformance, ErrorCase, MidStreamError, PartialStream,
+    api_env, assert_error, assert_unsupported, hello, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
 };
 use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts, REPLY};
 use llmux_tests::mock::{Behaviour, MockResponse, StreamPart};
@@ -245,15 +245,15 @@ async fn azure_deployment_url_and_api_key_header() {
         server.last_request().unwrap().path_and_query(),
         "/openai/deployments/embed-deploy/embeddings?api-version=2024-10-21"
     );
-    let err = provider
-        .moderation(ModerationRequest {
-            input: json!("x"),
-            model: None,
-            extra: Default::default(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .moderation(ModerationRequest {
+                input: json!("x"),
+                model: None,
+                extra: Default::default(),
+            })
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -578,6 +578,7 @@ fn hel_chunk() -> Value {
 impl Conformance for OpenAiHarness {
     const PROVIDER: &'static str = "openai";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "gpt-4o";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no [DONE] and no finish_reason)";
 
@@ -591,10 +592,6 @@ impl Conformance for OpenAiHarness {
         llmux_router::resolve("openai/gpt-4o", &p, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("gpt-4o")
     }
 
     /// OpenAI's documented errors; `error.code` is kept when given.
