@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use llmux_core::types::chat::{ChatCompletionRequest, ChatMessage};
+use llmux_core::types::chat::{ChatCompletionRequest, ChatMessage, FunctionDefinition, Tool};
 use llmux_core::types::embeddings::EmbeddingRequest;
-use llmux_core::{ChatCompletionChunk, Error, ErrorKind, Provider, ProviderParams};
+use llmux_core::{ChatCompletionChunk, Error, ErrorKind, MapEnv, Provider, ProviderParams};
 use serde_json::{json, Value};
 
-use crate::mock::{Behaviour, MockResponse, MockServer, StreamPart};
+use crate::mock::{Behaviour, MockResponse, MockServer, RecordedRequest, StreamPart};
 
 /// The `retry-after` (seconds) every scripted error answer carries.
 const RETRY_AFTER_SECS: u64 = 7;
@@ -61,8 +61,13 @@ pub trait Conformance {
     /// `http://127.0.0.1:PORT`), with `timeout` as its call timeout.
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider>;
 
-    /// A chat request for a model the mock answers.
-    fn chat_request() -> ChatCompletionRequest;
+    /// A model the mock answers.
+    const CHAT_MODEL: &'static str;
+
+    /// A chat request for [`Conformance::CHAT_MODEL`].
+    fn chat_request() -> ChatCompletionRequest {
+        hello(Self::CHAT_MODEL)
+    }
 
     /// An embeddings request whose errors must classify like chat's, for
     /// providers whose suite covers embeddings errors too.
@@ -147,6 +152,14 @@ pub fn params_at(base_url: &str, timeout: Option<Duration>) -> ProviderParams {
     }
 }
 
+/// [`params_at`] with the API key `key`.
+pub fn keyed_params_at(base_url: &str, timeout: Option<Duration>, key: &str) -> ProviderParams {
+    ProviderParams {
+        api_key: Some(key.into()),
+        ..params_at(base_url, timeout)
+    }
+}
+
 /// The start of a stream and what the client decodes from it.
 #[derive(Debug, Clone)]
 pub struct PartialStream {
@@ -178,6 +191,73 @@ pub fn hello(model: &str) -> ChatCompletionRequest {
     )
 }
 
+/// A mock server from `start`, and what `at` makes pointed at it (the
+/// provider under test).
+pub async fn started<P>(
+    start: impl std::future::Future<Output = std::io::Result<MockServer>>,
+    at: impl FnOnce(&MockServer) -> P,
+) -> (MockServer, P) {
+    let server = start.await.unwrap();
+    let provider = at(&server);
+    (server, provider)
+}
+
+/// A function tool for tool-calling tests.
+pub fn function_tool(name: &str, description: &str, parameters: Value) -> Tool {
+    Tool::function(FunctionDefinition {
+        name: name.into(),
+        description: Some(description.into()),
+        parameters: Some(parameters),
+        strict: None,
+    })
+}
+
+/// An environment naming an API key and base the usual way:
+/// `{PREFIX}_API_KEY` and `{PREFIX}_API_BASE`.
+pub fn api_env(prefix: &str, key: &str, base: String) -> MapEnv {
+    MapEnv::new([
+        (format!("{prefix}_API_KEY"), key.to_string()),
+        (format!("{prefix}_API_BASE"), base),
+    ])
+}
+
+/// Assert a call was refused as unsupported.
+pub fn assert_unsupported<T: std::fmt::Debug>(result: Result<T, Error>) {
+    assert_eq!(result.unwrap_err().kind, ErrorKind::Unsupported);
+}
+
+/// Assert an error's kind and message, exactly.
+pub fn assert_error(err: &Error, kind: ErrorKind, message: &str) {
+    assert_eq!((err.kind, err.message.as_str()), (kind, message), "{err:?}");
+}
+
+/// Assert an error's kind and the start of its message.
+pub fn assert_error_starts(err: &Error, kind: ErrorKind, prefix: &str) {
+    assert_eq!(err.kind, kind, "{err:?}");
+    assert!(err.message.starts_with(prefix), "{}", err.message);
+}
+
+/// Assert a recorded request is a JSON `POST` to `path_and_query`.
+pub fn assert_json_post(sent: &RecordedRequest, path_and_query: &str) {
+    assert_eq!(sent.method, http::Method::POST);
+    assert_eq!(sent.path_and_query(), path_and_query);
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+}
+
+/// Assert a recorded request is a `GET` of `path_and_query`.
+pub fn assert_get(sent: &RecordedRequest, path_and_query: &str) {
+    assert_eq!(
+        (sent.method.as_str(), sent.path_and_query().as_str()),
+        ("GET", path_and_query)
+    );
+}
+
+/// Assert where a recorded request went: its path and one header.
+pub fn assert_sent_to(sent: &RecordedRequest, path: &str, header: (&str, &str)) {
+    assert_eq!(sent.path, path);
+    assert_eq!(sent.header(header.0), Some(header.1));
+}
+
 /// Assert `created` is the local clock's, as llmux stamps results of
 /// providers that send no timestamp.
 pub fn assert_recent(created: u64) {
@@ -186,6 +266,19 @@ pub fn assert_recent(created: u64) {
         created <= now && now - created < 60,
         "created {created}, now {now}"
     );
+}
+
+/// The content chunks of a streamed text answer as `chunk(delta, finish)`
+/// makes them: the role alone, a chunk a piece of the text, then the stop.
+pub fn text_chunks(chunk: impl Fn(Value, Value) -> Value, pieces: &[&str]) -> Vec<Value> {
+    let mut out = vec![chunk(json!({"role": "assistant"}), Value::Null)];
+    out.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({ "content": p }), Value::Null)),
+    );
+    out.push(chunk(json!({}), json!("stop")));
+    out
 }
 
 /// A one-choice `chat.completion.chunk` as llmux encodes it.

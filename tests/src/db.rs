@@ -122,3 +122,14 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A one-connection pool on `url` (SQLite or PostgreSQL), for reading what a
+/// gateway wrote.
+pub async fn any_pool(url: &str) -> Result<sqlx::AnyPool, String> {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))
+}

@@ -14,14 +14,15 @@ use futures::StreamExt;
 use llmux_anthropic::AnthropicProvider;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FunctionDefinition,
-    ImageUrl, ImageUrlPart, JsonSchemaFormat, MessageContent, ResponseFormat, StreamOptions,
-    SystemMessage, TextPart, Tool, ToolChoice, UserMessage,
+    AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FinishReason, ImageUrl,
+    ImageUrlPart, JsonSchemaFormat, MessageContent, ResponseFormat, StreamOptions, SystemMessage,
+    TextPart, Tool, ToolChoice, UserMessage,
 };
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
-    MidStreamError, PartialStream,
+    api_env, assert_error, assert_get, assert_json_post, assert_recent, assert_unsupported,
+    expected_chunk, expected_usage_chunk, function_tool, hello, keyed_params_at, started,
+    text_chunks, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::anthropic::{
     self, error_response, events_for_message, message, sse_parts, usage, MESSAGE_ID, REPLY,
@@ -32,16 +33,36 @@ use serde_json::{json, Map, Value};
 const MODEL: &str = "claude-sonnet-4-5";
 
 fn provider_at(server: &MockServer) -> AnthropicProvider {
+    keyed(server, "sk-ant-test")
+}
+
+/// A provider for `server` using the API key `key`.
+fn keyed(server: &MockServer, key: &str) -> AnthropicProvider {
     AnthropicProvider::from_params(
         "anthropic",
         &ProviderParams {
-            api_key: Some("sk-ant-test".into()),
+            api_key: Some(key.into()),
             api_base: Some(server.url()),
             ..Default::default()
         },
         &MapEnv::default(),
     )
     .unwrap()
+}
+
+/// A 200 answer of `MODEL`'s with `content`, `stop_reason` and `usage`.
+fn message_reply(content: Value, stop_reason: &str, usage: Value) -> MockResponse {
+    MockResponse::json(200, &message(MODEL, content, stop_reason, usage))
+}
+
+/// [`hello`] asking for a usage chunk when streamed.
+fn hello_with_usage() -> ChatCompletionRequest {
+    let mut req = hello(MODEL);
+    req.stream_options = Some(StreamOptions {
+        include_usage: Some(true),
+        ..Default::default()
+    });
+    req
 }
 
 fn hello_body() -> Value {
@@ -70,8 +91,7 @@ async fn chunks_of(provider: &AnthropicProvider, req: ChatCompletionRequest) -> 
 
 #[tokio::test]
 async fn chat_sends_exact_request_and_decodes_response() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.temperature = Some(0.2);
     req.max_tokens = Some(50);
@@ -82,11 +102,9 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/v1/messages");
+    assert_json_post(&sent, "/v1/messages");
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-test"));
     assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
     assert_eq!(sent.header("anthropic-beta"), None);
     assert_eq!(sent.header("authorization"), None);
     let mut body = hello_body();
@@ -110,10 +128,7 @@ async fn chat_sends_exact_request_and_decodes_response() {
 #[tokio::test]
 async fn key_and_base_from_the_environment() {
     let server = anthropic::start().await.unwrap();
-    let env = MapEnv::new([
-        ("ANTHROPIC_API_KEY", "sk-ant-env".to_string()),
-        ("ANTHROPIC_API_BASE", format!("{}/v1", server.url())),
-    ]);
+    let env = api_env("ANTHROPIC", "sk-ant-env", format!("{}/v1", server.url()));
     let provider =
         AnthropicProvider::from_params("anthropic", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.name(), "anthropic");
@@ -126,31 +141,16 @@ async fn key_and_base_from_the_environment() {
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-env"));
 
     // The mock refuses a wrong key the way the API does.
-    let bad = AnthropicProvider::from_params(
-        "anthropic",
-        &ProviderParams {
-            api_key: Some("bad-key".into()),
-            api_base: Some(server.url()),
-            ..Default::default()
-        },
-        &MapEnv::default(),
-    )
-    .unwrap();
+    let bad = keyed(&server, "bad-key");
     let err = bad.chat(hello(MODEL)).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert_eq!(err.message, "invalid x-api-key");
+    assert_error(&err, ErrorKind::Authentication, "invalid x-api-key");
     assert_eq!(err.upstream_status, Some(401));
 }
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    let mut req = hello(MODEL);
-    req.stream_options = Some(StreamOptions {
-        include_usage: Some(true),
-        ..Default::default()
-    });
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    let req = hello_with_usage();
     let chunks = chunks_of(&provider, req).await;
 
     let sent = server.last_request().unwrap();
@@ -162,17 +162,14 @@ async fn stream_yields_exact_chunks_then_usage() {
     assert_recent(created);
     let chunk =
         |delta: Value, finish: Value| expected_chunk(MESSAGE_ID, created, MODEL, delta, finish);
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Claude!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(MESSAGE_ID, created, MODEL, default_usage()),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Claude!"]);
+    expected.push(expected_usage_chunk(
+        MESSAGE_ID,
+        created,
+        MODEL,
+        default_usage(),
+    ));
+    assert_eq!(chunks, expected);
 
     // Without include_usage there is no usage chunk.
     let chunks = chunks_of(&provider, hello(MODEL)).await;
@@ -200,13 +197,8 @@ fn rich_message() -> Value {
 /// tool calls alike. (The suite streams it split at every byte.)
 #[tokio::test]
 async fn streamed_answer_adds_up_to_the_whole_answer() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    let mut req = hello(MODEL);
-    req.stream_options = Some(StreamOptions {
-        include_usage: Some(true),
-        ..Default::default()
-    });
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    let req = hello_with_usage();
     server.enqueue(MockResponse::json(200, &rich_message()));
     let mut whole = provider.chat(req.clone()).await.unwrap();
     server.enqueue(MockResponse::stream(
@@ -246,34 +238,28 @@ async fn streamed_answer_adds_up_to_the_whole_answer() {
 }
 
 fn weather_tool() -> Tool {
-    Tool::function(FunctionDefinition {
-        name: "get_weather".into(),
-        description: Some("Current weather for a city".into()),
-        parameters: Some(json!({
+    function_tool(
+        "get_weather",
+        "Current weather for a city",
+        json!({
             "type": "object",
             "properties": {"city": {"type": "string"}},
             "required": ["city"]
-        })),
-        strict: None,
-    })
+        }),
+    )
 }
 
 /// user → assistant tool call → tool result → final answer.
 #[tokio::test]
 async fn tool_round_trip_end_to_end() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    server.enqueue(message_reply(
             json!([
                 {"type": "text", "text": "I'll look that up."},
                 {"type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather", "input": {"city": "Paris"}}
             ]),
             "tool_use",
             usage(380, 60),
-        ),
     ));
     let mut req = ChatCompletionRequest::new(
         MODEL,
@@ -313,14 +299,10 @@ async fn tool_round_trip_end_to_end() {
     }));
     req.messages
         .push(ChatMessage::tool(calls[0].id.clone(), "{\"temp_c\": 18}"));
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
-            json!([{"type": "text", "text": "It is 18°C in Paris."}]),
-            "end_turn",
-            usage(460, 12),
-        ),
+    server.enqueue(message_reply(
+        json!([{"type": "text", "text": "It is 18°C in Paris."}]),
+        "end_turn",
+        usage(460, 12),
     ));
     let second = provider.chat(req).await.unwrap();
     let sent = server.last_request().unwrap().json();
@@ -338,16 +320,12 @@ async fn tool_round_trip_end_to_end() {
         ])
     );
     assert_eq!(second.text(), Some("It is 18°C in Paris."));
-    assert_eq!(
-        second.choices[0].finish_reason,
-        Some(llmux_core::types::chat::FinishReason::Stop)
-    );
+    assert_eq!(second.choices[0].finish_reason, Some(FinishReason::Stop));
 }
 
 #[tokio::test]
 async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let msg = message(
         MODEL,
         json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]),
@@ -393,8 +371,7 @@ async fn tool_call_deltas_stream_with_index_id_name_then_arguments() {
 
 #[tokio::test]
 async fn json_response_format_through_a_forced_tool() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let schema =
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
     let mut req = hello(MODEL);
@@ -439,27 +416,19 @@ async fn json_response_format_through_a_forced_tool() {
         .unwrap();
     assert_eq!(streamed.text(), Some("{\"name\":\"Ada\"}"));
     assert_eq!(streamed.choices[0].message.tool_calls, None);
-    assert_eq!(
-        streamed.choices[0].finish_reason,
-        Some(llmux_core::types::chat::FinishReason::Stop)
-    );
+    assert_eq!(streamed.choices[0].finish_reason, Some(FinishReason::Stop));
 }
 
 #[tokio::test]
 async fn thinking_from_reasoning_effort_and_blocks_sent_back() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    server.enqueue(message_reply(
             json!([
                 {"type": "thinking", "thinking": "Simple greeting.", "signature": "WaUjzkypQ2mUEVM36O2TxuC06KN8xyfbJwyem2dw3URve"},
                 {"type": "text", "text": "Hi!"}
             ]),
             "max_tokens",
             usage(12, 40),
-        ),
     ));
     let mut req = hello(MODEL);
     req.reasoning_effort = Some("medium".into());
@@ -505,8 +474,7 @@ async fn thinking_from_reasoning_effort_and_blocks_sent_back() {
 
 #[tokio::test]
 async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let eph = json!({"type": "ephemeral"});
     let mut cc = Map::new();
     cc.insert("cache_control".into(), eph.clone());
@@ -544,14 +512,10 @@ async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
         ],
     );
     req.tools = Some(vec![tool]);
-    server.enqueue(MockResponse::json(
-        200,
-        &message(
-            MODEL,
+    server.enqueue(message_reply(
             json!([{"type": "text", "text": "A cat."}]),
             "end_turn",
             json!({"input_tokens": 21, "cache_creation_input_tokens": 188086, "cache_read_input_tokens": 0, "output_tokens": 393}),
-        ),
     ));
     let resp = provider.chat(req).await.unwrap();
     let sent = server.last_request().unwrap().json();
@@ -578,23 +542,21 @@ async fn prompt_caching_markers_pass_through_and_usage_counts_cache() {
 /// refusal keeps its message.
 #[tokio::test]
 async fn tool_blocks_without_tools_are_a_bad_request() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (_server, provider) = started(anthropic::start(), provider_at).await;
     // The mock's own validation: a request without tools that carries tool blocks.
     let mut req = hello(MODEL);
     req.messages.push(ChatMessage::tool("toolu_x", "42"));
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "Requests which include `tool_use` or `tool_result` blocks must define tools."
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "Requests which include `tool_use` or `tool_result` blocks must define tools.",
     );
 }
 
 #[tokio::test]
 async fn count_tokens_and_list_models() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.max_tokens = Some(10);
     req.tools = Some(vec![weather_tool()]);
@@ -614,10 +576,7 @@ async fn count_tokens_and_list_models() {
 
     let models = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(
-        (sent.method.as_str(), sent.path_and_query().as_str()),
-        ("GET", "/v1/models?limit=1000")
-    );
+    assert_get(&sent, "/v1/models?limit=1000");
     assert_eq!(
         serde_json::to_value(&models).unwrap(),
         json!({"object": "list", "data": [
@@ -625,27 +584,26 @@ async fn count_tokens_and_list_models() {
             {"id": "claude-3-5-haiku-20241022", "object": "model", "created": 1729555200, "owned_by": "anthropic"}
         ]})
     );
-    let err = provider
-        .embeddings(llmux_core::types::embeddings::EmbeddingRequest::new(
-            "x",
-            llmux_core::types::embeddings::EmbeddingInput::Text("y".into()),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .embeddings(llmux_core::types::embeddings::EmbeddingRequest::new(
+                "x",
+                llmux_core::types::embeddings::EmbeddingInput::Text("y".into()),
+            ))
+            .await,
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_fail_before_any_call() {
-    let server = anthropic::start().await.unwrap();
-    let provider = provider_at(&server);
+    let (server, provider) = started(anthropic::start(), provider_at).await;
     let mut req = hello(MODEL);
     req.logit_bias = Some(Map::from_iter([("50256".to_string(), json!(-100))]));
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "Anthropic does not support logit_bias (set drop_params: true to drop it)"
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "Anthropic does not support logit_bias (set drop_params: true to drop it)",
     );
     assert_eq!(err.model.as_deref(), Some(MODEL));
     assert!(server.requests().is_empty());
@@ -657,6 +615,7 @@ struct AnthropicHarness;
 impl Conformance for AnthropicHarness {
     const PROVIDER: &'static str = "anthropic";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = MODEL;
     /// The rich answer's text: multi-byte characters split at every byte.
     const STREAM_TEXT: &'static str = "Let me check both cities — one moment. 🌦";
     const TRUNCATED_MESSAGE: &'static str = "anthropic stream ended before message_stop";
@@ -666,17 +625,10 @@ impl Conformance for AnthropicHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("sk-ant-conformance".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "sk-ant-conformance");
         llmux_router::resolve(&format!("anthropic/{MODEL}"), &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(MODEL)
     }
 
     /// Each documented status and error type, 529 `overloaded_error` included.

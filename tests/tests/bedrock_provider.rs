@@ -14,13 +14,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use llmux_bedrock::BedrockProvider;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::ChatCompletionRequest;
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::Codec;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase, MidStreamError,
-    PartialStream,
+    assert_error, assert_error_starts, assert_json_post, assert_unsupported, expected_chunk,
+    expected_usage_chunk, hello, params_at, started, text_chunks, Conformance, ErrorCase,
+    MidStreamError, PartialStream,
 };
 use llmux_tests::mock::bedrock::{
     self, canonical_request, error, event, exception, signature, stream_answer, verify_sigv4,
@@ -42,6 +42,81 @@ fn params(server: &MockServer, pairs: &[(&str, &str)]) -> ProviderParams {
         p.extra.insert((*k).into(), json!(v));
     }
     p
+}
+
+/// A provider from the environment `env` alone.
+fn from_env(env: &MapEnv) -> BedrockProvider {
+    BedrockProvider::from_params("bedrock", &ProviderParams::default(), env).unwrap()
+}
+
+/// The error a provider made from `p` and `env` gets for [`hello`].
+async fn hello_error(p: &ProviderParams, env: &MapEnv) -> llmux_core::Error {
+    BedrockProvider::from_params("bedrock", p, env)
+        .unwrap()
+        .chat(hello(CLAUDE))
+        .await
+        .unwrap_err()
+}
+
+/// `provider` answers [`hello`] with the mock's reply.
+async fn assert_replies(provider: &BedrockProvider) {
+    assert_eq!(
+        provider.chat(hello(CLAUDE)).await.unwrap().text(),
+        Some(REPLY)
+    );
+}
+
+/// `provider` answers [`hello`], and `server` saw it signed with
+/// `access_key_id` over `signed_headers`.
+async fn assert_signed_reply(
+    provider: &BedrockProvider,
+    server: &MockServer,
+    access_key_id: &str,
+    signed_headers: &str,
+) {
+    assert_replies(provider).await;
+    assert_sigv4_shape(
+        &server.last_request().unwrap(),
+        access_key_id,
+        signed_headers,
+    );
+}
+
+/// Params for `server` with a long-term or temporary access key.
+fn access_key_params(server: &MockServer, id: &str, secret: &str) -> ProviderParams {
+    params(
+        server,
+        &[("aws_access_key_id", id), ("aws_secret_access_key", secret)],
+    )
+}
+
+/// An environment of `pairs` whose runtime endpoint is `server`.
+fn endpoint_env(server: &MockServer, pairs: &[(&str, &str)]) -> MapEnv {
+    let endpoint = ("AWS_BEDROCK_RUNTIME_ENDPOINT".to_string(), server.url());
+    MapEnv::new(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([endpoint]),
+    )
+}
+
+/// A mock server, and an environment of `pairs` whose runtime endpoint it is.
+async fn server_and_env(pairs: &[(&str, &str)]) -> (MockServer, MapEnv) {
+    let server = bedrock::start().await.unwrap();
+    let env = endpoint_env(&server, pairs);
+    (server, env)
+}
+
+/// An OpenAI embedding list of `vectors` from `model`, `tokens` prompt tokens.
+fn embedding_list(model: &str, vectors: &[Value], tokens: u64) -> Value {
+    let data: Vec<Value> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .collect();
+    json!({"object": "list", "data": data, "model": model,
+           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }
 
 fn keyed(server: &MockServer) -> BedrockProvider {
@@ -285,17 +360,14 @@ fn encode_chat_at_matches_an_independently_computed_signature() {
 
 #[tokio::test]
 async fn chat_sends_an_exact_signed_request_and_decodes_the_response() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     let mut req = hello(CLAUDE);
     req.max_tokens = Some(64);
     req.temperature = Some(0.3);
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), format!("{CLAUDE_PATH}/converse"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_json_post(&sent, &format!("{CLAUDE_PATH}/converse"));
     assert_eq!(
         sent.header("host"),
         Some(server.url().trim_start_matches("http://"))
@@ -315,8 +387,7 @@ async fn chat_sends_an_exact_signed_request_and_decodes_the_response() {
 
 #[tokio::test]
 async fn inference_profiles_and_arns_are_one_encoded_segment() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     for (model, path) in [
         ("us.amazon.nova-pro-v1:0", "/model/us.amazon.nova-pro-v1%3A0/converse"),
         ("meta.llama3-1-70b-instruct-v1:0", "/model/meta.llama3-1-70b-instruct-v1%3A0/converse"),
@@ -330,29 +401,17 @@ async fn inference_profiles_and_arns_are_one_encoded_segment() {
         assert_eq!(resp.text(), Some(REPLY), "{model}");
         assert_eq!(server.last_request().unwrap().path, path);
     }
-    let err = provider
-        .chat(hello("invoke/anthropic.claude-v2"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(provider.chat(hello("invoke/anthropic.claude-v2")).await);
 }
 
 #[tokio::test]
 async fn session_tokens_are_sent_and_signed() {
     let server = bedrock::start().await.unwrap();
-    let p = params(
-        &server,
-        &[
-            ("aws_access_key_id", TEMP_ACCESS_KEY_ID),
-            ("aws_secret_access_key", TEMP_SECRET_ACCESS_KEY),
-            ("aws_session_token", SESSION_TOKEN),
-        ],
-    );
+    let mut p = access_key_params(&server, TEMP_ACCESS_KEY_ID, TEMP_SECRET_ACCESS_KEY);
+    p.extra
+        .insert("aws_session_token".into(), json!(SESSION_TOKEN));
     let provider = BedrockProvider::from_params("bedrock", &p, &MapEnv::default()).unwrap();
-    assert_eq!(
-        provider.chat(hello(CLAUDE)).await.unwrap().text(),
-        Some(REPLY)
-    );
+    assert_replies(&provider).await;
     let sent = server.last_request().unwrap();
     assert_eq!(sent.header("x-amz-security-token"), Some(SESSION_TOKEN));
     assert_sigv4_shape(
@@ -364,15 +423,11 @@ async fn session_tokens_are_sent_and_signed() {
     // Without the token, or with the wrong one, the temporary key is refused.
     let mut p2 = p.clone();
     p2.extra.remove("aws_session_token");
-    let err = BedrockProvider::from_params("bedrock", &p2, &MapEnv::default())
-        .unwrap()
-        .chat(hello(CLAUDE))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert_eq!(
-        err.message,
-        "The security token included in the request is invalid."
+    let err = hello_error(&p2, &MapEnv::default()).await;
+    assert_error(
+        &err,
+        ErrorKind::Authentication,
+        "The security token included in the request is invalid.",
     );
     assert_eq!(err.upstream_status, Some(403));
 }
@@ -380,24 +435,12 @@ async fn session_tokens_are_sent_and_signed() {
 #[tokio::test]
 async fn a_wrong_secret_is_an_authentication_error() {
     let server = bedrock::start().await.unwrap();
-    let p = params(
-        &server,
-        &[
-            ("aws_access_key_id", ACCESS_KEY_ID),
-            ("aws_secret_access_key", "not-the-secret"),
-        ],
-    );
-    let err = BedrockProvider::from_params("bedrock", &p, &MapEnv::default())
-        .unwrap()
-        .chat(hello(CLAUDE))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert!(
-        err.message
-            .starts_with("The request signature we calculated does not match"),
-        "{}",
-        err.message
+    let p = access_key_params(&server, ACCESS_KEY_ID, "not-the-secret");
+    let err = hello_error(&p, &MapEnv::default()).await;
+    assert_error_starts(
+        &err,
+        ErrorKind::Authentication,
+        "The request signature we calculated does not match",
     );
     assert_eq!(err.provider.as_deref(), Some("bedrock"));
     assert_eq!(err.model.as_deref(), Some(CLAUDE));
@@ -405,19 +448,14 @@ async fn a_wrong_secret_is_an_authentication_error() {
 
 #[tokio::test]
 async fn bedrock_api_keys_are_bearer_tokens_from_params_or_env() {
-    let server = bedrock::start().await.unwrap();
-    let env = MapEnv::new([
-        ("AWS_BEARER_TOKEN_BEDROCK", BEARER_KEY.to_string()),
-        ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
-        ("AWS_REGION", "eu-west-1".to_string()),
-    ]);
-    let provider =
-        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
+    let (server, env) = server_and_env(&[
+        ("AWS_BEARER_TOKEN_BEDROCK", BEARER_KEY),
+        ("AWS_REGION", "eu-west-1"),
+    ])
+    .await;
+    let provider = from_env(&env);
     assert_eq!(provider.region(), "eu-west-1");
-    assert_eq!(
-        provider.chat(hello(CLAUDE)).await.unwrap().text(),
-        Some(REPLY)
-    );
+    assert_replies(&provider).await;
     let sent = server.last_request().unwrap();
     assert_eq!(
         sent.header("authorization"),
@@ -431,34 +469,25 @@ async fn bedrock_api_keys_are_bearer_tokens_from_params_or_env() {
         api_base: Some(server.url()),
         ..Default::default()
     };
-    let err = BedrockProvider::from_params("bedrock", &p, &env)
-        .unwrap()
-        .chat(hello(CLAUDE))
-        .await
-        .unwrap_err();
+    let err = hello_error(&p, &env).await;
     assert_eq!(err.kind, ErrorKind::Authentication);
 }
 
 #[tokio::test]
 async fn credentials_from_env_and_from_a_shared_credentials_profile() {
-    let server = bedrock::start().await.unwrap();
-    let env = MapEnv::new([
-        ("AWS_ACCESS_KEY_ID", TEMP_ACCESS_KEY_ID.to_string()),
-        ("AWS_SECRET_ACCESS_KEY", TEMP_SECRET_ACCESS_KEY.to_string()),
-        ("AWS_SESSION_TOKEN", SESSION_TOKEN.to_string()),
-        ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
-    ]);
-    let provider =
-        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
-    assert_eq!(
-        provider.chat(hello(CLAUDE)).await.unwrap().text(),
-        Some(REPLY)
-    );
-    assert_sigv4_shape(
-        &server.last_request().unwrap(),
+    let (server, env) = server_and_env(&[
+        ("AWS_ACCESS_KEY_ID", TEMP_ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", TEMP_SECRET_ACCESS_KEY),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+    ])
+    .await;
+    assert_signed_reply(
+        &from_env(&env),
+        &server,
         TEMP_ACCESS_KEY_ID,
         "content-type;host;x-amz-date;x-amz-security-token",
-    );
+    )
+    .await;
 
     let dir = std::env::temp_dir().join(format!("llmux-bedrock-it-{}", std::process::id()));
     std::fs::create_dir_all(dir.join(".aws")).unwrap();
@@ -472,22 +501,17 @@ async fn credentials_from_env_and_from_a_shared_credentials_profile() {
         "[profile llmux]\nregion = us-east-1\n",
     )
     .unwrap();
-    let env = MapEnv::new([
-        ("HOME", dir.to_string_lossy().to_string()),
-        ("AWS_PROFILE", "llmux".to_string()),
-        ("AWS_BEDROCK_RUNTIME_ENDPOINT", server.url()),
-    ]);
-    let provider =
-        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
-    assert_eq!(
-        provider.chat(hello(CLAUDE)).await.unwrap().text(),
-        Some(REPLY)
+    let env = endpoint_env(
+        &server,
+        &[("HOME", &dir.to_string_lossy()), ("AWS_PROFILE", "llmux")],
     );
-    assert_sigv4_shape(
-        &server.last_request().unwrap(),
+    assert_signed_reply(
+        &from_env(&env),
+        &server,
         ACCESS_KEY_ID,
         "content-type;host;x-amz-date",
-    );
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
 
     let err = BedrockProvider::from_params(
@@ -506,8 +530,7 @@ async fn default_endpoint_is_regional() {
         ("AWS_BEARER_TOKEN_BEDROCK", "k"),
         ("AWS_DEFAULT_REGION", "ap-south-1"),
     ]);
-    let provider =
-        BedrockProvider::from_params("bedrock", &ProviderParams::default(), &env).unwrap();
+    let provider = from_env(&env);
     assert_eq!(
         provider.endpoint(),
         "https://bedrock-runtime.ap-south-1.amazonaws.com"
@@ -551,8 +574,7 @@ async fn chunks_of(provider: &BedrockProvider, model: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     let chunks = chunks_of(&provider, CLAUDE).await;
     let sent = server.last_request().unwrap();
     assert_eq!(sent.path, format!("{CLAUDE_PATH}/converse-stream"));
@@ -561,28 +583,19 @@ async fn stream_yields_exact_chunks_then_usage() {
     let created = chunks[0]["created"].as_u64().unwrap();
     let id = format!("chatcmpl-{REQUEST_ID}");
     let chunk = |delta: Value, finish: Value| expected_chunk(&id, created, CLAUDE, delta, finish);
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Bedrock!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(
-                &id,
-                created,
-                CLAUDE,
-                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
-            ),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Bedrock!"]);
+    expected.push(expected_usage_chunk(
+        &id,
+        created,
+        CLAUDE,
+        json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}),
+    ));
+    assert_eq!(chunks, expected);
 }
 
 #[tokio::test]
 async fn stream_with_tool_use_and_reasoning() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     server.enqueue(stream_answer(vec![
         event("messageStart", &json!({"role": "assistant"})),
         event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Need weather."}}})),
@@ -617,8 +630,7 @@ async fn stream_with_tool_use_and_reasoning() {
 /// then a BadGateway error (CRC mismatch), never a panic or a wrong chunk.
 #[tokio::test]
 async fn a_corrupted_frame_fails_the_stream_cleanly() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     let mut frames = bedrock::stream_events();
     let n = frames[1].len();
     frames[1][n - 6] ^= 0x01;
@@ -643,18 +655,19 @@ async fn a_corrupted_frame_fails_the_stream_cleanly() {
 /// Bedrock's own validation of the model id is a `BadRequest` with its message.
 #[tokio::test]
 async fn an_unknown_model_id_is_a_bad_request() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (_server, provider) = started(bedrock::start(), keyed).await;
     let err = provider.chat(hello("unknown.model-v1")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(err.message, "The provided model identifier is invalid.");
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "The provided model identifier is invalid.",
+    );
     assert_eq!(err.upstream_status, Some(400));
 }
 
 #[tokio::test]
 async fn embeddings_titan_one_call_per_text_and_cohere_in_one() {
-    let server = bedrock::start().await.unwrap();
-    let provider = keyed(&server);
+    let (server, provider) = started(bedrock::start(), keyed).await;
     let mut req = EmbeddingRequest::new(
         "amazon.titan-embed-text-v2:0",
         EmbeddingInput::Texts(vec!["hello world".into(), "a b c".into()]),
@@ -678,10 +691,11 @@ async fn embeddings_titan_one_call_per_text_and_cohere_in_one() {
     }
     assert_eq!(
         serde_json::to_value(&resp).unwrap(),
-        json!({"object": "list", "data": [
-            {"object": "embedding", "index": 0, "embedding": [0.125, -0.5, 11.0]},
-            {"object": "embedding", "index": 1, "embedding": [0.125, -0.5, 5.0]}
-        ], "model": "amazon.titan-embed-text-v2:0", "usage": {"prompt_tokens": 5, "total_tokens": 5}})
+        embedding_list(
+            "amazon.titan-embed-text-v2:0",
+            &[json!([0.125, -0.5, 11.0]), json!([0.125, -0.5, 5.0])],
+            5
+        )
     );
 
     let mut req = EmbeddingRequest::new(
@@ -698,19 +712,20 @@ async fn embeddings_titan_one_call_per_text_and_cohere_in_one() {
     );
     assert_eq!(
         serde_json::to_value(&resp).unwrap(),
-        json!({"object": "list", "data": [
-            {"object": "embedding", "index": 0, "embedding": [0.25, -0.75, 7.0]},
-            {"object": "embedding", "index": 1, "embedding": [0.25, -0.75, 5.0]}
-        ], "model": "cohere.embed-english-v3", "usage": {"prompt_tokens": 3, "total_tokens": 3}})
+        embedding_list(
+            "cohere.embed-english-v3",
+            &[json!([0.25, -0.75, 7.0]), json!([0.25, -0.75, 5.0])],
+            3
+        )
     );
-    let err = provider
-        .embeddings(EmbeddingRequest::new(
-            "amazon.titan-embed-image-v1",
-            EmbeddingInput::Text("x".into()),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .embeddings(EmbeddingRequest::new(
+                "amazon.titan-embed-image-v1",
+                EmbeddingInput::Text("x".into()),
+            ))
+            .await,
+    );
 }
 
 /// Bedrock (SigV4 with a long-term key) through the shared conformance suite.
@@ -719,6 +734,7 @@ struct BedrockHarness;
 impl Conformance for BedrockHarness {
     const PROVIDER: &'static str = "bedrock";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = CLAUDE;
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no messageStop)";
 
@@ -738,10 +754,6 @@ impl Conformance for BedrockHarness {
         llmux_router::resolve(&format!("bedrock/{CLAUDE}"), &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(CLAUDE)
     }
 
     /// Bedrock's exceptions, named in `x-amzn-ErrorType`: one status can

@@ -69,6 +69,12 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
+/// Once writes have settled, a plain "Hi" is not answered from the cache.
+async fn assert_plain_call_misses(svc: &Cached) {
+    settle().await;
+    assert!(!chat(svc, req(None, |_| {})).await.route.cache_hit);
+}
+
 #[tokio::test]
 async fn second_identical_call_is_a_hit() {
     let server = openai::start().await.unwrap();
@@ -134,8 +140,7 @@ async fn a_failed_stream_is_not_stored() {
         panic!()
     };
     assert!(collect_stream(s).await.is_err());
-    settle().await;
-    assert!(!chat(&svc, req(None, |_| {})).await.route.cache_hit);
+    assert_plain_call_misses(&svc).await;
 }
 
 #[tokio::test]
@@ -151,8 +156,7 @@ async fn errors_are_not_cached() {
         .oneshot(RouterRequest::new("g", Call::Chat(req(None, |_| {}))))
         .await
         .is_err());
-    settle().await;
-    assert!(!chat(&svc, req(None, |_| {})).await.route.cache_hit);
+    assert_plain_call_misses(&svc).await;
 }
 
 #[tokio::test]

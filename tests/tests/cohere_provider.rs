@@ -11,15 +11,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use llmux_cohere::CohereProvider;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, FunctionDefinition, Tool, ToolCall,
-    ToolChoice,
-};
+use llmux_core::types::chat::{AssistantMessage, ChatMessage, Tool, ToolCall, ToolChoice};
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
+    assert_error, assert_json_post, assert_recent, expected_chunk, expected_usage_chunk,
+    function_tool, hello, keyed_params_at, started, text_chunks, Conformance, ErrorCase,
     MidStreamError, PartialStream,
 };
 use llmux_tests::mock::cohere::{self, error_body, sse_parts, sse_response, REPLY, RESPONSE_ID};
@@ -48,8 +46,7 @@ fn hello_body(model: &str) -> Value {
 
 #[tokio::test]
 async fn chat_sends_exact_request_and_decodes_response() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-a-03-2025");
     req.temperature = Some(0.3);
     req.top_p = Some(0.75);
@@ -61,10 +58,8 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/v2/chat");
+    assert_json_post(&sent, "/v2/chat");
     assert_eq!(sent.header("authorization"), Some("Bearer test-key"));
-    assert_eq!(sent.header("content-type"), Some("application/json"));
     let mut body = hello_body("command-a-03-2025");
     for (k, v) in [
         ("stop_sequences", json!(["END"])),
@@ -120,8 +115,7 @@ async fn cohere_chat_with_full_url_base_and_co_api_key() {
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let chunks: Vec<Value> = provider
         .chat_stream(hello("command-r"))
         .await
@@ -140,39 +134,27 @@ async fn stream_yields_exact_chunks_then_usage() {
     let chunk = |delta: Value, finish: Value| {
         expected_chunk(RESPONSE_ID, created, "command-r", delta, finish)
     };
-    assert_eq!(
-        chunks,
-        vec![
-            chunk(json!({"role": "assistant"}), Value::Null),
-            chunk(json!({"content": "Hello"}), Value::Null),
-            chunk(json!({"content": " from the mock"}), Value::Null),
-            chunk(json!({"content": " Cohere!"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            expected_usage_chunk(
-                RESPONSE_ID,
-                created,
-                "command-r",
-                json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15})
-            ),
-        ]
-    );
+    let mut expected = text_chunks(chunk, &["Hello", " from the mock", " Cohere!"]);
+    expected.push(expected_usage_chunk(
+        RESPONSE_ID,
+        created,
+        "command-r",
+        json!({"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}),
+    ));
+    assert_eq!(chunks, expected);
 }
 
 fn weather_tool() -> Tool {
-    Tool::function(FunctionDefinition {
-        name: "get_weather".into(),
-        description: Some("Weather for a place".into()),
-        parameters: Some(
-            json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
-        ),
-        strict: None,
-    })
+    function_tool(
+        "get_weather",
+        "Weather for a place",
+        json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
+    )
 }
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -236,8 +218,7 @@ async fn tool_calls_round_trip() {
 
 #[tokio::test]
 async fn streamed_tool_calls_aggregate_to_the_whole_call() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let events = vec![
         json!({"id": "m-tool", "type": "message-start", "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}),
         json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": "Checking."}}}),
@@ -269,8 +250,7 @@ async fn streamed_tool_calls_aggregate_to_the_whole_call() {
 
 #[tokio::test]
 async fn structured_output_is_sent_as_json_object_with_schema() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-a-03-2025");
     req.response_format = Some(
         serde_json::from_value(json!({"type": "json_schema", "json_schema": {"name": "city",
@@ -286,8 +266,7 @@ async fn structured_output_is_sent_as_json_object_with_schema() {
 
 #[tokio::test]
 async fn embeddings_exact_body_result_and_base64() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = EmbeddingRequest::new(
         "embed-v4.0",
         EmbeddingInput::Texts(vec!["hello".into(), "goodbye".into()]),
@@ -329,8 +308,7 @@ async fn embeddings_exact_body_result_and_base64() {
 
 #[tokio::test]
 async fn rerank_exact_body_and_result() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let req: RerankRequest = serde_json::from_value(json!({
         "model": "rerank-v3.5",
         "query": "What is the capital of the United States?",
@@ -378,16 +356,12 @@ async fn a_bad_key_is_an_authentication_error() {
     )
     .unwrap();
     let err = bad.chat(hello("command-r")).await.unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::Authentication, "invalid api token")
-    );
+    assert_error(&err, ErrorKind::Authentication, "invalid api token");
 }
 
 #[tokio::test]
 async fn unsupported_request_fails_before_any_call() {
-    let server = cohere::start().await.unwrap();
-    let provider = cohere_at(&server);
+    let (server, provider) = started(cohere::start(), cohere_at).await;
     let mut req = hello("command-r");
     req.n = Some(3);
     let err = provider.chat(req).await.unwrap_err();
@@ -420,6 +394,7 @@ struct CohereHarness;
 impl Conformance for CohereHarness {
     const PROVIDER: &'static str = "cohere";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "command-r";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no message-end)";
 
@@ -428,17 +403,10 @@ impl Conformance for CohereHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("co-conformance-key".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "co-conformance-key");
         llmux_router::resolve("cohere/command-r", &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("command-r")
     }
 
     /// Embed errors classify like chat's.

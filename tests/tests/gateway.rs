@@ -11,6 +11,8 @@ use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts};
 use llmux_tests::mock::{MockResponse, MockServer, StreamPart};
 use serde_json::{json, Value};
 
+use llmux_tests::gateway::{config_yaml, openai_deployment};
+
 type Gateway = llmux_tests::gateway::TestGateway;
 
 async fn start(config_yaml: &str) -> Gateway {
@@ -18,36 +20,20 @@ async fn start(config_yaml: &str) -> Gateway {
 }
 
 fn config_for(upstream: &MockServer, extra: &str) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-    model_info:
-      id: dep-1
-  - model_name: embed
-    litellm_params:
-      model: openai/text-embedding-3-small
-      api_base: {base}
-      api_key: sk-upstream
-  - model_name: whisper
-    litellm_params:
-      model: openai/whisper-1
-      api_base: {base}
-      api_key: sk-upstream
-  - model_name: tts
-    litellm_params:
-      model: openai/gpt-4o-mini-tts
-      api_base: {base}
-      api_key: sk-upstream
-router_settings:
-  num_retries: 0
-{extra}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment(
+                "gpt-4o",
+                "gpt-4o",
+                &base,
+                "    model_info:\n      id: dep-1\n",
+            ),
+            openai_deployment("embed", "text-embedding-3-small", &base, ""),
+            openai_deployment("whisper", "whisper-1", &base, ""),
+            openai_deployment("tts", "gpt-4o-mini-tts", &base, ""),
+        ],
+        &format!("{extra}\n"),
     )
 }
 

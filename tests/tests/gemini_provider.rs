@@ -12,15 +12,15 @@ use std::time::Duration;
 use base64::Engine;
 use futures::StreamExt;
 use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, FinishReason, FunctionDefinition, Tool,
-    ToolChoice,
+    AssistantMessage, ChatMessage, FinishReason, FunctionDefinition, Tool, ToolChoice,
 };
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_gemini::GeminiProvider;
 use llmux_tests::conformance::{
-    assert_recent, expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase,
-    MidStreamError, PartialStream,
+    api_env, assert_error, assert_error_starts, assert_get, assert_recent, assert_sent_to,
+    assert_unsupported, expected_chunk, expected_usage_chunk, hello, keyed_params_at, started,
+    Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::gemini::{
     self, error_body, service_account_json, sse_parts, ACCESS_TOKEN, REPLY, RESPONSE_ID,
@@ -81,8 +81,7 @@ fn expected_completion(model: &str, created: u64) -> Value {
 
 #[tokio::test]
 async fn gemini_chat_sends_exact_request_and_decodes_response() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = hello("gemini-2.0-flash");
     req.temperature = Some(0.2);
     req.max_tokens = Some(50);
@@ -113,10 +112,7 @@ async fn gemini_chat_sends_exact_request_and_decodes_response() {
 #[tokio::test]
 async fn gemini_from_env_key_and_base() {
     let server = gemini::start().await.unwrap();
-    let env = MapEnv::new([
-        ("GEMINI_API_KEY", "env-key".to_string()),
-        ("GEMINI_API_BASE", format!("{}/v1beta", server.url())),
-    ]);
+    let env = api_env("GEMINI", "env-key", format!("{}/v1beta", server.url()));
     let provider = GeminiProvider::from_params("gemini", &ProviderParams::default(), &env).unwrap();
     assert_eq!(provider.name(), "gemini");
     assert_eq!(
@@ -134,8 +130,7 @@ async fn gemini_from_env_key_and_base() {
 
 #[tokio::test]
 async fn gemini_stream_yields_exact_chunks_then_usage() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let stream = provider
         .chat_stream(hello("gemini-2.0-flash"))
         .await
@@ -177,8 +172,7 @@ async fn gemini_stream_yields_exact_chunks_then_usage() {
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -265,8 +259,7 @@ async fn tool_calls_round_trip() {
 
 #[tokio::test]
 async fn thoughts_cached_tokens_and_reasoning_effort() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({
@@ -301,8 +294,7 @@ async fn thoughts_cached_tokens_and_reasoning_effort() {
 
 #[tokio::test]
 async fn structured_output_schema_is_converted_or_refused_without_a_call() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = hello("gemini-2.0-flash");
     req.response_format = Some(llmux_core::types::chat::ResponseFormat::JsonSchema {
         json_schema: llmux_core::types::chat::JsonSchemaFormat {
@@ -332,25 +324,23 @@ async fn structured_output_schema_is_converted_or_refused_without_a_call() {
         },
     });
     let err = provider.chat(req).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "response_format.json_schema.schema.properties.n.exclusiveMinimum: 'exclusiveMinimum' cannot be expressed in Gemini's response schema"
-    );
+    assert_error(&err, ErrorKind::BadRequest, "response_format.json_schema.schema.properties.n.exclusiveMinimum: 'exclusiveMinimum' cannot be expressed in Gemini's response schema");
     assert_eq!(err.provider.as_deref(), Some("gemini"));
     assert_eq!(server.requests().len(), before);
 }
 
 #[tokio::test]
 async fn gemini_embeddings_single_batch_and_base64() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let mut req = EmbeddingRequest::new("text-embedding-004", EmbeddingInput::Text("hello".into()));
     req.dimensions = Some(256);
     let resp = provider.embeddings(req).await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.path, "/v1beta/models/text-embedding-004:embedContent");
-    assert_eq!(sent.header("x-goog-api-key"), Some("test-key"));
+    assert_sent_to(
+        &sent,
+        "/v1beta/models/text-embedding-004:embedContent",
+        ("x-goog-api-key", "test-key"),
+    );
     assert_eq!(
         sent.json(),
         json!({"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 256})
@@ -398,14 +388,10 @@ async fn gemini_embeddings_single_batch_and_base64() {
 
 #[tokio::test]
 async fn gemini_lists_models() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let models = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(
-        (sent.method.as_str(), sent.path_and_query().as_str()),
-        ("GET", "/v1beta/models?pageSize=1000")
-    );
+    assert_get(&sent, "/v1beta/models?pageSize=1000");
     assert_eq!(
         serde_json::to_value(&models).unwrap(),
         json!({"object": "list", "data": [
@@ -417,8 +403,7 @@ async fn gemini_lists_models() {
 
 #[tokio::test]
 async fn quota_retry_delay_and_bad_key() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     server.enqueue(MockResponse::json(
         429,
         &json!({"error": {"code": 429, "message": "You exceeded your current quota.", "status": "RESOURCE_EXHAUSTED",
@@ -452,8 +437,7 @@ async fn quota_retry_delay_and_bad_key() {
 
 #[tokio::test]
 async fn blocked_prompt_is_a_content_policy_violation() {
-    let server = gemini::start().await.unwrap();
-    let provider = gemini_at(&server);
+    let (server, provider) = started(gemini::start(), gemini_at).await;
     let blocked = json!({
         "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
             {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": true}]},
@@ -462,10 +446,10 @@ async fn blocked_prompt_is_a_content_policy_violation() {
     });
     server.enqueue(MockResponse::json(200, &blocked));
     let err = provider.chat(hello("gemini-2.0-flash")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ContentPolicyViolation);
-    assert_eq!(
-        err.message,
-        "the prompt was blocked by gemini (blockReason SAFETY)"
+    assert_error(
+        &err,
+        ErrorKind::ContentPolicyViolation,
+        "the prompt was blocked by gemini (blockReason SAFETY)",
     );
     assert_eq!(err.model.as_deref(), Some("gemini-2.0-flash"));
 
@@ -503,6 +487,7 @@ const GEMINI_MODEL: &str = "gemini-2.0-flash";
 impl Conformance for GeminiHarness {
     const PROVIDER: &'static str = "gemini";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = GEMINI_MODEL;
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no finishReason)";
 
@@ -511,10 +496,7 @@ impl Conformance for GeminiHarness {
     }
 
     fn provider(base_url: &str, timeout: Option<Duration>) -> Arc<dyn Provider> {
-        let params = ProviderParams {
-            api_key: Some("AIza-conformance-key".into()),
-            ..params_at(base_url, timeout)
-        };
+        let params = keyed_params_at(base_url, timeout, "AIza-conformance-key");
         llmux_router::resolve(
             &format!("gemini/{GEMINI_MODEL}"),
             &params,
@@ -522,10 +504,6 @@ impl Conformance for GeminiHarness {
         )
         .unwrap()
         .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello(GEMINI_MODEL)
     }
 
     /// Google's statuses, each with its `google.rpc` status string.
@@ -838,8 +816,7 @@ async fn vertex_stream_and_predict_embeddings() {
     );
     // One token served all three calls.
     assert_eq!(tokens.requests().len(), 1);
-    let err = provider.list_models().await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(provider.list_models().await);
 }
 
 #[tokio::test]
@@ -860,12 +837,10 @@ async fn vertex_token_failure_is_an_authentication_error_and_nothing_is_sent() {
     );
     let provider = GeminiProvider::from_params("vertex_ai", &params, &MapEnv::default()).unwrap();
     let err = provider.chat(hello("gemini-2.0-flash")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert!(
-        err.message
-            .starts_with("cannot get a Google Cloud access token"),
-        "{}",
-        err.message
+    assert_error_starts(
+        &err,
+        ErrorKind::Authentication,
+        "cannot get a Google Cloud access token",
     );
     assert_eq!(err.provider.as_deref(), Some("vertex_ai"));
     assert_eq!(err.model.as_deref(), Some("gemini-2.0-flash"));

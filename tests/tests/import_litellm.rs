@@ -8,8 +8,12 @@
 use llmux_import::{import_litellm, import_litellm_at, ImportReport, TableCount};
 use llmux_proxy::auth::virtual_keys::hash_key;
 use llmux_store::{KeyRecord, Store};
+mod common;
+
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{
+    config_yaml, master_key_settings, openai_deployment, TestGateway, PRICED,
+};
 use llmux_tests::litellm;
 use llmux_tests::mock::{openai, MockServer};
 use llmux_tests::services::{self, Service};
@@ -56,6 +60,30 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
         kexpired = hash_key("sk-expired"),
         kspent = hash_key("sk-spent"),
     )
+}
+
+/// `source` imported (at `NOW`) into a fresh llmux store on `target`: the
+/// store and the report.
+async fn import_into(source: &TestDb, target: &TestDb) -> (Store, ImportReport) {
+    let store = Store::connect(&target.url).await.unwrap();
+    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    (store, report)
+}
+
+/// A LiteLLM database of `schema` and `seed` imported into a fresh SQLite
+/// store: both databases (kept for the test's length), the store, the
+/// report; `None` when PostgreSQL is not there and the test may skip.
+async fn import_into_sqlite(
+    schema: &str,
+    seed: &str,
+) -> Option<((TestDb, TestDb), Store, ImportReport)> {
+    if !services::available(&[Service::Postgres]).await {
+        return None;
+    }
+    let source = litellm_db(schema, seed).await;
+    let target = TestDb::sqlite();
+    let (store, report) = import_into(&source, &target).await;
+    Some(((source, target), store, report))
 }
 
 async fn litellm_db(schema: &str, seed: &str) -> TestDb {
@@ -216,73 +244,52 @@ async fn assert_imported_rows(store: &Store) {
             .then(a.key_name.cmp(&b.key_name))
     });
     let blocked = KeyRecord {
-        token_hash: hash_key("sk-team-models"),
-        key_name: "sk-...dels".into(),
         team_id: Some("team-1".into()),
         // `all-team-models` → the team's models.
         models: vec!["gpt-4o".into(), "gpt-4o-mini".into()],
         blocked: true,
-        created_at: 1_740_830_400,
-        updated_at: 1_740_830_400,
-        ..Default::default()
+        ..imported_key("sk-team-models", "sk-...dels", 1_740_830_400)
     };
     let expired = KeyRecord {
-        token_hash: hash_key("sk-expired"),
-        key_name: "sk-...ired".into(),
         expires_at: Some(1_577_836_800),
-        created_at: 1_546_300_800,
-        updated_at: 1_546_300_800,
-        ..Default::default()
+        ..imported_key("sk-expired", "sk-...ired", 1_546_300_800)
     };
+    // No times in LiteLLM: the time of the import.
     let spent = KeyRecord {
-        token_hash: hash_key("sk-spent"),
-        key_name: "sk-...pent".into(),
         key_alias: Some("spent".into()),
         max_budget_nano: Some(2_000_000_000),
         spend_nano: 2_000_000_000,
-        // No times in LiteLLM: the time of the import.
-        created_at: NOW,
-        updated_at: NOW,
-        ..Default::default()
+        ..imported_key("sk-spent", "sk-...pent", NOW)
     };
     assert_eq!(keys, vec![blocked, expired, expected_key_1234(), spent]);
 }
 
+/// An imported key `key` named `name`, created and last updated at `at`, with
+/// nothing else set.
+fn imported_key(key: &str, name: &str, at: i64) -> KeyRecord {
+    KeyRecord {
+        token_hash: hash_key(key),
+        key_name: name.into(),
+        created_at: at,
+        updated_at: at,
+        ..Default::default()
+    }
+}
+
 fn gateway_config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, PRICED),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, ""),
+        ],
+        &master_key_settings(MASTER),
     )
 }
 
 async fn chat(gw: &TestGateway, key: &str, model: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    let r = common::chat(gw, key, model).await;
+    (r.status, r.json().clone())
 }
 
 fn error_of(body: &Value) -> (&str, &str) {
@@ -337,30 +344,22 @@ async fn litellm_keys_keep_working_after_the_import() {
     assert_eq!(sent.header("authorization"), Some("Bearer sk-upstream"));
     assert_eq!(sent.json()["model"], "gpt-4o");
 
-    // Its model list came along: gpt-4o-mini is not on it.
-    let (status, body) = chat(&gw, "sk-1234", "gpt-4o-mini").await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(
-        error_of(&body),
-        (
-            "this key is not allowed to access model=gpt-4o-mini. Allowed models: gpt-4o",
-            "key_model_access_denied"
-        )
-    );
-    // So did blocking, expiry and a spent budget.
-    let (status, body) = chat(&gw, "sk-team-models", "gpt-4o").await;
-    assert_eq!((status, error_of(&body).1), (401, "key_blocked"), "{body}");
-    let (status, body) = chat(&gw, "sk-expired", "gpt-4o").await;
-    assert_eq!((status, error_of(&body).1), (401, "key_expired"), "{body}");
-    let (status, body) = chat(&gw, "sk-spent", "gpt-4o").await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(
-        error_of(&body),
-        (
-            "Budget has been exceeded! Current cost: 2, Max budget: 2",
-            "budget_exceeded"
-        )
-    );
+    // Its model list came along (gpt-4o-mini is not on it), and so did
+    // blocking, expiry and a spent budget: (key, model, status, code, message).
+    #[rustfmt::skip]
+    let refusals = [
+        ("sk-1234", "gpt-4o-mini", 403, "key_model_access_denied", Some("this key is not allowed to access model=gpt-4o-mini. Allowed models: gpt-4o")),
+        ("sk-team-models", "gpt-4o", 401, "key_blocked", None),
+        ("sk-expired", "gpt-4o", 401, "key_expired", None),
+        ("sk-spent", "gpt-4o", 400, "budget_exceeded", Some("Budget has been exceeded! Current cost: 2, Max budget: 2")),
+    ];
+    for (key, model, status, code, message) in refusals {
+        let (s, body) = chat(&gw, key, model).await;
+        assert_eq!((s, error_of(&body).1), (status, code), "{key}: {body}");
+        if let Some(message) = message {
+            assert_eq!(error_of(&body).0, message, "{key}");
+        }
+    }
     // A key LiteLLM never had is still refused.
     let (status, _) = chat(&gw, "sk-5678", "gpt-4o").await;
     assert_eq!(status, 401);
@@ -368,15 +367,7 @@ async fn litellm_keys_keep_working_after_the_import() {
     // /key/info shows the LiteLLM settings, with the new call's cost added
     // to the spend LiteLLM had recorded.
     gw.gateway.flush().await;
-    let info: Value = reqwest::Client::new()
-        .get(format!("{}/key/info?key=sk-1234", gw.url))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = common::get_json(&gw, "/key/info?key=sk-1234", Some(MASTER)).await;
     let mut expected = expected_key_1234();
     expected.spend_nano += CALL_COST_NANO;
     assert_eq!(
@@ -416,8 +407,7 @@ async fn imports_into_postgres_too() {
     }
     let source = litellm_db(litellm::SCHEMA, &seed()).await;
     let target = TestDb::postgres().await.unwrap();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let (store, report) = import_into(&source, &target).await;
     assert_eq!(report, first_import_report());
     assert_imported_rows(&store).await;
     let before = all_tables(&store).await;
@@ -431,9 +421,6 @@ async fn imports_into_postgres_too() {
 /// them: columns added since are read as absent.
 #[tokio::test]
 async fn imports_a_database_from_litellm_s_baseline_schema() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_TeamTable" (team_id, members, models, spend) VALUES ('t-old', ARRAY['u-old'], ARRAY['gpt-4o'], 0.5);
@@ -444,10 +431,10 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
 "#,
         hash = hash_key("sk-1234")
     );
-    let source = litellm_db(litellm::BASELINE_SCHEMA, &seed).await;
-    let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let Some((_dbs, store, report)) = import_into_sqlite(litellm::BASELINE_SCHEMA, &seed).await
+    else {
+        return;
+    };
     assert_eq!(
         report,
         ImportReport {
@@ -502,9 +489,6 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
 
 #[tokio::test]
 async fn warnings_name_what_did_not_carry_over_cleanly() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let seed = format!(
         r#"
 INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models, budget_duration, max_budget) VALUES
@@ -513,10 +497,9 @@ INSERT INTO "LiteLLM_VerificationToken" (token, key_name, models) VALUES ('{hash
 "#,
         hash = hash_key("sk-1234")
     );
-    let source = litellm_db(litellm::SCHEMA, &seed).await;
-    let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let Some((_dbs, store, report)) = import_into_sqlite(litellm::SCHEMA, &seed).await else {
+        return;
+    };
     assert_eq!(report.keys, counts(2, 2, 0));
     assert_eq!(
         report.warnings,
@@ -631,8 +614,7 @@ async fn absent_tables_are_reported_and_skipped() {
     )
     .await;
     let target = TestDb::sqlite();
-    let store = Store::connect(&target.url).await.unwrap();
-    let report = import_litellm_at(&source.url, &store, NOW).await.unwrap();
+    let (store, report) = import_into(&source, &target).await;
     let absent = TableCount {
         missing: true,
         ..Default::default()

@@ -4,112 +4,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_tests::services::{self, Service};
+mod common;
+
 use std::time::Duration;
 
+use common::{assert_untouched, chat, get, post, send, Reply};
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{config_yaml, master_key_settings, openai_deployment, TestGateway};
 use llmux_tests::mock::{openai, MockResponse, MockServer};
+use llmux_tests::services::{self, Service};
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-1234";
 
 fn config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, ""),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, ""),
+        ],
+        &master_key_settings(MASTER),
     )
 }
 
-struct Reply {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-async fn send(
-    gw: &TestGateway,
-    method: reqwest::Method,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> Reply {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", gw.url));
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        body,
-        headers,
-    }
-}
-
-async fn post(gw: &TestGateway, path: &str, key: Option<&str>, body: Value) -> Reply {
-    send(gw, reqwest::Method::POST, path, key, Some(body)).await
-}
-
-async fn get(gw: &TestGateway, path: &str, key: Option<&str>) -> Reply {
-    send(gw, reqwest::Method::GET, path, key, None).await
-}
-
-async fn chat(gw: &TestGateway, key: &str, model: &str) -> Reply {
-    post(
-        gw,
-        "/v1/chat/completions",
-        Some(key),
-        json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}),
-    )
-    .await
+/// `POST path` with the master key.
+async fn admin_post(gw: &TestGateway, path: &str, body: Value) -> Reply {
+    post(gw, path, Some(MASTER), body).await
 }
 
 async fn generate(gw: &TestGateway, body: Value) -> String {
-    let r = post(gw, "/key/generate", Some(MASTER), body).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["key"].as_str().unwrap().to_string()
+    common::new_key(gw, MASTER, body).await.0
 }
 
 fn error(r: &Reply) -> (u16, &str, &str) {
-    (
-        r.status,
-        r.body["error"]["type"].as_str().unwrap_or_default(),
-        r.body["error"]["message"].as_str().unwrap_or_default(),
-    )
+    r.error()
 }
 
 /// Every key operation, in the order a platform team uses them.
 async fn lifecycle(gw: &TestGateway, db_url: &str) {
-    let created = post(
-        gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.5, "metadata": {"env": "test"}, "user_id": "u1", "team_id": "t1"}),
-    )
-    .await;
+    let created = admin_post(gw, "/key/generate", json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.5, "metadata": {"env": "test"}, "user_id": "u1", "team_id": "t1"})).await;
     assert_eq!(created.status, 200, "{}", created.body);
     let key = created.body["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("sk-") && key.len() == 35, "{key}");
@@ -173,10 +107,9 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     assert_eq!(by_hash.body, info.body);
 
     // An update takes effect on the next call (the key cache is invalidated).
-    let updated = post(
+    let updated = admin_post(
         gw,
         "/key/update",
-        Some(MASTER),
         json!({"key": key, "models": ["gpt-4o", "gpt-4o-mini"]}),
     )
     .await;
@@ -228,13 +161,7 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
     assert_eq!(chat(gw, &new_key, "gpt-4o").await.status, 200);
 
     // Delete.
-    let deleted = post(
-        gw,
-        "/key/delete",
-        Some(MASTER),
-        json!({"keys": [new_key, other]}),
-    )
-    .await;
+    let deleted = admin_post(gw, "/key/delete", json!({"keys": [new_key, other]})).await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.body, json!({"deleted_keys": [new_key, other]}));
     assert_eq!(
@@ -253,43 +180,28 @@ async fn lifecycle(gw: &TestGateway, db_url: &str) {
 }
 
 async fn sqlx_any_pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap()
+    llmux_tests::db::any_pool(url).await.unwrap()
 }
 
 #[tokio::test]
 async fn key_lifecycle_on_sqlite() {
-    let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
-        .await
-        .unwrap();
+    let (_upstream, gw) = common::started(config).await;
+    let url = gw.database_url.clone();
     lifecycle(&gw, &url).await;
 }
 
 #[tokio::test]
 async fn key_lifecycle_on_postgres() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
-        .await
-        .unwrap();
-    lifecycle(&gw, &url).await;
+    let gw = TestGateway::start_on_postgres(&config(&upstream)).await;
+    if let Some(gw) = gw.unwrap() {
+        lifecycle(&gw, &gw.database_url).await;
+    }
 }
 
 #[tokio::test]
 async fn only_the_master_key_manages_keys() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({})).await;
 
     let none = post(&gw, "/key/generate", None, json!({})).await;
@@ -321,8 +233,7 @@ async fn only_the_master_key_manages_keys() {
 /// before it reads a body or a query, and lets the master key through.
 #[tokio::test]
 async fn every_admin_route_refuses_anything_but_the_master_key() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({})).await;
     assert_eq!(llmux_proxy::admin::ADMIN_ROUTES.len(), 30);
     for (method, path) in llmux_proxy::admin::ADMIN_ROUTES {
@@ -357,8 +268,7 @@ async fn every_admin_route_refuses_anything_but_the_master_key() {
 /// database's own error text, and a bad query string answered plain text.
 #[tokio::test]
 async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     for path in [
         "/key/list?page=9223372036854775807",
         "/user/list?page=9223372036854775807&page_size=100",
@@ -376,13 +286,7 @@ async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
             "admin requests may not contain NUL characters (\\u0000 or %00)"
         )
     );
-    let r = post(
-        &gw,
-        "/user/new",
-        Some(MASTER),
-        json!({"user_id": "a\u{0}b"}),
-    )
-    .await;
+    let r = admin_post(&gw, "/user/new", json!({"user_id": "a\u{0}b"})).await;
     assert_eq!(r.status, 400, "{}", r.body);
     let r = get(&gw, "/key/list?page=lots", Some(MASTER)).await;
     assert_eq!(r.status, 400);
@@ -395,8 +299,7 @@ async fn huge_pages_nul_bytes_and_bad_queries_are_clear_400s() {
 
 #[tokio::test]
 async fn bad_management_input_is_a_400_naming_the_field() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     let cases = [
         (
             json!({"max_budget": -1}),
@@ -423,47 +326,23 @@ async fn bad_management_input_is_a_400_naming_the_field() {
         let r = post(&gw, "/key/generate", Some(MASTER), body.clone()).await;
         assert_eq!(error(&r), (400, "invalid_request_error", message), "{body}");
     }
-    let unknown = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"modles": ["gpt-4o"]}),
-    )
-    .await;
+    let unknown = admin_post(&gw, "/key/generate", json!({"modles": ["gpt-4o"]})).await;
     assert_eq!(unknown.status, 400);
     assert!(
         error(&unknown).2.contains("unknown field `modles`"),
         "{}",
         unknown.body
     );
-    let wrong_type = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"models": "gpt-4o"}),
-    )
-    .await;
+    let wrong_type = admin_post(&gw, "/key/generate", json!({"models": "gpt-4o"})).await;
     assert_eq!(wrong_type.status, 400, "{}", wrong_type.body);
 
     // A custom key, then the same key again.
-    let custom = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key": "sk-my-custom-key"}),
-    )
-    .await;
+    let custom = admin_post(&gw, "/key/generate", json!({"key": "sk-my-custom-key"})).await;
     assert_eq!(
         (custom.status, custom.body["key"].clone()),
         (200, json!("sk-my-custom-key"))
     );
-    let again = post(
-        &gw,
-        "/key/generate",
-        Some(MASTER),
-        json!({"key": "sk-my-custom-key"}),
-    )
-    .await;
+    let again = admin_post(&gw, "/key/generate", json!({"key": "sk-my-custom-key"})).await;
     assert_eq!(
         error(&again),
         (400, "invalid_request_error", "that key already exists")
@@ -487,13 +366,7 @@ async fn bad_management_input_is_a_400_naming_the_field() {
             "keys must list at least one key"
         )
     );
-    let missing = post(
-        &gw,
-        "/key/delete",
-        Some(MASTER),
-        json!({"keys": ["sk-missing-key"]}),
-    )
-    .await;
+    let missing = admin_post(&gw, "/key/delete", json!({"keys": ["sk-missing-key"]})).await;
     assert_eq!(
         error(&missing),
         (404, "invalid_request_error", "key not found: sk-...-key")
@@ -504,8 +377,7 @@ async fn bad_management_input_is_a_400_naming_the_field() {
 
 #[tokio::test]
 async fn exhausted_budget_is_a_400_like_litellm() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"max_budget": 0})).await;
     let r = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(
@@ -517,16 +389,12 @@ async fn exhausted_budget_is_a_400_like_litellm() {
         )
     );
     assert_eq!(r.body["error"]["code"], json!("budget_exceeded"));
-    assert!(
-        upstream.requests().is_empty(),
-        "nothing may reach the upstream"
-    );
+    assert_untouched(&upstream, "nothing may reach the upstream");
 }
 
 #[tokio::test]
 async fn rpm_limit_answers_429_with_retry_after() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"rpm_limit": 2})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
@@ -556,8 +424,7 @@ async fn rpm_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn max_parallel_requests_limits_calls_in_flight() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({"max_parallel_requests": 1})).await;
     upstream.enqueue(
         MockResponse::json(200, &openai::chat_completion("gpt-4o"))
@@ -601,8 +468,7 @@ async fn max_parallel_requests_limits_calls_in_flight() {
 
 #[tokio::test]
 async fn expired_keys_are_refused() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     // A second passing on the wall clock mid-test made this flaky.
     gw.clock.freeze();
     let key = generate(&gw, json!({"duration": "1h"})).await;
@@ -632,12 +498,18 @@ fn align_to_minute(clocks: &[&llmux_store::clock::OffsetClock]) {
     }
 }
 
+/// A gateway whose clock is just past a minute boundary, and a key with
+/// `limits`.
+async fn key_at_a_minute_start(limits: Value) -> (MockServer, TestGateway, String) {
+    let (upstream, gw) = common::started(config).await;
+    align_to_minute(&[&gw.clock]);
+    let key = generate(&gw, limits).await;
+    (upstream, gw, key)
+}
+
 #[tokio::test]
 async fn rpm_window_reopens_the_next_minute() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    align_to_minute(&[&gw.clock]);
-    let key = generate(&gw, json!({"rpm_limit": 1})).await;
+    let (_upstream, gw, key) = key_at_a_minute_start(json!({"rpm_limit": 1})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     let limited = chat(&gw, &key, "gpt-4o").await;
     assert_eq!(limited.status, 429);
@@ -654,11 +526,8 @@ async fn rpm_window_reopens_the_next_minute() {
 
 #[tokio::test]
 async fn tpm_limit_counts_the_tokens_of_finished_calls() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    align_to_minute(&[&gw.clock]);
     // Each mock call uses 14 tokens: two fit under 20 (the second starts at 14).
-    let key = generate(&gw, json!({"tpm_limit": 20})).await;
+    let (_upstream, gw, key) = key_at_a_minute_start(json!({"tpm_limit": 20})).await;
     assert_eq!(chat(&gw, &key, "gpt-4o").await.status, 200);
     wait_for(|| async { chat_probe_tokens(&gw, &key).await }).await;
     let limited = chat(&gw, &key, "gpt-4o").await;
@@ -703,10 +572,9 @@ async fn budget_resets_after_budget_duration() {
     // One call may cost up to 28,000 nano (8 prompt tokens counted with
     // gpt-4o's tokenizer at 1,000 + 10 max tokens at 2,000) and costs 19,000:
     // one fits in 40,000, two do not.
-    let created = post(
+    let created = admin_post(
         &gw,
         "/key/generate",
-        Some(MASTER),
         json!({"max_budget": 0.00004, "budget_duration": "30d"}),
     )
     .await;
@@ -793,8 +661,7 @@ async fn without_a_master_key_management_is_unavailable() {
 /// per deployment for any key.
 #[tokio::test]
 async fn every_route_applies_every_key_check() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let routes = ["/v1/models", "/models/gpt-4o", "/model/info"];
 
     let blocked = generate(&gw, json!({})).await;
@@ -841,10 +708,7 @@ async fn every_route_applies_every_key_check() {
             "only the master key may call /health: it sends a call to every deployment"
         )
     );
-    assert!(
-        upstream.requests().is_empty(),
-        "no upstream call for a refused /health"
-    );
+    assert_untouched(&upstream, "no upstream call for a refused /health");
     let r = get(&gw, "/health", Some(MASTER)).await;
     assert_eq!(r.body["healthy_count"], 2, "{}", r.body);
     assert_eq!(upstream.requests().len(), 2);
@@ -854,8 +718,7 @@ async fn every_route_applies_every_key_check() {
 /// and `/model/info` showed every key where the upstreams live.
 #[tokio::test]
 async fn keys_see_only_their_models_and_no_api_base() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let ids = |r: &Reply, field: &str| -> Vec<String> {
         r.body["data"]
             .as_array()
@@ -897,12 +760,8 @@ async fn keys_see_only_their_models_and_no_api_base() {
 /// means every model). Now the key is refused until the row is repaired.
 #[tokio::test]
 async fn a_key_with_an_unreadable_models_column_is_refused() {
-    let upstream = openai::start().await.unwrap();
-    let db = TestDb::sqlite();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
-        .await
-        .unwrap();
+    let (upstream, gw) = common::started(config).await;
+    let url = gw.database_url.clone();
     let key = generate(&gw, json!({"models": ["gpt-4o-mini"]})).await;
     let pool = sqlx_any_pool(&url).await;
     sqlx::query("UPDATE llmux_keys SET models = '[\"gpt-4o-mini\"' WHERE token_hash = $1")
@@ -924,10 +783,7 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
         "{}",
         r.body
     );
-    assert!(
-        upstream.requests().is_empty(),
-        "nothing reaches the upstream"
-    );
+    assert_untouched(&upstream, "nothing reaches the upstream");
 }
 
 /// Hardening issue, finding 7: bodies were read (up to the size limit) and
@@ -937,8 +793,7 @@ async fn a_key_with_an_unreadable_models_column_is_refused() {
 #[tokio::test]
 async fn callers_are_refused_before_their_body_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (upstream, gw) = common::started(config).await;
     let addr = gw.url.trim_start_matches("http://").to_string();
     for (path, auth) in [
         ("/v1/chat/completions", ""),

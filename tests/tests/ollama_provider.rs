@@ -12,15 +12,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use llmux_core::stream::collect_stream;
-use llmux_core::types::chat::{
-    AssistantMessage, ChatCompletionRequest, ChatMessage, FunctionDefinition, Tool,
-};
+use llmux_core::types::chat::{AssistantMessage, ChatCompletionRequest, ChatMessage, Tool};
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_ollama::OllamaProvider;
 use llmux_tests::conformance::{
-    expected_chunk, expected_usage_chunk, hello, params_at, Conformance, ErrorCase, MidStreamError,
-    PartialStream,
+    assert_error, assert_json_post, expected_chunk, expected_usage_chunk, function_tool, hello,
+    params_at, started, Conformance, ErrorCase, MidStreamError, PartialStream,
 };
 use llmux_tests::mock::ollama::{self, error_body, ndjson_parts, ndjson_response, CREATED, REPLY};
 use llmux_tests::mock::{Behaviour, MockResponse, MockServer, StreamPart};
@@ -58,8 +56,7 @@ fn generated(id: &Value, prefix: &str) -> String {
 
 #[tokio::test]
 async fn chat_sends_exact_request_and_decodes_response() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let mut req = hello("llama3.2");
     req.temperature = Some(0.7);
     req.max_completion_tokens = Some(128);
@@ -70,9 +67,7 @@ async fn chat_sends_exact_request_and_decodes_response() {
     let resp = provider.chat(req).await.unwrap();
 
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.method, http::Method::POST);
-    assert_eq!(sent.path_and_query(), "/api/chat");
-    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_json_post(&sent, "/api/chat");
     assert_eq!(sent.header("authorization"), None);
     let mut body = hello_body("llama3.2", false);
     body["options"] = json!({"num_ctx": 4096, "temperature": 0.7, "num_predict": 128, "stop": ["###"], "seed": 1});
@@ -105,8 +100,7 @@ async fn base_from_environment() {
 
 #[tokio::test]
 async fn stream_yields_exact_chunks_then_usage() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let chunks: Vec<Value> = provider
         .chat_stream(hello("llama3.2"))
         .await
@@ -142,20 +136,16 @@ async fn stream_yields_exact_chunks_then_usage() {
 }
 
 fn weather_tool() -> Tool {
-    Tool::function(FunctionDefinition {
-        name: "get_current_weather".into(),
-        description: Some("Get the current weather for a location".into()),
-        parameters: Some(
-            json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
-        ),
-        strict: None,
-    })
+    function_tool(
+        "get_current_weather",
+        "Get the current weather for a location",
+        json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
+    )
 }
 
 #[tokio::test]
 async fn tool_calls_round_trip() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     server.enqueue(MockResponse::json(
         200,
         &json!({"model": "qwen3", "created_at": ollama::CREATED_AT,
@@ -207,8 +197,7 @@ async fn tool_calls_round_trip() {
 
 #[tokio::test]
 async fn streamed_tool_calls_and_thinking() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let at = ollama::CREATED_AT;
     server.enqueue(ndjson_response(&[
         json!({"model": "qwen3", "created_at": at, "message": {"role": "assistant", "content": "", "thinking": "Two cities."}, "done": false}),
@@ -246,8 +235,7 @@ async fn streamed_tool_calls_and_thinking() {
 
 #[tokio::test]
 async fn images_and_structured_output() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let mut req = ChatCompletionRequest::new(
         "llava",
         vec![serde_json::from_value(json!({"role": "user", "content": [
@@ -273,8 +261,7 @@ async fn images_and_structured_output() {
 
 #[tokio::test]
 async fn embeddings_exact_body_result_and_base64() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let mut req = EmbeddingRequest::new(
         "all-minilm",
         EmbeddingInput::Texts(vec![
@@ -317,8 +304,7 @@ async fn embeddings_exact_body_result_and_base64() {
 
 #[tokio::test]
 async fn lists_models_from_tags() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let list = provider.list_models().await.unwrap();
     let sent = server.last_request().unwrap();
     assert_eq!(
@@ -337,16 +323,15 @@ async fn lists_models_from_tags() {
 /// `chat_stream` too; an unknown route's plain-text 404 is `NotFound` as well.
 #[tokio::test]
 async fn missing_model_and_plain_text_404() {
-    let server = ollama::start().await.unwrap();
-    let provider = ollama_at(&server);
+    let (server, provider) = started(ollama::start(), ollama_at).await;
     let err = provider
         .chat(hello(ollama::MISSING_MODEL))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::NotFound);
-    assert_eq!(
-        err.message,
-        "model \"missing-model\" not found, try pulling it first"
+    assert_error(
+        &err,
+        ErrorKind::NotFound,
+        "model \"missing-model\" not found, try pulling it first",
     );
     let err = provider
         .chat_stream(hello(ollama::MISSING_MODEL))
@@ -357,12 +342,10 @@ async fn missing_model_and_plain_text_404() {
 
     server.enqueue(MockResponse::raw(404, "text/plain", "404 page not found"));
     let err = provider.list_models().await.unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (
-            ErrorKind::NotFound,
-            "upstream returned HTTP 404: 404 page not found"
-        )
+    assert_error(
+        &err,
+        ErrorKind::NotFound,
+        "upstream returned HTTP 404: 404 page not found",
     );
 }
 
@@ -393,6 +376,7 @@ struct OllamaHarness;
 impl Conformance for OllamaHarness {
     const PROVIDER: &'static str = "ollama_chat";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "llama3.2";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no \"done\": true)";
 
@@ -406,10 +390,6 @@ impl Conformance for OllamaHarness {
         llmux_router::resolve("ollama_chat/llama3.2", &params, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("llama3.2")
     }
 
     /// Embed errors classify like chat's.

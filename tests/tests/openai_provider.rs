@@ -12,15 +12,17 @@ use futures::StreamExt;
 use llmux_core::stream::collect_stream;
 use llmux_core::types::audio::{SpeechRequest, TranscriptionRequest, TranscriptionResponse};
 use llmux_core::types::chat::{
-    ChatCompletionRequest, ChatMessage, FinishReason, FunctionDefinition, StreamOptions, Tool,
-    ToolCall, ToolChoice,
+    ChatMessage, FinishReason, FunctionDefinition, StreamOptions, Tool, ToolCall, ToolChoice,
 };
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingVector};
 use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_openai::OpenAiProvider;
-use llmux_tests::conformance::{hello, Conformance, ErrorCase, MidStreamError, PartialStream};
+use llmux_tests::conformance::{
+    api_env, assert_error, assert_unsupported, hello, Conformance, ErrorCase, MidStreamError,
+    PartialStream,
+};
 use llmux_tests::mock::openai::{self, chunk, error_body, sse_parts, REPLY};
 use llmux_tests::mock::{Behaviour, MockResponse, StreamPart};
 use serde_json::{json, Value};
@@ -243,15 +245,15 @@ async fn azure_deployment_url_and_api_key_header() {
         server.last_request().unwrap().path_and_query(),
         "/openai/deployments/embed-deploy/embeddings?api-version=2024-10-21"
     );
-    let err = provider
-        .moderation(ModerationRequest {
-            input: json!("x"),
-            model: None,
-            extra: Default::default(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert_unsupported(
+        provider
+            .moderation(ModerationRequest {
+                input: json!("x"),
+                model: None,
+                extra: Default::default(),
+            })
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -281,10 +283,7 @@ async fn azure_from_env_with_ad_token_and_v1_api() {
 #[tokio::test]
 async fn presets_use_their_env_vars_and_paths() {
     let server = openai::start().await.unwrap();
-    let env = MapEnv::new([
-        ("GROQ_API_KEY", "gsk-1".to_string()),
-        ("GROQ_API_BASE", format!("{}/openai/v1", server.url())),
-    ]);
+    let env = api_env("GROQ", "gsk-1", format!("{}/openai/v1", server.url()));
     let groq = OpenAiProvider::from_params("groq", &ProviderParams::default(), &env).unwrap();
     assert_eq!(groq.name(), "groq");
     groq.chat(hello("llama-3.3-70b-versatile")).await.unwrap();
@@ -298,8 +297,11 @@ async fn presets_use_their_env_vars_and_paths() {
         .embeddings(EmbeddingRequest::new("x", EmbeddingInput::Text("x".into())))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
-    assert_eq!(err.message, "groq does not support the embeddings endpoint");
+    assert_error(
+        &err,
+        ErrorKind::Unsupported,
+        "groq does not support the embeddings endpoint",
+    );
     assert_eq!(server.requests().len(), before);
 
     // Self-hosted vLLM needs a base URL but no key.
@@ -368,10 +370,10 @@ async fn custom_openai_endpoint_needs_no_key() {
     assert_eq!(server.last_request().unwrap().path, "/chat/completions");
     let err = OpenAiProvider::from_params("openai", &ProviderParams::default(), &MapEnv::default())
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Authentication);
-    assert_eq!(
-        err.message,
-        "no API key for openai: set the OPENAI_API_KEY environment variable or pass api_key"
+    assert_error(
+        &err,
+        ErrorKind::Authentication,
+        "no API key for openai: set the OPENAI_API_KEY environment variable or pass api_key",
     );
 }
 
@@ -576,6 +578,7 @@ fn hel_chunk() -> Value {
 impl Conformance for OpenAiHarness {
     const PROVIDER: &'static str = "openai";
     const REPLY: &'static str = REPLY;
+    const CHAT_MODEL: &'static str = "gpt-4o";
     const TRUNCATED_MESSAGE: &'static str =
         "upstream stream ended before it was complete (no [DONE] and no finish_reason)";
 
@@ -589,10 +592,6 @@ impl Conformance for OpenAiHarness {
         llmux_router::resolve("openai/gpt-4o", &p, &MapEnv::default())
             .unwrap()
             .provider
-    }
-
-    fn chat_request() -> ChatCompletionRequest {
-        hello("gpt-4o")
     }
 
     /// OpenAI's documented errors; `error.code` is kept when given.

@@ -4,38 +4,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+mod common;
+
+use common::pick;
+
+use llmux_tests::gateway::{
+    config_yaml, master_key_settings, openai_deployment, TestGateway, PRICED,
+};
 use llmux_tests::mock::{openai, MockServer};
-use llmux_tests::services::{self, Service};
 use serde_json::{json, Value};
 
 const MASTER: &str = "sk-master-org";
 
 fn config(upstream: &MockServer) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-router_settings:
-  num_retries: 0
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    let base = upstream.url();
+    config_yaml(
+        &[
+            openai_deployment("gpt-4o", "gpt-4o", &base, PRICED),
+            openai_deployment("gpt-4o-mini", "gpt-4o-mini", &base, PRICED),
+        ],
+        &master_key_settings(MASTER),
     )
 }
 
@@ -46,19 +34,8 @@ async fn send(
     key: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", gw.url))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let r = common::send(gw, method, path, Some(key), body).await;
+    (r.status, r.body)
 }
 
 async fn post(gw: &TestGateway, path: &str, body: Value) -> (u16, Value) {
@@ -70,14 +47,16 @@ async fn get(gw: &TestGateway, path: &str) -> (u16, Value) {
 }
 
 async fn chat(gw: &TestGateway, key: &str, model: &str) -> (u16, Value) {
-    send(
-        gw,
-        reqwest::Method::POST,
-        "/v1/chat/completions",
-        key,
-        Some(json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10})),
-    )
-    .await
+    let body = common::hi_body(model, json!({"max_tokens": 10}));
+    let r = common::post(gw, "/v1/chat/completions", Some(key), body).await;
+    (r.status, r.body)
+}
+
+/// `post` that must answer 200: the body.
+async fn post_ok(gw: &TestGateway, path: &str, body: Value) -> Value {
+    let (s, v) = post(gw, path, body).await;
+    assert_eq!(s, 200, "{path}: {v}");
+    v
 }
 
 fn message(v: &Value) -> &str {
@@ -86,45 +65,33 @@ fn message(v: &Value) -> &str {
 
 async fn users_teams_and_reports(gw: &TestGateway) {
     // A team, a user in it, and a key for each.
-    let (s, team) = post(
+    let team = post_ok(
         gw,
         "/team/new",
         json!({"team_id": "t-ml", "team_alias": "ML", "models": ["gpt-4o"], "max_budget": 1.0}),
     )
     .await;
-    assert_eq!(s, 200, "{team}");
     assert_eq!(
-        (
-            team["team_id"].clone(),
-            team["team_alias"].clone(),
-            team["models"].clone(),
-            team["max_budget"].clone(),
-            team["blocked"].clone()
+        pick(
+            &team,
+            &["team_id", "team_alias", "models", "max_budget", "blocked"]
         ),
-        (
-            json!("t-ml"),
-            json!("ML"),
-            json!(["gpt-4o"]),
-            json!(1.0),
-            json!(false)
-        )
+        json!({"team_id": "t-ml", "team_alias": "ML", "models": ["gpt-4o"], "max_budget": 1.0, "blocked": false})
     );
-    let (s, user) = post(
+    let user = post_ok(
         gw,
         "/user/new",
         json!({"user_id": "u-ana", "user_email": "ana@example.com", "max_budget": 0.5}),
     )
     .await;
-    assert_eq!(s, 200, "{user}");
     let user_key = user["key"].as_str().unwrap().to_string();
     assert!(user_key.starts_with("sk-"));
-    let (s, team_key) = post(
+    let team_key = post_ok(
         gw,
         "/key/generate",
         json!({"team_id": "t-ml", "user_id": "u-ana"}),
     )
     .await;
-    assert_eq!(s, 200);
     let team_key = team_key["key"].as_str().unwrap().to_string();
 
     let (s, added) = post(
@@ -247,13 +214,12 @@ async fn users_teams_and_reports(gw: &TestGateway) {
     let (s, upd) = post(gw, "/team/update", json!({"team_id": "t-ml", "models": []})).await;
     assert_eq!((s, upd["models"].clone()), (200, json!([])));
     assert_eq!(chat(gw, &team_key, "gpt-4o-mini").await.0, 200);
-    let (s, _) = post(
+    post_ok(
         gw,
         "/team/member_delete",
         json!({"team_id": "t-ml", "user_id": "u-ana"}),
     )
     .await;
-    assert_eq!(s, 200);
     let (s, gone) = post(
         gw,
         "/team/member_delete",
@@ -282,29 +248,22 @@ async fn users_teams_and_reports(gw: &TestGateway) {
 
 #[tokio::test]
 async fn users_teams_and_reports_on_sqlite() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     users_teams_and_reports(&gw).await;
 }
 
 #[tokio::test]
 async fn users_teams_and_reports_on_postgres() {
-    if !services::available(&[Service::Postgres]).await {
-        return;
-    }
     let upstream = openai::start().await.unwrap();
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url.clone();
-    let gw = TestGateway::start_with(&config(&upstream), Some(db), &url)
-        .await
-        .unwrap();
-    users_teams_and_reports(&gw).await;
+    let gw = TestGateway::start_on_postgres(&config(&upstream)).await;
+    if let Some(gw) = gw.unwrap() {
+        users_teams_and_reports(&gw).await;
+    }
 }
 
 #[tokio::test]
 async fn user_and_team_budgets_bound_their_keys() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
     // Each call may cost up to 28,000 nano and costs 19,000: a 40,000
     // budget takes one call, whatever the key's own budget.
     assert_eq!(
@@ -351,64 +310,23 @@ async fn user_and_team_budgets_bound_their_keys() {
 
 #[tokio::test]
 async fn bad_user_and_team_input_is_a_clear_4xx() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
+    let (_upstream, gw) = common::started(config).await;
+    #[rustfmt::skip] // one case a line
     let cases = [
-        (
-            "/user/new",
-            json!({"max_budget": -2}),
-            400,
-            "max_budget must be a non-negative number, got -2",
-        ),
-        (
-            "/user/new",
-            json!({"team_alias": "x"}),
-            400,
-            "team_alias is not a field of a user",
-        ),
-        (
-            "/team/new",
-            json!({"user_email": "a@b"}),
-            400,
-            "user_email is not a field of a team",
-        ),
-        (
-            "/team/new",
-            json!({"team_id": ""}),
-            400,
-            "team_id must not be empty",
-        ),
-        (
-            "/team/update",
-            json!({"models": []}),
-            400,
-            "team_id is required",
-        ),
-        (
-            "/team/update",
-            json!({"team_id": "nope"}),
-            404,
-            "team not found: nope",
-        ),
-        (
-            "/team/delete",
-            json!({"team_ids": []}),
-            400,
-            "team_ids must list at least one id",
-        ),
-        (
-            "/team/member_add",
-            json!({"team_id": "nope", "member": {"user_id": "u"}}),
-            404,
-            "team not found: nope",
-        ),
+        ("/user/new", json!({"max_budget": -2}), 400, "max_budget must be a non-negative number, got -2"),
+        ("/user/new", json!({"team_alias": "x"}), 400, "team_alias is not a field of a user"),
+        ("/team/new", json!({"user_email": "a@b"}), 400, "user_email is not a field of a team"),
+        ("/team/new", json!({"team_id": ""}), 400, "team_id must not be empty"),
+        ("/team/update", json!({"models": []}), 400, "team_id is required"),
+        ("/team/update", json!({"team_id": "nope"}), 404, "team not found: nope"),
+        ("/team/delete", json!({"team_ids": []}), 400, "team_ids must list at least one id"),
+        ("/team/member_add", json!({"team_id": "nope", "member": {"user_id": "u"}}), 404, "team not found: nope"),
     ];
     for (path, body, status, text) in cases {
         let (s, v) = post(&gw, path, body.clone()).await;
         assert_eq!((s, message(&v)), (status, text), "{path} {body}");
     }
-    let (s, _) = post(&gw, "/team/new", json!({"team_id": "dup"})).await;
-    assert_eq!(s, 200);
+    post_ok(&gw, "/team/new", json!({"team_id": "dup"})).await;
     let (s, v) = post(&gw, "/team/new", json!({"team_id": "dup"})).await;
     assert_eq!((s, message(&v)), (400, "team already exists: dup"));
     let (s, v) = post(&gw, "/user/new", json!({"max_budget": "lots"})).await;
@@ -428,43 +346,36 @@ async fn bad_user_and_team_input_is_a_clear_4xx() {
 
 #[tokio::test]
 async fn named_budgets_give_keys_their_limits() {
-    let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config(&upstream)).await.unwrap();
-    let (s, b) = post(
-        &gw,
-        "/budget/new",
-        json!({"budget_id": "tier-1", "max_budget": 5, "budget_duration": "30d", "rpm_limit": 1, "max_parallel_requests": 4}),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
+    let (_upstream, gw) = common::started(config).await;
+    let b = post_ok(&gw, "/budget/new", json!({"budget_id": "tier-1", "max_budget": 5, "budget_duration": "30d", "rpm_limit": 1, "max_parallel_requests": 4})).await;
     assert_eq!(
-        (
-            b["budget_id"].clone(),
-            b["max_budget"].clone(),
-            b["rpm_limit"].clone(),
-            b["budget_duration"].clone()
+        pick(
+            &b,
+            &["budget_id", "max_budget", "rpm_limit", "budget_duration"]
         ),
-        (json!("tier-1"), json!(5.0), json!(1), json!("30d"))
+        json!({"budget_id": "tier-1", "max_budget": 5.0, "rpm_limit": 1, "budget_duration": "30d"})
     );
     let (s, again) = post(&gw, "/budget/new", json!({"budget_id": "tier-1"})).await;
     assert_eq!((s, message(&again)), (400, "budget already exists: tier-1"));
 
     // A key from the budget takes its limits; its own fields win.
-    let (s, k) = post(
+    let k = post_ok(
         &gw,
         "/key/generate",
         json!({"budget_id": "tier-1", "max_parallel_requests": 2}),
     )
     .await;
-    assert_eq!(s, 200, "{k}");
     assert_eq!(
-        (
-            k["max_budget"].clone(),
-            k["rpm_limit"].clone(),
-            k["max_parallel_requests"].clone(),
-            k["budget_duration"].clone()
+        pick(
+            &k,
+            &[
+                "max_budget",
+                "rpm_limit",
+                "max_parallel_requests",
+                "budget_duration"
+            ]
         ),
-        (json!(5.0), json!(1), json!(2), json!("30d"))
+        json!({"max_budget": 5.0, "rpm_limit": 1, "max_parallel_requests": 2, "budget_duration": "30d"})
     );
     let key = k["key"].as_str().unwrap().to_string();
     assert_eq!(chat(&gw, &key, "gpt-4o").await.0, 200);

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use llmux_tests::conformance::{api_env, assert_error, assert_sent_to};
+
 use llmux_core::types::rerank::RerankRequest;
 use llmux_core::{ErrorKind, MapEnv, Provider, ProviderParams};
 use llmux_openai::OpenAiProvider;
@@ -35,15 +37,11 @@ async fn jina_rerank_sends_cohere_shape_and_keeps_the_answer() {
                      "relevance_score": 0.8783142566680908}]
     });
     server.enqueue(MockResponse::json(200, &answer));
-    let env = MapEnv::new([
-        ("JINA_AI_API_KEY", "jina-key".to_string()),
-        ("JINA_AI_API_BASE", format!("{}/v1", server.url())),
-    ]);
+    let env = api_env("JINA_AI", "jina-key", format!("{}/v1", server.url()));
     let jina = OpenAiProvider::from_params("jina_ai", &ProviderParams::default(), &env).unwrap();
     let resp = jina.rerank(request()).await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.path, "/v1/rerank");
-    assert_eq!(sent.header("authorization"), Some("Bearer jina-key"));
+    assert_sent_to(&sent, "/v1/rerank", ("authorization", "Bearer jina-key"));
     assert_eq!(sent.json(), serde_json::to_value(request()).unwrap());
     assert_eq!(serde_json::to_value(&resp).unwrap(), answer);
 
@@ -53,10 +51,7 @@ async fn jina_rerank_sends_cohere_shape_and_keeps_the_answer() {
         &json!({"detail": "Invalid API key"}),
     ));
     let err = jina.rerank(request()).await.unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::Authentication, "Invalid API key")
-    );
+    assert_error(&err, ErrorKind::Authentication, "Invalid API key");
 
     // Jina has no chat endpoint in the table.
     let err = jina
@@ -84,28 +79,26 @@ async fn vendors_without_a_rerank_row_are_unsupported() {
 }
 
 fn voyage(server: &llmux_tests::mock::MockServer) -> OpenAiProvider {
-    let env = MapEnv::new([
-        ("VOYAGE_API_KEY", "pa-voyage".to_string()),
-        ("VOYAGE_API_BASE", format!("{}/v1", server.url())),
-    ]);
+    let env = api_env("VOYAGE", "pa-voyage", format!("{}/v1", server.url()));
     OpenAiProvider::from_params("voyage", &ProviderParams::default(), &env).unwrap()
+}
+
+/// Voyage's rerank answer (docs.voyageai.com/reference/reranker-api).
+fn voyage_rerank_answer() -> serde_json::Value {
+    json!({
+        "object": "list",
+        "data": [{"relevance_score": 0.4375, "index": 0,
+                  "document": "Organic skincare for sensitive skin with aloe vera and chamomile."}],
+        "model": "rerank-2",
+        "usage": {"total_tokens": 26}
+    })
 }
 
 #[tokio::test]
 async fn voyage_rerank_speaks_voyages_dialect() {
     let server = openai::start().await.unwrap();
     let voyage = voyage(&server);
-    // Voyage's answer (docs.voyageai.com/reference/reranker-api).
-    server.enqueue(MockResponse::json(
-        200,
-        &json!({
-            "object": "list",
-            "data": [{"relevance_score": 0.4375, "index": 0,
-                      "document": "Organic skincare for sensitive skin with aloe vera and chamomile."}],
-            "model": "rerank-2",
-            "usage": {"total_tokens": 26}
-        }),
-    ));
+    server.enqueue(MockResponse::json(200, &voyage_rerank_answer()));
     let mut req = request();
     req.model = "rerank-2".into();
     // An object document is sent as its text; Voyage's own fields pass through.
@@ -116,8 +109,7 @@ async fn voyage_rerank_speaks_voyages_dialect() {
     req.extra.insert("truncation".into(), json!(false));
     let resp = voyage.rerank(req).await.unwrap();
     let sent = server.last_request().unwrap();
-    assert_eq!(sent.path, "/v1/rerank");
-    assert_eq!(sent.header("authorization"), Some("Bearer pa-voyage"));
+    assert_sent_to(&sent, "/v1/rerank", ("authorization", "Bearer pa-voyage"));
     assert_eq!(
         sent.json(),
         json!({
@@ -148,10 +140,7 @@ async fn voyage_rerank_speaks_voyages_dialect() {
         &json!({"detail": "The query is too long."}),
     ));
     let err = voyage.rerank(request()).await.unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (ErrorKind::BadRequest, "The query is too long.")
-    );
+    assert_error(&err, ErrorKind::BadRequest, "The query is too long.");
     server.enqueue(MockResponse::json(200, &json!({"object": "list"})));
     let err = voyage.rerank(request()).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadGateway, "{err:?}");

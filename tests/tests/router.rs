@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+use llmux_tests::conformance::{assert_error, assert_error_starts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,10 +80,10 @@ async fn unknown_group_lists_the_available_ones() {
     let s = servers(1).await;
     let r = router(json!([dep("gpt", "d1", &s[0], json!({}))]), json!({}));
     let err = r.chat(hi("claude")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        err.message,
-        "Invalid model name passed in model=claude. Available model groups: gpt"
+    assert_error(
+        &err,
+        ErrorKind::BadRequest,
+        "Invalid model name passed in model=claude. Available model groups: gpt",
     );
     assert!(s[0].requests().is_empty());
 }
@@ -535,12 +536,10 @@ async fn all_deployments_cooling_down_is_a_429_with_retry_after() {
     assert!(r.chat(hi("g")).await.is_err());
     assert!(r.chat(hi("g")).await.is_err());
     let err = r.chat(hi("g")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::RateLimit);
-    assert!(
-        err.message
-            .starts_with("no deployments available for model group 'g': all 2 are cooling down"),
-        "{}",
-        err.message
+    assert_error_starts(
+        &err,
+        ErrorKind::RateLimit,
+        "no deployments available for model group 'g': all 2 are cooling down",
     );
     assert!(err.retry_after.unwrap() > Duration::from_secs(29));
 }
@@ -562,10 +561,10 @@ async fn rpm_limits_spread_then_refuse() {
         "the second call goes to the deployment with rpm left"
     );
     let err = r.chat(hi("g")).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::RateLimit);
-    assert_eq!(
-        err.message,
-        "every deployment of model group 'g' is at its rpm/tpm limit"
+    assert_error(
+        &err,
+        ErrorKind::RateLimit,
+        "every deployment of model group 'g' is at its rpm/tpm limit",
     );
     assert_eq!(s[0].requests().len() + s[1].requests().len(), 2);
 }
@@ -689,10 +688,10 @@ async fn a_stream_that_stalls_mid_way_ends_with_a_timeout() {
         Some("Par")
     );
     let err = items[1].as_ref().unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout);
-    assert_eq!(
-        err.message,
-        "upstream sent nothing for 0.3 s in the middle of the stream"
+    assert_error(
+        err,
+        ErrorKind::Timeout,
+        "upstream sent nothing for 0.3 s in the middle of the stream",
     );
 }
 

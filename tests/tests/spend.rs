@@ -4,13 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod common;
+
 use llmux_tests::services::{self, Service};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
 use llmux_tests::db::TestDb;
-use llmux_tests::gateway::TestGateway;
+use llmux_tests::gateway::{
+    config_yaml, master_key_settings, openai_deployment, TestGateway, PRICED,
+};
 use llmux_tests::mock::{openai, MockResponse, MockServer};
 use serde_json::{json, Value};
 
@@ -20,23 +24,14 @@ const MASTER: &str = "sk-master-spend";
 const CALL_COST_NANO: i64 = 19_000;
 
 fn config(upstream: &MockServer, extra: &str) -> String {
-    format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-router_settings:
-  num_retries: 0
-{extra}
-general_settings:
-  master_key: {MASTER}
-"#,
-        base = upstream.url()
+    config_yaml(
+        &[openai_deployment(
+            "gpt-4o",
+            "gpt-4o",
+            &upstream.url(),
+            PRICED,
+        )],
+        &format!("{extra}\n{}", master_key_settings(MASTER)),
     )
 }
 
@@ -50,38 +45,39 @@ async fn call(
     key: &str,
     stream: bool,
 ) -> (u16, Value, Option<String>) {
-    let resp = client
-        .post(format!("{gw_url}/v1/chat/completions"))
+    let r = common::send_to(
+        client,
+        gw_url,
+        reqwest::Method::POST,
+        "/v1/chat/completions",
+        Some(key),
+        Some(chat_body(stream)),
+    )
+    .await;
+    let cost = r.header("x-llmux-response-cost").map(str::to_string);
+    (r.status, r.body, cost)
+}
+
+/// A chat call (streamed or not) carrying the client's `x-request-id`.
+async fn call_with_request_id(
+    client: &reqwest::Client,
+    gw: &TestGateway,
+    key: &str,
+    request_id: &str,
+    stream: bool,
+) -> reqwest::Response {
+    client
+        .post(format!("{}/v1/chat/completions", gw.url))
         .bearer_auth(key)
+        .header("x-request-id", request_id)
         .json(&chat_body(stream))
         .send()
         .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let cost = resp
-        .headers()
-        .get("x-llmux-response-cost")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body, cost)
+        .unwrap()
 }
 
 async fn new_key(gw: &TestGateway, body: Value) -> (String, String) {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{}/key/generate", gw.url))
-        .bearer_auth(MASTER)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        r["key"].as_str().unwrap().to_string(),
-        r["token"].as_str().unwrap().to_string(),
-    )
+    common::new_key(gw, MASTER, body).await
 }
 
 /// `config(upstream, "")` served over a fresh SQLite database, and a key made
@@ -99,12 +95,7 @@ async fn sqlite_gateway(
 }
 
 async fn pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap()
+    llmux_tests::db::any_pool(url).await.unwrap()
 }
 
 /// (rows, summed spend) of a key's logs, and the key's own spend counter.
@@ -186,14 +177,7 @@ async fn spend_log_row_has_every_field() {
     let (db, gw, key, hash) =
         sqlite_gateway(&upstream, json!({"user_id": "u1", "team_id": "t1"})).await;
     let url = db.url.clone();
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(&key)
-        .header("x-request-id", "req-spend-1")
-        .json(&chat_body(false))
-        .send()
-        .await
-        .unwrap();
+    let resp = call_with_request_id(&reqwest::Client::new(), &gw, &key, "req-spend-1", false).await;
     assert_eq!(resp.status(), 200);
     gw.stop().await.unwrap();
     let p = pool(&url).await;
@@ -323,15 +307,7 @@ async fn the_proxy_wide_max_budget_is_enforced_and_reported() {
     }
     assert_eq!(ok, 10);
     gw.gateway.flush().await;
-    let spend: Value = reqwest::Client::new()
-        .get(format!("{}/global/spend", gw.url))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spend = common::get_json(&gw, "/global/spend", Some(MASTER)).await;
     assert_eq!(spend["max_budget"], json!(BUDGET_USD));
     assert_eq!(spend["requests"], json!(10));
 }
@@ -451,31 +427,22 @@ async fn a_cooldown_started_on_one_instance_holds_on_the_other() {
     .await
     .unwrap();
     let good = openai::start().await.unwrap();
-    let yaml = format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {bad}
-      api_key: sk-upstream
-    model_info:
-      id: dep-bad
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {good}
-      api_key: sk-upstream
-    model_info:
-      id: dep-good
-router_settings:
-  num_retries: 0
-  allowed_fails: 0
-  cooldown_time: 60
-  redis_url: redis://127.0.0.1:6379/
-"#,
-        bad = bad.url(),
-        good = good.url()
+    let yaml = config_yaml(
+        &[
+            openai_deployment(
+                "gpt-4o",
+                "gpt-4o",
+                &bad.url(),
+                "    model_info:\n      id: dep-bad\n",
+            ),
+            openai_deployment(
+                "gpt-4o",
+                "gpt-4o",
+                &good.url(),
+                "    model_info:\n      id: dep-good\n",
+            ),
+        ],
+        "  allowed_fails: 0\n  cooldown_time: 60\n  redis_url: redis://127.0.0.1:6379/\n",
     );
     // A unique prefix per run is not configurable; clear this test's keys.
     let redis = redis_client().await;
@@ -532,23 +499,18 @@ async fn a_deployments_rpm_holds_across_instances() {
         return;
     }
     let upstream = openai::start().await.unwrap();
-    let yaml = format!(
-        r#"
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: {base}
-      api_key: sk-upstream
-      rpm: 3
-    model_info:
-      id: dep-rpm-shared-{pid}
-router_settings:
-  num_retries: 0
-  redis_url: redis://127.0.0.1:6379/
-"#,
-        base = upstream.url(),
-        pid = std::process::id()
+    let info = format!(
+        "      rpm: 3\n    model_info:\n      id: dep-rpm-shared-{}\n",
+        std::process::id()
+    );
+    let yaml = config_yaml(
+        &[openai_deployment(
+            "gpt-4o",
+            "gpt-4o",
+            &upstream.url(),
+            &info,
+        )],
+        "  redis_url: redis://127.0.0.1:6379/\n",
     );
     // Usage is counted per wall-clock minute: do not start just before one ends.
     let second = llmux_core::unix_now() % 60;
@@ -591,14 +553,7 @@ async fn streams_without_usage_and_abandoned_streams_are_still_priced() {
     upstream.enqueue(openai::sse_response(&openai::stream_chunks(
         "gpt-4o", false,
     )));
-    let resp = client
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(&key)
-        .header("x-request-id", "req-no-usage")
-        .json(&chat_body(true))
-        .send()
-        .await
-        .unwrap();
+    let resp = call_with_request_id(&client, &gw, &key, "req-no-usage", true).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().ends_with("data: [DONE]\n\n"));
 
@@ -666,14 +621,8 @@ async fn calls_sharing_a_request_id_are_each_spent() {
     let (db, gw, key, hash) = sqlite_gateway(&upstream, json!({})).await;
     let url = db.url.clone();
     for _ in 0..3 {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", gw.url))
-            .bearer_auth(&key)
-            .header("x-request-id", "req-same")
-            .json(&chat_body(false))
-            .send()
-            .await
-            .unwrap();
+        let resp =
+            call_with_request_id(&reqwest::Client::new(), &gw, &key, "req-same", false).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["x-request-id"], "req-same");
     }

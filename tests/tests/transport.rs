@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use llmux_core::transport::{HttpTransport, TransportConfig, UpstreamResponse};
 use llmux_core::{Error, ErrorKind};
+use llmux_tests::conformance::assert_error;
 use llmux_tests::mock::{openai, MockResponse};
 
 fn post(url: &str) -> http::Request<Bytes> {
@@ -75,43 +76,22 @@ async fn whole_responses_are_capped() {
     })
     .unwrap();
     up.enqueue(MockResponse::raw(200, "application/json", vec![b' '; 4096]));
-    let err = transport
-        .call(
-            post(&format!("{}/v1/x", up.url())),
-            None,
-            "openai",
-            "m",
-            &decode,
-        )
+    let err = call(&transport, &format!("{}/v1/x", up.url()))
         .await
         .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::BadGateway);
-    assert_eq!(
-        err.message,
-        "upstream response is larger than 1024 bytes (4096); not read"
+    assert_error(
+        &err,
+        ErrorKind::BadGateway,
+        "upstream response is larger than 1024 bytes (4096); not read",
     );
     up.enqueue(MockResponse::raw(200, "application/json", vec![b' '; 1024]));
-    let ok = transport
-        .call(
-            post(&format!("{}/v1/x", up.url())),
-            None,
-            "openai",
-            "m",
-            &decode,
-        )
+    let ok = call(&transport, &format!("{}/v1/x", up.url()))
         .await
         .unwrap();
     assert_eq!(ok.body.len(), 1024);
     // An error body is cut to its first MiB, not refused.
     up.enqueue(MockResponse::raw(500, "text/plain", vec![b'e'; 2 << 20]));
-    let err = transport
-        .call(
-            post(&format!("{}/v1/x", up.url())),
-            None,
-            "openai",
-            "m",
-            &decode,
-        )
+    let err = call(&transport, &format!("{}/v1/x", up.url()))
         .await
         .unwrap_err();
     assert_eq!(err.message.len(), 1 << 20);
