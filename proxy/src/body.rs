@@ -16,6 +16,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// [`parse_json`], where an empty body means every field's default.
+pub(crate) fn parse_json_or_default<T: DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, Error> {
+    if body.is_empty() {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
+}
+
 /// [`parse_json`] for a body already parsed into a JSON value.
 pub(crate) fn parse_value<T: DeserializeOwned>(body: Value) -> Result<T, Error> {
     parse_from(body)

@@ -108,7 +108,6 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
 
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
 pub(crate) async fn spend_logs(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
@@ -166,7 +165,6 @@ pub(crate) async fn global_spend(
 /// `GET /global/spend/report?group_by=key|user|team|model|day`: spend,
 /// requests and tokens per group, biggest first (by date for `day`).
 pub(crate) async fn global_spend_report(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
