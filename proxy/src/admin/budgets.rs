@@ -3,7 +3,6 @@
 //! tpm/rpm, parallel requests. `/key/generate` with `"budget_id"` gives the
 //! new key that budget's limits (fields the request sets itself win).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +14,7 @@ use crate::admin::fields::{
     check_duration, check_limit, check_money, id_or_new, refuse_existing, required, store_error,
 };
 use crate::admin::AdminKeys;
-use crate::body::parse_json;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use llmux_store::{from_nano, BudgetRecord, Store};
 
@@ -82,9 +81,8 @@ pub(crate) async fn find_budget(store: &Store, id: &str) -> Result<BudgetRecord,
 pub(crate) async fn new(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(f): JsonBody<BudgetFields>,
 ) -> Result<Response, ApiError> {
-    let f: BudgetFields = parse_json(&body)?;
     let id = id_or_new(f.budget_id.clone(), "budget_id", "budget")?;
     let now = gw.clock.now();
     let mut b = BudgetRecord {
@@ -109,9 +107,8 @@ pub(crate) async fn new(
 pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(f): JsonBody<BudgetFields>,
 ) -> Result<Response, ApiError> {
-    let f: BudgetFields = parse_json(&body)?;
     let id = required(f.budget_id.as_deref(), "budget_id")?;
     let mut b = find_budget(keys.store(), id).await?;
     apply(&mut b, &f, gw.clock.now())?;
@@ -124,13 +121,15 @@ pub(crate) async fn update(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InfoBody {
+pub(crate) struct InfoBody {
     budgets: Vec<String>,
 }
 
 /// `POST /budget/info` with `{"budgets": [ids]}`
-pub(crate) async fn info(AdminKeys(keys): AdminKeys, body: Bytes) -> Result<Response, ApiError> {
-    let req: InfoBody = parse_json(&body)?;
+pub(crate) async fn info(
+    AdminKeys(keys): AdminKeys,
+    JsonBody(req): JsonBody<InfoBody>,
+) -> Result<Response, ApiError> {
     let mut out = Vec::with_capacity(req.budgets.len());
     for id in &req.budgets {
         out.push(budget_info(&find_budget(keys.store(), id).await?));
@@ -140,13 +139,15 @@ pub(crate) async fn info(AdminKeys(keys): AdminKeys, body: Bytes) -> Result<Resp
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteBody {
+pub(crate) struct DeleteBody {
     id: String,
 }
 
 /// `POST /budget/delete` with `{"id": …}`
-pub(crate) async fn delete(AdminKeys(keys): AdminKeys, body: Bytes) -> Result<Response, ApiError> {
-    let req: DeleteBody = parse_json(&body)?;
+pub(crate) async fn delete(
+    AdminKeys(keys): AdminKeys,
+    JsonBody(req): JsonBody<DeleteBody>,
+) -> Result<Response, ApiError> {
     if !keys
         .store()
         .delete_budget(&req.id)

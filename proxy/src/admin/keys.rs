@@ -17,7 +17,7 @@ use crate::admin::fields::{
 };
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{display_name, generate_key, hash_key, VirtualKeys};
-use crate::body::{parse_json, parse_json_or_default};
+use crate::body::{parse_json_or_default, JsonBody};
 use crate::error::ApiError;
 use llmux_store::{from_nano, KeyRecord};
 
@@ -213,9 +213,8 @@ pub(crate) async fn info(
 pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(fields): JsonBody<KeyFields>,
 ) -> Result<Response, ApiError> {
-    let fields: KeyFields = parse_json(&body)?;
     if fields.budget_id.is_some() {
         return Err(ApiError(
             Error::bad_request(
@@ -238,14 +237,16 @@ async fn save_changed(keys: &VirtualKeys, record: &KeyRecord) -> Result<Response
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteBody {
+pub(crate) struct DeleteBody {
     #[serde(default)]
     keys: Vec<String>,
 }
 
 /// `POST /key/delete` with `{"keys": [...]}`
-pub(crate) async fn delete(AdminKeys(keys): AdminKeys, body: Bytes) -> Result<Response, ApiError> {
-    let req: DeleteBody = parse_json(&body)?;
+pub(crate) async fn delete(
+    AdminKeys(keys): AdminKeys,
+    JsonBody(req): JsonBody<DeleteBody>,
+) -> Result<Response, ApiError> {
     if req.keys.is_empty() {
         return Err(ApiError(
             Error::bad_request("keys must list at least one key").with_param("keys"),
@@ -301,7 +302,7 @@ pub(crate) async fn list(
 }
 
 #[derive(Deserialize)]
-struct OneKey {
+pub(crate) struct OneKey {
     key: String,
 }
 
@@ -309,9 +310,8 @@ struct OneKey {
 pub(crate) async fn regenerate(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<OneKey>,
 ) -> Result<Response, ApiError> {
-    let req: OneKey = parse_json(&body)?;
     let mut record = find(&keys, &req.key).await?;
     let new_key = generate_key()?;
     let new_hash = hash_key(&new_key);
@@ -336,9 +336,8 @@ pub(crate) async fn regenerate(
 pub(crate) async fn set_blocked<const BLOCKED: bool>(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<OneKey>,
 ) -> Result<Response, ApiError> {
-    let req: OneKey = parse_json(&body)?;
     let mut record = find(&keys, &req.key).await?;
     record.blocked = BLOCKED;
     record.updated_at = gw.clock.now();

@@ -22,7 +22,7 @@ use crate::admin::fields::{
 use crate::admin::keys::key_info;
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{generate_key, VirtualKeys};
-use crate::body::{parse_json, parse_json_or_default};
+use crate::body::{parse_json_or_default, JsonBody};
 use crate::error::ApiError;
 use llmux_store::{from_nano, KeyRecord, Kind, Owner, Store};
 
@@ -232,10 +232,9 @@ pub(crate) async fn create<K: OwnerKind>(
 pub(crate) async fn update<K: OwnerKind>(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(fields): JsonBody<OwnerFields>,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let fields: OwnerFields = parse_json(&body)?;
     let id = required(fields.id(kind), kind.id_column())?;
     let mut owner = find(keys.store(), kind, id).await?;
     apply(kind, &mut owner, &fields, gw.clock.now())?;
@@ -255,7 +254,7 @@ async fn save_changed(keys: &VirtualKeys, kind: Kind, owner: Owner) -> Result<Re
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteOwners {
+pub(crate) struct DeleteOwners {
     #[serde(default)]
     user_ids: Vec<String>,
     #[serde(default)]
@@ -265,10 +264,9 @@ struct DeleteOwners {
 /// `POST /user/delete`, `/team/delete`
 pub(crate) async fn delete<K: OwnerKind>(
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<DeleteOwners>,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let req: DeleteOwners = parse_json(&body)?;
     let (ids, field) = match kind {
         Kind::User => (req.user_ids, "user_ids"),
         Kind::Team => (req.team_ids, "team_ids"),
@@ -373,7 +371,7 @@ impl OwnerKind for Team {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MemberAdd {
+pub(crate) struct MemberAdd {
     team_id: String,
     member: MemberOrMany,
 }
@@ -389,9 +387,8 @@ enum MemberOrMany {
 pub(crate) async fn team_member_add(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<MemberAdd>,
 ) -> Result<Response, ApiError> {
-    let req: MemberAdd = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let new = match req.member {
         MemberOrMany::One(m) => vec![m],
@@ -419,7 +416,7 @@ pub(crate) async fn team_member_add(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MemberDelete {
+pub(crate) struct MemberDelete {
     team_id: String,
     user_id: String,
 }
@@ -428,9 +425,8 @@ struct MemberDelete {
 pub(crate) async fn team_member_delete(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<MemberDelete>,
 ) -> Result<Response, ApiError> {
-    let req: MemberDelete = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let before = team.members.len();
     team.members.retain(|v| v["user_id"] != json!(req.user_id));
@@ -449,7 +445,7 @@ pub(crate) async fn team_member_delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TeamId {
+pub(crate) struct TeamId {
     team_id: String,
 }
 
@@ -457,9 +453,8 @@ struct TeamId {
 pub(crate) async fn team_set_blocked<const BLOCKED: bool>(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<TeamId>,
 ) -> Result<Response, ApiError> {
-    let req: TeamId = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     team.blocked = BLOCKED;
     team.updated_at = gw.clock.now();

@@ -124,21 +124,24 @@ pub(crate) fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionReques
             .with_param(name));
         }
     }
-    let mut chat = ChatCompletionRequest::new(r.model, vec![ChatMessage::user(prompt)]);
-    chat.max_tokens = r.max_tokens;
-    chat.temperature = r.temperature;
-    chat.top_p = r.top_p;
-    chat.n = r.n;
-    chat.stream = r.stream;
-    chat.stream_options = r.stream_options;
-    chat.stop = r.stop;
-    chat.presence_penalty = r.presence_penalty;
-    chat.frequency_penalty = r.frequency_penalty;
-    chat.seed = r.seed;
-    chat.user = r.user;
-    chat.logit_bias = r.logit_bias;
-    chat.extra = r.extra;
-    Ok(chat)
+    Ok(ChatCompletionRequest {
+        model: r.model,
+        messages: vec![ChatMessage::user(prompt)],
+        max_tokens: r.max_tokens,
+        temperature: r.temperature,
+        top_p: r.top_p,
+        n: r.n,
+        stream: r.stream,
+        stream_options: r.stream_options,
+        stop: r.stop,
+        presence_penalty: r.presence_penalty,
+        frequency_penalty: r.frequency_penalty,
+        seed: r.seed,
+        user: r.user,
+        logit_bias: r.logit_bias,
+        extra: r.extra,
+        ..ChatCompletionRequest::default()
+    })
 }
 
 pub(crate) fn text_id(id: &str) -> String {
