@@ -165,24 +165,15 @@ impl VirtualKeys {
         let Some(model) = model else {
             return Ok(());
         };
-        let allowed = key.models.is_empty()
-            || key
-                .models
-                .iter()
-                .any(|m| m == model || m == "all-proxy-models" || m == "*")
-            || key.aliases.contains_key(model);
-        if !allowed {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "this key is not allowed to access model={model}. Allowed models: {}",
-                    key.models.join(", ")
-                ),
-            )
-            .with_code("key_model_access_denied")
-            .with_param("model"));
+        if allows_model(&key.models, model) || key.aliases.contains_key(model) {
+            return Ok(());
         }
-        Ok(())
+        Err(model_denied(
+            "this key",
+            &key.models,
+            model,
+            "key_model_access_denied",
+        ))
     }
 }
 
@@ -198,24 +189,38 @@ fn check_team(team: &Owner, model: Option<&str>) -> Result<()> {
     let Some(model) = model else {
         return Ok(());
     };
-    let allowed = team.models.is_empty()
-        || team
-            .models
-            .iter()
-            .any(|m| m == model || m == "all-proxy-models" || m == "*");
-    if !allowed {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "team {} is not allowed to access model={model}. Allowed models: {}",
-                team.id,
-                team.models.join(", ")
-            ),
-        )
-        .with_code("team_model_access_denied")
-        .with_param("model"));
+    if allows_model(&team.models, model) {
+        return Ok(());
     }
-    Ok(())
+    let who = format!("team {}", team.id);
+    Err(model_denied(
+        &who,
+        &team.models,
+        model,
+        "team_model_access_denied",
+    ))
+}
+
+/// Whether a model list (a key's or a team's) lets `model` through: an
+/// empty list and `all-proxy-models` / `*` allow every model.
+fn allows_model(models: &[String], model: &str) -> bool {
+    models.is_empty()
+        || models
+            .iter()
+            .any(|m| m == model || m == "all-proxy-models" || m == "*")
+}
+
+/// The 403 for a model that `who`'s list (`models`) does not allow.
+fn model_denied(who: &str, models: &[String], model: &str, code: &'static str) -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "{who} is not allowed to access model={model}. Allowed models: {}",
+            models.join(", ")
+        ),
+    )
+    .with_code(code)
+    .with_param("model")
 }
 
 impl Authenticator for VirtualKeys {
