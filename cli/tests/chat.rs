@@ -39,6 +39,21 @@ async fn llmux(
     .unwrap()
 }
 
+/// `llmux chat -m openai/gpt-4o --api-base <base> --api-key <key> <rest>`,
+/// with no environment and no stdin.
+async fn openai_chat(base: &str, key: &str, rest: &[&str]) -> Output {
+    let head = [
+        "chat",
+        "-m",
+        "openai/gpt-4o",
+        "--api-base",
+        base,
+        "--api-key",
+        key,
+    ];
+    llmux(args(&[&head[..], rest].concat()), vec![], None).await
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -47,15 +62,10 @@ fn args(list: &[&str]) -> Vec<String> {
 async fn streams_the_answer_with_all_options() {
     let server = openai::start().await.unwrap();
     let base = format!("{}/v1", server.url());
-    let out = llmux(
-        args(&[
-            "chat",
-            "-m",
-            "openai/gpt-4o",
-            "--api-base",
-            &base,
-            "--api-key",
-            "sk-cli",
+    let out = openai_chat(
+        &base,
+        "sk-cli",
+        &[
             "--system",
             "Be brief.",
             "--temperature",
@@ -64,9 +74,7 @@ async fn streams_the_answer_with_all_options() {
             "20",
             "Hello",
             "world",
-        ]),
-        vec![],
-        None,
+        ],
     )
     .await;
     assert!(
@@ -188,21 +196,7 @@ async fn upstream_errors_exit_non_zero_with_the_providers_message() {
             Some("invalid_api_key"),
         ),
     ));
-    let out = llmux(
-        args(&[
-            "chat",
-            "-m",
-            "openai/gpt-4o",
-            "--api-base",
-            &server.url(),
-            "--api-key",
-            "sk-bad",
-            "Hi",
-        ]),
-        vec![],
-        None,
-    )
-    .await;
+    let out = openai_chat(&server.url(), "sk-bad", &["Hi"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -220,21 +214,7 @@ async fn a_stream_cut_short_prints_what_came_then_fails() {
     )]);
     parts.push(StreamPart::Abort);
     server.enqueue(MockResponse::stream("text/event-stream", parts));
-    let out = llmux(
-        args(&[
-            "chat",
-            "-m",
-            "openai/gpt-4o",
-            "--api-base",
-            &server.url(),
-            "--api-key",
-            "k",
-            "Hi",
-        ]),
-        vec![],
-        None,
-    )
-    .await;
+    let out = openai_chat(&server.url(), "k", &["Hi"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Partial\n");
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: APIConnectionError: "));

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use llmux_tests::mock::openai;
+use llmux_tests::mock::{openai, MockServer};
 use llmux_tests::process::{free_port, listening_addresses, ServeProcess};
 use serde_json::{json, Value};
 
@@ -15,6 +15,18 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("llmux-safe-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `llmux serve ARGS` (nothing added) in the scratch directory `name`, with
+/// an OpenAI key and a mock OpenAI upstream, which it returns to keep alive.
+async fn serve_with_mock_openai(name: &str, args: &[&str]) -> (MockServer, PathBuf, ServeProcess) {
+    let up = openai::start().await.unwrap();
+    let dir = scratch(name);
+    let env = [("OPENAI_API_KEY", "sk-env"), ("OPENAI_BASE_URL", &up.url())];
+    let serve = ServeProcess::start_as_given(env!("CARGO_BIN_EXE_llmux"), &dir, args, &env)
+        .await
+        .unwrap();
+    (up, dir, serve)
 }
 
 /// `llmux serve ARGS --port P` with exactly `env`, expected to refuse to start.
@@ -38,16 +50,7 @@ fn refused(dir: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> String {
 /// with no authentication.
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_master_key_it_listens_on_loopback_only() {
-    let up = openai::start().await.unwrap();
-    let dir = scratch("loopback");
-    let serve = ServeProcess::start_as_given(
-        env!("CARGO_BIN_EXE_llmux"),
-        &dir,
-        &[],
-        &[("OPENAI_API_KEY", "sk-env"), ("OPENAI_BASE_URL", &up.url())],
-    )
-    .await
-    .unwrap();
+    let (up, dir, serve) = serve_with_mock_openai("loopback", &[]).await;
     assert_eq!(listening_addresses(serve.port), ["127.0.0.1"]);
     // And it serves there, bare model names included.
     let resp = reqwest::Client::new()
@@ -158,16 +161,7 @@ fn the_litellm_override_permits_it_for_local_development() {
 /// `GET /` answered 404 `model_not_found`; unknown routes were model errors.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_root_points_the_way_and_unknown_routes_are_not_model_errors() {
-    let up = openai::start().await.unwrap();
-    let dir = scratch("routes");
-    let serve = ServeProcess::start_in(
-        env!("CARGO_BIN_EXE_llmux"),
-        &dir,
-        &[],
-        &[("OPENAI_API_KEY", "sk-env"), ("OPENAI_BASE_URL", &up.url())],
-    )
-    .await
-    .unwrap();
+    let (_up, dir, serve) = serve_with_mock_openai("routes", &["--host", "127.0.0.1"]).await;
     let root = reqwest::get(format!("{}/", serve.url)).await.unwrap();
     assert_eq!(root.status(), 200);
     let root: Value = root.json().await.unwrap();

@@ -202,6 +202,7 @@ enum Kind {
 }
 
 /// One column to read; `required` ones must exist (primary keys).
+#[derive(Clone, Copy)]
 struct Col {
     name: &'static str,
     kind: Kind,
@@ -318,6 +319,26 @@ impl Src<'_> {
                 .collect(),
             _ => Vec::new(),
         })
+    }
+
+    /// The budget period and its next reset ([`reset_at`]) of the row
+    /// `who` names.
+    fn budget_period(
+        &self,
+        who: &str,
+        now: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<String>, Option<i64>)> {
+        let duration = self.text("budget_duration")?;
+        let reset = self.time("budget_reset_at")?;
+        let reset = reset_at(who, duration.as_deref(), reset, now, warnings);
+        Ok((duration, reset))
+    }
+
+    /// When the row was created (else `now`) and last changed (else created).
+    fn stamps(&self, now: i64) -> Result<(i64, i64)> {
+        let created = self.time("created_at")?.unwrap_or(now);
+        Ok((created, self.time("updated_at")?.unwrap_or(created)))
     }
 
     /// A `Json` object as a map (anything else → empty).
@@ -526,6 +547,46 @@ async fn import_from(
     Ok(report)
 }
 
+/// Every row of `table`, converted by `convert` (absent table → `None`,
+/// and `count` says it is missing).
+async fn convert_all<T>(
+    pg: &mut PgConnection,
+    present: &HashSet<String>,
+    table: &'static str,
+    cols: &[Col],
+    count: &mut TableCount,
+    mut convert: impl FnMut(&Src<'_>) -> Result<T>,
+) -> Result<Option<Vec<T>>> {
+    let Some(rows) = read_all(pg, present, table, cols).await? else {
+        count.missing = true;
+        return Ok(None);
+    };
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        records.push(convert(&Src { row, table })?);
+    }
+    Ok(Some(records))
+}
+
+/// The columns of a budget period and of a row's creation and last change,
+/// which keys, users and teams all have.
+const PERIOD_AND_STAMPS: [Col; 4] = [
+    col("budget_duration", Kind::Text),
+    col("budget_reset_at", Kind::Time),
+    col("created_at", Kind::Time),
+    col("updated_at", Kind::Time),
+];
+
+/// The columns users and teams share (besides their own id and labels).
+const OWNER_COLS: [Col; 6] = [
+    col("max_budget", Kind::Float),
+    col("spend", Kind::Float),
+    col("metadata", Kind::Json),
+    col("models", Kind::Json),
+    col("tpm_limit", Kind::Int),
+    col("rpm_limit", Kind::Int),
+];
+
 /// Budgets; returns each budget's soft budget (keys take theirs from it).
 async fn import_budgets(
     pg: &mut PgConnection,
@@ -546,23 +607,14 @@ async fn import_budgets(
         col("updated_at", Kind::Time),
     ];
     let mut soft = HashMap::new();
-    let Some(rows) = read_all(&mut *pg, present, BUDGET_TABLE, &cols).await? else {
-        report.budgets.missing = true;
-        return Ok(soft);
-    };
-    let mut records = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let r = Src {
-            row,
-            table: BUDGET_TABLE,
-        };
+    let converted = convert_all(pg, present, BUDGET_TABLE, &cols, &mut report.budgets, |r| {
         let id = r.text("budget_id")?.unwrap_or_default();
         let soft_budget = r.nano("soft_budget")?;
         if let Some(s) = soft_budget {
             soft.insert(id.clone(), s);
         }
-        let created = r.time("created_at")?.unwrap_or(now);
-        records.push(BudgetRecord {
+        let (created_at, updated_at) = r.stamps(now)?;
+        Ok(BudgetRecord {
             budget_id: id,
             max_budget_nano: r.nano("max_budget")?,
             soft_budget_nano: soft_budget,
@@ -570,16 +622,47 @@ async fn import_budgets(
             tpm_limit: r.int("tpm_limit")?,
             rpm_limit: r.int("rpm_limit")?,
             max_parallel_requests: r.int("max_parallel_requests")?,
-            created_at: created,
-            updated_at: r.time("updated_at")?.unwrap_or(created),
-        });
-    }
+            created_at,
+            updated_at,
+        })
+    })
+    .await?;
+    let Some(records) = converted else {
+        return Ok(soft);
+    };
     let imported = store
         .insert_new_budgets(&records)
         .await
         .map_err(target_err("llmux_budgets"))?;
     report.budgets.add(records.len(), imported);
     Ok(soft)
+}
+
+/// What users and teams share, from the row of the `kind` named `id`; the
+/// caller fills in its label, role, members, models and blocked flag.
+fn owner_base(
+    r: &Src<'_>,
+    kind: OwnerKind,
+    id: String,
+    now: i64,
+    warnings: &mut Vec<String>,
+) -> Result<Owner> {
+    let who = format!("{} {id}", kind.name());
+    let (budget_duration, budget_reset_at) = r.budget_period(&who, now, warnings)?;
+    let (created_at, updated_at) = r.stamps(now)?;
+    Ok(Owner {
+        max_budget_nano: r.nano("max_budget")?,
+        budget_duration,
+        budget_reset_at,
+        spend_nano: r.nano("spend")?.unwrap_or(0),
+        tpm_limit: r.int("tpm_limit")?,
+        rpm_limit: r.int("rpm_limit")?,
+        metadata: r.object("metadata")?,
+        created_at,
+        updated_at,
+        id,
+        ..Owner::default()
+    })
 }
 
 /// Teams; returns each team's models (for keys on `all-team-models`).
@@ -590,34 +673,17 @@ async fn import_teams(
     now: i64,
     report: &mut ImportReport,
 ) -> Result<HashMap<String, Vec<String>>> {
-    let cols = [
+    let own = [
         pk("team_id"),
         col("team_alias", Kind::Text),
         col("members", Kind::Json),
         col("members_with_roles", Kind::Json),
-        col("metadata", Kind::Json),
-        col("max_budget", Kind::Float),
-        col("spend", Kind::Float),
-        col("models", Kind::Json),
-        col("tpm_limit", Kind::Int),
-        col("rpm_limit", Kind::Int),
-        col("budget_duration", Kind::Text),
-        col("budget_reset_at", Kind::Time),
         col("blocked", Kind::Bool),
-        col("created_at", Kind::Time),
-        col("updated_at", Kind::Time),
     ];
+    let cols = [&own[..], &OWNER_COLS, &PERIOD_AND_STAMPS].concat();
     let mut models = HashMap::new();
-    let Some(rows) = read_all(&mut *pg, present, TEAM_TABLE, &cols).await? else {
-        report.teams.missing = true;
-        return Ok(models);
-    };
-    let mut records = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let r = Src {
-            row,
-            table: TEAM_TABLE,
-        };
+    let warnings = &mut report.warnings;
+    let converted = convert_all(pg, present, TEAM_TABLE, &cols, &mut report.teams, |r| {
         let id = r.text("team_id")?.unwrap_or_default();
         let team_models = r.list("models")?;
         models.insert(id.clone(), team_models.clone());
@@ -631,33 +697,18 @@ async fn import_teams(
                 .map(|u| serde_json::json!({"user_id": u, "role": "user"}))
                 .collect(),
         };
-        let duration = r.text("budget_duration")?;
-        let reset = reset_at(
-            &format!("team {id}"),
-            duration.as_deref(),
-            r.time("budget_reset_at")?,
-            now,
-            &mut report.warnings,
-        );
-        let created = r.time("created_at")?.unwrap_or(now);
-        records.push(Owner {
-            id,
+        Ok(Owner {
             label: r.text("team_alias")?,
-            role: None,
             members,
             models: team_models,
-            max_budget_nano: r.nano("max_budget")?,
-            budget_duration: duration,
-            budget_reset_at: reset,
-            spend_nano: r.nano("spend")?.unwrap_or(0),
-            tpm_limit: r.int("tpm_limit")?,
-            rpm_limit: r.int("rpm_limit")?,
             blocked: r.boolean("blocked")?.unwrap_or(false),
-            metadata: r.object("metadata")?,
-            created_at: created,
-            updated_at: r.time("updated_at")?.unwrap_or(created),
-        });
-    }
+            ..owner_base(r, OwnerKind::Team, id, now, warnings)?
+        })
+    })
+    .await?;
+    let Some(records) = converted else {
+        return Ok(models);
+    };
     let imported = store
         .insert_new_owners(OwnerKind::Team, &records)
         .await
@@ -673,60 +724,28 @@ async fn import_users(
     now: i64,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let cols = [
+    let own = [
         pk("user_id"),
         col("user_email", Kind::Text),
         col("user_role", Kind::Text),
         col("teams", Kind::Json),
-        col("models", Kind::Json),
-        col("max_budget", Kind::Float),
-        col("spend", Kind::Float),
-        col("metadata", Kind::Json),
-        col("tpm_limit", Kind::Int),
-        col("rpm_limit", Kind::Int),
-        col("budget_duration", Kind::Text),
-        col("budget_reset_at", Kind::Time),
-        col("created_at", Kind::Time),
-        col("updated_at", Kind::Time),
     ];
-    let Some(rows) = read_all(&mut *pg, present, USER_TABLE, &cols).await? else {
-        report.users.missing = true;
-        return Ok(());
-    };
-    let mut records = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let r = Src {
-            row,
-            table: USER_TABLE,
-        };
+    let cols = [&own[..], &OWNER_COLS, &PERIOD_AND_STAMPS].concat();
+    let warnings = &mut report.warnings;
+    let converted = convert_all(pg, present, USER_TABLE, &cols, &mut report.users, |r| {
         let id = r.text("user_id")?.unwrap_or_default();
-        let duration = r.text("budget_duration")?;
-        let reset = reset_at(
-            &format!("user {id}"),
-            duration.as_deref(),
-            r.time("budget_reset_at")?,
-            now,
-            &mut report.warnings,
-        );
-        let created = r.time("created_at")?.unwrap_or(now);
-        records.push(Owner {
-            id,
+        Ok(Owner {
             label: r.text("user_email")?,
             role: r.text("user_role")?,
             members: r.list("teams")?.into_iter().map(Value::String).collect(),
             models: r.list("models")?,
-            max_budget_nano: r.nano("max_budget")?,
-            budget_duration: duration,
-            budget_reset_at: reset,
-            spend_nano: r.nano("spend")?.unwrap_or(0),
-            tpm_limit: r.int("tpm_limit")?,
-            rpm_limit: r.int("rpm_limit")?,
-            blocked: false,
-            metadata: r.object("metadata")?,
-            created_at: created,
-            updated_at: r.time("updated_at")?.unwrap_or(created),
-        });
-    }
+            ..owner_base(r, OwnerKind::User, id, now, warnings)?
+        })
+    })
+    .await?;
+    let Some(records) = converted else {
+        return Ok(());
+    };
     let imported = store
         .insert_new_owners(OwnerKind::User, &records)
         .await
@@ -762,7 +781,7 @@ async fn import_keys(
     team_models: &HashMap<String, Vec<String>>,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let cols = [
+    let own = [
         pk("token"),
         col("key_name", Kind::Text),
         col("key_alias", Kind::Text),
@@ -778,24 +797,13 @@ async fn import_keys(
         col("tpm_limit", Kind::Int),
         col("rpm_limit", Kind::Int),
         col("max_budget", Kind::Float),
-        col("budget_duration", Kind::Text),
-        col("budget_reset_at", Kind::Time),
         col("budget_id", Kind::Text),
-        col("created_at", Kind::Time),
-        col("updated_at", Kind::Time),
     ];
-    let Some(rows) = read_all(&mut *pg, present, KEY_TABLE, &cols).await? else {
-        report.keys.missing = true;
-        return Ok(());
-    };
-    let mut records = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let r = Src {
-            row,
-            table: KEY_TABLE,
-        };
+    let cols = [&own[..], &PERIOD_AND_STAMPS].concat();
+    let warnings = &mut report.warnings;
+    let converted = convert_all(pg, present, KEY_TABLE, &cols, &mut report.keys, |r| {
         let token = r.text("token")?.unwrap_or_default();
-        let hash = token_hash(&token, &mut report.warnings);
+        let hash = token_hash(&token, warnings);
         let stored_name = r.text_nonempty("key_name")?;
         // How warnings name the key: LiteLLM's display name, else the hash.
         let label = match (&stored_name, token.starts_with("sk-")) {
@@ -829,16 +837,9 @@ async fn import_keys(
         let soft_budget = r
             .text("budget_id")?
             .and_then(|b| soft_budgets.get(&b).copied());
-        let duration = r.text("budget_duration")?;
-        let reset = reset_at(
-            &format!("key {label}"),
-            duration.as_deref(),
-            r.time("budget_reset_at")?,
-            now,
-            &mut report.warnings,
-        );
-        let created = r.time("created_at")?.unwrap_or(now);
-        records.push(KeyRecord {
+        let (duration, reset) = r.budget_period(&format!("key {label}"), now, warnings)?;
+        let (created_at, updated_at) = r.stamps(now)?;
+        Ok(KeyRecord {
             token_hash: hash,
             key_name,
             key_alias: r.text("key_alias")?,
@@ -857,10 +858,14 @@ async fn import_keys(
             expires_at: r.time("expires")?,
             blocked: r.boolean("blocked")?.unwrap_or(false),
             metadata: r.object("metadata")?,
-            created_at: created,
-            updated_at: r.time("updated_at")?.unwrap_or(created),
-        });
-    }
+            created_at,
+            updated_at,
+        })
+    })
+    .await?;
+    let Some(records) = converted else {
+        return Ok(());
+    };
     let imported = store
         .insert_new_keys(&records)
         .await

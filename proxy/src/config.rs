@@ -30,22 +30,18 @@ pub struct ConfigError {
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ProxyConfig {
     /// The deployments, one per entry (`model_list`).
-    #[serde(default)]
     pub model_list: Vec<ModelListEntry>,
     /// Routing settings (`router_settings`).
-    #[serde(default)]
     pub router_settings: RouterSettings,
     /// The `litellm_settings` section.
-    #[serde(default)]
     pub litellm_settings: LitellmSettings,
     /// The `general_settings` section.
-    #[serde(default)]
     pub general_settings: GeneralSettings,
     /// Variables that `os.environ/NAME` references see before the process environment
     /// (`environment_variables`).
-    #[serde(default)]
     pub environment_variables: BTreeMap<String, Value>,
     /// Top-level keys other than the known sections, reported as warnings.
     #[serde(flatten)]
@@ -54,34 +50,26 @@ pub struct ProxyConfig {
 
 /// `litellm_settings` llmux acts on.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct LitellmSettings {
     /// Drop parameters a provider cannot take instead of failing.
-    #[serde(default)]
     pub drop_params: Option<bool>,
     /// Retries per call; used when `router_settings.num_retries` is unset.
-    #[serde(default)]
     pub num_retries: Option<u64>,
     /// Seconds for a whole call; used when `router_settings.timeout` is unset.
-    #[serde(default)]
     pub request_timeout: Option<f64>,
     /// Fallback groups; used when `router_settings.fallbacks` is unset.
-    #[serde(default)]
     pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     /// Context-window fallbacks; used when `router_settings.context_window_fallbacks` is unset.
-    #[serde(default)]
     pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     /// Content-policy fallbacks; used when `router_settings.content_policy_fallbacks` is unset.
-    #[serde(default)]
     pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     /// A budget in USD for every call the gateway serves (LiteLLM's
     /// proxy-wide `max_budget`).
-    #[serde(default)]
     pub max_budget: Option<f64>,
     /// Turn on the response cache.
-    #[serde(default)]
     pub cache: Option<bool>,
     /// Where the response cache keeps entries and for how long (read when `cache` is true).
-    #[serde(default)]
     pub cache_params: Option<CacheParams>,
     /// Other `litellm_settings` keys, reported as warnings.
     #[serde(flatten)]
@@ -90,31 +78,25 @@ pub struct LitellmSettings {
 
 /// `litellm_settings.cache_params`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct CacheParams {
     /// `local` / `in-memory` (default) or `redis`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub r#type: Option<String>,
     /// Redis host when no URL is given (else `REDIS_HOST`, else 127.0.0.1).
-    #[serde(default)]
     pub host: Option<String>,
     /// Redis port, as a number or a string (else `REDIS_PORT`, else 6379).
-    #[serde(default)]
     pub port: Option<Value>,
     /// Redis password (else `REDIS_PASSWORD`, else none).
-    #[serde(default)]
     pub password: Option<String>,
     /// Full URL, instead of host/port/password.
-    #[serde(default)]
     pub url: Option<String>,
     /// Default TTL in seconds.
-    #[serde(default)]
     pub ttl: Option<f64>,
     /// Namespace prefix for keys.
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Which call types to cache (LiteLLM's names); accepted, llmux caches
     /// chat, embeddings and rerank.
-    #[serde(default)]
     pub supported_call_types: Option<Value>,
     /// Other `cache_params` keys, reported as warnings.
     #[serde(flatten)]
@@ -123,27 +105,23 @@ pub struct CacheParams {
 
 /// `general_settings` llmux acts on.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct GeneralSettings {
     /// The admin key; every request must carry it (or, later, a virtual key).
-    #[serde(default)]
     pub master_key: Option<String>,
     /// Database for virtual keys and spend, opened when a master key is set
     /// (else `DATABASE_URL`, else `sqlite://llmux.db`).
-    #[serde(default)]
     pub database_url: Option<String>,
     /// Largest accepted request body, in MB.
-    #[serde(default)]
     pub max_request_size_mb: Option<f64>,
     /// How long Responses API responses are kept for `previous_response_id`
     /// and retrieval (`30d`, `12h`; default 30 days).
     #[serde(default)]
     pub responses_retention: Option<String>,
     /// Origins allowed by CORS (default: any).
-    #[serde(default)]
     pub cors_allow_origins: Option<Vec<String>>,
     /// Local development only: listen beyond loopback with no master key,
     /// an empty one or a publicly known one (LiteLLM's setting).
-    #[serde(default)]
     pub dangerously_permit_weak_or_unset_master_key: Option<bool>,
     /// Other `general_settings` keys, reported as warnings.
     #[serde(flatten)]

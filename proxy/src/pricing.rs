@@ -287,25 +287,15 @@ impl UsageTracker {
             return; // the text is only needed for an estimate
         }
         self.estimate = None;
-        let text = &mut self.completion_text;
         for c in &chunk.choices {
             let d = &c.delta;
-            for part in [&d.content, &d.refusal, &d.reasoning_content]
-                .into_iter()
-                .flatten()
-            {
-                text.push_str(part);
-            }
-            for f in d
-                .tool_calls
-                .iter()
-                .flatten()
+            let tools = d.tool_calls.iter().flatten();
+            let tool_parts = tools
                 .filter_map(|t| t.function.as_ref())
-            {
-                for part in [&f.name, &f.arguments].into_iter().flatten() {
-                    text.push_str(part);
-                }
-            }
+                .flat_map(|f| [&f.name, &f.arguments])
+                .flatten();
+            let parts = [&d.content, &d.refusal, &d.reasoning_content];
+            self.push_text(parts.into_iter().flatten().chain(tool_parts));
         }
     }
 
@@ -316,19 +306,23 @@ impl UsageTracker {
             return;
         }
         self.estimate = None;
-        let text = &mut self.completion_text;
         for c in &completion.choices {
             let m = &c.message;
-            for part in [&m.content, &m.refusal, &m.reasoning_content]
-                .into_iter()
+            let tool_parts = m
+                .tool_calls
+                .iter()
                 .flatten()
-            {
-                text.push_str(part);
-            }
-            for t in m.tool_calls.iter().flatten() {
-                text.push_str(&t.function.name);
-                text.push_str(&t.function.arguments);
-            }
+                .flat_map(|t| [&t.function.name, &t.function.arguments]);
+            let parts = [&m.content, &m.refusal, &m.reasoning_content];
+            self.push_text(parts.into_iter().flatten().chain(tool_parts));
+        }
+    }
+
+    /// Append a reply's text (content, refusal, reasoning, tool-call names
+    /// and arguments) to what an estimate counts.
+    fn push_text<'a>(&mut self, parts: impl Iterator<Item = &'a String>) {
+        for part in parts {
+            self.completion_text.push_str(part);
         }
     }
 

@@ -3,17 +3,14 @@
 //! percentile, and the first answer wins. Other groups pass straight through.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use llmux_core::{Error, ErrorKind, Result};
 use tower::hedge::Hedge;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 
-use crate::call::{Call, RouterRequest, RouterResponse};
+use crate::call::{Call, RouterRequest};
 use crate::config::{seconds, HedgeSettings};
 use crate::select::SelectService;
 
@@ -38,31 +35,21 @@ pub struct HedgeService {
     select: SelectService,
 }
 
-impl Service<RouterRequest> for HedgeService {
-    type Response = RouterResponse;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<RouterResponse>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: RouterRequest) -> Self::Future {
-        let hedges = self.hedges.clone();
-        let mut select = self.select.clone();
-        Box::pin(async move {
-            let Some(hedge) = hedges.get(&req.group) else {
-                return select.call(req).await;
-            };
-            let fut = {
-                let mut h = hedge.lock().await;
-                h.ready().await.map_err(from_box_error)?;
-                h.call(req)
-            };
-            fut.await.map_err(from_box_error)
-        })
-    }
-}
+always_ready_service!(HedgeService, |this, req| {
+    let hedges = this.hedges.clone();
+    let mut select = this.select.clone();
+    Box::pin(async move {
+        let Some(hedge) = hedges.get(&req.group) else {
+            return select.call(req).await;
+        };
+        let fut = {
+            let mut h = hedge.lock().await;
+            h.ready().await.map_err(from_box_error)?;
+            h.call(req)
+        };
+        fut.await.map_err(from_box_error)
+    })
+});
 
 fn from_box_error(e: tower::BoxError) -> Error {
     match e.downcast::<Error>() {

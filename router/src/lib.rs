@@ -21,6 +21,37 @@
 //!
 //! [`registry`] resolves `provider/model` strings to configured providers.
 
+/// `tower::Service<RouterRequest>` for a router stage that is always ready
+/// and answers with a boxed future: `$call` turns `$this` (the stage) and
+/// `$req` into that future. One copy of what each stage would repeat.
+macro_rules! always_ready_service {
+    ($ty:ty, |$this:ident, $req:ident| $call:block) => {
+        impl tower::Service<crate::call::RouterRequest> for $ty {
+            type Response = crate::call::RouterResponse;
+            type Error = llmux_core::Error;
+            type Future = std::pin::Pin<
+                Box<
+                    dyn std::future::Future<
+                            Output = llmux_core::Result<crate::call::RouterResponse>,
+                        > + Send,
+                >,
+            >;
+
+            fn poll_ready(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<llmux_core::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, $req: crate::call::RouterRequest) -> Self::Future {
+                let $this = self;
+                $call
+            }
+        }
+    };
+}
+
 pub mod call;
 pub mod config;
 pub mod deployment;

@@ -2,10 +2,7 @@
 //! `Fallback → Retry → Hedge (opt-in per group) → Select`, built in one
 //! `ServiceBuilder` expression ([`Router::from_deployments`]).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use llmux_core::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -17,7 +14,7 @@ use llmux_core::types::moderations::{ModerationRequest, ModerationResponse};
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
 use llmux_core::{ChatStream, Env, Error, ErrorKind, ProcessEnv, Result};
 use tower::retry::{Retry, RetryLayer};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 
 use crate::call::{Call, Reply, Routed, RouterRequest, RouterResponse};
 use crate::config::{seconds, ModelListEntry, RouterSettings};
@@ -298,20 +295,10 @@ endpoint!(
     rerank, RerankRequest, Rerank, RerankResponse, |r: &RerankRequest| r.model.clone()
 );
 
-impl Service<RouterRequest> for Router {
-    type Response = RouterResponse;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<RouterResponse>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: RouterRequest) -> Self::Future {
-        let stack = self.stack.clone();
-        Box::pin(stack.oneshot(req))
-    }
-}
+always_ready_service!(Router, |this, req| {
+    let stack = this.stack.clone();
+    Box::pin(stack.oneshot(req))
+});
 
 #[cfg(test)]
 mod table_tests {

@@ -35,20 +35,10 @@ impl SelectService {
     }
 }
 
-impl tower::Service<RouterRequest> for SelectService {
-    type Response = RouterResponse;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<RouterResponse>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: RouterRequest) -> Self::Future {
-        let shared = self.shared.clone();
-        Box::pin(async move { select_and_call(&shared, req).await })
-    }
-}
+always_ready_service!(SelectService, |this, req| {
+    let shared = this.shared.clone();
+    Box::pin(async move { select_and_call(&shared, req).await })
+});
 
 async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterResponse> {
     let now = Instant::now();

@@ -50,9 +50,9 @@ pub(crate) fn insert_budget_sql(tail: &str) -> String {
 
 /// Bind a budget in [`insert_budget_sql`]'s order (the update's too).
 pub(crate) fn bind_budget<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    q: crate::db::AnyQuery<'q>,
     b: &'q BudgetRecord,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> crate::db::AnyQuery<'q> {
     q.bind(b.max_budget_nano)
         .bind(b.soft_budget_nano)
         .bind(&b.budget_duration)
@@ -68,30 +68,18 @@ pub(crate) fn bind_budget<'q>(
 impl Store {
     /// One budget.
     pub async fn get_budget(&self, id: &str) -> Result<Option<BudgetRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM llmux_budgets WHERE budget_id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(ctx("read budget"))?;
-        row.map(|r| from_row(&r))
-            .transpose()
-            .map_err(ctx("decode budget"))
+        let sql = format!("SELECT {COLUMNS} FROM llmux_budgets WHERE budget_id = $1");
+        let q = sqlx::query(&sql).bind(id);
+        self.fetch_record(q, "read budget", "decode budget", from_row)
+            .await
     }
 
     /// Every budget, oldest first.
     pub async fn list_budgets(&self) -> Result<Vec<BudgetRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM llmux_budgets ORDER BY created_at, budget_id"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map_err(ctx("list budgets"))?;
-        rows.iter()
-            .map(from_row)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(ctx("decode budget"))
+        let sql = format!("SELECT {COLUMNS} FROM llmux_budgets ORDER BY created_at, budget_id");
+        let q = sqlx::query(&sql);
+        self.fetch_records(q, "list budgets", "decode budget", from_row)
+            .await
     }
 
     /// Insert (`insert = true`) or overwrite a budget.

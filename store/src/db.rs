@@ -26,6 +26,9 @@ pub(crate) fn ctx(context: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ 
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
+/// A query through the `Any` driver, its parameters bound.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// A database URL without its password, for logs and messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -153,6 +156,34 @@ impl Store {
             .map_err(ctx("connect"))?;
         migrate(&pool, backend, !url.contains(":memory:")).await?;
         Ok(Store { pool, backend })
+    }
+
+    /// The record `q` finds, if any; `read` and `decode` say in an error
+    /// what was being done.
+    pub(crate) async fn fetch_record<T>(
+        &self,
+        q: AnyQuery<'_>,
+        read: &str,
+        decode: &str,
+        from_row: impl Fn(&AnyRow) -> std::result::Result<T, sqlx::Error>,
+    ) -> Result<Option<T>> {
+        let row = q.fetch_optional(self.pool()).await.map_err(ctx(read))?;
+        row.map(|r| from_row(&r)).transpose().map_err(ctx(decode))
+    }
+
+    /// Every record `q` finds, as [`Store::fetch_record`] reads one.
+    pub(crate) async fn fetch_records<T>(
+        &self,
+        q: AnyQuery<'_>,
+        read: &str,
+        decode: &str,
+        from_row: impl Fn(&AnyRow) -> std::result::Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>> {
+        let rows = q.fetch_all(self.pool()).await.map_err(ctx(read))?;
+        rows.iter()
+            .map(from_row)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(ctx(decode))
     }
 
     /// The pool (for tests and maintenance).

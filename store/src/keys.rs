@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::{ctx, json_column, to_json, Result, Store};
+use crate::db::{ctx, json_column, to_json, AnyQuery, Result, Store};
 
 /// A virtual key as stored (never the key itself).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -102,7 +102,9 @@ pub fn display_name(key: &str) -> String {
     format!("sk-...{tail}")
 }
 
-const KEY_COLUMNS: &str = "token_hash, key_name, key_alias, user_id, team_id, models, aliases, max_budget_nano, soft_budget_nano, budget_duration, budget_reset_at, spend_nano, tpm_limit, rpm_limit, max_parallel_requests, expires_at, blocked, metadata, created_at, updated_at";
+/// Every column of a key: its identity, then [`bind_settings`]' columns,
+/// then spend and times.
+const KEY_COLUMNS: &str = "token_hash, key_name, key_alias, user_id, team_id, models, aliases, max_budget_nano, soft_budget_nano, budget_duration, budget_reset_at, tpm_limit, rpm_limit, max_parallel_requests, expires_at, blocked, metadata, spend_nano, created_at, updated_at";
 
 /// `INSERT` of every column of a key, then `tail` (e.g. `ON CONFLICT …`).
 pub(crate) fn insert_key_sql(tail: &str) -> String {
@@ -112,13 +114,17 @@ pub(crate) fn insert_key_sql(tail: &str) -> String {
 }
 
 /// Bind a key's columns in [`insert_key_sql`]'s order.
-pub(crate) fn bind_key<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    k: &'q KeyRecord,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(&k.token_hash)
-        .bind(&k.key_name)
-        .bind(&k.key_alias)
+pub(crate) fn bind_key<'q>(q: AnyQuery<'q>, k: &'q KeyRecord) -> AnyQuery<'q> {
+    bind_settings(q.bind(&k.token_hash).bind(&k.key_name), k)
+        .bind(k.spend_nano)
+        .bind(k.created_at)
+        .bind(k.updated_at)
+}
+
+/// Bind the columns of a key that an update may change (all but its
+/// identity, spend and times), in [`KEY_COLUMNS`]' order.
+fn bind_settings<'q>(q: AnyQuery<'q>, k: &'q KeyRecord) -> AnyQuery<'q> {
+    q.bind(&k.key_alias)
         .bind(&k.user_id)
         .bind(&k.team_id)
         .bind(to_json(&k.models, "[]"))
@@ -127,15 +133,12 @@ pub(crate) fn bind_key<'q>(
         .bind(k.soft_budget_nano)
         .bind(&k.budget_duration)
         .bind(k.budget_reset_at)
-        .bind(k.spend_nano)
         .bind(k.tpm_limit)
         .bind(k.rpm_limit)
         .bind(k.max_parallel_requests)
         .bind(k.expires_at)
         .bind(i64::from(k.blocked))
         .bind(to_json(&k.metadata, "{}"))
-        .bind(k.created_at)
-        .bind(k.updated_at)
 }
 
 impl Store {
@@ -150,29 +153,15 @@ impl Store {
 
     /// Overwrite every mutable field of a key (not its spend).
     pub async fn update_key(&self, k: &KeyRecord) -> Result<bool> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE llmux_keys SET key_alias=$1, user_id=$2, team_id=$3, models=$4, aliases=$5, max_budget_nano=$6, soft_budget_nano=$7, budget_duration=$8, budget_reset_at=$9, tpm_limit=$10, rpm_limit=$11, max_parallel_requests=$12, expires_at=$13, blocked=$14, metadata=$15, updated_at=$16 WHERE token_hash=$17",
-        )
-        .bind(&k.key_alias)
-        .bind(&k.user_id)
-        .bind(&k.team_id)
-        .bind(to_json(&k.models, "[]"))
-        .bind(to_json(&k.aliases, "{}"))
-        .bind(k.max_budget_nano)
-        .bind(k.soft_budget_nano)
-        .bind(&k.budget_duration)
-        .bind(k.budget_reset_at)
-        .bind(k.tpm_limit)
-        .bind(k.rpm_limit)
-        .bind(k.max_parallel_requests)
-        .bind(k.expires_at)
-        .bind(i64::from(k.blocked))
-        .bind(to_json(&k.metadata, "{}"))
-        .bind(k.updated_at)
-        .bind(&k.token_hash)
-        .execute(self.pool())
-        .await
-        .map_err(ctx("update key"))?;
+        );
+        let r = bind_settings(q, k)
+            .bind(k.updated_at)
+            .bind(&k.token_hash)
+            .execute(self.pool())
+            .await
+            .map_err(ctx("update key"))?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -199,16 +188,10 @@ impl Store {
 
     /// The key with this hash, or `None` when there is none.
     pub async fn get_key(&self, token_hash: &str) -> Result<Option<KeyRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM llmux_keys WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(ctx("read key"))?;
-        row.map(|r| KeyRecord::from_row(&r))
-            .transpose()
-            .map_err(ctx("decode key"))
+        let sql = format!("SELECT {KEY_COLUMNS} FROM llmux_keys WHERE token_hash = $1");
+        let q = sqlx::query(&sql).bind(token_hash);
+        self.fetch_record(q, "read key", "decode key", KeyRecord::from_row)
+            .await
     }
 
     /// Keys, optionally of one user or team, newest first.
@@ -219,20 +202,16 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<KeyRecord>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {KEY_COLUMNS} FROM llmux_keys WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR team_id = $2) ORDER BY created_at DESC, token_hash LIMIT $3 OFFSET $4"
-        ))
-        .bind(user_id)
-        .bind(team_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(self.pool())
-        .await
-        .map_err(ctx("list keys"))?;
-        rows.iter()
-            .map(KeyRecord::from_row)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(ctx("decode key"))
+        );
+        let q = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(team_id)
+            .bind(limit)
+            .bind(offset);
+        self.fetch_records(q, "list keys", "decode key", KeyRecord::from_row)
+            .await
     }
 
     /// Delete the key with this hash; whether it existed.

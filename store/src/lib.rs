@@ -19,6 +19,7 @@
 
 pub mod budgets;
 pub mod bulk;
+pub mod calendar;
 pub mod clock;
 pub mod db;
 pub mod keys;

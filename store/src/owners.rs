@@ -122,10 +122,10 @@ fn from_row(kind: Kind, r: &AnyRow) -> std::result::Result<Owner, sqlx::Error> {
 /// (label, role or blocked, members, models, budget, period, reset, limits,
 /// metadata, updated, created, id).
 pub(crate) fn bind_owner<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    q: crate::db::AnyQuery<'q>,
     kind: Kind,
     o: &'q Owner,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> crate::db::AnyQuery<'q> {
     let q = q.bind(&o.label);
     let q = match kind {
         Kind::User => q.bind(&o.role),
@@ -148,38 +148,30 @@ pub(crate) fn bind_owner<'q>(
 impl Store {
     /// One user or team.
     pub async fn get_owner(&self, kind: Kind, id: &str) -> Result<Option<Owner>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {} FROM {} WHERE {} = $1",
             columns(kind),
             kind.table(),
             kind.id_column()
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(ctx("read user/team"))?;
-        row.map(|r| from_row(kind, &r))
-            .transpose()
-            .map_err(ctx("decode user/team"))
+        );
+        let q = sqlx::query(&sql).bind(id);
+        let decode = |r: &AnyRow| from_row(kind, r);
+        self.fetch_record(q, "read user/team", "decode user/team", decode)
+            .await
     }
 
     /// Users or teams, oldest first.
     pub async fn list_owners(&self, kind: Kind, limit: i64, offset: i64) -> Result<Vec<Owner>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {} FROM {} ORDER BY created_at, {} LIMIT $1 OFFSET $2",
             columns(kind),
             kind.table(),
             kind.id_column()
-        ))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(self.pool())
-        .await
-        .map_err(ctx("list users/teams"))?;
-        rows.iter()
-            .map(|r| from_row(kind, r))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(ctx("decode user/team"))
+        );
+        let q = sqlx::query(&sql).bind(limit).bind(offset);
+        let decode = |r: &AnyRow| from_row(kind, r);
+        self.fetch_records(q, "list users/teams", "decode user/team", decode)
+            .await
     }
 
     /// Insert (`insert = true`) or overwrite every field but spend.

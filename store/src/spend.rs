@@ -68,9 +68,9 @@ pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id
 
 /// Bind a spend row's [`SPEND_COLUMNS`].
 pub(crate) fn bind_spend<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    q: crate::db::AnyQuery<'q>,
     r: &'q SpendRow,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> crate::db::AnyQuery<'q> {
     q.bind(r.key())
         .bind(&r.request_id)
         .bind(&r.token_hash)
@@ -272,10 +272,7 @@ impl Where {
         w
     }
 
-    fn bind<'q>(
-        &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn bind<'q>(&'q self, mut q: crate::db::AnyQuery<'q>) -> crate::db::AnyQuery<'q> {
         for v in &self.values {
             q = match v {
                 Bound::Text(s) => q.bind(s.as_str()),

@@ -242,6 +242,31 @@ fn diff(a: Duration, b: Duration) -> String {
     format!("{:+.3} ms", d * 1e3)
 }
 
+/// A report row comparing one latency direct and through llmux; with a
+/// `target` (its text and the most llmux may add), also whether it was met.
+fn latency_row(
+    out: &mut String,
+    name: &str,
+    direct: Duration,
+    via: Duration,
+    target: Option<(&str, Duration)>,
+) {
+    let cells = match target {
+        Some((text, limit)) => format!(
+            " {text} | {} |",
+            verdict(via.saturating_sub(direct) <= limit)
+        ),
+        None => " | |".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "| {name} | {} | {} | {} |{cells}",
+        ms(direct),
+        ms(via),
+        diff(via, direct)
+    );
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_048_576.0)
 }
@@ -401,49 +426,49 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
         out,
         "| Measure | Direct | Through llmux | llmux adds | Target | |\n|---|---|---|---|---|---|"
     );
-    let seq_p50 = seq_via.pct(50.0).saturating_sub(seq_direct.pct(50.0));
-    let seq_p99 = seq_via.pct(99.0).saturating_sub(seq_direct.pct(99.0));
-    let _ = writeln!(
-        out,
-        "| Sequential latency p50 ({} requests) | {} | {} | {} | ≤ 0.1 ms | {} |",
-        seq_via.len(),
-        ms(seq_direct.pct(50.0)),
-        ms(seq_via.pct(50.0)),
-        diff(seq_via.pct(50.0), seq_direct.pct(50.0)),
-        verdict(seq_p50 <= Duration::from_micros(100))
-    );
-    let _ = writeln!(
-        out,
-        "| Sequential latency p99 | {} | {} | {} | ≤ 0.5 ms | {} |",
-        ms(seq_direct.pct(99.0)),
-        ms(seq_via.pct(99.0)),
-        diff(seq_via.pct(99.0), seq_direct.pct(99.0)),
-        verdict(seq_p99 <= Duration::from_micros(500))
-    );
-    let ttft = ttft_via.pct(50.0).saturating_sub(ttft_direct.pct(50.0));
-    let _ = writeln!(
-        out,
-        "| Streaming first token p50 ({} streams) | {} | {} | {} | ≤ 0.2 ms | {} |",
-        ttft_via.len(),
-        ms(ttft_direct.pct(50.0)),
-        ms(ttft_via.pct(50.0)),
-        diff(ttft_via.pct(50.0), ttft_direct.pct(50.0)),
-        verdict(ttft <= Duration::from_micros(200))
-    );
-    let _ = writeln!(
-        out,
-        "| Streaming first token p99 | {} | {} | {} | | |",
-        ms(ttft_direct.pct(99.0)),
-        ms(ttft_via.pct(99.0)),
-        diff(ttft_via.pct(99.0), ttft_direct.pct(99.0)),
-    );
-    let _ = writeln!(
-        out,
-        "| Streaming whole response p50 | {} | {} | {} | | |",
-        ms(total_direct.pct(50.0)),
-        ms(total_via.pct(50.0)),
-        diff(total_via.pct(50.0), total_direct.pct(50.0)),
-    );
+    let requests = format!("Sequential latency p50 ({} requests)", seq_via.len());
+    let streams = format!("Streaming first token p50 ({} streams)", ttft_via.len());
+    let us = Duration::from_micros;
+    let rows = [
+        (
+            requests.as_str(),
+            &seq_direct,
+            &seq_via,
+            50.0,
+            Some(("≤ 0.1 ms", us(100))),
+        ),
+        (
+            "Sequential latency p99",
+            &seq_direct,
+            &seq_via,
+            99.0,
+            Some(("≤ 0.5 ms", us(500))),
+        ),
+        (
+            streams.as_str(),
+            &ttft_direct,
+            &ttft_via,
+            50.0,
+            Some(("≤ 0.2 ms", us(200))),
+        ),
+        (
+            "Streaming first token p99",
+            &ttft_direct,
+            &ttft_via,
+            99.0,
+            None,
+        ),
+        (
+            "Streaming whole response p50",
+            &total_direct,
+            &total_via,
+            50.0,
+            None,
+        ),
+    ];
+    for (name, direct, via, pct, target) in rows {
+        latency_row(&mut out, name, direct.pct(pct), via.pct(pct), target);
+    }
     let v_rps = rate(v_done, v_time);
     let _ = writeln!(
         out,

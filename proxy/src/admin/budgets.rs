@@ -3,7 +3,6 @@
 //! tpm/rpm, parallel requests. `/key/generate` with `"budget_id"` gives the
 //! new key that budget's limits (fields the request sets itself win).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,9 +10,11 @@ use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::admin::fields::{check_duration, check_limit, check_money, store_error};
+use crate::admin::fields::{
+    check_duration, check_limit, check_money, id_or_new, refuse_existing, required, store_error,
+};
 use crate::admin::AdminKeys;
-use crate::body::parse_json;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use llmux_store::{from_nano, BudgetRecord, Store};
 
@@ -21,44 +22,28 @@ use crate::http::Shared;
 
 /// Fields of `/budget/new` and `/budget/update`; absent ones are left alone.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct BudgetFields {
-    #[serde(default)]
     budget_id: Option<String>,
-    #[serde(default)]
     max_budget: Option<f64>,
-    #[serde(default)]
     soft_budget: Option<f64>,
-    #[serde(default)]
     budget_duration: Option<String>,
-    #[serde(default)]
     tpm_limit: Option<i64>,
-    #[serde(default)]
     rpm_limit: Option<i64>,
-    #[serde(default)]
     max_parallel_requests: Option<i64>,
 }
 
 fn apply(b: &mut BudgetRecord, f: &BudgetFields, now: i64) -> Result<(), Error> {
-    if let Some(v) = check_money("max_budget", f.max_budget)? {
-        b.max_budget_nano = Some(v);
-    }
-    if let Some(v) = check_money("soft_budget", f.soft_budget)? {
-        b.soft_budget_nano = Some(v);
-    }
+    b.max_budget_nano = check_money("max_budget", f.max_budget)?.or(b.max_budget_nano);
+    b.soft_budget_nano = check_money("soft_budget", f.soft_budget)?.or(b.soft_budget_nano);
     if let Some(d) = &f.budget_duration {
         check_duration("budget_duration", d)?;
         b.budget_duration = Some(d.clone());
     }
-    if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {
-        b.tpm_limit = Some(v);
-    }
-    if let Some(v) = check_limit("rpm_limit", f.rpm_limit)? {
-        b.rpm_limit = Some(v);
-    }
-    if let Some(v) = check_limit("max_parallel_requests", f.max_parallel_requests)? {
-        b.max_parallel_requests = Some(v);
-    }
+    b.tpm_limit = check_limit("tpm_limit", f.tpm_limit)?.or(b.tpm_limit);
+    b.rpm_limit = check_limit("rpm_limit", f.rpm_limit)?.or(b.rpm_limit);
+    let parallel = check_limit("max_parallel_requests", f.max_parallel_requests)?;
+    b.max_parallel_requests = parallel.or(b.max_parallel_requests);
     b.updated_at = now;
     Ok(())
 }
@@ -96,21 +81,9 @@ pub(crate) async fn find_budget(store: &Store, id: &str) -> Result<BudgetRecord,
 pub(crate) async fn new(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(f): JsonBody<BudgetFields>,
 ) -> Result<Response, ApiError> {
-    let f: BudgetFields = parse_json(&body)?;
-    let id = match f.budget_id.clone() {
-        Some(id) if id.trim().is_empty() => {
-            return Err(ApiError(
-                Error::bad_request("budget_id must not be empty").with_param("budget_id"),
-            ))
-        }
-        Some(id) => id,
-        None => format!(
-            "budget-{}",
-            &crate::auth::virtual_keys::generate_key()?[3..19]
-        ),
-    };
+    let id = id_or_new(f.budget_id.clone(), "budget_id", "budget")?;
     let now = gw.clock.now();
     let mut b = BudgetRecord {
         budget_id: id.clone(),
@@ -118,17 +91,11 @@ pub(crate) async fn new(
         ..BudgetRecord::default()
     };
     apply(&mut b, &f, now)?;
-    if keys
-        .store()
-        .get_budget(&id)
-        .await
-        .map_err(store_error)?
-        .is_some()
-    {
-        return Err(ApiError(
-            Error::bad_request(format!("budget already exists: {id}")).with_param("budget_id"),
-        ));
-    }
+    refuse_existing(
+        keys.store().get_budget(&id).await,
+        || format!("budget already exists: {id}"),
+        "budget_id",
+    )?;
     keys.store()
         .save_budget(&b, true)
         .await
@@ -140,13 +107,10 @@ pub(crate) async fn new(
 pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(f): JsonBody<BudgetFields>,
 ) -> Result<Response, ApiError> {
-    let f: BudgetFields = parse_json(&body)?;
-    let id = f.budget_id.clone().ok_or_else(|| {
-        ApiError(Error::bad_request("budget_id is required").with_param("budget_id"))
-    })?;
-    let mut b = find_budget(keys.store(), &id).await?;
+    let id = required(f.budget_id.as_deref(), "budget_id")?;
+    let mut b = find_budget(keys.store(), id).await?;
     apply(&mut b, &f, gw.clock.now())?;
     keys.store()
         .save_budget(&b, false)
@@ -157,17 +121,15 @@ pub(crate) async fn update(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InfoBody {
+pub(crate) struct InfoBody {
     budgets: Vec<String>,
 }
 
 /// `POST /budget/info` with `{"budgets": [ids]}`
 pub(crate) async fn info(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<InfoBody>,
 ) -> Result<Response, ApiError> {
-    let req: InfoBody = parse_json(&body)?;
     let mut out = Vec::with_capacity(req.budgets.len());
     for id in &req.budgets {
         out.push(budget_info(&find_budget(keys.store(), id).await?));
@@ -177,17 +139,15 @@ pub(crate) async fn info(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteBody {
+pub(crate) struct DeleteBody {
     id: String,
 }
 
 /// `POST /budget/delete` with `{"id": …}`
 pub(crate) async fn delete(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<DeleteBody>,
 ) -> Result<Response, ApiError> {
-    let req: DeleteBody = parse_json(&body)?;
     if !keys
         .store()
         .delete_budget(&req.id)

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::admin::fields::{
-    check_duration, check_limit, check_money, page_offset, store_error, token_hash_of,
+    check_duration, check_limit, check_money, refuse_existing, required, required_query,
+    store_error, token_hash_of, Page,
 };
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{display_name, generate_key, hash_key, VirtualKeys};
-use crate::body::parse_json;
+use crate::body::{parse_json_or_default, JsonBody};
 use crate::error::ApiError;
 use llmux_store::{from_nano, KeyRecord};
 
@@ -25,46 +26,29 @@ use crate::http::Shared;
 /// Fields shared by `/key/generate` and `/key/update`. Absent fields are left
 /// alone on update.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct KeyFields {
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub key_alias: Option<String>,
     /// Lifetime (`30d`, `24h`, …); `null` for none.
-    #[serde(default)]
     pub duration: Option<String>,
-    #[serde(default)]
     pub models: Option<Vec<String>>,
-    #[serde(default)]
     pub aliases: Option<Map<String, Value>>,
-    #[serde(default)]
     pub max_budget: Option<f64>,
-    #[serde(default)]
     pub soft_budget: Option<f64>,
-    #[serde(default)]
     pub budget_duration: Option<String>,
-    #[serde(default)]
     pub tpm_limit: Option<i64>,
-    #[serde(default)]
     pub rpm_limit: Option<i64>,
-    #[serde(default)]
     pub max_parallel_requests: Option<i64>,
-    #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default)]
     pub team_id: Option<String>,
-    #[serde(default)]
     pub blocked: Option<bool>,
     /// Accepted for LiteLLM compatibility: spend is tracked by llmux itself.
-    #[serde(default)]
     #[allow(dead_code)] // read from the request only so it is not refused
     pub spend: Option<f64>,
     /// A named budget (`/budget/new`) whose limits the key takes, where
     /// the request does not set them itself. On `/key/generate` only.
-    #[serde(default)]
     pub budget_id: Option<String>,
 }
 
@@ -81,26 +65,16 @@ fn apply(k: &mut KeyRecord, f: &KeyFields, now: i64) -> Result<(), Error> {
     if let Some(a) = &f.aliases {
         k.aliases.clone_from(a);
     }
-    if let Some(b) = check_money("max_budget", f.max_budget)? {
-        k.max_budget_nano = Some(b);
-    }
-    if let Some(b) = check_money("soft_budget", f.soft_budget)? {
-        k.soft_budget_nano = Some(b);
-    }
+    k.max_budget_nano = check_money("max_budget", f.max_budget)?.or(k.max_budget_nano);
+    k.soft_budget_nano = check_money("soft_budget", f.soft_budget)?.or(k.soft_budget_nano);
     if let Some(d) = &f.budget_duration {
-        let secs = check_duration("budget_duration", d)?;
+        k.budget_reset_at = Some(now + check_duration("budget_duration", d)?);
         k.budget_duration = Some(d.clone());
-        k.budget_reset_at = Some(now + secs);
     }
-    if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {
-        k.tpm_limit = Some(v);
-    }
-    if let Some(v) = check_limit("rpm_limit", f.rpm_limit)? {
-        k.rpm_limit = Some(v);
-    }
-    if let Some(v) = check_limit("max_parallel_requests", f.max_parallel_requests)? {
-        k.max_parallel_requests = Some(v);
-    }
+    k.tpm_limit = check_limit("tpm_limit", f.tpm_limit)?.or(k.tpm_limit);
+    k.rpm_limit = check_limit("rpm_limit", f.rpm_limit)?.or(k.rpm_limit);
+    let parallel = check_limit("max_parallel_requests", f.max_parallel_requests)?;
+    k.max_parallel_requests = parallel.or(k.max_parallel_requests);
     if let Some(m) = &f.metadata {
         k.metadata.clone_from(m);
     }
@@ -161,11 +135,7 @@ pub(crate) async fn generate(
     AdminKeys(keys): AdminKeys,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut fields: KeyFields = if body.is_empty() {
-        KeyFields::default()
-    } else {
-        parse_json(&body)?
-    };
+    let mut fields: KeyFields = parse_json_or_default(&body)?;
     if let Some(id) = fields.budget_id.clone() {
         let b = crate::admin::budgets::find_budget(keys.store(), &id).await?;
         fields.max_budget = fields.max_budget.or(b.max_budget_nano.map(from_nano));
@@ -211,17 +181,11 @@ pub(crate) async fn generate(
         updated_at: t,
     };
     apply(&mut record, &fields, t)?;
-    if keys
-        .store()
-        .get_key(&record.token_hash)
-        .await
-        .map_err(store_error)?
-        .is_some()
-    {
-        return Err(ApiError(
-            Error::bad_request("that key already exists").with_param("key"),
-        ));
-    }
+    refuse_existing(
+        keys.store().get_key(&record.token_hash).await,
+        || "that key already exists".into(),
+        "key",
+    )?;
     keys.store()
         .insert_key(&record)
         .await
@@ -238,14 +202,10 @@ pub(crate) struct KeyQuery {
 
 /// `GET /key/info?key=…` (without `key`: the caller's own key).
 pub(crate) async fn info(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<KeyQuery>,
 ) -> Result<Response, ApiError> {
-    let key = q.key.ok_or_else(|| {
-        ApiError(Error::bad_request("the key query parameter is required").with_param("key"))
-    })?;
-    let record = find(&keys, &key).await?;
+    let record = find(&keys, &required_query(q.key, "key")?).await?;
     Ok(Json(json!({"key": record.token_hash, "info": key_info(&record)})).into_response())
 }
 
@@ -253,9 +213,8 @@ pub(crate) async fn info(
 pub(crate) async fn update(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(fields): JsonBody<KeyFields>,
 ) -> Result<Response, ApiError> {
-    let fields: KeyFields = parse_json(&body)?;
     if fields.budget_id.is_some() {
         return Err(ApiError(
             Error::bad_request(
@@ -264,34 +223,30 @@ pub(crate) async fn update(
             .with_param("budget_id"),
         ));
     }
-    let key = fields
-        .key
-        .clone()
-        .ok_or_else(|| ApiError(Error::bad_request("key is required").with_param("key")))?;
-    let mut record = find(&keys, &key).await?;
+    let mut record = find(&keys, required(fields.key.as_deref(), "key")?).await?;
     apply(&mut record, &fields, gw.clock.now())?;
-    keys.store()
-        .update_key(&record)
-        .await
-        .map_err(store_error)?;
+    save_changed(&keys, &record).await
+}
+
+/// Write a changed key, drop it from the key cache, and answer with its info.
+async fn save_changed(keys: &VirtualKeys, record: &KeyRecord) -> Result<Response, ApiError> {
+    keys.store().update_key(record).await.map_err(store_error)?;
     keys.invalidate(&record.token_hash).await;
-    Ok(Json(key_info(&record)).into_response())
+    Ok(Json(key_info(record)).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteBody {
+pub(crate) struct DeleteBody {
     #[serde(default)]
     keys: Vec<String>,
 }
 
 /// `POST /key/delete` with `{"keys": [...]}`
 pub(crate) async fn delete(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<DeleteBody>,
 ) -> Result<Response, ApiError> {
-    let req: DeleteBody = parse_json(&body)?;
     if req.keys.is_empty() {
         return Err(ApiError(
             Error::bad_request("keys must list at least one key").with_param("keys"),
@@ -325,28 +280,29 @@ pub(crate) struct ListQuery {
 
 /// `GET /key/list?page=&size=&user_id=&team_id=`
 pub(crate) async fn list(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.size.unwrap_or(10).clamp(1, 100);
+    let page = Page::of(q.page, q.size, 10)?;
     let rows = keys
         .store()
         .list_keys(
             q.user_id.as_deref(),
             q.team_id.as_deref(),
-            size,
-            page_offset(page, size)?,
+            page.size,
+            page.offset,
         )
         .await
         .map_err(store_error)?;
     let hashes: Vec<&str> = rows.iter().map(|k| k.token_hash.as_str()).collect();
-    Ok(Json(json!({"keys": hashes, "current_page": page, "page_size": size})).into_response())
+    Ok(
+        Json(json!({"keys": hashes, "current_page": page.number, "page_size": page.size}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
-struct OneKey {
+pub(crate) struct OneKey {
     key: String,
 }
 
@@ -354,9 +310,8 @@ struct OneKey {
 pub(crate) async fn regenerate(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<OneKey>,
 ) -> Result<Response, ApiError> {
-    let req: OneKey = parse_json(&body)?;
     let mut record = find(&keys, &req.key).await?;
     let new_key = generate_key()?;
     let new_hash = hash_key(&new_key);
@@ -377,38 +332,14 @@ pub(crate) async fn regenerate(
     Ok(Json(out).into_response())
 }
 
-async fn set_blocked(
-    keys: &VirtualKeys,
-    body: &[u8],
-    blocked: bool,
-    now: i64,
-) -> Result<Response, ApiError> {
-    let req: OneKey = parse_json(body)?;
-    let mut record = find(keys, &req.key).await?;
-    record.blocked = blocked;
-    record.updated_at = now;
-    keys.store()
-        .update_key(&record)
-        .await
-        .map_err(store_error)?;
-    keys.invalidate(&record.token_hash).await;
-    Ok(Json(key_info(&record)).into_response())
-}
-
-/// `POST /key/block`
-pub(crate) async fn block(
+/// `POST /key/block` (`BLOCKED`) and `/key/unblock` with `{"key": ...}`.
+pub(crate) async fn set_blocked<const BLOCKED: bool>(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<OneKey>,
 ) -> Result<Response, ApiError> {
-    set_blocked(&keys, &body, true, gw.clock.now()).await
-}
-
-/// `POST /key/unblock`
-pub(crate) async fn unblock(
-    State(gw): Shared,
-    AdminKeys(keys): AdminKeys,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    set_blocked(&keys, &body, false, gw.clock.now()).await
+    let mut record = find(&keys, &req.key).await?;
+    record.blocked = BLOCKED;
+    record.updated_at = gw.clock.now();
+    save_changed(&keys, &record).await
 }

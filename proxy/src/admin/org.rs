@@ -15,11 +15,14 @@ use llmux_core::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::admin::fields::{check_duration, check_limit, check_money, page_offset, store_error};
+use crate::admin::fields::{
+    check_duration, check_limit, check_money, id_or_new, refuse_existing, required, required_query,
+    store_error, Page,
+};
 use crate::admin::keys::key_info;
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::{generate_key, VirtualKeys};
-use crate::body::parse_json;
+use crate::body::{parse_json_or_default, JsonBody};
 use crate::error::ApiError;
 use llmux_store::{from_nano, KeyRecord, Kind, Owner, Store};
 
@@ -28,38 +31,23 @@ use crate::http::Shared;
 /// Fields of `/user/new|update` and `/team/new|update`. Absent fields are
 /// left alone on update.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct OwnerFields {
-    #[serde(default)]
     user_id: Option<String>,
-    #[serde(default)]
     team_id: Option<String>,
-    #[serde(default)]
     user_email: Option<String>,
-    #[serde(default)]
     user_role: Option<String>,
-    #[serde(default)]
     team_alias: Option<String>,
-    #[serde(default)]
     teams: Option<Vec<String>>,
-    #[serde(default)]
     members_with_roles: Option<Vec<Member>>,
-    #[serde(default)]
     models: Option<Vec<String>>,
-    #[serde(default)]
     max_budget: Option<f64>,
-    #[serde(default)]
     budget_duration: Option<String>,
-    #[serde(default)]
     tpm_limit: Option<i64>,
-    #[serde(default)]
     rpm_limit: Option<i64>,
-    #[serde(default)]
     blocked: Option<bool>,
-    #[serde(default)]
     metadata: Option<Map<String, Value>>,
     /// `/user/new` also creates a key for the user unless this is `false`.
-    #[serde(default)]
     auto_create_key: Option<bool>,
 }
 
@@ -74,6 +62,16 @@ pub(crate) struct Member {
 
 fn default_role() -> String {
     "user".into()
+}
+
+impl OwnerFields {
+    /// The id field of `kind` (`user_id` or `team_id`).
+    fn id(&self, kind: Kind) -> Option<&String> {
+        match kind {
+            Kind::User => self.user_id.as_ref(),
+            Kind::Team => self.team_id.as_ref(),
+        }
+    }
 }
 
 fn apply(kind: Kind, o: &mut Owner, f: &OwnerFields, now: i64) -> Result<(), Error> {
@@ -122,20 +120,13 @@ fn apply(kind: Kind, o: &mut Owner, f: &OwnerFields, now: i64) -> Result<(), Err
     if let Some(m) = &f.models {
         o.models.clone_from(m);
     }
-    if let Some(b) = check_money("max_budget", f.max_budget)? {
-        o.max_budget_nano = Some(b);
-    }
+    o.max_budget_nano = check_money("max_budget", f.max_budget)?.or(o.max_budget_nano);
     if let Some(d) = &f.budget_duration {
-        let secs = check_duration("budget_duration", d)?;
+        o.budget_reset_at = Some(now + check_duration("budget_duration", d)?);
         o.budget_duration = Some(d.clone());
-        o.budget_reset_at = Some(now + secs);
     }
-    if let Some(v) = check_limit("tpm_limit", f.tpm_limit)? {
-        o.tpm_limit = Some(v);
-    }
-    if let Some(v) = check_limit("rpm_limit", f.rpm_limit)? {
-        o.rpm_limit = Some(v);
-    }
+    o.tpm_limit = check_limit("tpm_limit", f.tpm_limit)?.or(o.tpm_limit);
+    o.rpm_limit = check_limit("rpm_limit", f.rpm_limit)?.or(o.rpm_limit);
     if let Some(m) = &f.metadata {
         o.metadata.clone_from(m);
     }
@@ -191,12 +182,6 @@ async fn find(store: &Store, kind: Kind, id: &str) -> Result<Owner, ApiError> {
         .ok_or_else(|| not_found(kind, id))
 }
 
-fn new_id(kind: Kind) -> Result<String, Error> {
-    // A key's random tail makes a fine unique id.
-    let k = generate_key()?;
-    Ok(format!("{}-{}", kind.name(), &k[3..19]))
-}
-
 /// `POST /user/new`, `/team/new`
 pub(crate) async fn create<K: OwnerKind>(
     State(gw): Shared,
@@ -204,25 +189,8 @@ pub(crate) async fn create<K: OwnerKind>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let fields: OwnerFields = if body.is_empty() {
-        OwnerFields::default()
-    } else {
-        parse_json(&body)?
-    };
-    let id = match kind {
-        Kind::User => fields.user_id.clone(),
-        Kind::Team => fields.team_id.clone(),
-    };
-    let id = match id {
-        Some(id) if id.trim().is_empty() => {
-            return Err(ApiError(
-                Error::bad_request(format!("{} must not be empty", kind.id_column()))
-                    .with_param(kind.id_column()),
-            ))
-        }
-        Some(id) => id,
-        None => new_id(kind)?,
-    };
+    let fields: OwnerFields = parse_json_or_default(&body)?;
+    let id = id_or_new(fields.id(kind).cloned(), kind.id_column(), kind.name())?;
     let now = gw.clock.now();
     let mut owner = Owner {
         id: id.clone(),
@@ -230,18 +198,11 @@ pub(crate) async fn create<K: OwnerKind>(
         ..Owner::default()
     };
     apply(kind, &mut owner, &fields, now)?;
-    if keys
-        .store()
-        .get_owner(kind, &id)
-        .await
-        .map_err(store_error)?
-        .is_some()
-    {
-        return Err(ApiError(
-            Error::bad_request(format!("{} already exists: {id}", kind.name()))
-                .with_param(kind.id_column()),
-        ));
-    }
+    refuse_existing(
+        keys.store().get_owner(kind, &id).await,
+        || format!("{} already exists: {id}", kind.name()),
+        kind.id_column(),
+    )?;
     keys.store()
         .save_owner(kind, &owner, true)
         .await
@@ -271,21 +232,11 @@ pub(crate) async fn create<K: OwnerKind>(
 pub(crate) async fn update<K: OwnerKind>(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(fields): JsonBody<OwnerFields>,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let fields: OwnerFields = parse_json(&body)?;
-    let id = match kind {
-        Kind::User => fields.user_id.clone(),
-        Kind::Team => fields.team_id.clone(),
-    }
-    .ok_or_else(|| {
-        ApiError(
-            Error::bad_request(format!("{} is required", kind.id_column()))
-                .with_param(kind.id_column()),
-        )
-    })?;
-    let mut owner = find(keys.store(), kind, &id).await?;
+    let id = required(fields.id(kind), kind.id_column())?;
+    let mut owner = find(keys.store(), kind, id).await?;
     apply(kind, &mut owner, &fields, gw.clock.now())?;
     save_changed(&keys, kind, owner).await
 }
@@ -303,7 +254,7 @@ async fn save_changed(keys: &VirtualKeys, kind: Kind, owner: Owner) -> Result<Re
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeleteOwners {
+pub(crate) struct DeleteOwners {
     #[serde(default)]
     user_ids: Vec<String>,
     #[serde(default)]
@@ -313,10 +264,9 @@ struct DeleteOwners {
 /// `POST /user/delete`, `/team/delete`
 pub(crate) async fn delete<K: OwnerKind>(
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<DeleteOwners>,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let req: DeleteOwners = parse_json(&body)?;
     let (ids, field) = match kind {
         Kind::User => (req.user_ids, "user_ids"),
         Kind::Team => (req.team_ids, "team_ids"),
@@ -355,16 +305,8 @@ pub(crate) async fn info<K: OwnerKind>(
     let id = match kind {
         Kind::User => q.user_id,
         Kind::Team => q.team_id,
-    }
-    .ok_or_else(|| {
-        ApiError(
-            Error::bad_request(format!(
-                "the {} query parameter is required",
-                kind.id_column()
-            ))
-            .with_param(kind.id_column()),
-        )
-    })?;
+    };
+    let id = required_query(id, kind.id_column())?;
     let owner = find(keys.store(), kind, &id).await?;
     let (user, team) = match kind {
         Kind::User => (Some(id.as_str()), None),
@@ -397,16 +339,15 @@ pub(crate) async fn list<K: OwnerKind>(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let kind = K::KIND;
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.page_size.unwrap_or(25).clamp(1, 100);
+    let page = Page::of(q.page, q.page_size, 25)?;
     let owners = keys
         .store()
-        .list_owners(kind, size, page_offset(page, size)?)
+        .list_owners(kind, page.size, page.offset)
         .await
         .map_err(store_error)?;
     let items: Vec<Value> = owners.iter().map(|o| owner_info(kind, o)).collect();
     let field = format!("{}s", kind.name());
-    Ok(Json(json!({ field: items, "page": page, "page_size": size })).into_response())
+    Ok(Json(json!({ field: items, "page": page.number, "page_size": page.size })).into_response())
 }
 
 /// Which kind of owner a generic handler serves: `create::<User>` serves
@@ -430,7 +371,7 @@ impl OwnerKind for Team {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MemberAdd {
+pub(crate) struct MemberAdd {
     team_id: String,
     member: MemberOrMany,
 }
@@ -446,9 +387,8 @@ enum MemberOrMany {
 pub(crate) async fn team_member_add(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<MemberAdd>,
 ) -> Result<Response, ApiError> {
-    let req: MemberAdd = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let new = match req.member {
         MemberOrMany::One(m) => vec![m],
@@ -476,7 +416,7 @@ pub(crate) async fn team_member_add(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MemberDelete {
+pub(crate) struct MemberDelete {
     team_id: String,
     user_id: String,
 }
@@ -485,9 +425,8 @@ struct MemberDelete {
 pub(crate) async fn team_member_delete(
     State(gw): Shared,
     AdminKeys(keys): AdminKeys,
-    body: Bytes,
+    JsonBody(req): JsonBody<MemberDelete>,
 ) -> Result<Response, ApiError> {
-    let req: MemberDelete = parse_json(&body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
     let before = team.members.len();
     team.members.retain(|v| v["user_id"] != json!(req.user_id));
@@ -506,37 +445,18 @@ pub(crate) async fn team_member_delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TeamId {
+pub(crate) struct TeamId {
     team_id: String,
 }
 
-async fn set_team_blocked(
-    keys: &VirtualKeys,
-    body: &[u8],
-    blocked: bool,
-    now: i64,
+/// `POST /team/block` (`BLOCKED`) and `/team/unblock` with `{"team_id"}`.
+pub(crate) async fn team_set_blocked<const BLOCKED: bool>(
+    State(gw): Shared,
+    AdminKeys(keys): AdminKeys,
+    JsonBody(req): JsonBody<TeamId>,
 ) -> Result<Response, ApiError> {
-    let req: TeamId = parse_json(body)?;
     let mut team = find(keys.store(), Kind::Team, &req.team_id).await?;
-    team.blocked = blocked;
-    team.updated_at = now;
-    save_changed(keys, Kind::Team, team).await
-}
-
-/// `POST /team/block`
-pub(crate) async fn team_block(
-    State(gw): Shared,
-    AdminKeys(keys): AdminKeys,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    set_team_blocked(&keys, &body, true, gw.clock.now()).await
-}
-
-/// `POST /team/unblock`
-pub(crate) async fn team_unblock(
-    State(gw): Shared,
-    AdminKeys(keys): AdminKeys,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    set_team_blocked(&keys, &body, false, gw.clock.now()).await
+    team.blocked = BLOCKED;
+    team.updated_at = gw.clock.now();
+    save_changed(&keys, Kind::Team, team).await
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::admin::fields::store_error;
 use crate::admin::AdminKeys;
 use crate::error::ApiError;
+use llmux_store::calendar::{civil_from_days, days_from_civil};
 use llmux_store::{from_nano, ReportGroup, SpendFilter};
 
 use crate::http::Shared;
@@ -33,32 +34,6 @@ pub(crate) struct SpendQuery {
     group_by: Option<String>,
     /// Most rows returned by `/spend/logs` (default 1000).
     limit: Option<i64>,
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.
@@ -108,7 +83,6 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
 
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
 pub(crate) async fn spend_logs(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {
@@ -166,7 +140,6 @@ pub(crate) async fn global_spend(
 /// `GET /global/spend/report?group_by=key|user|team|model|day`: spend,
 /// requests and tokens per group, biggest first (by date for `day`).
 pub(crate) async fn global_spend_report(
-    State(_gw): Shared,
     AdminKeys(keys): AdminKeys,
     Query(q): Query<SpendQuery>,
 ) -> Result<Response, ApiError> {

@@ -4,6 +4,7 @@
 //! valid, not expired, not blocked, model allowed, budget left, within rpm and
 //! parallel limits.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use llmux_core::{Error, ErrorKind, Result};
 
 use crate::auth::{presented_key, Authenticator, Principal};
 pub use llmux_store::keys::{display_name, hash_key};
-use llmux_store::{KeyRecord, Store};
+use llmux_store::{KeyRecord, Store, StoreError};
 use llmux_store::{Kind, Owner};
 
 /// A new key: `sk-` and 32 random base62 characters (~190 bits).
@@ -72,6 +73,30 @@ pub struct VirtualKeys {
     owners: moka::future::Cache<String, Option<Arc<Owner>>>,
 }
 
+/// A user's or team's entry in the owner cache.
+fn owner_key(kind: Kind, id: &str) -> String {
+    format!("{}:{id}", kind.name())
+}
+
+/// What `load` finds, through `cache` under `key`; a store failure is a 503
+/// naming what was being checked (`what`, made only then).
+async fn cached<V: Send + Sync + 'static>(
+    cache: &moka::future::Cache<String, Option<Arc<V>>>,
+    key: &str,
+    load: impl Future<Output = std::result::Result<Option<V>, StoreError>>,
+    what: impl FnOnce() -> String,
+) -> Result<Option<Arc<V>>> {
+    cache
+        .try_get_with_by_ref(key, async { load.await.map(|v| v.map(Arc::new)) })
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::ServiceUnavailable,
+                format!("cannot check {}: {e}", what()),
+            )
+        })
+}
+
 impl VirtualKeys {
     /// Keys are cached for `ttl` (and dropped from the cache on every change
     /// made through this gateway).
@@ -102,46 +127,23 @@ impl VirtualKeys {
 
     /// Forget a cached user or team after it changed.
     pub async fn invalidate_owner(&self, kind: Kind, id: &str) {
-        self.owners
-            .invalidate(&format!("{}:{id}", kind.name()))
-            .await;
+        self.owners.invalidate(&owner_key(kind, id)).await;
     }
 
     async fn owner(&self, kind: Kind, id: Option<&str>) -> Result<Option<Arc<Owner>>> {
         let Some(id) = id else {
             return Ok(None);
         };
-        self.owners
-            .try_get_with(format!("{}:{id}", kind.name()), async {
-                self.store
-                    .get_owner(kind, id)
-                    .await
-                    .map(|o| o.map(Arc::new))
-            })
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::ServiceUnavailable,
-                    format!("cannot check the API key's {}: {e}", kind.name()),
-                )
-            })
+        let load = self.store.get_owner(kind, id);
+        cached(&self.owners, &owner_key(kind, id), load, || {
+            format!("the API key's {}", kind.name())
+        })
+        .await
     }
 
     async fn lookup(&self, token_hash: &str) -> Result<Option<Arc<KeyRecord>>> {
-        self.cache
-            .try_get_with_by_ref(token_hash, async {
-                self.store
-                    .get_key(token_hash)
-                    .await
-                    .map(|r| r.map(Arc::new))
-            })
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::ServiceUnavailable,
-                    format!("cannot check the API key: {e}"),
-                )
-            })
+        let load = self.store.get_key(token_hash);
+        cached(&self.cache, token_hash, load, || "the API key".into()).await
     }
 
     /// Check that `key` may make a request at `now` (Unix seconds): not
@@ -163,24 +165,15 @@ impl VirtualKeys {
         let Some(model) = model else {
             return Ok(());
         };
-        let allowed = key.models.is_empty()
-            || key
-                .models
-                .iter()
-                .any(|m| m == model || m == "all-proxy-models" || m == "*")
-            || key.aliases.contains_key(model);
-        if !allowed {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "this key is not allowed to access model={model}. Allowed models: {}",
-                    key.models.join(", ")
-                ),
-            )
-            .with_code("key_model_access_denied")
-            .with_param("model"));
+        if allows_model(&key.models, model) || key.aliases.contains_key(model) {
+            return Ok(());
         }
-        Ok(())
+        Err(model_denied(
+            "this key",
+            &key.models,
+            model,
+            "key_model_access_denied",
+        ))
     }
 }
 
@@ -196,24 +189,38 @@ fn check_team(team: &Owner, model: Option<&str>) -> Result<()> {
     let Some(model) = model else {
         return Ok(());
     };
-    let allowed = team.models.is_empty()
-        || team
-            .models
-            .iter()
-            .any(|m| m == model || m == "all-proxy-models" || m == "*");
-    if !allowed {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "team {} is not allowed to access model={model}. Allowed models: {}",
-                team.id,
-                team.models.join(", ")
-            ),
-        )
-        .with_code("team_model_access_denied")
-        .with_param("model"));
+    if allows_model(&team.models, model) {
+        return Ok(());
     }
-    Ok(())
+    let who = format!("team {}", team.id);
+    Err(model_denied(
+        &who,
+        &team.models,
+        model,
+        "team_model_access_denied",
+    ))
+}
+
+/// Whether a model list (a key's or a team's) lets `model` through: an
+/// empty list and `all-proxy-models` / `*` allow every model.
+fn allows_model(models: &[String], model: &str) -> bool {
+    models.is_empty()
+        || models
+            .iter()
+            .any(|m| m == model || m == "all-proxy-models" || m == "*")
+}
+
+/// The 403 for a model that `who`'s list (`models`) does not allow.
+fn model_denied(who: &str, models: &[String], model: &str, code: &'static str) -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "{who} is not allowed to access model={model}. Allowed models: {}",
+            models.join(", ")
+        ),
+    )
+    .with_code(code)
+    .with_param("model")
 }
 
 impl Authenticator for VirtualKeys {

@@ -17,20 +17,14 @@ use llmux_core::Error;
 
 use crate::error::ApiError;
 
-use crate::http::{Routes, Shared, PREFIXES};
+use crate::http::{prefixed, Routes, Shared};
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new();
-    for prefix in PREFIXES {
-        r = r
-            .route(
-                &format!("{prefix}/audio/transcriptions"),
-                post(transcription),
-            )
-            .route(&format!("{prefix}/audio/speech"), post(speech));
-    }
-    r
+    prefixed([
+        ("/audio/transcriptions", post(transcription)),
+        ("/audio/speech", post(speech)),
+    ])
 }
 
 pub(crate) async fn speech(

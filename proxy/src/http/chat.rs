@@ -22,18 +22,11 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::pricing::{PromptSize, UsageTracker};
 
-use crate::http::{Routes, Shared, PREFIXES};
+use crate::http::{prefixed, Routes, Shared};
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new();
-    for prefix in PREFIXES {
-        r = r.route(
-            &format!("{prefix}/chat/completions"),
-            post(chat_completions),
-        );
-    }
-    r.route(
+    prefixed([("/chat/completions", post(chat_completions))]).route(
         "/openai/deployments/{model}/chat/completions",
         post(azure_chat_completions),
     )

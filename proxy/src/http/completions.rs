@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use llmux_core::endpoint::{Call, Reply};
-use llmux_core::types::chat::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Extra};
+use llmux_core::types::chat::{
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Extra, FinishReason, Usage,
+};
 use llmux_core::types::OneOrMany;
 use llmux_core::{ChatMessage, Error};
 use serde::{Deserialize, Serialize};
@@ -27,16 +29,12 @@ use crate::http::chat::force_stream_usage;
 use crate::http::chat::ClientStream;
 use crate::pricing::PromptSize;
 
-use crate::http::{Routes, PREFIXES};
+use crate::http::{prefixed, Routes};
 use axum::routing::post;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new();
-    for prefix in PREFIXES {
-        r = r.route(&format!("{prefix}/completions"), post(text_completions));
-    }
-    r
+    prefixed([("/completions", post(text_completions))])
 }
 
 /// `POST /completions` request body.
@@ -89,6 +87,18 @@ struct TextChoice<'a> {
     finish_reason: Option<&'a str>,
 }
 
+impl<'a> TextChoice<'a> {
+    /// A choice from a chat choice's (or delta's) text, index and finish reason.
+    fn new(text: &'a Option<String>, index: u32, finish: &'a Option<FinishReason>) -> Self {
+        TextChoice {
+            text: text.as_deref().unwrap_or(""),
+            index,
+            logprobs: None,
+            finish_reason: finish.as_ref().map(|f| f.as_str()),
+        }
+    }
+}
+
 pub(crate) fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionRequest, Error> {
     let prompt = match r.prompt {
         OneOrMany::One(p) => p,
@@ -114,21 +124,24 @@ pub(crate) fn into_chat(r: TextCompletionRequest) -> Result<ChatCompletionReques
             .with_param(name));
         }
     }
-    let mut chat = ChatCompletionRequest::new(r.model, vec![ChatMessage::user(prompt)]);
-    chat.max_tokens = r.max_tokens;
-    chat.temperature = r.temperature;
-    chat.top_p = r.top_p;
-    chat.n = r.n;
-    chat.stream = r.stream;
-    chat.stream_options = r.stream_options;
-    chat.stop = r.stop;
-    chat.presence_penalty = r.presence_penalty;
-    chat.frequency_penalty = r.frequency_penalty;
-    chat.seed = r.seed;
-    chat.user = r.user;
-    chat.logit_bias = r.logit_bias;
-    chat.extra = r.extra;
-    Ok(chat)
+    Ok(ChatCompletionRequest {
+        model: r.model,
+        messages: vec![ChatMessage::user(prompt)],
+        max_tokens: r.max_tokens,
+        temperature: r.temperature,
+        top_p: r.top_p,
+        n: r.n,
+        stream: r.stream,
+        stream_options: r.stream_options,
+        stop: r.stop,
+        presence_penalty: r.presence_penalty,
+        frequency_penalty: r.frequency_penalty,
+        seed: r.seed,
+        user: r.user,
+        logit_bias: r.logit_bias,
+        extra: r.extra,
+        ..ChatCompletionRequest::default()
+    })
 }
 
 pub(crate) fn text_id(id: &str) -> String {
@@ -140,28 +153,11 @@ pub(crate) fn text_id(id: &str) -> String {
 
 /// A chat completion as a `text_completion` object.
 pub(crate) fn to_text_completion(c: &ChatCompletion) -> Value {
-    let choices: Vec<Value> = c
+    let choices = c
         .choices
         .iter()
-        .map(|ch| {
-            json!(TextChoice {
-                text: ch.message.content.as_deref().unwrap_or(""),
-                index: ch.index,
-                logprobs: None,
-                finish_reason: ch.finish_reason.as_ref().map(|f| f.as_str()),
-            })
-        })
-        .collect();
-    let mut out = json!({
-        "id": text_id(&c.id),
-        "object": "text_completion",
-        "created": c.created,
-        "model": c.model,
-        "choices": choices,
-    });
-    if let Some(u) = &c.usage {
-        out["usage"] = json!(u);
-    }
+        .map(|ch| TextChoice::new(&ch.message.content, ch.index, &ch.finish_reason));
+    let mut out = text_object(&c.id, c.created, &c.model, choices, c.usage.as_ref());
     if let Some(fp) = &c.system_fingerprint {
         out["system_fingerprint"] = json!(fp);
     }
@@ -170,29 +166,39 @@ pub(crate) fn to_text_completion(c: &ChatCompletion) -> Value {
 
 /// A chat chunk as a `text_completion` stream chunk.
 pub(crate) fn encode_text_chunk(c: &ChatCompletionChunk) -> serde_json::Result<Vec<u8>> {
-    let choices: Vec<Value> = c
+    let choices = c
         .choices
         .iter()
-        .map(|ch| {
-            json!(TextChoice {
-                text: ch.delta.content.as_deref().unwrap_or(""),
-                index: ch.index,
-                logprobs: None,
-                finish_reason: ch.finish_reason.as_ref().map(|f| f.as_str()),
-            })
-        })
-        .collect();
+        .map(|ch| TextChoice::new(&ch.delta.content, ch.index, &ch.finish_reason));
+    serde_json::to_vec(&text_object(
+        &c.id,
+        c.created,
+        &c.model,
+        choices,
+        c.usage.as_ref(),
+    ))
+}
+
+/// The `text_completion` fields a whole answer and a stream chunk share.
+fn text_object<'a>(
+    id: &str,
+    created: u64,
+    model: &str,
+    choices: impl Iterator<Item = TextChoice<'a>>,
+    usage: Option<&Usage>,
+) -> Value {
+    let choices: Vec<Value> = choices.map(|c| json!(c)).collect();
     let mut out = json!({
-        "id": text_id(&c.id),
+        "id": text_id(id),
         "object": "text_completion",
-        "created": c.created,
-        "model": c.model,
+        "created": created,
+        "model": model,
         "choices": choices,
     });
-    if let Some(u) = &c.usage {
+    if let Some(u) = usage {
         out["usage"] = json!(u);
     }
-    serde_json::to_vec(&out)
+    out
 }
 
 /// `POST /completions`.

@@ -27,7 +27,21 @@ pub(crate) type Shared = State<Arc<Gateway>>;
 pub(crate) type Routes = axum::Router<Arc<Gateway>>;
 
 /// OpenAI's routes are served with and without the `/v1` prefix.
-pub(crate) const PREFIXES: [&str; 2] = ["", "/v1"];
+const PREFIXES: [&str; 2] = ["", "/v1"];
+
+/// A route table serving each `(path, handler)` under every one of
+/// [`PREFIXES`], so no module spells out the prefix loop.
+pub(crate) fn prefixed<const N: usize>(
+    routes: [(&str, axum::routing::MethodRouter<Arc<Gateway>>); N],
+) -> Routes {
+    let mut r = Routes::new();
+    for (path, handler) in routes {
+        for prefix in PREFIXES {
+            r = r.route(&format!("{prefix}{path}"), handler.clone());
+        }
+    }
+    r
+}
 
 /// Every data-plane route. Those that serve a caller authenticate from the
 /// headers before the body is read ([`authenticate_first`]); the probes,

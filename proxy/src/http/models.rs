@@ -14,18 +14,15 @@ use serde_json::{json, Value};
 use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 
-use crate::http::{Routes, Shared, PREFIXES};
+use crate::http::{prefixed, Routes, Shared};
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new();
-    for prefix in PREFIXES {
-        r = r
-            .route(&format!("{prefix}/models"), get(list_models))
-            .route(&format!("{prefix}/models/{{*id}}"), get(get_model))
-            .route(&format!("{prefix}/model/info"), get(model_info));
-    }
-    r
+    prefixed([
+        ("/models", get(list_models)),
+        ("/models/{*id}", get(get_model)),
+        ("/model/info", get(model_info)),
+    ])
 }
 
 pub(crate) fn model_object(id: &str) -> Value {

@@ -17,32 +17,21 @@ use serde::de::DeserializeOwned;
 use crate::body::parse_json;
 use crate::error::{internal, ApiError};
 use crate::gateway::Ctx;
-use crate::http::{Routes, Shared, PREFIXES};
+use crate::http::{prefixed, Routes, Shared};
 use crate::pricing::reply_cost;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    let mut r = Routes::new();
-    for prefix in PREFIXES {
-        r = r
-            .route(
-                &format!("{prefix}/embeddings"),
-                post(json_call::<EmbeddingRequest>),
-            )
-            .route(
-                &format!("{prefix}/images/generations"),
-                post(json_call::<ImageGenerationRequest>),
-            )
-            .route(
-                &format!("{prefix}/moderations"),
-                post(json_call::<ModerationRequest>),
-            )
-            .route(
-                &format!("{prefix}/rerank"),
-                post(json_call::<RerankRequest>),
-            );
-    }
-    r.route("/v2/rerank", post(json_call::<RerankRequest>))
+    prefixed([
+        ("/embeddings", post(json_call::<EmbeddingRequest>)),
+        (
+            "/images/generations",
+            post(json_call::<ImageGenerationRequest>),
+        ),
+        ("/moderations", post(json_call::<ModerationRequest>)),
+        ("/rerank", post(json_call::<RerankRequest>)),
+    ])
+    .route("/v2/rerank", post(json_call::<RerankRequest>))
 }
 
 /// A JSON request served by [`json_call`].
