@@ -85,7 +85,16 @@ pub fn to_chat_request(
 
     let mut out = ChatCompletionRequest::new(req.model.clone(), messages);
     if let Some(tools) = &req.tools {
-        out.tools = Some(tools.iter().map(chat_tool).collect::<Result<_, _>>()?);
+        let mut chat_tools = Vec::with_capacity(tools.len());
+        for t in tools {
+            match chat_tools_for(t) {
+                Ok(converted) => chat_tools.extend(converted),
+                Err(_) if req.drop_params == Some(true) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.tools = (!chat_tools.is_empty()).then_some(chat_tools);
+        out.drop_params = req.drop_params;
     }
     if let Some(choice) = &req.tool_choice {
         out.tool_choice = Some(chat_tool_choice(choice)?);
@@ -368,6 +377,22 @@ fn chat_part(p: &ContentPart) -> Result<chat::ContentPart, BridgeError> {
             })
         }
     })
+}
+
+/// The chat tools for one Responses tool: itself, or the function tools a
+/// `namespace` groups (Codex's `multi_agent_v1`), flattened.
+fn chat_tools_for(t: &Tool) -> Result<Vec<chat::Tool>, BridgeError> {
+    if let Tool::Hosted(v) = t {
+        if v.get("type").and_then(Value::as_str) == Some("namespace") {
+            let inner: Vec<Tool> = v
+                .get("tools")
+                .cloned()
+                .and_then(|tools| serde_json::from_value(tools).ok())
+                .unwrap_or_default();
+            return inner.iter().map(chat_tool).collect();
+        }
+    }
+    chat_tool(t).map(|c| vec![c])
 }
 
 fn chat_tool(t: &Tool) -> Result<chat::Tool, BridgeError> {

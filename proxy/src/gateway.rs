@@ -311,10 +311,13 @@ impl Gateway {
         group: String,
         mut call: Call,
     ) -> Result<Served, ApiError> {
-        if let Call::Chat(r) | Call::ChatStream(r) = &mut call {
-            if self.drop_params && r.drop_params.is_none() {
-                r.drop_params = Some(true);
-            }
+        let drop_params = match &mut call {
+            Call::Chat(r) | Call::ChatStream(r) => Some(&mut r.drop_params),
+            Call::Responses(r) | Call::ResponsesStream(r) => Some(&mut r.drop_params),
+            _ => None,
+        };
+        if let Some(d) = drop_params.filter(|d| self.drop_params && d.is_none()) {
+            *d = Some(true);
         }
         let admission = match self.admit(ctx, headers, &group, &call).await {
             Ok(a) => a,

@@ -4,7 +4,9 @@
 //! - a Python venv at `target/clients/venv` with `tests/clients/python/requirements.txt`
 //!   (the official `openai` and `anthropic` packages, every version pinned);
 //! - `npm ci` in `tests/clients/node` (the official `openai` package, locked
-//!   by `package-lock.json`).
+//!   by `package-lock.json`);
+//! - `npm ci` in `tests/clients/agents` (the agent CLIs `cli/tests/agents.rs`
+//!   drives: OpenAI's Codex CLI, pinned and locked the same way).
 //!
 //! Idempotent and fast: each install records the SHA-256 of the file it
 //! installed from in a stamp file and is skipped while that file is unchanged
@@ -21,7 +23,8 @@ use crate::dist::sha256_hex;
 pub(crate) fn install() -> Result<(), String> {
     let root = crate::workspace_root();
     python(&root)?;
-    node(&root)
+    node(&root, "node", "openai")?;
+    node(&root, "agents", "@openai/codex")
 }
 
 fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
@@ -92,16 +95,15 @@ fn python(root: &Path) -> Result<(), String> {
     write_stamp(&stamp, &hash)
 }
 
-fn node(root: &Path) -> Result<(), String> {
-    let dir = root.join("tests/clients/node");
+/// `npm ci` in `tests/clients/<set>` unless its lock file is unchanged
+/// since the last install and `package` is still installed.
+fn node(root: &Path, set: &str, package: &str) -> Result<(), String> {
+    let dir = root.join("tests/clients").join(set);
     let hash = sha256_hex(&read(&dir.join("package-lock.json"))?);
-    let stamp = root.join("target/clients/node.stamp");
-    let installed = dir.join("node_modules/openai/package.json");
+    let stamp = root.join(format!("target/clients/{set}.stamp"));
+    let installed = dir.join("node_modules").join(package).join("package.json");
     if up_to_date(&stamp, &hash, &installed) {
-        eprintln!(
-            "xtask: clients: Node clients up to date ({})",
-            dir.display()
-        );
+        eprintln!("xtask: clients: Node {set} up to date ({})", dir.display());
         return Ok(());
     }
     if let Some(parent) = stamp.parent() {
@@ -109,7 +111,7 @@ fn node(root: &Path) -> Result<(), String> {
             .map_err(|e| format!("clients: cannot create {}: {e}", parent.display()))?;
     }
     run(
-        "npm ci in tests/clients/node",
+        &format!("npm ci in tests/clients/{set}"),
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir),

@@ -153,6 +153,11 @@ pub struct CreateResponseRequest {
     /// A stored prompt template reference `{"id", "version", "variables"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Value>,
+    /// LiteLLM's `drop_params`: served through chat completions, hosted
+    /// tools the provider cannot run are left out instead of refused. A
+    /// setting for llmux, never sent upstream.
+    #[serde(default, skip_serializing)]
+    pub drop_params: Option<bool>,
     /// Fields llmux does not model, forwarded as they came.
     #[serde(flatten)]
     pub extra: Extra,

@@ -150,3 +150,52 @@ pub fn handle(req: &RecordedRequest) -> MockResponse {
         MockResponse::json(200, &response(model))
     }
 }
+
+/// The events of an answer that calls function `name` with `arguments`
+/// (split in two deltas), as OpenAI streams a `function_call` item.
+pub fn function_call_events(model: &str, call_id: &str, name: &str, arguments: &str) -> Vec<Value> {
+    let item_id = "fc_67ccd3acc8d48190a77525dc6de64b550e4c9a1f3d8e7d42";
+    let pending = response_with(model, "in_progress", json!([]), Value::Null);
+    let item = |status: &str, args: &str| {
+        json!({"type": "function_call", "id": item_id, "call_id": call_id, "name": name,
+               "arguments": args, "status": status})
+    };
+    let mid = arguments
+        .char_indices()
+        .map(|(i, _)| i)
+        .find(|i| *i >= arguments.len() / 2)
+        .unwrap_or(arguments.len());
+    let done = item("completed", arguments);
+    numbered(vec![
+        json!({"type": "response.created", "response": pending}),
+        json!({"type": "response.in_progress", "response": pending}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item("in_progress", "")}),
+        json!({"type": "response.function_call_arguments.delta", "item_id": item_id, "output_index": 0, "delta": &arguments[..mid]}),
+        json!({"type": "response.function_call_arguments.delta", "item_id": item_id, "output_index": 0, "delta": &arguments[mid..]}),
+        json!({"type": "response.function_call_arguments.done", "item_id": item_id, "output_index": 0, "arguments": arguments}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": done}),
+        json!({"type": "response.completed", "response": response_with(model, "completed", json!([done]), usage())}),
+    ])
+}
+
+/// The events of a text answer `text` (in one delta).
+pub fn text_events(model: &str, text: &str) -> Vec<Value> {
+    let pending = response_with(model, "in_progress", json!([]), Value::Null);
+    let done = message_item(text);
+    numbered(vec![
+        json!({"type": "response.created", "response": pending}),
+        json!({"type": "response.in_progress", "response": pending}),
+        json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"id": MESSAGE_ID, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
+        json!({"type": "response.content_part.added", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []}}),
+        json!({"type": "response.output_text.delta", "item_id": MESSAGE_ID, "output_index": 0,
+            "content_index": 0, "delta": text, "logprobs": []}),
+        json!({"type": "response.output_text.done", "item_id": MESSAGE_ID, "output_index": 0,
+            "content_index": 0, "text": text, "logprobs": []}),
+        json!({"type": "response.content_part.done", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "text": text, "annotations": []}}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": done}),
+        json!({"type": "response.completed", "response": response_with(model, "completed", json!([done]), usage())}),
+    ])
+}
