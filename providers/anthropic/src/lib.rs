@@ -48,6 +48,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
+use llmux_core::params::served_name;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::models::{Model, ModelList};
@@ -192,23 +193,11 @@ impl Codec for AnthropicCodec {
     /// `extra.anthropic_beta` (a string, comma-separated, or a list) and any
     /// `anthropic-beta` in `extra_headers` → one `anthropic-beta` header.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        if name != NAME {
-            return Err(Error::bad_request(format!(
-                "llmux-anthropic has no provider named '{name}' (it serves anthropic)"
-            )));
-        }
+        served_name(NAME, name, &[NAME])?;
         let key = params
-            .api_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .or_else(|| env.var(API_KEY_ENV))
+            .key_or_env(env, &[API_KEY_ENV])
             .ok_or_else(|| Error::missing_api_key(NAME, API_KEY_ENV))?;
-        let base = params
-            .api_base
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .or_else(|| env.first(API_BASE_ENV))
-            .unwrap_or_else(|| DEFAULT_API_BASE.to_string());
+        let base = params.base_or_env(env, API_BASE_ENV, DEFAULT_API_BASE);
         let mut version = params
             .api_version
             .clone()

@@ -8,10 +8,9 @@
 //! Models: each entry of `/api/tags` becomes a model whose id is its `name`
 //! (`llama3.2:latest`), `created` its `modified_at`, owned by `ollama`.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::embeddings::{embedding_response, vector, wants_base64};
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::models::{Model, ModelList};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -45,9 +44,7 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
 }
 
 fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Error {
-    Error::bad_gateway(format!("cannot decode {provider} response: {what}"))
-        .with_provider(provider)
-        .with_model(model)
+    decode_failure(provider, model, "response", what)
 }
 
 /// Decode an `/api/embed` response.
@@ -62,50 +59,16 @@ pub fn decode_embed(
         .get("embeddings")
         .and_then(Value::as_array)
         .ok_or_else(|| bad_gateway(provider, model, "no embeddings"))?;
-    let base64 = request.encoding_format.as_deref() == Some("base64");
+    let base64 = wants_base64(request);
     let data = vectors
         .iter()
-        .enumerate()
-        .map(|(i, values)| {
-            let floats: Vec<f64> = values
-                .as_array()
-                .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list"))?
-                .iter()
-                .map(|x| {
-                    x.as_f64()
-                        .ok_or_else(|| bad_gateway(provider, model, "non-numeric value"))
-                })
-                .collect::<Result<_>>()?;
-            let embedding = if base64 {
-                let bytes: Vec<u8> = floats
-                    .iter()
-                    .flat_map(|f| (*f as f32).to_le_bytes())
-                    .collect();
-                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                EmbeddingVector::Float(floats)
-            };
-            Ok(Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding,
-            })
-        })
+        .map(|values| vector(values, base64).map_err(|e| bad_gateway(provider, model, e)))
         .collect::<Result<Vec<_>>>()?;
     let tokens = v
         .get("prompt_eval_count")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    Ok(EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-        extra: Default::default(),
-    })
+    Ok(embedding_response(data, model, tokens))
 }
 
 /// Decode a `/api/tags` response.
@@ -143,6 +106,7 @@ pub fn decode_tags(body: &[u8], provider: &str) -> Result<ModelList> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::types::embeddings::EmbeddingVector;
 
     #[test]
     fn embed_round_trip() {

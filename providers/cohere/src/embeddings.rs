@@ -13,10 +13,9 @@
 //! `return_documents: true` is answered here from the request's documents
 //! (`{"text": ...}`), the shape LiteLLM and Cohere v1 return.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::embeddings::{embedding_response, input_texts, vector, wants_base64};
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -26,16 +25,9 @@ pub const DEFAULT_INPUT_TYPE: &str = "search_document";
 
 /// The Embed v2 body for `request`.
 pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
-    let texts: Vec<&str> = match &request.input {
-        EmbeddingInput::Text(t) => vec![t.as_str()],
-        EmbeddingInput::Texts(ts) => ts.iter().map(String::as_str).collect(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => {
-            return Err(
-                Error::bad_request("Cohere embedding models take text, not token ids")
-                    .with_param("input"),
-            )
-        }
-    };
+    let texts = input_texts(request).ok_or_else(|| {
+        Error::bad_request("Cohere embedding models take text, not token ids").with_param("input")
+    })?;
     if let Some(f) = request
         .encoding_format
         .as_deref()
@@ -70,9 +62,7 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
 }
 
 fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Error {
-    Error::bad_gateway(format!("cannot decode {provider} response: {what}"))
-        .with_provider(provider)
-        .with_model(model)
+    decode_failure(provider, model, "response", what)
 }
 
 /// Decode an Embed v2 response (`embeddings.float`, or the older bare list).
@@ -90,51 +80,17 @@ pub fn decode_embed(
     }
     .and_then(Value::as_array)
     .ok_or_else(|| bad_gateway(provider, model, "no float embeddings"))?;
-    let base64 = request.encoding_format.as_deref() == Some("base64");
+    let base64 = wants_base64(request);
     let data = vectors
         .iter()
-        .enumerate()
-        .map(|(i, values)| {
-            let floats: Vec<f64> = values
-                .as_array()
-                .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list"))?
-                .iter()
-                .map(|x| {
-                    x.as_f64()
-                        .ok_or_else(|| bad_gateway(provider, model, "non-numeric value"))
-                })
-                .collect::<Result<_>>()?;
-            let embedding = if base64 {
-                let bytes: Vec<u8> = floats
-                    .iter()
-                    .flat_map(|f| (*f as f32).to_le_bytes())
-                    .collect();
-                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                EmbeddingVector::Float(floats)
-            };
-            Ok(Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding,
-            })
-        })
+        .map(|values| vector(values, base64).map_err(|e| bad_gateway(provider, model, e)))
         .collect::<Result<Vec<_>>>()?;
     let tokens = v
         .pointer("/meta/billed_units/input_tokens")
         .and_then(Value::as_f64)
         .filter(|t| t.is_finite() && *t >= 0.0)
         .map_or(0, |t| t.round() as u64);
-    Ok(EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-        extra: Default::default(),
-    })
+    Ok(embedding_response(data, model, tokens))
 }
 
 /// The Rerank v2 body for `request`.
@@ -187,6 +143,7 @@ pub fn decode_rerank(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingVector};
     use llmux_core::types::rerank::RerankDocument;
 
     #[test]
