@@ -21,15 +21,11 @@ use serde_json::{json, Value};
 
 /// Converse's `usage`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ConverseUsage {
-    #[serde(default)]
     pub input_tokens: u64,
-    #[serde(default)]
     pub output_tokens: u64,
-    #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
     pub cache_write_input_tokens: Option<u64>,
 }
 

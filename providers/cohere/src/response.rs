@@ -22,40 +22,33 @@ use serde_json::{json, Value};
 
 /// A Chat v2 response body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ChatResponse {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default)]
     pub message: Option<AssistantOut>,
-    #[serde(default)]
     pub usage: Option<CohereUsage>,
-    #[serde(default)]
     pub logprobs: Option<Vec<LogprobItem>>,
 }
 
 /// The assistant message of a response.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct AssistantOut {
-    #[serde(default, deserialize_with = "content_blocks")]
+    #[serde(deserialize_with = "content_blocks")]
     pub content: Vec<ContentBlock>,
-    #[serde(default)]
     pub tool_calls: Option<Vec<ToolCallOut>>,
-    #[serde(default)]
     pub tool_plan: Option<String>,
-    #[serde(default)]
     pub citations: Option<Vec<Value>>,
 }
 
 /// One content block (`text` or `thinking`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ContentBlock {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub text: Option<String>,
-    #[serde(default)]
     pub thinking: Option<String>,
 }
 
@@ -74,48 +67,42 @@ fn content_blocks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ContentB
 
 /// A tool call as Cohere sends it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ToolCallOut {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub function: Option<FunctionOut>,
 }
 
 /// A tool call's function.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct FunctionOut {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub arguments: Option<String>,
 }
 
 /// `usage` of a chat response (counts are JSON numbers, possibly with a fraction).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CohereUsage {
-    #[serde(default)]
     pub billed_units: Option<Units>,
-    #[serde(default)]
     pub tokens: Option<Units>,
-    #[serde(default)]
     pub cached_tokens: Option<f64>,
 }
 
 /// `billed_units` / `tokens`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Units {
-    #[serde(default)]
     pub input_tokens: Option<f64>,
-    #[serde(default)]
     pub output_tokens: Option<f64>,
 }
 
 /// One `logprobs` item: a piece of text, its token ids and their log probabilities.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct LogprobItem {
-    #[serde(default)]
     pub text: Option<String>,
-    #[serde(default)]
     pub logprobs: Vec<f64>,
 }
 

@@ -20,49 +20,39 @@ use serde_json::Value;
 
 /// One `/api/chat` object: a whole answer, or one NDJSON stream line.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ChatResponse {
-    #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
     pub created_at: Option<String>,
-    #[serde(default)]
     pub message: Option<OllamaMessage>,
-    #[serde(default)]
     pub done: bool,
-    #[serde(default)]
     pub done_reason: Option<String>,
-    #[serde(default)]
     pub prompt_eval_count: Option<u64>,
-    #[serde(default)]
     pub eval_count: Option<u64>,
 }
 
 /// An assistant message.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaMessage {
-    #[serde(default)]
     pub content: Option<String>,
-    #[serde(default)]
     pub thinking: Option<String>,
-    #[serde(default)]
     pub tool_calls: Option<Vec<OllamaToolCall>>,
 }
 
 /// A tool call (`{"function": {"name", "arguments": {…}}}`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaToolCall {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub function: OllamaFunction,
 }
 
 /// A tool call's function.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaFunction {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub arguments: Option<Value>,
 }
 
