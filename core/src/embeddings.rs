@@ -7,8 +7,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
-    EmbeddingVector,
+    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
 };
 
 /// Why a JSON value is not an embedding vector; the text is the detail

@@ -19,7 +19,10 @@ pub fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
 
 /// `Authorization: Bearer {key}`, or a 400 naming the setting (`api_key`).
 pub fn bearer(setting: &str, key: &str) -> Result<(HeaderName, HeaderValue)> {
-    Ok((AUTHORIZATION, header_value(setting, &format!("Bearer {key}"))?))
+    Ok((
+        AUTHORIZATION,
+        header_value(setting, &format!("Bearer {key}"))?,
+    ))
 }
 
 /// A codec's fixed headers: the credential header when there is one, then

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::types::chat::{
-    ChatCompletion, ChatCompletionChunk, Choice, Extra, FinishReason, FunctionCall,
-    ResponseMessage, ToolCall, Usage,
+    ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Delta, Extra, FinishReason,
+    FunctionCall, ResponseMessage, ToolCall, Usage,
 };
 
 /// A stream of chat completion chunks. An `Err` item ends the stream.
@@ -89,6 +89,71 @@ pub fn decode_stream<D: StreamDecoder>(body: ByteStream, decoder: D) -> ChatStre
             }
         }
     }))
+}
+
+/// Run `decoder` over a body that arrives as `pieces`, as [`decode_stream`]
+/// does (stop reading at [`DecodeStatus::Done`], then finish): the chunks,
+/// or the first error. For replaying captured bodies and split-point tests.
+pub fn decode_pieces<D: StreamDecoder>(
+    decoder: &mut D,
+    pieces: &[&[u8]],
+) -> Result<Vec<ChatCompletionChunk>> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        if decoder.push(piece, &mut out)? == DecodeStatus::Done {
+            break;
+        }
+    }
+    decoder.finish(&mut out)?;
+    Ok(out)
+}
+
+/// The `ApiConnection` error of a stream whose body ended before its
+/// terminal event (`missing`, e.g. `message-end`): never a clean end.
+pub fn ended_early(provider: &str, model: &str, missing: &str) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::ApiConnection,
+        format!("upstream stream ended before it was complete (no {missing})"),
+    )
+    .with_provider(provider)
+    .with_model(model)
+}
+
+/// A chunk as a non-OpenAI stream decoder builds it: the decoder's `id`,
+/// `created` and `model`, then `choices` and `usage`; no fingerprint or tier.
+pub fn provider_chunk(
+    id: String,
+    created: u64,
+    model: &str,
+    choices: Vec<ChunkChoice>,
+    usage: Option<Usage>,
+) -> ChatCompletionChunk {
+    ChatCompletionChunk {
+        id,
+        object: "chat.completion.chunk".into(),
+        created,
+        model: model.to_string(),
+        choices,
+        usage,
+        system_fingerprint: None,
+        service_tier: None,
+        extra: Extra::new(),
+    }
+}
+
+/// The only choice (index 0) of a single-choice stream's chunk.
+pub fn first_choice(
+    delta: Delta,
+    logprobs: Option<Value>,
+    finish_reason: Option<FinishReason>,
+) -> ChunkChoice {
+    ChunkChoice {
+        index: 0,
+        delta,
+        logprobs,
+        finish_reason,
+        extra: Extra::new(),
+    }
 }
 
 /// Rebuilds a full [`ChatCompletion`] from streamed chunks: content and
@@ -271,7 +336,7 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatCompletion> {
 /// with the finish reason; finally a usage chunk when the completion has usage.
 /// Used to replay a stored completion to a streaming caller.
 pub fn completion_to_chunks(completion: &ChatCompletion) -> Vec<ChatCompletionChunk> {
-    use crate::types::chat::{ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
+    use crate::types::chat::{FunctionCallDelta, ToolCallDelta};
     let base = |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
         id: completion.id.clone(),
         object: "chat.completion.chunk".into(),

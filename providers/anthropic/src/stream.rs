@@ -22,8 +22,8 @@
 use llmux_core::text::truncate;
 use std::collections::BTreeMap;
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{first_choice, provider_chunk};
 use llmux_core::types::chat::{
     ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason, FunctionCallDelta, ToolCallDelta,
 };
@@ -118,27 +118,11 @@ impl AnthropicStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage: None,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        provider_chunk(self.id.clone(), self.created, &self.model, choices, None)
     }
 
     fn emit(&self, out: &mut Vec<ChatCompletionChunk>, delta: Delta, finish: Option<FinishReason>) {
-        out.push(self.chunk(vec![ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason: finish,
-            extra: Extra::new(),
-        }]));
+        out.push(self.chunk(vec![first_choice(delta, None, finish)]));
     }
 
     fn content(&self, out: &mut Vec<ChatCompletionChunk>, text: String) {
@@ -190,8 +174,14 @@ impl AnthropicStreamDecoder {
     fn bad_event(&self, message: String) -> Error {
         Error::bad_gateway(message).with_provider(self.provider.clone())
     }
+}
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+impl SseChatEvents for AnthropicStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
@@ -372,26 +362,12 @@ impl AnthropicStreamDecoder {
             }
         }
     }
-}
 
-impl StreamDecoder for AnthropicStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-            if self.done {
-                return Ok(DecodeStatus::Done);
-            }
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        self.done
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
-        if !self.done {
-            if let Some(event) = self.sse.finish()? {
-                self.handle(event, out)?;
-            }
-        }
+    fn on_end(&mut self, _out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         if self.done {
             Ok(())
         } else {
@@ -407,6 +383,8 @@ impl StreamDecoder for AnthropicStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::decode_pieces;
+    use llmux_core::stream::{DecodeStatus, StreamDecoder};
     use serde_json::json;
 
     fn sse(events: &[Value]) -> Vec<u8> {
@@ -423,13 +401,7 @@ mod tests {
         let mut d = AnthropicStreamDecoder::with_created("anthropic", "claude", 9)
             .with_json_mode(json_mode)
             .with_usage(true);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
+        let out = decode_pieces(&mut d, pieces)?;
         Ok(out
             .iter()
             .map(|c| serde_json::to_value(c).unwrap())

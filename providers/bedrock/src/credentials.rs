@@ -118,10 +118,12 @@ pub fn resolve_auth(params: &ProviderParams, env: &dyn Env) -> Result<Auth> {
 
 /// Resolve the region (see the module docs for the order).
 pub fn resolve_region(params: &ProviderParams, env: &dyn Env) -> Result<String> {
-    let region = params.extra_str(&["aws_region_name", "aws_region"])
+    let region = params
+        .extra_str(&["aws_region_name", "aws_region"])
         .or_else(|| env.first(&["AWS_REGION", "AWS_REGION_NAME", "AWS_DEFAULT_REGION"]))
         .or_else(|| {
-            let profile = params.extra_str(&["aws_profile_name"])
+            let profile = params
+                .extra_str(&["aws_profile_name"])
                 .or_else(|| env.var("AWS_PROFILE"))
                 .unwrap_or_else(|| "default".into());
             config_file(env).and_then(|p| read_ini(&p)).and_then(|ini| {

@@ -28,10 +28,9 @@ use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use bytes::{Buf, BytesMut};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::stream::{first_choice, provider_chunk, DecodeStatus, StreamDecoder};
 use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason, FunctionCallDelta, ToolCallDelta,
-    Usage,
+    ChatCompletionChunk, Delta, FinishReason, FunctionCallDelta, ToolCallDelta, Usage,
 };
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
@@ -186,23 +185,13 @@ impl BedrockStreamDecoder {
     }
 
     fn chunk(&self, delta: Delta, finish: Option<FinishReason>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-                extra: Extra::new(),
-            }],
-            usage: None,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        provider_chunk(
+            self.id.clone(),
+            self.created,
+            &self.model,
+            vec![first_choice(delta, None, finish)],
+            None,
+        )
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -412,6 +401,7 @@ impl StreamDecoder for BedrockStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::decode_pieces;
 
     /// One event-stream frame with string headers (written from the format's
     /// description: prelude, prelude CRC, headers, payload, message CRC).
@@ -499,13 +489,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = BedrockStreamDecoder::with_created("bedrock", "m", Some("req-9"), 7);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
+        let out = decode_pieces(&mut d, pieces)?;
         Ok(out
             .iter()
             .map(|c| serde_json::to_value(c).unwrap())

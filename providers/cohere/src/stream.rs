@@ -15,12 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{ended_early, first_choice, provider_chunk};
 use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+    ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::stream_error;
@@ -70,30 +70,11 @@ impl CohereStreamDecoder {
 
     fn chunk(&mut self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
         let id = self.id.get_or_insert_with(|| completion_id(None)).clone();
-        ChatCompletionChunk {
-            id,
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        provider_chunk(id, self.created, &self.model, choices, usage)
     }
 
     fn delta(&mut self, delta: Delta, logprobs: Option<Value>) -> ChatCompletionChunk {
-        self.chunk(
-            vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs,
-                finish_reason: None,
-                extra: Extra::new(),
-            }],
-            None,
-        )
+        self.chunk(vec![first_choice(delta, logprobs, None)], None)
     }
 
     fn bad(&self, what: impl std::fmt::Display) -> Error {
@@ -109,8 +90,14 @@ impl CohereStreamDecoder {
         let next = u32::try_from(self.tool_calls.len()).unwrap_or(u32::MAX);
         *self.tool_calls.entry(cohere_index).or_insert(next)
     }
+}
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+impl SseChatEvents for CohereStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" || self.done {
             return Ok(());
@@ -257,13 +244,7 @@ impl CohereStreamDecoder {
                     .and_then(|u| serde_json::from_value::<CohereUsage>(u.clone()).ok())
                     .map(|u| u.to_usage());
                 let chunk = self.chunk(
-                    vec![ChunkChoice {
-                        index: 0,
-                        delta: Delta::default(),
-                        logprobs: None,
-                        finish_reason: Some(finish),
-                        extra: Extra::new(),
-                    }],
+                    vec![first_choice(Delta::default(), None, Some(finish))],
                     None,
                 );
                 out.push(chunk);
@@ -279,33 +260,14 @@ impl CohereStreamDecoder {
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for CohereStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-            if self.done {
-                return Ok(DecodeStatus::Done);
-            }
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        self.done
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+    fn on_end(&mut self, _out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         if !self.done {
-            if let Some(event) = self.sse.finish()? {
-                self.handle(event, out)?;
-            }
-        }
-        if !self.done {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no message-end)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(&self.provider, &self.model, "message-end"));
         }
         Ok(())
     }
@@ -314,6 +276,9 @@ impl StreamDecoder for CohereStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::decode_pieces;
+    use llmux_core::ErrorKind;
+    use llmux_core::stream::StreamDecoder;
     use serde_json::json;
 
     fn sse(events: &[Value]) -> Vec<u8> {
@@ -326,13 +291,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = CohereStreamDecoder::with_created("cohere", "command-a-03-2025", 9);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
+        let out = decode_pieces(&mut d, pieces)?;
         Ok(out
             .iter()
             .map(|c| serde_json::to_value(c).unwrap())

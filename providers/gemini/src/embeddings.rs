@@ -135,7 +135,10 @@ pub fn decode_gemini(
     let base64 = wants_base64(request);
     let data = embeddings
         .into_iter()
-        .map(|e| e.get("values").and_then(|values| vector(values, base64).ok()))
+        .map(|e| {
+            e.get("values")
+                .and_then(|values| vector(values, base64).ok())
+        })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| bad_gateway(provider, model, "embedding values are not numbers"))?;
     let prompt_tokens = v

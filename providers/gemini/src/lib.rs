@@ -196,13 +196,15 @@ impl GeminiCodec {
             Some(json) => GoogleAuth::service_account(&json)?,
             None => (GoogleAuth::application_default(), None),
         };
-        let project = params.extra_str(&["vertex_project", "vertex_ai_project"])
+        let project = params
+            .extra_str(&["vertex_project", "vertex_ai_project"])
             .or_else(|| env.first(VERTEX_PROJECT_ENV))
             .or(key_project);
         if let Some(p) = &project {
             check_segment("Vertex project", p, false)?;
         }
-        let location = params.extra_str(&["vertex_location", "vertex_ai_location"])
+        let location = params
+            .extra_str(&["vertex_location", "vertex_ai_location"])
             .or_else(|| env.first(VERTEX_LOCATION_ENV))
             .unwrap_or_else(|| VERTEX_DEFAULT_LOCATION.to_string());
         check_segment("Vertex location", &location, false)?;

@@ -12,12 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{ended_early, provider_chunk};
 use llmux_core::types::chat::{
     ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::decode_stream_error;
@@ -69,20 +69,24 @@ impl GeminiStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone().unwrap_or_default(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
+        provider_chunk(
+            self.id.clone().unwrap_or_default(),
+            self.created,
+            &self.model,
             choices,
             usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        )
+    }
+}
+
+/// Gemini's stream has no terminal event: it ends with the body, complete
+/// when every candidate that started has sent a finish reason.
+impl SseChatEvents for GeminiStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
     }
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
@@ -179,29 +183,15 @@ impl GeminiStreamDecoder {
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for GeminiStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        false
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
-        if let Some(event) = self.sse.finish()? {
-            self.handle(event, out)?;
-        }
+    fn on_end(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let complete = !self.started.is_empty() && self.started.is_subset(&self.finished);
         if !complete {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no finishReason)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(&self.provider, &self.model, "finishReason"));
         }
         if let Some(usage) = self.usage.take() {
             let chunk = self.chunk(Vec::new(), Some(usage));
@@ -214,15 +204,14 @@ impl StreamDecoder for GeminiStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::decode_pieces;
+    use llmux_core::ErrorKind;
+    use llmux_core::stream::StreamDecoder;
     use serde_json::json;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = GeminiStreamDecoder::with_created("gemini", "gemini-2.5-flash", 9);
-        let mut out = Vec::new();
-        for p in pieces {
-            d.push(p, &mut out)?;
-        }
-        d.finish(&mut out)?;
+        let out = decode_pieces(&mut d, pieces)?;
         Ok(out
             .iter()
             .map(|c| serde_json::to_value(c).unwrap())

@@ -9,11 +9,11 @@
 //! stream with that error; a body that ends before `done` is an
 //! `ApiConnection` error.
 
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::stream::{ended_early, first_choice, provider_chunk, DecodeStatus, StreamDecoder};
 use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+    ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::{message_of, stream_error};
@@ -59,17 +59,13 @@ impl OllamaStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created.unwrap_or(self.fallback_created),
-            model: self.model.clone(),
+        provider_chunk(
+            self.id.clone(),
+            self.created.unwrap_or(self.fallback_created),
+            &self.model,
             choices,
             usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        )
     }
 
     fn line(&mut self, line: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
@@ -122,26 +118,11 @@ impl OllamaStreamDecoder {
             .then(|| finish_reason(response.done_reason.as_deref(), self.tool_calls > 0));
         if delta != Delta::default() {
             self.started = true;
-            out.push(self.chunk(
-                vec![ChunkChoice {
-                    index: 0,
-                    delta,
-                    logprobs: None,
-                    finish_reason: None,
-                    extra: Extra::new(),
-                }],
-                None,
-            ));
+            out.push(self.chunk(vec![first_choice(delta, None, None)], None));
         }
         if let Some(finish) = finish {
             out.push(self.chunk(
-                vec![ChunkChoice {
-                    index: 0,
-                    delta: Delta::default(),
-                    logprobs: None,
-                    finish_reason: Some(finish),
-                    extra: Extra::new(),
-                }],
+                vec![first_choice(Delta::default(), None, Some(finish))],
                 None,
             ));
             if let Some(usage) = response.usage() {
@@ -177,12 +158,7 @@ impl StreamDecoder for OllamaStreamDecoder {
             self.line(&rest, out)?;
         }
         if !self.done {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no \"done\": true)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(&self.provider, &self.model, "\"done\": true"));
         }
         Ok(())
     }
@@ -191,6 +167,8 @@ impl StreamDecoder for OllamaStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::decode_pieces;
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn ndjson(lines: &[Value], eol: &str) -> Vec<u8> {
@@ -228,13 +206,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = OllamaStreamDecoder::with_id("ollama", "qwen3", "chatcmpl-x");
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
+        let out = decode_pieces(&mut d, pieces)?;
         Ok(out
             .iter()
             .map(|c| serde_json::to_value(c).unwrap())
