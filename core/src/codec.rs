@@ -17,6 +17,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
@@ -322,4 +323,19 @@ pub fn post_json<'a, T: Serialize + ?Sized>(
         headers,
         json_body(body)?,
     )
+}
+
+/// The start of a Cohere-style rerank body: `model`, `query`, the documents
+/// as strings (an object document as its text), and `top_n` under the name
+/// the provider uses for it (`top_n`, Voyage's `top_k`).
+pub fn rerank_body_base(request: &RerankRequest, top_n_key: &str) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(request.model));
+    body.insert("query".into(), json!(request.query));
+    let documents: Vec<String> = request.documents.iter().map(|d| d.text()).collect();
+    body.insert("documents".into(), json!(documents));
+    if let Some(n) = request.top_n {
+        body.insert(top_n_key.into(), json!(n));
+    }
+    body
 }

@@ -6,6 +6,9 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::error::Result;
+use crate::transport::{decode_failure, decode_json};
+
 use crate::types::embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
 };
@@ -84,6 +87,30 @@ pub fn embedding_response(
         },
         extra: Map::new(),
     }
+}
+
+/// Decode an answer whose vectors are JSON number lists: `lists` finds them
+/// (`None` fails naming what is `missing`), `prompt_tokens` reads the usage.
+/// Every failure is a `BadGateway` naming `provider` and the model.
+pub fn decode_vector_lists(
+    body: &[u8],
+    request: &EmbeddingRequest,
+    provider: &str,
+    missing: &str,
+    lists: fn(&Value) -> Option<&Vec<Value>>,
+    prompt_tokens: fn(&Value) -> u64,
+) -> Result<EmbeddingResponse> {
+    let model = request.model.as_str();
+    let v: Value = decode_json(body, provider, model)?;
+    let lists = lists(&v).ok_or_else(|| decode_failure(provider, model, "response", missing))?;
+    let base64 = wants_base64(request);
+    let data = lists
+        .iter()
+        .map(|values| {
+            vector(values, base64).map_err(|e| decode_failure(provider, model, "response", e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(embedding_response(data, model, prompt_tokens(&v)))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod codec;
 pub mod embeddings;
 pub mod endpoint;
 pub mod error;
+pub mod error_body;
 pub mod headers;
 pub mod http_provider;
 pub mod model;

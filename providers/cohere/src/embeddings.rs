@@ -13,7 +13,8 @@
 //! `return_documents: true` is answered here from the request's documents
 //! (`{"text": ...}`), the shape LiteLLM and Cohere v1 return.
 
-use llmux_core::embeddings::{embedding_response, input_texts, vector, wants_base64};
+use llmux_core::codec::rerank_body_base;
+use llmux_core::embeddings::{decode_vector_lists, input_texts};
 use llmux_core::transport::decode_failure;
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
@@ -71,38 +72,28 @@ pub fn decode_embed(
     request: &EmbeddingRequest,
     provider: &str,
 ) -> Result<EmbeddingResponse> {
-    let model = request.model.as_str();
-    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, e))?;
-    let vectors = match v.get("embeddings") {
-        Some(Value::Object(by_type)) => by_type.get("float"),
-        Some(list @ Value::Array(_)) => Some(list),
-        _ => None,
-    }
-    .and_then(Value::as_array)
-    .ok_or_else(|| bad_gateway(provider, model, "no float embeddings"))?;
-    let base64 = wants_base64(request);
-    let data = vectors
-        .iter()
-        .map(|values| vector(values, base64).map_err(|e| bad_gateway(provider, model, e)))
-        .collect::<Result<Vec<_>>>()?;
-    let tokens = v
-        .pointer("/meta/billed_units/input_tokens")
-        .and_then(Value::as_f64)
-        .filter(|t| t.is_finite() && *t >= 0.0)
-        .map_or(0, |t| t.round() as u64);
-    Ok(embedding_response(data, model, tokens))
+    decode_vector_lists(
+        body,
+        request,
+        provider,
+        "no float embeddings",
+        |v| match v.get("embeddings") {
+            Some(Value::Object(by_type)) => by_type.get("float")?.as_array(),
+            Some(Value::Array(list)) => Some(list),
+            _ => None,
+        },
+        |v| {
+            v.pointer("/meta/billed_units/input_tokens")
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map_or(0, |t| t.round() as u64)
+        },
+    )
 }
 
 /// The Rerank v2 body for `request`.
 pub fn rerank_body(request: &RerankRequest) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert("query".into(), json!(request.query));
-    let documents: Vec<String> = request.documents.iter().map(|d| d.text()).collect();
-    body.insert("documents".into(), json!(documents));
-    if let Some(n) = request.top_n {
-        body.insert("top_n".into(), json!(n));
-    }
+    let mut body = rerank_body_base(request, "top_n");
     if let Some(n) = request.max_tokens_per_doc {
         body.insert("max_tokens_per_doc".into(), json!(n));
     }

@@ -277,8 +277,8 @@ impl SseChatEvents for CohereStreamDecoder {
 mod tests {
     use super::*;
     use llmux_core::stream::decode_pieces;
-    use llmux_core::ErrorKind;
     use llmux_core::stream::StreamDecoder;
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn sse(events: &[Value]) -> Vec<u8> {

@@ -111,6 +111,10 @@ fn bad_gateway(provider: &str, model: &str, what: &str) -> Error {
     decode_failure(provider, model, "embeddings response", what)
 }
 
+fn parse(body: &[u8], provider: &str, model: &str) -> Result<Value> {
+    serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))
+}
+
 /// Decode an `embedContent` / `batchEmbedContents` body.
 pub fn decode_gemini(
     body: &[u8],
@@ -119,8 +123,7 @@ pub fn decode_gemini(
     provider: &str,
 ) -> Result<EmbeddingResponse> {
     let model = request.model.as_str();
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))?;
+    let v = parse(body, provider, model)?;
     let embeddings: Vec<&Value> = match method {
         GeminiEmbedMethod::Single => vec![v
             .get("embedding")
@@ -155,8 +158,7 @@ pub fn decode_vertex(
     provider: &str,
 ) -> Result<EmbeddingResponse> {
     let model = request.model.as_str();
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))?;
+    let v = parse(body, provider, model)?;
     let predictions = v
         .get("predictions")
         .and_then(Value::as_array)

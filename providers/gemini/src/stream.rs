@@ -205,8 +205,8 @@ impl SseChatEvents for GeminiStreamDecoder {
 mod tests {
     use super::*;
     use llmux_core::stream::decode_pieces;
-    use llmux_core::ErrorKind;
     use llmux_core::stream::StreamDecoder;
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {

@@ -8,7 +8,7 @@
 //! Models: each entry of `/api/tags` becomes a model whose id is its `name`
 //! (`llama3.2:latest`), `created` its `modified_at`, owned by `ollama`.
 
-use llmux_core::embeddings::{embedding_response, vector, wants_base64};
+use llmux_core::embeddings::decode_vector_lists;
 use llmux_core::transport::decode_failure;
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::models::{Model, ModelList};
@@ -53,22 +53,18 @@ pub fn decode_embed(
     request: &EmbeddingRequest,
     provider: &str,
 ) -> Result<EmbeddingResponse> {
-    let model = request.model.as_str();
-    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, e))?;
-    let vectors = v
-        .get("embeddings")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad_gateway(provider, model, "no embeddings"))?;
-    let base64 = wants_base64(request);
-    let data = vectors
-        .iter()
-        .map(|values| vector(values, base64).map_err(|e| bad_gateway(provider, model, e)))
-        .collect::<Result<Vec<_>>>()?;
-    let tokens = v
-        .get("prompt_eval_count")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    Ok(embedding_response(data, model, tokens))
+    decode_vector_lists(
+        body,
+        request,
+        provider,
+        "no embeddings",
+        |v| v.get("embeddings")?.as_array(),
+        |v| {
+            v.get("prompt_eval_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        },
+    )
 }
 
 /// Decode a `/api/tags` response.
