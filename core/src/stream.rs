@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::types::chat::{
     ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Delta, Extra, FinishReason,
-    FunctionCall, ResponseMessage, ToolCall, Usage,
+    FunctionCall, FunctionCallDelta, ResponseMessage, ToolCall, ToolCallDelta, Usage,
 };
 
 /// A stream of chat completion chunks. An `Err` item ends the stream.
@@ -153,6 +153,34 @@ pub fn first_choice(
         logprobs,
         finish_reason,
         extra: Extra::new(),
+    }
+}
+
+/// One streamed piece of tool call `index`: the first piece of a call
+/// carries its `id` (and so type `function`) and `name`, later pieces only
+/// `arguments`.
+pub fn tool_call_delta(
+    index: u32,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+) -> ToolCallDelta {
+    ToolCallDelta {
+        index,
+        r#type: id.as_ref().map(|_| "function".to_string()),
+        id,
+        function: Some(FunctionCallDelta {
+            name,
+            arguments: Some(arguments),
+        }),
+    }
+}
+
+/// A delta that carries only `call`.
+pub fn tool_call_only(call: ToolCallDelta) -> Delta {
+    Delta {
+        tool_calls: Some(vec![call]),
+        ..Default::default()
     }
 }
 
@@ -336,7 +364,6 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatCompletion> {
 /// with the finish reason; finally a usage chunk when the completion has usage.
 /// Used to replay a stored completion to a streaming caller.
 pub fn completion_to_chunks(completion: &ChatCompletion) -> Vec<ChatCompletionChunk> {
-    use crate::types::chat::{FunctionCallDelta, ToolCallDelta};
     let base = |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
         id: completion.id.clone(),
         object: "chat.completion.chunk".into(),

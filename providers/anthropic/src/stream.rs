@@ -23,10 +23,8 @@ use llmux_core::text::truncate;
 use std::collections::BTreeMap;
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
-use llmux_core::stream::{first_choice, provider_chunk};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason, FunctionCallDelta, ToolCallDelta,
-};
+use llmux_core::stream::{first_choice, provider_chunk, tool_call_delta, tool_call_only};
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::Value;
 
@@ -146,18 +144,7 @@ impl AnthropicStreamDecoder {
             Some((id, name)) => (Some(id), Some(name)),
             None => (None, None),
         };
-        let delta = Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                r#type: id.as_ref().map(|_| "function".to_string()),
-                id,
-                function: Some(FunctionCallDelta {
-                    name,
-                    arguments: Some(arguments),
-                }),
-            }]),
-            ..Default::default()
-        };
+        let delta = tool_call_only(tool_call_delta(index, id, name, arguments));
         self.emit(out, delta, None);
     }
 

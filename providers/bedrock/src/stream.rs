@@ -28,10 +28,10 @@ use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use bytes::{Buf, BytesMut};
-use llmux_core::stream::{first_choice, provider_chunk, DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, Delta, FinishReason, FunctionCallDelta, ToolCallDelta, Usage,
+use llmux_core::stream::{
+    first_choice, provider_chunk, tool_call_delta, tool_call_only, DecodeStatus, StreamDecoder,
 };
+use llmux_core::types::chat::{ChatCompletionChunk, Delta, FinishReason, Usage};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 
@@ -200,18 +200,7 @@ impl BedrockStreamDecoder {
     }
 
     fn tool_delta(index: u32, id: Option<String>, name: Option<String>, args: String) -> Delta {
-        Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                r#type: id.as_ref().map(|_| "function".to_string()),
-                id,
-                function: Some(FunctionCallDelta {
-                    name,
-                    arguments: Some(args),
-                }),
-            }]),
-            ..Default::default()
-        }
+        tool_call_only(tool_call_delta(index, id, name, args))
     }
 
     fn handle(&mut self, frame: Frame, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {

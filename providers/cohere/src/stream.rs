@@ -16,10 +16,10 @@
 use std::collections::BTreeMap;
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
-use llmux_core::stream::{ended_early, first_choice, provider_chunk};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
+use llmux_core::stream::{
+    ended_early, first_choice, provider_chunk, tool_call_delta, tool_call_only,
 };
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Usage};
 use llmux_core::{Error, Result};
 use serde_json::Value;
 
@@ -179,26 +179,14 @@ impl SseChatEvents for CohereStreamDecoder {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("call_{openai_index}"));
-                let delta = Delta {
-                    tool_calls: Some(vec![ToolCallDelta {
-                        index: openai_index,
-                        id: Some(id),
-                        r#type: Some("function".into()),
-                        function: Some(FunctionCallDelta {
-                            name: Some(
-                                str_at(call, &["function", "name"])
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            ),
-                            arguments: Some(
-                                str_at(call, &["function", "arguments"])
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            ),
-                        }),
-                    }]),
-                    ..Default::default()
-                };
+                let name = str_at(call, &["function", "name"]).unwrap_or_default();
+                let arguments = str_at(call, &["function", "arguments"]).unwrap_or_default();
+                let delta = tool_call_only(tool_call_delta(
+                    openai_index,
+                    Some(id),
+                    Some(name.to_string()),
+                    arguments.to_string(),
+                ));
                 let chunk = self.delta(delta, None);
                 out.push(chunk);
             }
@@ -208,18 +196,8 @@ impl SseChatEvents for CohereStreamDecoder {
                     .filter(|a| !a.is_empty());
                 if let Some(args) = args {
                     let openai_index = self.tool_index(index);
-                    let delta = Delta {
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: openai_index,
-                            id: None,
-                            r#type: None,
-                            function: Some(FunctionCallDelta {
-                                name: None,
-                                arguments: Some(args.to_string()),
-                            }),
-                        }]),
-                        ..Default::default()
-                    };
+                    let delta =
+                        tool_call_only(tool_call_delta(openai_index, None, None, args.to_string()));
                     let chunk = self.delta(delta, None);
                     out.push(chunk);
                 }

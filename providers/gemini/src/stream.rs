@@ -13,9 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
-use llmux_core::stream::{ended_early, provider_chunk};
+use llmux_core::stream::{ended_early, provider_chunk, tool_call_delta};
 use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+    ChatCompletionChunk, ChunkChoice, Delta, Extra, ToolCallDelta, Usage,
 };
 use llmux_core::{Error, Result};
 use serde_json::Value;
@@ -139,15 +139,12 @@ impl SseChatEvents for GeminiStreamDecoder {
                 .tool_calls
                 .into_iter()
                 .map(|call| {
-                    let delta = ToolCallDelta {
-                        index: *counter,
-                        id: Some(call.id),
-                        r#type: Some("function".into()),
-                        function: Some(FunctionCallDelta {
-                            name: Some(call.function.name),
-                            arguments: Some(call.function.arguments),
-                        }),
-                    };
+                    let delta = tool_call_delta(
+                        *counter,
+                        Some(call.id),
+                        Some(call.function.name),
+                        call.function.arguments,
+                    );
                     *counter += 1;
                     delta
                 })

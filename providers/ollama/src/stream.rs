@@ -9,10 +9,10 @@
 //! stream with that error; a body that ends before `done` is an
 //! `ApiConnection` error.
 
-use llmux_core::stream::{ended_early, first_choice, provider_chunk, DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
+use llmux_core::stream::{
+    ended_early, first_choice, provider_chunk, tool_call_delta, DecodeStatus, StreamDecoder,
 };
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, ToolCallDelta, Usage};
 use llmux_core::{Error, Result};
 use serde_json::Value;
 
@@ -93,15 +93,12 @@ impl OllamaStreamDecoder {
             .flatten()
             .map(|c| {
                 let call = c.to_openai();
-                let delta = ToolCallDelta {
-                    index: self.tool_calls,
-                    id: Some(call.id),
-                    r#type: Some("function".into()),
-                    function: Some(FunctionCallDelta {
-                        name: Some(call.function.name),
-                        arguments: Some(call.function.arguments),
-                    }),
-                };
+                let delta = tool_call_delta(
+                    self.tool_calls,
+                    Some(call.id),
+                    Some(call.function.name),
+                    call.function.arguments,
+                );
                 self.tool_calls += 1;
                 delta
             })
