@@ -12,11 +12,12 @@
 // Wire types: every field keeps its name from Cohere's Chat v2, Embed and Rerank references, which documents it.
 #![allow(missing_docs)]
 
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
+use llmux_core::transport::decode_json;
 use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
-    Usage,
+    ChatCompletion, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
 };
-use llmux_core::{Error, Result};
+use llmux_core::Result;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -172,11 +173,7 @@ pub fn completion_id(id: Option<&str>) -> String {
 
 /// Decode a whole Chat v2 response body.
 pub fn decode_chat(body: &[u8], provider: &str, model: &str) -> Result<ChatCompletion> {
-    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
-            .with_provider(provider)
-            .with_model(model)
-    })?;
+    let response: ChatResponse = decode_json(body, provider, model)?;
     Ok(from_response(response, model, llmux_core::unix_now()))
 }
 
@@ -224,29 +221,21 @@ pub fn from_response(response: ChatResponse, model: &str, created: u64) -> ChatC
         .finish_reason
         .as_deref()
         .map(|r| finish_reason(r, !tool_calls.is_empty()));
-    ChatCompletion {
-        id: completion_id(response.id.as_deref()),
-        object: "chat.completion".into(),
+    let message = ResponseMessage {
+        content,
+        tool_calls: non_empty(tool_calls),
+        reasoning_content: reasoning,
+        extra,
+        ..Default::default()
+    };
+    let logprobs = response.logprobs.as_deref().and_then(decode_logprobs);
+    provider_completion(
+        completion_id(response.id.as_deref()),
         created,
-        model: model.to_string(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                content,
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                reasoning_content: reasoning,
-                extra,
-                ..Default::default()
-            },
-            logprobs: response.logprobs.as_deref().and_then(decode_logprobs),
-            finish_reason: finish,
-            extra: Extra::new(),
-        }],
-        usage: response.usage.as_ref().map(CohereUsage::to_usage),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    }
+        model.to_string(),
+        vec![only_choice(message, logprobs, finish)],
+        response.usage.as_ref().map(CohereUsage::to_usage),
+    )
 }
 
 #[cfg(test)]

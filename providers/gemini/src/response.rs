@@ -10,6 +10,7 @@
 // Wire types: every field keeps its name from the Gemini API reference (GenerateContentResponse), which documents it.
 #![allow(missing_docs)]
 
+use llmux_core::completion::provider_completion;
 use llmux_core::types::chat::{
     ChatCompletion, Choice, CompletionTokensDetails, Extra, FinishReason, PromptTokensDetails,
     ResponseMessage, ToolCall, Usage,
@@ -318,20 +319,16 @@ pub fn from_response(
             }
         })
         .collect();
-    Ok(ChatCompletion {
-        id: completion_id(response.response_id.as_deref()),
-        object: "chat.completion".into(),
+    Ok(provider_completion(
+        completion_id(response.response_id.as_deref()),
         created,
-        model: model.to_string(),
+        model.to_string(),
         choices,
-        usage: response
+        response
             .usage_metadata
             .as_ref()
             .map(UsageMetadata::to_usage),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    })
+    ))
 }
 
 #[cfg(test)]

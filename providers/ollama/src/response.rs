@@ -11,10 +11,10 @@
 // Wire types: every field keeps its name from Ollama's API reference (/api/chat, /api/embed), which documents it.
 #![allow(missing_docs)]
 
-use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, ResponseMessage, ToolCall, Usage,
-};
-use llmux_core::{Error, Result};
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
+use llmux_core::transport::decode_json;
+use llmux_core::types::chat::{ChatCompletion, FinishReason, ResponseMessage, ToolCall, Usage};
+use llmux_core::Result;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -147,11 +147,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
 
 /// Decode a whole `/api/chat` response body (`"stream": false`).
 pub fn decode_chat(body: &[u8], provider: &str, model: &str) -> Result<ChatCompletion> {
-    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
-            .with_provider(provider)
-            .with_model(model)
-    })?;
+    let response: ChatResponse = decode_json(body, provider, model)?;
     Ok(from_response(&response, model))
 }
 
@@ -167,31 +163,20 @@ pub fn from_response(response: &ChatResponse, model: &str) -> ChatCompletion {
     let content = message
         .content
         .filter(|c| !c.is_empty() || tool_calls.is_empty());
-    ChatCompletion {
-        id: new_completion_id(),
-        object: "chat.completion".into(),
-        created: response.created().unwrap_or_else(llmux_core::unix_now),
-        model: model.to_string(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                content,
-                reasoning_content: message.thinking.filter(|t| !t.is_empty()),
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls.clone()),
-                ..Default::default()
-            },
-            logprobs: None,
-            finish_reason: Some(finish_reason(
-                response.done_reason.as_deref(),
-                !tool_calls.is_empty(),
-            )),
-            extra: Extra::new(),
-        }],
-        usage: response.usage(),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    }
+    let finish = finish_reason(response.done_reason.as_deref(), !tool_calls.is_empty());
+    let message = ResponseMessage {
+        content,
+        reasoning_content: message.thinking.filter(|t| !t.is_empty()),
+        tool_calls: non_empty(tool_calls),
+        ..Default::default()
+    };
+    provider_completion(
+        new_completion_id(),
+        response.created().unwrap_or_else(llmux_core::unix_now),
+        model.to_string(),
+        vec![only_choice(message, None, Some(finish))],
+        response.usage(),
+    )
 }
 
 #[cfg(test)]
