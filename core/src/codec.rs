@@ -339,3 +339,64 @@ pub fn rerank_body_base(request: &RerankRequest, top_n_key: &str) -> Map<String,
     }
     body
 }
+
+/// Refuse the OpenAI chat fields a one-choice `vendor` (`Cohere`) cannot
+/// honour: `n > 1`, `logit_bias`, `audio` and `prediction`, each a
+/// `BadRequest` naming the field.
+pub fn refuse_unsupported_chat_fields(vendor: &str, request: &ChatCompletionRequest) -> Result<()> {
+    if request.n.is_some_and(|n| n > 1) {
+        return Err(Error::bad_request(format!(
+            "{vendor} returns one choice per call; n > 1 is not supported"
+        ))
+        .with_param("n"));
+    }
+    for (field, set) in [
+        ("logit_bias", request.logit_bias.is_some()),
+        ("audio", request.audio.is_some()),
+        ("prediction", request.prediction.is_some()),
+    ] {
+        if set {
+            return Err(
+                Error::bad_request(format!("{vendor} does not support {field}")).with_param(field),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Tool-call arguments (OpenAI sends a JSON string) as the JSON object the
+/// provider wants: empty text is `{}`; anything else that is not an object
+/// is refused with the reason.
+pub fn tool_arguments_object(arguments: &str) -> std::result::Result<Value, String> {
+    if arguments.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("must encode a JSON object".into()),
+        Err(e) => Err(format!("not valid JSON ({e})")),
+    }
+}
+
+/// Why a `data:` URL cannot be sent as inline base64 data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DataUrlError {
+    /// No `,` between the header and the data.
+    #[error("malformed data: URL")]
+    Malformed,
+    /// The header does not end in `;base64`.
+    #[error("only base64 data: URLs are supported")]
+    NotBase64,
+}
+
+/// `(media type, base64 data)` of a base64 `data:` URL; `None` for other URLs.
+pub fn base64_data_url(url: &str) -> std::result::Result<Option<(&str, &str)>, DataUrlError> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Ok(None);
+    };
+    let (meta, data) = rest.split_once(',').ok_or(DataUrlError::Malformed)?;
+    let media_type = meta
+        .strip_suffix(";base64")
+        .ok_or(DataUrlError::NotBase64)?;
+    Ok(Some((media_type, data)))
+}

@@ -17,6 +17,7 @@
 //! - Cohere's own parameters given as extra fields pass through: `safety_mode`,
 //!   `documents`, `citation_options`, `thinking`, `priority`, `strict_tools`, `k`, `p`.
 
+use llmux_core::codec::refuse_unsupported_chat_fields;
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -42,20 +43,7 @@ fn bad(message: impl Into<String>) -> Error {
 
 /// The Chat v2 body for `request`; `stream` sets `"stream": true`.
 pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value> {
-    if request.n.is_some_and(|n| n > 1) {
-        return Err(
-            bad("Cohere returns one choice per call; n > 1 is not supported").with_param("n"),
-        );
-    }
-    for (field, set) in [
-        ("logit_bias", request.logit_bias.is_some()),
-        ("audio", request.audio.is_some()),
-        ("prediction", request.prediction.is_some()),
-    ] {
-        if set {
-            return Err(bad(format!("Cohere does not support {field}")).with_param(field));
-        }
-    }
+    refuse_unsupported_chat_fields("Cohere", request)?;
     let mut body = Map::new();
     body.insert("model".into(), Value::String(request.model.clone()));
     let messages = request

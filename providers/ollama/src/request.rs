@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use llmux_core::codec::refuse_unsupported_chat_fields;
 use llmux_core::types::chat::{
     ChatCompletionRequest, ChatMessage, ContentPart, MessageContent, ResponseFormat, ToolChoice,
 };
@@ -30,20 +31,7 @@ fn bad(message: impl Into<String>) -> Error {
 
 /// The `/api/chat` body for `request`.
 pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value> {
-    if request.n.is_some_and(|n| n > 1) {
-        return Err(
-            bad("Ollama returns one choice per call; n > 1 is not supported").with_param("n"),
-        );
-    }
-    for (field, set) in [
-        ("logit_bias", request.logit_bias.is_some()),
-        ("audio", request.audio.is_some()),
-        ("prediction", request.prediction.is_some()),
-    ] {
-        if set {
-            return Err(bad(format!("Ollama does not support {field}")).with_param(field));
-        }
-    }
+    refuse_unsupported_chat_fields("Ollama", request)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(request.model));
     body.insert(
