@@ -27,7 +27,7 @@ use crate::transport::{decode_json, UpstreamResponse};
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
 };
-use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest, FunctionDefinition};
 use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
@@ -399,4 +399,22 @@ pub fn base64_data_url(url: &str) -> std::result::Result<Option<(&str, &str)>, D
         .strip_suffix(";base64")
         .ok_or(DataUrlError::NotBase64)?;
     Ok(Some((media_type, data)))
+}
+
+/// A function tool in OpenAI's own shape (`{"type": "function", "function":
+/// {name, description, parameters}}`), as providers that take OpenAI tools
+/// want it: `parameters` default to an empty object schema.
+pub fn function_tool(f: &FunctionDefinition) -> Value {
+    let mut function = Map::new();
+    function.insert("name".into(), json!(f.name));
+    if let Some(d) = &f.description {
+        function.insert("description".into(), json!(d));
+    }
+    function.insert(
+        "parameters".into(),
+        f.parameters
+            .clone()
+            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+    );
+    json!({"type": "function", "function": function})
 }

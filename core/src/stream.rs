@@ -108,6 +108,17 @@ pub fn decode_pieces<D: StreamDecoder>(
     Ok(out)
 }
 
+/// `chunks` as JSON values, the form replay tests and captures compare.
+pub fn chunks_to_json(chunks: &[ChatCompletionChunk]) -> Result<Vec<Value>> {
+    chunks
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c)
+                .map_err(|e| crate::Error::bad_gateway(format!("cannot encode a chunk: {e}")))
+        })
+        .collect()
+}
+
 /// The `ApiConnection` error of a stream whose body ended before its
 /// terminal event (`missing`, e.g. `message-end`): never a clean end.
 pub fn ended_early(provider: &str, model: &str, missing: &str) -> crate::Error {

@@ -370,7 +370,7 @@ impl SseChatEvents for AnthropicStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::decode_pieces;
+    use llmux_core::stream::{chunks_to_json, decode_pieces};
     use llmux_core::stream::{DecodeStatus, StreamDecoder};
     use serde_json::json;
 
@@ -388,11 +388,7 @@ mod tests {
         let mut d = AnthropicStreamDecoder::with_created("anthropic", "claude", 9)
             .with_json_mode(json_mode)
             .with_usage(true);
-        let out = decode_pieces(&mut d, pieces)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     /// Text after thinking, then a tool call with streamed arguments.

@@ -390,7 +390,7 @@ impl StreamDecoder for BedrockStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::decode_pieces;
+    use llmux_core::stream::{chunks_to_json, decode_pieces};
 
     /// One event-stream frame with string headers (written from the format's
     /// description: prelude, prelude CRC, headers, payload, message CRC).
@@ -478,11 +478,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = BedrockStreamDecoder::with_created("bedrock", "m", Some("req-9"), 7);
-        let out = decode_pieces(&mut d, pieces)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     #[test]

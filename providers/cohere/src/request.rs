@@ -17,7 +17,7 @@
 //! - Cohere's own parameters given as extra fields pass through: `safety_mode`,
 //!   `documents`, `citation_options`, `thinking`, `priority`, `strict_tools`, `k`, `p`.
 
-use llmux_core::codec::refuse_unsupported_chat_fields;
+use llmux_core::codec::{function_tool, refuse_unsupported_chat_fields};
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -223,18 +223,7 @@ fn tools(request: &ChatCompletionRequest, body: &mut Map<String, Value>) -> Resu
             continue;
         }
         strict |= f.strict == Some(true);
-        let mut function = Map::new();
-        function.insert("name".into(), json!(f.name));
-        if let Some(d) = &f.description {
-            function.insert("description".into(), json!(d));
-        }
-        function.insert(
-            "parameters".into(),
-            f.parameters
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        );
-        list.push(json!({"type": "function", "function": function}));
+        list.push(function_tool(f));
     }
     if let Some(name) = named {
         if list.is_empty() {

@@ -254,8 +254,8 @@ impl SseChatEvents for CohereStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::decode_pieces;
     use llmux_core::stream::StreamDecoder;
+    use llmux_core::stream::{chunks_to_json, decode_pieces};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
@@ -269,11 +269,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = CohereStreamDecoder::with_created("cohere", "command-a-03-2025", 9);
-        let out = decode_pieces(&mut d, pieces)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     fn tool_events() -> Vec<Value> {

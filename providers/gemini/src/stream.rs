@@ -201,18 +201,14 @@ impl SseChatEvents for GeminiStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::decode_pieces;
     use llmux_core::stream::StreamDecoder;
+    use llmux_core::stream::{chunks_to_json, decode_pieces};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = GeminiStreamDecoder::with_created("gemini", "gemini-2.5-flash", 9);
-        let out = decode_pieces(&mut d, pieces)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     fn sse(events: &[Value]) -> Vec<u8> {

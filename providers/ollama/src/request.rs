@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use llmux_core::codec::refuse_unsupported_chat_fields;
+use llmux_core::codec::{function_tool, refuse_unsupported_chat_fields};
 use llmux_core::types::chat::{
     ChatCompletionRequest, ChatMessage, ContentPart, MessageContent, ResponseFormat, ToolChoice,
 };
@@ -48,20 +48,7 @@ pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value>
             .iter()
             .enumerate()
             .map(|(j, tool)| match (tool.r#type.as_str(), &tool.function) {
-                ("function", Some(f)) => {
-                    let mut function = Map::new();
-                    function.insert("name".into(), json!(f.name));
-                    if let Some(d) = &f.description {
-                        function.insert("description".into(), json!(d));
-                    }
-                    function.insert(
-                        "parameters".into(),
-                        f.parameters
-                            .clone()
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                    );
-                    Ok(json!({"type": "function", "function": function}))
-                }
+                ("function", Some(f)) => Ok(function_tool(f)),
                 _ => Err(bad(format!(
                     "tools[{j}]: Ollama takes function tools only (got type '{}')",
                     tool.r#type

@@ -164,7 +164,7 @@ impl StreamDecoder for OllamaStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::decode_pieces;
+    use llmux_core::stream::{chunks_to_json, decode_pieces};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
@@ -203,11 +203,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = OllamaStreamDecoder::with_id("ollama", "qwen3", "chatcmpl-x");
-        let out = decode_pieces(&mut d, pieces)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     #[test]
