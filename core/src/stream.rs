@@ -130,6 +130,35 @@ pub fn ended_early(provider: &str, model: &str, missing: &str) -> crate::Error {
     .with_model(model)
 }
 
+/// Where a provider stream's chunks come from: the provider (named in
+/// errors), the model and the `created` time every chunk carries. A stream
+/// decoder is built from one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSource {
+    /// The provider prefix.
+    pub provider: String,
+    /// The model the chunks answer for.
+    pub model: String,
+    /// Seconds since the epoch, the same on every chunk.
+    pub created: u64,
+}
+
+impl ChunkSource {
+    /// Chunks of `provider` answering for `model`, created now.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        Self::at(provider, model, crate::unix_now())
+    }
+
+    /// Like [`new`](Self::new) with a fixed `created` (tests, replays).
+    pub fn at(provider: impl Into<String>, model: impl Into<String>, created: u64) -> Self {
+        ChunkSource {
+            provider: provider.into(),
+            model: model.into(),
+            created,
+        }
+    }
+}
+
 /// A chunk as a non-OpenAI stream decoder builds it: the decoder's `id`,
 /// `created` and `model`, then `choices` and `usage`; no fingerprint or tier.
 pub fn provider_chunk(

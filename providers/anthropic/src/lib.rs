@@ -49,6 +49,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::models::{Model, ModelList};
@@ -282,7 +283,7 @@ impl Codec for AnthropicCodec {
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
-        AnthropicStreamDecoder::new(NAME, request.model.as_str())
+        AnthropicStreamDecoder::new(ChunkSource::new(NAME, request.model.as_str()))
             .with_json_mode(request::json_mode(request))
             .with_usage(include_usage)
     }
@@ -319,14 +320,7 @@ fn unix_seconds(rfc3339: &str) -> u64 {
         let (y, m, day) = (d.next()??, d.next()??, d.next()??);
         let mut t = time.get(..8)?.splitn(3, ':').map(|p| p.parse::<i64>().ok());
         let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + day - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = llmux_core::days_from_civil(y, m, day);
         u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
     };
     parse().unwrap_or(0)

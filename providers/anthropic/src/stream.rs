@@ -23,7 +23,9 @@ use llmux_core::text::truncate;
 use std::collections::BTreeMap;
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
-use llmux_core::stream::{first_choice, provider_chunk, tool_call_delta, tool_call_only};
+use llmux_core::stream::{
+    first_choice, provider_chunk, tool_call_delta, tool_call_only, ChunkSource,
+};
 use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::Value;
@@ -59,9 +61,7 @@ enum Block {
 /// Decodes an Anthropic SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct AnthropicStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     json_mode: Option<JsonMode>,
     include_usage: bool,
     sse: SseDecoder,
@@ -75,21 +75,10 @@ pub struct AnthropicStreamDecoder {
 }
 
 impl AnthropicStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         AnthropicStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             json_mode: None,
             include_usage: false,
             sse: SseDecoder::new(),
@@ -116,7 +105,13 @@ impl AnthropicStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatCompletionChunk {
-        provider_chunk(self.id.clone(), self.created, &self.model, choices, None)
+        provider_chunk(
+            self.id.clone(),
+            self.source.created,
+            &self.source.model,
+            choices,
+            None,
+        )
     }
 
     fn emit(&self, out: &mut Vec<ChatCompletionChunk>, delta: Delta, finish: Option<FinishReason>) {
@@ -159,7 +154,7 @@ impl AnthropicStreamDecoder {
     }
 
     fn bad_event(&self, message: String) -> Error {
-        Error::bad_gateway(message).with_provider(self.provider.clone())
+        Error::bad_gateway(message).with_provider(self.source.provider.clone())
     }
 }
 
@@ -179,12 +174,12 @@ impl SseChatEvents for AnthropicStreamDecoder {
             StreamEvent::Ping | StreamEvent::Other(_) => Ok(()),
             StreamEvent::Error { error } => {
                 let v = serde_json::to_value(&error).unwrap_or(Value::Null);
-                Err(decode_stream_error(&self.provider, &v))
+                Err(decode_stream_error(&self.source.provider, &v))
             }
             StreamEvent::MessageStart { message } => {
                 self.id = message.id;
                 if !message.model.is_empty() {
-                    self.model = message.model;
+                    self.source.model = message.model;
                 }
                 self.usage = message.usage;
                 self.started = true;
@@ -360,9 +355,9 @@ impl SseChatEvents for AnthropicStreamDecoder {
         } else {
             Err(Error::new(
                 ErrorKind::ApiConnection,
-                format!("{} stream ended before message_stop", self.provider),
+                format!("{} stream ended before message_stop", self.source.provider),
             )
-            .with_provider(self.provider.clone()))
+            .with_provider(self.source.provider.clone()))
         }
     }
 }
@@ -385,7 +380,7 @@ mod tests {
     }
 
     fn decode_all(pieces: &[&[u8]], json_mode: Option<JsonMode>) -> Result<Vec<Value>> {
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "claude", 9)
+        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "claude", 9))
             .with_json_mode(json_mode)
             .with_usage(true);
         chunks_to_json(&decode_pieces(&mut d, pieces)?)
@@ -518,7 +513,7 @@ mod tests {
         body.extend_from_slice(
             b"event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
         );
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "m", 1);
+        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1));
         let mut out = Vec::new();
         let err = d.push(&body, &mut out).unwrap_err();
         assert_eq!(out.len(), 4);
@@ -549,7 +544,7 @@ mod tests {
 
     #[test]
     fn no_usage_chunk_unless_asked() {
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "m", 1);
+        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1));
         let mut out = Vec::new();
         assert_eq!(
             d.push(&sse(&events()), &mut out).unwrap(),

@@ -28,6 +28,7 @@ use http::HeaderMap;
 use llmux_core::codec::post_json;
 use llmux_core::headers::{bearer, credential_headers};
 use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -152,7 +153,7 @@ impl Codec for CohereCodec {
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
     ) -> CohereStreamDecoder {
-        CohereStreamDecoder::new(self.name, request.model.as_str())
+        CohereStreamDecoder::new(ChunkSource::new(self.name, request.model.as_str()))
     }
 
     fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
 use llmux_core::stream::{
-    ended_early, first_choice, provider_chunk, tool_call_delta, tool_call_only,
+    ended_early, first_choice, provider_chunk, tool_call_delta, tool_call_only, ChunkSource,
 };
 use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Usage};
 use llmux_core::{Error, Result};
@@ -29,9 +29,7 @@ use crate::response::{completion_id, finish_reason, CohereUsage, LogprobItem};
 /// Decodes a Cohere Chat v2 SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct CohereStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     sse: SseDecoder,
     id: Option<String>,
     /// Cohere tool-call index → OpenAI tool-call index.
@@ -46,21 +44,10 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 impl CohereStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         CohereStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             sse: SseDecoder::new(),
             id: None,
             tool_calls: BTreeMap::new(),
@@ -70,7 +57,7 @@ impl CohereStreamDecoder {
 
     fn chunk(&mut self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
         let id = self.id.get_or_insert_with(|| completion_id(None)).clone();
-        provider_chunk(id, self.created, &self.model, choices, usage)
+        provider_chunk(id, self.source.created, &self.source.model, choices, usage)
     }
 
     fn delta(&mut self, delta: Delta, logprobs: Option<Value>) -> ChatCompletionChunk {
@@ -80,10 +67,10 @@ impl CohereStreamDecoder {
     fn bad(&self, what: impl std::fmt::Display) -> Error {
         Error::bad_gateway(format!(
             "cannot decode {} stream event: {what}",
-            self.provider
+            self.source.provider
         ))
-        .with_provider(self.provider.clone())
-        .with_model(self.model.clone())
+        .with_provider(self.source.provider.clone())
+        .with_model(self.source.model.clone())
     }
 
     fn tool_index(&mut self, cohere_index: u64) -> u32 {
@@ -210,7 +197,8 @@ impl SseChatEvents for CohereStreamDecoder {
                     .filter(|e| !e.is_empty())
                 {
                     self.done = true;
-                    return Err(stream_error(&self.provider, err).with_model(self.model.clone()));
+                    return Err(stream_error(&self.source.provider, err)
+                        .with_model(self.source.model.clone()));
                 }
                 let reason = delta
                     .and_then(|d| d.get("finish_reason"))
@@ -245,7 +233,11 @@ impl SseChatEvents for CohereStreamDecoder {
 
     fn on_end(&mut self, _out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         if !self.done {
-            return Err(ended_early(&self.provider, &self.model, "message-end"));
+            return Err(ended_early(
+                &self.source.provider,
+                &self.source.model,
+                "message-end",
+            ));
         }
         Ok(())
     }
@@ -268,7 +260,7 @@ mod tests {
     }
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
-        let mut d = CohereStreamDecoder::with_created("cohere", "command-a-03-2025", 9);
+        let mut d = CohereStreamDecoder::new(ChunkSource::at("cohere", "command-a-03-2025", 9));
         chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
@@ -360,7 +352,7 @@ mod tests {
             json!({"id": "m-3", "type": "message-start", "delta": {"message": {"role": "assistant"}}}),
             json!({"type": "message-end", "delta": {"error": "too many tokens: prompt exceeds the limit", "finish_reason": "ERROR"}}),
         ]);
-        let mut d = CohereStreamDecoder::with_created("cohere", "m", 1);
+        let mut d = CohereStreamDecoder::new(ChunkSource::at("cohere", "m", 1));
         let mut out = Vec::new();
         let err = d.push(&body, &mut out).unwrap_err();
         assert_eq!(out.len(), 1);

@@ -33,6 +33,7 @@ use http::{HeaderMap, Method};
 use llmux_core::codec::{first_body, json_body, upstream_request};
 use llmux_core::headers::header_value;
 use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -478,7 +479,7 @@ impl Codec for GeminiCodec {
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
     ) -> GeminiStreamDecoder {
-        GeminiStreamDecoder::new(self.name, request.model.as_str())
+        GeminiStreamDecoder::new(ChunkSource::new(self.name, request.model.as_str()))
     }
 
     /// `embedContent` for one text, `batchEmbedContents` for several;

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
-use llmux_core::stream::{ended_early, provider_chunk, tool_call_delta};
+use llmux_core::stream::{ended_early, provider_chunk, tool_call_delta, ChunkSource};
 use llmux_core::types::chat::{
     ChatCompletionChunk, ChunkChoice, Delta, Extra, ToolCallDelta, Usage,
 };
@@ -29,9 +29,7 @@ use crate::response::{
 /// Decodes a Gemini / Vertex SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct GeminiStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     sse: SseDecoder,
     id: Option<String>,
     /// Candidates that have sent their first chunk.
@@ -44,21 +42,10 @@ pub struct GeminiStreamDecoder {
 }
 
 impl GeminiStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         GeminiStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             sse: SseDecoder::new(),
             id: None,
             started: BTreeSet::new(),
@@ -71,8 +58,8 @@ impl GeminiStreamDecoder {
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
         provider_chunk(
             self.id.clone().unwrap_or_default(),
-            self.created,
-            &self.model,
+            self.source.created,
+            &self.source.model,
             choices,
             usage,
         )
@@ -93,7 +80,7 @@ impl SseChatEvents for GeminiStreamDecoder {
         }
         let value: Value = serde_json::from_str(data).map_err(|e| {
             Error::bad_gateway(format!("cannot decode stream event: {e}"))
-                .with_provider(self.provider.clone())
+                .with_provider(self.source.provider.clone())
         })?;
         let is_error = match &value {
             Value::Object(o) => o.contains_key("error"),
@@ -101,11 +88,11 @@ impl SseChatEvents for GeminiStreamDecoder {
             _ => false,
         };
         if is_error {
-            return Err(decode_stream_error(&self.provider, &value));
+            return Err(decode_stream_error(&self.source.provider, &value));
         }
         let response: GenerateContentResponse = serde_json::from_value(value).map_err(|e| {
             Error::bad_gateway(format!("cannot decode stream event: {e}"))
-                .with_provider(self.provider.clone())
+                .with_provider(self.source.provider.clone())
         })?;
         if self.id.is_none() {
             self.id = Some(completion_id(response.response_id.as_deref()));
@@ -117,7 +104,7 @@ impl SseChatEvents for GeminiStreamDecoder {
             if let Some(err) = response
                 .prompt_feedback
                 .as_ref()
-                .and_then(|f| blocked_prompt(f, &self.provider))
+                .and_then(|f| blocked_prompt(f, &self.source.provider))
             {
                 return Err(err);
             }
@@ -188,7 +175,11 @@ impl SseChatEvents for GeminiStreamDecoder {
     fn on_end(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let complete = !self.started.is_empty() && self.started.is_subset(&self.finished);
         if !complete {
-            return Err(ended_early(&self.provider, &self.model, "finishReason"));
+            return Err(ended_early(
+                &self.source.provider,
+                &self.source.model,
+                "finishReason",
+            ));
         }
         if let Some(usage) = self.usage.take() {
             let chunk = self.chunk(Vec::new(), Some(usage));
@@ -207,7 +198,7 @@ mod tests {
     use serde_json::json;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
-        let mut d = GeminiStreamDecoder::with_created("gemini", "gemini-2.5-flash", 9);
+        let mut d = GeminiStreamDecoder::new(ChunkSource::at("gemini", "gemini-2.5-flash", 9));
         chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
@@ -312,7 +303,7 @@ mod tests {
         body.extend_from_slice(
             b"data: {\"error\": {\"code\": 429, \"message\": \"Resource exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n",
         );
-        let mut d = GeminiStreamDecoder::with_created("gemini", "m", 1);
+        let mut d = GeminiStreamDecoder::new(ChunkSource::at("gemini", "m", 1));
         let mut out = Vec::new();
         let err = d.push(&body, &mut out).unwrap_err();
         assert_eq!(out.len(), 1);
