@@ -98,14 +98,32 @@ pub fn decode_pieces<D: StreamDecoder>(
     decoder: &mut D,
     pieces: &[&[u8]],
 ) -> Result<Vec<ChatCompletionChunk>> {
-    let mut out = Vec::new();
-    for piece in pieces {
-        if decoder.push(piece, &mut out)? == DecodeStatus::Done {
-            break;
+    let (out, end) = replay(decoder, pieces);
+    end.map(|()| out)
+}
+
+/// Like [`decode_pieces`], but keeps the chunks decoded before an error, as
+/// a caller of [`decode_stream`] receives them: the chunks, and how the
+/// stream ended.
+pub fn replay<D: StreamDecoder>(
+    decoder: &mut D,
+    pieces: &[&[u8]],
+) -> (Vec<ChatCompletionChunk>, Result<()>) {
+    fn run<D: StreamDecoder>(
+        decoder: &mut D,
+        pieces: &[&[u8]],
+        out: &mut Vec<ChatCompletionChunk>,
+    ) -> Result<()> {
+        for piece in pieces {
+            if decoder.push(piece, out)? == DecodeStatus::Done {
+                return decoder.finish(out);
+            }
         }
+        decoder.finish(out)
     }
-    decoder.finish(&mut out)?;
-    Ok(out)
+    let mut out = Vec::new();
+    let end = run(decoder, pieces, &mut out);
+    (out, end)
 }
 
 /// `chunks` as JSON values, the form replay tests and captures compare.

@@ -365,7 +365,7 @@ impl SseChatEvents for AnthropicStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::{chunks_to_json, decode_pieces};
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
     use llmux_core::stream::{DecodeStatus, StreamDecoder};
     use serde_json::json;
 
@@ -513,9 +513,11 @@ mod tests {
         body.extend_from_slice(
             b"event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
         );
-        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1));
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 4);
         assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
         assert_eq!(err.message, "Overloaded");

@@ -390,7 +390,7 @@ impl StreamDecoder for BedrockStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::{chunks_to_json, decode_pieces};
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
 
     /// One event-stream frame with string headers (written from the format's
     /// description: prelude, prelude CRC, headers, payload, message CRC).
@@ -587,9 +587,11 @@ mod tests {
             ],
             br#"{"message":"Too many tokens, please wait before trying again."}"#,
         ));
-        let mut d = BedrockStreamDecoder::with_created("bedrock", "m", None, 1);
-        let mut out = Vec::new();
-        let err = d.push(&b, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut BedrockStreamDecoder::with_created("bedrock", "m", None, 1),
+            &[&b],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::RateLimit);
         assert_eq!(

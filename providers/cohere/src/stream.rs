@@ -246,8 +246,7 @@ impl SseChatEvents for CohereStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::StreamDecoder;
-    use llmux_core::stream::{chunks_to_json, decode_pieces};
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
@@ -352,9 +351,11 @@ mod tests {
             json!({"id": "m-3", "type": "message-start", "delta": {"message": {"role": "assistant"}}}),
             json!({"type": "message-end", "delta": {"error": "too many tokens: prompt exceeds the limit", "finish_reason": "ERROR"}}),
         ]);
-        let mut d = CohereStreamDecoder::new(ChunkSource::at("cohere", "m", 1));
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut CohereStreamDecoder::new(ChunkSource::at("cohere", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::ContextWindowExceeded);
         assert_eq!(err.message, "too many tokens: prompt exceeds the limit");

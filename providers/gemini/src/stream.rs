@@ -192,8 +192,7 @@ impl SseChatEvents for GeminiStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::StreamDecoder;
-    use llmux_core::stream::{chunks_to_json, decode_pieces};
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
@@ -303,9 +302,11 @@ mod tests {
         body.extend_from_slice(
             b"data: {\"error\": {\"code\": 429, \"message\": \"Resource exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n",
         );
-        let mut d = GeminiStreamDecoder::new(ChunkSource::at("gemini", "m", 1));
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut GeminiStreamDecoder::new(ChunkSource::at("gemini", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::RateLimit);
         assert_eq!(err.message, "Resource exhausted");

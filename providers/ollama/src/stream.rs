@@ -164,7 +164,7 @@ impl StreamDecoder for OllamaStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmux_core::stream::{chunks_to_json, decode_pieces};
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
     use llmux_core::ErrorKind;
     use serde_json::json;
 
@@ -262,9 +262,11 @@ mod tests {
         body.extend_from_slice(
             b"{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n",
         );
-        let mut d = OllamaStreamDecoder::with_id("ollama", "m", "c");
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut OllamaStreamDecoder::with_id("ollama", "m", "c"),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::InternalServer);
         assert_eq!(
