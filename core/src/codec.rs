@@ -418,3 +418,13 @@ pub fn function_tool(f: &FunctionDefinition) -> Value {
     );
     json!({"type": "function", "function": function})
 }
+
+/// Copy the caller's `extra` request fields named `keys` (those it sent)
+/// into `body` unchanged: provider fields OpenAI's request has no place for.
+pub fn pass_through(body: &mut Map<String, Value>, extra: &Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(v) = extra.get(*key) {
+            body.insert((*key).to_string(), v.clone());
+        }
+    }
+}

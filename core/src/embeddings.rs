@@ -89,28 +89,40 @@ pub fn embedding_response(
     }
 }
 
-/// Decode an answer whose vectors are JSON number lists: `lists` finds them
-/// (`None` fails naming what is `missing`), `prompt_tokens` reads the usage.
-/// Every failure is a `BadGateway` naming `provider` and the model.
-pub fn decode_vector_lists(
-    body: &[u8],
-    request: &EmbeddingRequest,
-    provider: &str,
-    missing: &str,
-    lists: fn(&Value) -> Option<&Vec<Value>>,
-    prompt_tokens: fn(&Value) -> u64,
-) -> Result<EmbeddingResponse> {
-    let model = request.model.as_str();
-    let v: Value = decode_json(body, provider, model)?;
-    let lists = lists(&v).ok_or_else(|| decode_failure(provider, model, "response", missing))?;
-    let base64 = wants_base64(request);
-    let data = lists
-        .iter()
-        .map(|values| {
-            vector(values, base64).map_err(|e| decode_failure(provider, model, "response", e))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(embedding_response(data, model, prompt_tokens(&v)))
+/// Where a provider's embeddings answer keeps its vectors (JSON number
+/// lists) and its usage: all a codec states to have its answers decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorLists {
+    /// What the `BadGateway` names when `lists` finds nothing.
+    pub missing: &'static str,
+    /// The vectors in the parsed answer.
+    pub lists: fn(&Value) -> Option<&Vec<Value>>,
+    /// The prompt tokens in the parsed answer.
+    pub prompt_tokens: fn(&Value) -> u64,
+}
+
+impl VectorLists {
+    /// Decode `body`, an answer to `request`; every failure is a
+    /// `BadGateway` naming `provider` and the model.
+    pub fn decode(
+        &self,
+        body: &[u8],
+        request: &EmbeddingRequest,
+        provider: &str,
+    ) -> Result<EmbeddingResponse> {
+        let model = request.model.as_str();
+        let v: Value = decode_json(body, provider, model)?;
+        let lists = (self.lists)(&v)
+            .ok_or_else(|| decode_failure(provider, model, "response", self.missing))?;
+        let base64 = wants_base64(request);
+        let data = lists
+            .iter()
+            .map(|values| {
+                vector(values, base64).map_err(|e| decode_failure(provider, model, "response", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(embedding_response(data, model, (self.prompt_tokens)(&v)))
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //!   `reasoning_effort`/`thinking` → `thinking`.
 
 use base64::Engine;
-use llmux_core::codec::{base64_data_url, tool_arguments_object};
+use llmux_core::codec::{base64_data_url, pass_through, tool_arguments_object};
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FilePart, MessageContent,
     ResponseFormat, ToolChoice as OaiToolChoice,
@@ -163,11 +163,8 @@ pub fn encode(request: &ChatCompletionRequest) -> Result<Encoded> {
         None => None,
     };
     body.tools = tools;
-    for key in ["container", "mcp_servers", "context_management"] {
-        if let Some(v) = request.extra.get(key) {
-            body.extra.insert(key.to_string(), v.clone());
-        }
-    }
+    let passed = ["container", "mcp_servers", "context_management"];
+    pass_through(&mut body.extra, &request.extra, &passed);
     Ok(Encoded {
         body,
         json_mode,

@@ -13,10 +13,10 @@
 //! `return_documents: true` is answered here from the request's documents
 //! (`{"text": ...}`), the shape LiteLLM and Cohere v1 return.
 
-use llmux_core::codec::rerank_body_base;
-use llmux_core::embeddings::{decode_vector_lists, input_texts};
+use llmux_core::codec::{pass_through, rerank_body_base};
+use llmux_core::embeddings::{input_texts, VectorLists};
 use llmux_core::transport::decode_failure;
-use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use llmux_core::types::embeddings::EmbeddingRequest;
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -54,11 +54,7 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
     if let Some(d) = request.dimensions {
         body.insert("output_dimension".into(), json!(d));
     }
-    for key in ["truncate", "max_tokens"] {
-        if let Some(v) = request.extra.get(key) {
-            body.insert(key.into(), v.clone());
-        }
-    }
+    pass_through(&mut body, &request.extra, &["truncate", "max_tokens"]);
     Ok(Value::Object(body))
 }
 
@@ -66,30 +62,22 @@ fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Err
     decode_failure(provider, model, "response", what)
 }
 
-/// Decode an Embed v2 response (`embeddings.float`, or the older bare list).
-pub fn decode_embed(
-    body: &[u8],
-    request: &EmbeddingRequest,
-    provider: &str,
-) -> Result<EmbeddingResponse> {
-    decode_vector_lists(
-        body,
-        request,
-        provider,
-        "no float embeddings",
-        |v| match v.get("embeddings") {
-            Some(Value::Object(by_type)) => by_type.get("float")?.as_array(),
-            Some(Value::Array(list)) => Some(list),
-            _ => None,
-        },
-        |v| {
-            v.pointer("/meta/billed_units/input_tokens")
-                .and_then(Value::as_f64)
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .map_or(0, |t| t.round() as u64)
-        },
-    )
-}
+/// Where Embed v2 answers keep their vectors (`embeddings.float`, or the
+/// older bare list) and usage (`meta.billed_units.input_tokens`).
+pub const EMBED_V2: VectorLists = VectorLists {
+    missing: "no float embeddings",
+    lists: |v| match v.get("embeddings") {
+        Some(Value::Object(by_type)) => by_type.get("float")?.as_array(),
+        Some(Value::Array(list)) => Some(list),
+        _ => None,
+    },
+    prompt_tokens: |v| {
+        v.pointer("/meta/billed_units/input_tokens")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map_or(0, |t| t.round() as u64)
+    },
+};
 
 /// The Rerank v2 body for `request`.
 pub fn rerank_body(request: &RerankRequest) -> Value {
@@ -154,7 +142,9 @@ mod tests {
         let body = json!({"id": "e1", "response_type": "embeddings_by_type",
             "embeddings": {"float": [[0.5, -1.0], [0.25, 2.0]]}, "texts": ["a", "b"],
             "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 2}}});
-        let got = decode_embed(body.to_string().as_bytes(), &r, "cohere").unwrap();
+        let got = EMBED_V2
+            .decode(body.to_string().as_bytes(), &r, "cohere")
+            .unwrap();
         assert_eq!(
             serde_json::to_value(&got).unwrap(),
             json!({"object": "list", "model": "embed-v4.0",
@@ -163,7 +153,9 @@ mod tests {
                    "usage": {"prompt_tokens": 2, "total_tokens": 2}})
         );
         r.encoding_format = Some("base64".into());
-        let got = decode_embed(body.to_string().as_bytes(), &r, "cohere").unwrap();
+        let got = EMBED_V2
+            .decode(body.to_string().as_bytes(), &r, "cohere")
+            .unwrap();
         // 0.5f32 = 00 00 00 3f, -1.0f32 = 00 00 80 bf
         assert_eq!(
             got.data[0].embedding,

@@ -166,7 +166,7 @@ impl Codec for CohereCodec {
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse> {
         let body = llmux_core::codec::first_body(responses);
-        embeddings::decode_embed(&body, request, self.name)
+        embeddings::EMBED_V2.decode(&body, request, self.name)
     }
 
     fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {

@@ -17,7 +17,7 @@
 //! - Cohere's own parameters given as extra fields pass through: `safety_mode`,
 //!   `documents`, `citation_options`, `thinking`, `priority`, `strict_tools`, `k`, `p`.
 
-use llmux_core::codec::{function_tool, refuse_unsupported_chat_fields};
+use llmux_core::codec::{function_tool, pass_through, refuse_unsupported_chat_fields};
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -97,11 +97,7 @@ pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value>
                 _ => json!({"type": "enabled"}),
             }),
     );
-    for key in PASS_THROUGH {
-        if let Some(v) = request.extra.get(*key) {
-            body.insert((*key).into(), v.clone());
-        }
-    }
+    pass_through(&mut body, &request.extra, PASS_THROUGH);
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }

@@ -8,9 +8,10 @@
 //! Models: each entry of `/api/tags` becomes a model whose id is its `name`
 //! (`llama3.2:latest`), `created` its `modified_at`, owned by `ollama`.
 
-use llmux_core::embeddings::decode_vector_lists;
+use llmux_core::codec::pass_through;
+use llmux_core::embeddings::VectorLists;
 use llmux_core::transport::decode_failure;
-use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
+use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::types::models::{Model, ModelList};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -35,11 +36,11 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
     if let Some(d) = request.dimensions {
         body.insert("dimensions".into(), json!(d));
     }
-    for key in ["truncate", "keep_alive", "options"] {
-        if let Some(v) = request.extra.get(key) {
-            body.insert(key.into(), v.clone());
-        }
-    }
+    pass_through(
+        &mut body,
+        &request.extra,
+        &["truncate", "keep_alive", "options"],
+    );
     Ok(Value::Object(body))
 }
 
@@ -47,25 +48,17 @@ fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Err
     decode_failure(provider, model, "response", what)
 }
 
-/// Decode an `/api/embed` response.
-pub fn decode_embed(
-    body: &[u8],
-    request: &EmbeddingRequest,
-    provider: &str,
-) -> Result<EmbeddingResponse> {
-    decode_vector_lists(
-        body,
-        request,
-        provider,
-        "no embeddings",
-        |v| v.get("embeddings")?.as_array(),
-        |v| {
-            v.get("prompt_eval_count")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        },
-    )
-}
+/// Where `/api/embed` answers keep their vectors (`embeddings`) and usage
+/// (`prompt_eval_count`).
+pub const API_EMBED: VectorLists = VectorLists {
+    missing: "no embeddings",
+    lists: |v| v.get("embeddings")?.as_array(),
+    prompt_tokens: |v| {
+        v.get("prompt_eval_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    },
+};
 
 /// Decode a `/api/tags` response.
 pub fn decode_tags(body: &[u8], provider: &str) -> Result<ModelList> {
@@ -121,7 +114,7 @@ mod tests {
                    "dimensions": 2, "truncate": false})
         );
         let body = br#"{"model":"all-minilm","embeddings":[[0.5,-1.0],[0.25,2.0]],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8}"#;
-        let got = decode_embed(body, &r, "ollama").unwrap();
+        let got = API_EMBED.decode(body, &r, "ollama").unwrap();
         assert_eq!(
             serde_json::to_value(&got).unwrap(),
             json!({"object": "list", "model": "all-minilm",
@@ -131,7 +124,7 @@ mod tests {
         );
         r.encoding_format = Some("base64".into());
         assert_eq!(
-            decode_embed(body, &r, "ollama").unwrap().data[0].embedding,
+            API_EMBED.decode(body, &r, "ollama").unwrap().data[0].embedding,
             EmbeddingVector::Base64("AAAAPwAAgL8=".into())
         );
         assert!(embed_body(&EmbeddingRequest::new("m", EmbeddingInput::Tokens(vec![1]))).is_err());

@@ -165,7 +165,7 @@ impl Codec for OllamaCodec {
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse> {
         let body = llmux_core::codec::first_body(responses);
-        embeddings::decode_embed(&body, request, self.name)
+        embeddings::API_EMBED.decode(&body, request, self.name)
     }
 
     fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
