@@ -78,7 +78,7 @@ fn refine(kind: ErrorKind, message: &str) -> ErrorKind {
 
 /// The `message` (or `Message`) of a Bedrock error body.
 fn message_of(v: &Value) -> Option<String> {
-    non_empty_str(v.get("message")).or_else(|| non_empty_str(v.get("Message")))
+    non_empty_str(v.get("message").or_else(|| v.get("Message")))
 }
 
 /// Map an upstream error response to an [`Error`].
