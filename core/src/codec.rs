@@ -17,6 +17,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
@@ -26,7 +27,7 @@ use crate::transport::{decode_json, UpstreamResponse};
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
 };
-use crate::types::chat::{ChatCompletion, ChatCompletionRequest};
+use crate::types::chat::{ChatCompletion, ChatCompletionRequest, FunctionDefinition};
 use crate::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use crate::types::images::{ImageGenerationRequest, ImagesResponse};
 use crate::types::models::ModelList;
@@ -349,4 +350,108 @@ pub fn post_json<'a, T: Serialize + ?Sized>(
         headers,
         json_body(body)?,
     )
+}
+
+/// The start of a Cohere-style rerank body: `model`, `query`, the documents
+/// as strings (an object document as its text), and `top_n` under the name
+/// the provider uses for it (`top_n`, Voyage's `top_k`).
+pub fn rerank_body_base(request: &RerankRequest, top_n_key: &str) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(request.model));
+    body.insert("query".into(), json!(request.query));
+    let documents: Vec<String> = request.documents.iter().map(|d| d.text()).collect();
+    body.insert("documents".into(), json!(documents));
+    if let Some(n) = request.top_n {
+        body.insert(top_n_key.into(), json!(n));
+    }
+    body
+}
+
+/// Refuse the OpenAI chat fields a one-choice `vendor` (`Cohere`) cannot
+/// honour: `n > 1`, `logit_bias`, `audio` and `prediction`, each a
+/// `BadRequest` naming the field.
+pub fn refuse_unsupported_chat_fields(vendor: &str, request: &ChatCompletionRequest) -> Result<()> {
+    if request.n.is_some_and(|n| n > 1) {
+        return Err(Error::bad_request(format!(
+            "{vendor} returns one choice per call; n > 1 is not supported"
+        ))
+        .with_param("n"));
+    }
+    for (field, set) in [
+        ("logit_bias", request.logit_bias.is_some()),
+        ("audio", request.audio.is_some()),
+        ("prediction", request.prediction.is_some()),
+    ] {
+        if set {
+            return Err(
+                Error::bad_request(format!("{vendor} does not support {field}")).with_param(field),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Tool-call arguments (OpenAI sends a JSON string) as the JSON object the
+/// provider wants: empty text is `{}`; anything else that is not an object
+/// is refused with the reason.
+pub fn tool_arguments_object(arguments: &str) -> std::result::Result<Value, String> {
+    if arguments.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("must encode a JSON object".into()),
+        Err(e) => Err(format!("not valid JSON ({e})")),
+    }
+}
+
+/// Why a `data:` URL cannot be sent as inline base64 data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DataUrlError {
+    /// No `,` between the header and the data.
+    #[error("malformed data: URL")]
+    Malformed,
+    /// The header does not end in `;base64`.
+    #[error("only base64 data: URLs are supported")]
+    NotBase64,
+}
+
+/// `(media type, base64 data)` of a base64 `data:` URL; `None` for other URLs.
+pub fn base64_data_url(url: &str) -> std::result::Result<Option<(&str, &str)>, DataUrlError> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Ok(None);
+    };
+    let (meta, data) = rest.split_once(',').ok_or(DataUrlError::Malformed)?;
+    let media_type = meta
+        .strip_suffix(";base64")
+        .ok_or(DataUrlError::NotBase64)?;
+    Ok(Some((media_type, data)))
+}
+
+/// A function tool in OpenAI's own shape (`{"type": "function", "function":
+/// {name, description, parameters}}`), as providers that take OpenAI tools
+/// want it: `parameters` default to an empty object schema.
+pub fn function_tool(f: &FunctionDefinition) -> Value {
+    let mut function = Map::new();
+    function.insert("name".into(), json!(f.name));
+    if let Some(d) = &f.description {
+        function.insert("description".into(), json!(d));
+    }
+    function.insert(
+        "parameters".into(),
+        f.parameters
+            .clone()
+            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+    );
+    json!({"type": "function", "function": function})
+}
+
+/// Copy the caller's `extra` request fields named `keys` (those it sent)
+/// into `body` unchanged: provider fields OpenAI's request has no place for.
+pub fn pass_through(body: &mut Map<String, Value>, extra: &Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(v) = extra.get(*key) {
+            body.insert((*key).to_string(), v.clone());
+        }
+    }
 }

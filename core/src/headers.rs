@@ -2,6 +2,7 @@
 //! with an error that names the setting they came from, and the
 //! `extra_headers` a deployment adds to every upstream request.
 
+use http::header::AUTHORIZATION;
 use http::{HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
@@ -14,6 +15,25 @@ pub fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
             "{name} contains characters not allowed in an HTTP header"
         ))
     })
+}
+
+/// `Authorization: Bearer {key}`, or a 400 naming the setting (`api_key`).
+pub fn bearer(setting: &str, key: &str) -> Result<(HeaderName, HeaderValue)> {
+    Ok((
+        AUTHORIZATION,
+        header_value(setting, &format!("Bearer {key}"))?,
+    ))
+}
+
+/// A codec's fixed headers: the credential header when there is one, then
+/// the deployment's `extra_headers`, in that order.
+pub fn credential_headers(
+    credential: Option<(HeaderName, HeaderValue)>,
+    extra: &[(String, String)],
+) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    let mut headers: Vec<_> = credential.into_iter().collect();
+    headers.extend(extra_headers(extra)?);
+    Ok(headers)
 }
 
 /// One `extra_headers` entry as a header, or a 400 naming what is wrong.

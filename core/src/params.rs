@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
+
 /// Connection parameters for one upstream deployment.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderParams {
@@ -29,6 +31,51 @@ pub struct ProviderParams {
     pub extra_headers: Vec<(String, String)>,
     /// Provider-specific parameters.
     pub extra: Map<String, Value>,
+}
+
+impl ProviderParams {
+    /// The API key: `api_key` when set and not empty, else the first of the
+    /// environment variables `vars` that is set.
+    pub fn key_or_env(&self, env: &dyn Env, vars: &[&str]) -> Option<String> {
+        self.api_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .or_else(|| env.first(vars))
+    }
+
+    /// The base URL: `api_base` when not blank, else the first of the
+    /// environment variables `vars` that is set, else `default`.
+    pub fn base_or_env(&self, env: &dyn Env, vars: &[&str], default: &str) -> String {
+        self.api_base
+            .clone()
+            .filter(|b| !b.trim().is_empty())
+            .or_else(|| env.first(vars))
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// A string from `extra`: the first of `names` that is a non-empty
+    /// string, trimmed.
+    pub fn extra_str(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| {
+            self.extra
+                .get(*n)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
+    }
+}
+
+/// `name` as the prefix a provider crate serves (one of `served`), or a
+/// `BadRequest` saying that `llmux-{family}` serves only `served`.
+pub fn served_name(family: &str, name: &str, served: &[&'static str]) -> Result<&'static str> {
+    served.iter().copied().find(|s| *s == name).ok_or_else(|| {
+        Error::bad_request(format!(
+            "llmux-{family} has no provider named '{name}' (it serves {})",
+            served.join(" and ")
+        ))
+    })
 }
 
 /// A source of environment variables.

@@ -7,6 +7,8 @@
 //! character — and decode the same.
 
 use crate::error::{Error, Result};
+use crate::stream::{DecodeStatus, StreamDecoder};
+use crate::types::chat::ChatCompletionChunk;
 
 /// The longest line an event stream may send (16 MiB): an upstream that sends
 /// a line without end is cut off instead of growing the buffer for ever.
@@ -25,6 +27,48 @@ pub struct SseEvent {
     pub id: Option<String>,
     /// The `retry:` field in milliseconds, if the event had one.
     pub retry: Option<u64>,
+}
+
+/// A chat stream decoder whose body is SSE: it names its [`SseDecoder`] and
+/// handles one event at a time; reading, stopping at the terminal event and
+/// flushing the last event at the end of the body are the same for all of
+/// them, so every `SseChatEvents` is a [`StreamDecoder`].
+pub trait SseChatEvents: Send + 'static {
+    /// The decoder's SSE framing state.
+    fn sse(&mut self) -> &mut SseDecoder;
+
+    /// Decode one event, appending the chunks it completes to `out`.
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()>;
+
+    /// Whether the protocol's terminal event has been handled (reading
+    /// stops there); `false` for protocols that end with the body.
+    fn is_done(&self) -> bool;
+
+    /// The body ended and every event was handled: emit what is pending, or
+    /// fail when the stream was cut short.
+    fn on_end(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()>;
+}
+
+impl<T: SseChatEvents> StreamDecoder for T {
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
+        self.sse().push(bytes);
+        while let Some(event) = self.sse().next_event()? {
+            self.on_event(event, out)?;
+            if self.is_done() {
+                return Ok(DecodeStatus::Done);
+            }
+        }
+        Ok(DecodeStatus::More)
+    }
+
+    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+        if !self.is_done() {
+            if let Some(event) = self.sse().finish()? {
+                self.on_event(event, out)?;
+            }
+        }
+        self.on_end(out)
+    }
 }
 
 /// Incremental SSE decoder: [`push`](SseDecoder::push) bytes in, take events out.

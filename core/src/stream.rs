@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::types::chat::{
-    ChatCompletion, ChatCompletionChunk, Choice, Extra, FinishReason, FunctionCall,
-    ResponseMessage, ToolCall, Usage,
+    ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Delta, Extra, FinishReason,
+    FunctionCall, FunctionCallDelta, ResponseMessage, ToolCall, ToolCallDelta, Usage,
 };
 
 /// A stream of chat completion chunks. An `Err` item ends the stream.
@@ -89,6 +89,157 @@ pub fn decode_stream<D: StreamDecoder>(body: ByteStream, decoder: D) -> ChatStre
             }
         }
     }))
+}
+
+/// Run `decoder` over a body that arrives as `pieces`, as [`decode_stream`]
+/// does (stop reading at [`DecodeStatus::Done`], then finish): the chunks,
+/// or the first error. For replaying captured bodies and split-point tests.
+pub fn decode_pieces<D: StreamDecoder>(
+    decoder: &mut D,
+    pieces: &[&[u8]],
+) -> Result<Vec<ChatCompletionChunk>> {
+    let (out, end) = replay(decoder, pieces);
+    end.map(|()| out)
+}
+
+/// Like [`decode_pieces`], but keeps the chunks decoded before an error, as
+/// a caller of [`decode_stream`] receives them: the chunks, and how the
+/// stream ended.
+pub fn replay<D: StreamDecoder>(
+    decoder: &mut D,
+    pieces: &[&[u8]],
+) -> (Vec<ChatCompletionChunk>, Result<()>) {
+    fn run<D: StreamDecoder>(
+        decoder: &mut D,
+        pieces: &[&[u8]],
+        out: &mut Vec<ChatCompletionChunk>,
+    ) -> Result<()> {
+        for piece in pieces {
+            if decoder.push(piece, out)? == DecodeStatus::Done {
+                return decoder.finish(out);
+            }
+        }
+        decoder.finish(out)
+    }
+    let mut out = Vec::new();
+    let end = run(decoder, pieces, &mut out);
+    (out, end)
+}
+
+/// `chunks` as JSON values, the form replay tests and captures compare.
+pub fn chunks_to_json(chunks: &[ChatCompletionChunk]) -> Result<Vec<Value>> {
+    chunks
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c)
+                .map_err(|e| crate::Error::bad_gateway(format!("cannot encode a chunk: {e}")))
+        })
+        .collect()
+}
+
+/// The `ApiConnection` error of a stream whose body ended before its
+/// terminal event (`missing`, e.g. `message-end`): never a clean end.
+pub fn ended_early(provider: &str, model: &str, missing: &str) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::ApiConnection,
+        format!("upstream stream ended before it was complete (no {missing})"),
+    )
+    .with_provider(provider)
+    .with_model(model)
+}
+
+/// Where a provider stream's chunks come from: the provider (named in
+/// errors), the model and the `created` time every chunk carries. A stream
+/// decoder is built from one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSource {
+    /// The provider prefix.
+    pub provider: String,
+    /// The model the chunks answer for.
+    pub model: String,
+    /// Seconds since the epoch, the same on every chunk.
+    pub created: u64,
+}
+
+impl ChunkSource {
+    /// Chunks of `provider` answering for `model`, created now.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        Self::at(provider, model, crate::unix_now())
+    }
+
+    /// Like [`new`](Self::new) with a fixed `created` (tests, replays).
+    pub fn at(provider: impl Into<String>, model: impl Into<String>, created: u64) -> Self {
+        ChunkSource {
+            provider: provider.into(),
+            model: model.into(),
+            created,
+        }
+    }
+}
+
+/// A chunk as a non-OpenAI stream decoder builds it: the decoder's `id`,
+/// `created` and `model`, then `choices` and `usage`; no fingerprint or tier.
+pub fn provider_chunk(
+    id: String,
+    created: u64,
+    model: &str,
+    choices: Vec<ChunkChoice>,
+    usage: Option<Usage>,
+) -> ChatCompletionChunk {
+    ChatCompletionChunk {
+        id,
+        object: "chat.completion.chunk".into(),
+        created,
+        model: model.to_string(),
+        choices,
+        usage,
+        system_fingerprint: None,
+        service_tier: None,
+        extra: Extra::new(),
+    }
+}
+
+/// The only choice (index 0) of a single-choice stream's chunk.
+pub fn first_choice(
+    delta: Delta,
+    logprobs: Option<Value>,
+    finish_reason: Option<FinishReason>,
+) -> ChunkChoice {
+    ChunkChoice {
+        index: 0,
+        delta,
+        logprobs,
+        finish_reason,
+        extra: Extra::new(),
+    }
+}
+
+/// One streamed piece of tool call `index`: the first piece of a call
+/// carries its `id` (and so type `function`) and `name`, later pieces only
+/// `arguments`.
+pub fn tool_call_delta(
+    index: u32,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+) -> ToolCallDelta {
+    ToolCallDelta {
+        index,
+        r#type: id.as_ref().map(|_| "function".to_string()),
+        id,
+        function: Some(FunctionCallDelta {
+            name,
+            arguments: Some(arguments),
+        }),
+    }
+}
+
+/// A delta that carries only `call`.
+pub fn tool_call_only(call: ToolCallDelta) -> Delta {
+    Delta {
+        tool_calls: Some(vec![call]),
+        ..Default::default()
+    }
 }
 
 /// Rebuilds a full [`ChatCompletion`] from streamed chunks: content and
@@ -271,7 +422,6 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatCompletion> {
 /// with the finish reason; finally a usage chunk when the completion has usage.
 /// Used to replay a stored completion to a streaming caller.
 pub fn completion_to_chunks(completion: &ChatCompletion) -> Vec<ChatCompletionChunk> {
-    use crate::types::chat::{ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
     let base = |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
         id: completion.id.clone(),
         object: "chat.completion.chunk".into(),

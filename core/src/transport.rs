@@ -354,11 +354,20 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     provider: &str,
     model: &str,
 ) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
-            .with_provider(provider)
-            .with_model(model)
-    })
+    serde_json::from_slice(body).map_err(|e| decode_failure(provider, model, "response", e))
+}
+
+/// The `BadGateway` for an upstream `answer` (`response`, `embeddings
+/// response`) that cannot be read: `cannot decode {provider} {answer}: {what}`.
+pub fn decode_failure(
+    provider: &str,
+    model: &str,
+    answer: &str,
+    what: impl std::fmt::Display,
+) -> Error {
+    Error::bad_gateway(format!("cannot decode {provider} {answer}: {what}"))
+        .with_provider(provider)
+        .with_model(model)
 }
 
 fn map_reqwest_error(e: reqwest::Error) -> Error {

@@ -12,6 +12,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::error_body::{mentions_any, non_empty_str};
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -85,20 +86,12 @@ fn from_object(
     obj: &Value,
     fallback: impl FnOnce() -> String,
 ) -> Error {
-    let message = obj
-        .get("message")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(fallback);
+    let message = non_empty_str(obj.get("message")).unwrap_or_else(fallback);
     let error_type = obj.get("type").and_then(Value::as_str).unwrap_or("");
     let mut kind = kind_for_type(error_type)
         .unwrap_or_else(|| status.map_or(ErrorKind::InternalServer, ErrorKind::from_status));
-    if kind == ErrorKind::BadRequest {
-        let lower = message.to_ascii_lowercase();
-        if CONTEXT_WINDOW_HINTS.iter().any(|h| lower.contains(h)) {
-            kind = ErrorKind::ContextWindowExceeded;
-        }
+    if kind == ErrorKind::BadRequest && mentions_any(&message, CONTEXT_WINDOW_HINTS) {
+        kind = ErrorKind::ContextWindowExceeded;
     }
     let mut err = Error::new(kind, message).with_provider(provider);
     if error_type == "request_too_large" {

@@ -49,6 +49,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
+use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::models::{Model, ModelList};
@@ -193,23 +195,11 @@ impl Codec for AnthropicCodec {
     /// `extra.anthropic_beta` (a string, comma-separated, or a list) and any
     /// `anthropic-beta` in `extra_headers` → one `anthropic-beta` header.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        if name != NAME {
-            return Err(Error::bad_request(format!(
-                "llmux-anthropic has no provider named '{name}' (it serves anthropic)"
-            )));
-        }
+        served_name(NAME, name, &[NAME])?;
         let key = params
-            .api_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .or_else(|| env.var(API_KEY_ENV))
+            .key_or_env(env, &[API_KEY_ENV])
             .ok_or_else(|| Error::missing_api_key(NAME, API_KEY_ENV))?;
-        let base = params
-            .api_base
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .or_else(|| env.first(API_BASE_ENV))
-            .unwrap_or_else(|| DEFAULT_API_BASE.to_string());
+        let base = params.base_or_env(env, API_BASE_ENV, DEFAULT_API_BASE);
         let mut version = params
             .api_version
             .clone()
@@ -294,7 +284,7 @@ impl Codec for AnthropicCodec {
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
-        AnthropicStreamDecoder::new(NAME, request.model.as_str())
+        AnthropicStreamDecoder::new(ChunkSource::new(NAME, request.model.as_str()))
             .with_json_mode(request::json_mode(request))
             .with_usage(include_usage)
     }
@@ -331,14 +321,7 @@ fn unix_seconds(rfc3339: &str) -> u64 {
         let (y, m, day) = (d.next()??, d.next()??, d.next()??);
         let mut t = time.get(..8)?.splitn(3, ':').map(|p| p.parse::<i64>().ok());
         let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + day - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = llmux_core::days_from_civil(y, m, day);
         u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
     };
     parse().unwrap_or(0)

@@ -22,6 +22,7 @@
 //!   `reasoning_effort`/`thinking` → `thinking`.
 
 use base64::Engine;
+use llmux_core::codec::{base64_data_url, pass_through, tool_arguments_object};
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, FilePart, MessageContent,
     ResponseFormat, ToolChoice as OaiToolChoice,
@@ -162,11 +163,8 @@ pub fn encode(request: &ChatCompletionRequest) -> Result<Encoded> {
         None => None,
     };
     body.tools = tools;
-    for key in ["container", "mcp_servers", "context_management"] {
-        if let Some(v) = request.extra.get(key) {
-            body.extra.insert(key.to_string(), v.clone());
-        }
-    }
+    let passed = ["container", "mcp_servers", "context_management"];
+    pass_through(&mut body.extra, &request.extra, &passed);
     Ok(Encoded {
         body,
         json_mode,
@@ -525,15 +523,10 @@ fn source_from_url(url: &str, at: &str) -> Result<Source> {
 
 /// `(media type, base64 data)` of a `data:` URL; `None` for other URLs.
 fn parse_data_url<'a>(url: &'a str, at: &str) -> Result<Option<(&'a str, &'a str)>> {
-    let Some(rest) = url.strip_prefix("data:") else {
+    let parts = base64_data_url(url).map_err(|e| bad(format!("{at}: {e}")))?;
+    let Some((media_type, data)) = parts else {
         return Ok(None);
     };
-    let (meta, data) = rest
-        .split_once(',')
-        .ok_or_else(|| bad(format!("{at}: malformed data: URL")))?;
-    let media_type = meta
-        .strip_suffix(";base64")
-        .ok_or_else(|| bad(format!("{at}: only base64 data: URLs are supported")))?;
     if media_type.is_empty() {
         return Err(bad(format!("{at}: the data: URL names no media type")));
     }
@@ -636,7 +629,7 @@ fn assistant_blocks(m: &AssistantMessage, at: &str) -> Result<Vec<ContentBlock>>
         None => {}
     }
     for (j, call) in m.tool_calls.iter().flatten().enumerate() {
-        let input = parse_arguments(&call.function.arguments)
+        let input = tool_arguments_object(&call.function.arguments)
             .map_err(|e| bad(format!("{at}.tool_calls[{j}].function.arguments: {e}")))?;
         out.push(ContentBlock::ToolUse(ToolUseBlock {
             id: call.id.clone(),
@@ -652,18 +645,6 @@ fn assistant_blocks(m: &AssistantMessage, at: &str) -> Result<Vec<ContentBlock>>
         )));
     }
     Ok(out)
-}
-
-/// Tool-call arguments (a JSON string) as the object Anthropic wants.
-fn parse_arguments(arguments: &str) -> std::result::Result<Value, String> {
-    if arguments.trim().is_empty() {
-        return Ok(Value::Object(Map::new()));
-    }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("must encode a JSON object".into()),
-        Err(e) => Err(format!("not valid JSON ({e})")),
-    }
 }
 
 fn tools(request: &ChatCompletionRequest) -> Result<Option<Vec<Tool>>> {

@@ -9,9 +9,9 @@
 //! counts cache reads and writes in `prompt_tokens`, as OpenAI counts cached
 //! tokens, and details them in `prompt_tokens_details`.
 
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
 use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
-    Usage,
+    ChatCompletion, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
 };
 use llmux_core::{Error, Result};
 use serde_json::Value;
@@ -124,33 +124,21 @@ pub fn from_response(
         finish = FinishReason::Stop;
     }
     let content = json_text.or(text.filter(|t| !t.is_empty()));
-    ChatCompletion {
-        id: response.id,
-        object: "chat.completion".into(),
-        created,
-        model: if response.model.is_empty() {
-            model.to_string()
-        } else {
-            response.model
-        },
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                content,
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                reasoning_content: reasoning,
-                thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
-                ..Default::default()
-            },
-            logprobs: None,
-            finish_reason: Some(finish),
-            extra: Extra::new(),
-        }],
-        usage: Some(to_usage(&response.usage)),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    }
+    let message = ResponseMessage {
+        content,
+        tool_calls: non_empty(tool_calls),
+        reasoning_content: reasoning,
+        thinking_blocks: non_empty(thinking_blocks),
+        ..Default::default()
+    };
+    let usage = Some(to_usage(&response.usage));
+    let model = if response.model.is_empty() {
+        model.to_string()
+    } else {
+        response.model
+    };
+    let choices = vec![only_choice(message, None, Some(finish))];
+    provider_completion(response.id, created, model, choices, usage)
 }
 
 #[cfg(test)]

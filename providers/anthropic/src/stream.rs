@@ -22,11 +22,11 @@
 use llmux_core::text::truncate;
 use std::collections::BTreeMap;
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason, FunctionCallDelta, ToolCallDelta,
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{
+    first_choice, provider_chunk, tool_call_delta, tool_call_only, ChunkSource,
 };
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::Value;
 
@@ -61,9 +61,7 @@ enum Block {
 /// Decodes an Anthropic SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct AnthropicStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     json_mode: Option<JsonMode>,
     include_usage: bool,
     sse: SseDecoder,
@@ -77,21 +75,10 @@ pub struct AnthropicStreamDecoder {
 }
 
 impl AnthropicStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         AnthropicStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             json_mode: None,
             include_usage: false,
             sse: SseDecoder::new(),
@@ -118,27 +105,17 @@ impl AnthropicStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
+        provider_chunk(
+            self.id.clone(),
+            self.source.created,
+            &self.source.model,
             choices,
-            usage: None,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+            None,
+        )
     }
 
     fn emit(&self, out: &mut Vec<ChatCompletionChunk>, delta: Delta, finish: Option<FinishReason>) {
-        out.push(self.chunk(vec![ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason: finish,
-            extra: Extra::new(),
-        }]));
+        out.push(self.chunk(vec![first_choice(delta, None, finish)]));
     }
 
     fn content(&self, out: &mut Vec<ChatCompletionChunk>, text: String) {
@@ -162,18 +139,7 @@ impl AnthropicStreamDecoder {
             Some((id, name)) => (Some(id), Some(name)),
             None => (None, None),
         };
-        let delta = Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                r#type: id.as_ref().map(|_| "function".to_string()),
-                id,
-                function: Some(FunctionCallDelta {
-                    name,
-                    arguments: Some(arguments),
-                }),
-            }]),
-            ..Default::default()
-        };
+        let delta = tool_call_only(tool_call_delta(index, id, name, arguments));
         self.emit(out, delta, None);
     }
 
@@ -188,10 +154,16 @@ impl AnthropicStreamDecoder {
     }
 
     fn bad_event(&self, message: String) -> Error {
-        Error::bad_gateway(message).with_provider(self.provider.clone())
+        Error::bad_gateway(message).with_provider(self.source.provider.clone())
+    }
+}
+
+impl SseChatEvents for AnthropicStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
     }
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
@@ -202,12 +174,12 @@ impl AnthropicStreamDecoder {
             StreamEvent::Ping | StreamEvent::Other(_) => Ok(()),
             StreamEvent::Error { error } => {
                 let v = serde_json::to_value(&error).unwrap_or(Value::Null);
-                Err(decode_stream_error(&self.provider, &v))
+                Err(decode_stream_error(&self.source.provider, &v))
             }
             StreamEvent::MessageStart { message } => {
                 self.id = message.id;
                 if !message.model.is_empty() {
-                    self.model = message.model;
+                    self.source.model = message.model;
                 }
                 self.usage = message.usage;
                 self.started = true;
@@ -372,34 +344,20 @@ impl AnthropicStreamDecoder {
             }
         }
     }
-}
 
-impl StreamDecoder for AnthropicStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-            if self.done {
-                return Ok(DecodeStatus::Done);
-            }
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        self.done
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
-        if !self.done {
-            if let Some(event) = self.sse.finish()? {
-                self.handle(event, out)?;
-            }
-        }
+    fn on_end(&mut self, _out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         if self.done {
             Ok(())
         } else {
             Err(Error::new(
                 ErrorKind::ApiConnection,
-                format!("{} stream ended before message_stop", self.provider),
+                format!("{} stream ended before message_stop", self.source.provider),
             )
-            .with_provider(self.provider.clone()))
+            .with_provider(self.source.provider.clone()))
         }
     }
 }
@@ -407,6 +365,8 @@ impl StreamDecoder for AnthropicStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
+    use llmux_core::stream::{DecodeStatus, StreamDecoder};
     use serde_json::json;
 
     fn sse(events: &[Value]) -> Vec<u8> {
@@ -420,20 +380,10 @@ mod tests {
     }
 
     fn decode_all(pieces: &[&[u8]], json_mode: Option<JsonMode>) -> Result<Vec<Value>> {
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "claude", 9)
+        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "claude", 9))
             .with_json_mode(json_mode)
             .with_usage(true);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     /// Text after thinking, then a tool call with streamed arguments.
@@ -563,9 +513,11 @@ mod tests {
         body.extend_from_slice(
             b"event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
         );
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "m", 1);
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 4);
         assert_eq!(err.kind, ErrorKind::ServiceUnavailable);
         assert_eq!(err.message, "Overloaded");
@@ -594,7 +546,7 @@ mod tests {
 
     #[test]
     fn no_usage_chunk_unless_asked() {
-        let mut d = AnthropicStreamDecoder::with_created("anthropic", "m", 1);
+        let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "m", 1));
         let mut out = Vec::new();
         assert_eq!(
             d.push(&sse(&events()), &mut out).unwrap(),

@@ -6,7 +6,7 @@
 use http::HeaderMap;
 use llmux_anthropic::response::decode_chat;
 use llmux_anthropic::{error, AnthropicStreamDecoder};
-use llmux_core::stream::{StreamAggregator, StreamDecoder};
+use llmux_core::stream::{chunks_to_json, decode_pieces, ChunkSource, StreamAggregator};
 use llmux_core::ErrorKind;
 use serde_json::{json, Value};
 
@@ -42,16 +42,9 @@ fn tool_use_message() {
 }
 
 fn decode(pieces: &[&[u8]]) -> Vec<Value> {
-    let mut d =
-        AnthropicStreamDecoder::with_created("anthropic", "claude-haiku-4-5", 3).with_usage(true);
-    let mut out = Vec::new();
-    for p in pieces {
-        d.push(p, &mut out).unwrap();
-    }
-    d.finish(&mut out).unwrap();
-    out.iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .collect()
+    let mut d = AnthropicStreamDecoder::new(ChunkSource::at("anthropic", "claude-haiku-4-5", 3))
+        .with_usage(true);
+    chunks_to_json(&decode_pieces(&mut d, pieces).unwrap()).unwrap()
 }
 
 #[test]

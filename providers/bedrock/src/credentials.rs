@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use llmux_core::{Env, Error, ProviderParams, Result};
-use serde_json::Value;
 
 use crate::sign::AwsCredentials;
 
@@ -49,19 +48,6 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// A string from `params.extra` (first of `names` that is a non-empty string).
-pub(crate) fn extra_str(params: &ProviderParams, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| {
-        params
-            .extra
-            .get(*n)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    })
-}
-
 fn auth_error(message: impl Into<String>) -> Error {
     Error::authentication(message).with_provider("bedrock")
 }
@@ -76,12 +62,12 @@ pub fn resolve_auth(params: &ProviderParams, env: &dyn Env) -> Result<Auth> {
     {
         return Ok(Auth::Bearer(key.to_string()));
     }
-    let id = extra_str(params, &["aws_access_key_id"]);
-    let secret = extra_str(params, &["aws_secret_access_key"]);
+    let id = params.extra_str(&["aws_access_key_id"]);
+    let secret = params.extra_str(&["aws_secret_access_key"]);
     match (id, secret) {
         (Some(id), Some(secret)) => {
             let mut c = AwsCredentials::new(id, secret);
-            c.session_token = extra_str(params, &["aws_session_token"]);
+            c.session_token = params.extra_str(&["aws_session_token"]);
             return Ok(Auth::SigV4(c));
         }
         (Some(_), None) | (None, Some(_)) => {
@@ -91,7 +77,7 @@ pub fn resolve_auth(params: &ProviderParams, env: &dyn Env) -> Result<Auth> {
         }
         (None, None) => {}
     }
-    if let Some(profile) = extra_str(params, &["aws_profile_name"]) {
+    if let Some(profile) = params.extra_str(&["aws_profile_name"]) {
         return profile_credentials(env, &profile)?.map(Auth::SigV4).ok_or_else(|| {
             auth_error(format!(
                 "AWS profile '{profile}' (aws_profile_name) has no aws_access_key_id and aws_secret_access_key in the shared credentials or config file"
@@ -132,10 +118,12 @@ pub fn resolve_auth(params: &ProviderParams, env: &dyn Env) -> Result<Auth> {
 
 /// Resolve the region (see the module docs for the order).
 pub fn resolve_region(params: &ProviderParams, env: &dyn Env) -> Result<String> {
-    let region = extra_str(params, &["aws_region_name", "aws_region"])
+    let region = params
+        .extra_str(&["aws_region_name", "aws_region"])
         .or_else(|| env.first(&["AWS_REGION", "AWS_REGION_NAME", "AWS_DEFAULT_REGION"]))
         .or_else(|| {
-            let profile = extra_str(params, &["aws_profile_name"])
+            let profile = params
+                .extra_str(&["aws_profile_name"])
                 .or_else(|| env.var("AWS_PROFILE"))
                 .unwrap_or_else(|| "default".into());
             config_file(env).and_then(|p| read_ini(&p)).and_then(|ini| {

@@ -15,10 +15,9 @@
 //! `encoding_format: "base64"` returns little-endian f32 bytes in base64, as
 //! OpenAI does.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::embeddings::{embedding_response, input_texts, vector, wants_base64};
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Map, Value};
 
@@ -48,16 +47,10 @@ pub fn family(model: &str) -> Result<EmbedFamily> {
 
 /// The texts to embed.
 pub fn texts(request: &EmbeddingRequest) -> Result<Vec<&str>> {
-    let texts: Vec<&str> = match &request.input {
-        EmbeddingInput::Text(t) => vec![t.as_str()],
-        EmbeddingInput::Texts(ts) => ts.iter().map(String::as_str).collect(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => {
-            return Err(
-                Error::bad_request("bedrock embedding models take text, not token ids")
-                    .with_provider("bedrock"),
-            )
-        }
-    };
+    let texts = input_texts(request).ok_or_else(|| {
+        Error::bad_request("bedrock embedding models take text, not token ids")
+            .with_provider("bedrock")
+    })?;
     if texts.is_empty() {
         return Err(Error::bad_request("input must not be empty").with_provider("bedrock"));
     }
@@ -106,53 +99,7 @@ pub fn cohere_body(request: &EmbeddingRequest, texts: &[&str]) -> Value {
 }
 
 fn bad_gateway(provider: &str, model: &str, what: &str) -> Error {
-    Error::bad_gateway(format!(
-        "cannot decode {provider} embeddings response: {what}"
-    ))
-    .with_provider(provider)
-    .with_model(model)
-}
-
-fn vector(values: &Value, base64: bool) -> Option<EmbeddingVector> {
-    let floats: Vec<f64> = values
-        .as_array()?
-        .iter()
-        .map(Value::as_f64)
-        .collect::<Option<_>>()?;
-    Some(if base64 {
-        let bytes: Vec<u8> = floats
-            .iter()
-            .flat_map(|f| (*f as f32).to_le_bytes())
-            .collect();
-        EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-    } else {
-        EmbeddingVector::Float(floats)
-    })
-}
-
-fn wants_base64(request: &EmbeddingRequest) -> bool {
-    request.encoding_format.as_deref() == Some("base64")
-}
-
-fn response(data: Vec<EmbeddingVector>, model: &str, prompt_tokens: u64) -> EmbeddingResponse {
-    EmbeddingResponse {
-        object: "list".into(),
-        data: data
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding: v,
-            })
-            .collect(),
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens,
-            total_tokens: prompt_tokens,
-        },
-        extra: Map::new(),
-    }
+    decode_failure(provider, model, "embeddings response", what)
 }
 
 /// Decode the Titan answers (one body per input text, in input order).
@@ -168,7 +115,7 @@ pub fn decode_titan(
         let v: Value = llmux_core::transport::decode_json(body, provider, model)?;
         let embedding = v
             .get("embedding")
-            .and_then(|e| vector(e, wants_base64(request)))
+            .and_then(|e| vector(e, wants_base64(request)).ok())
             .ok_or_else(|| bad_gateway(provider, model, "no embedding array"))?;
         tokens += v
             .get("inputTextTokenCount")
@@ -176,7 +123,7 @@ pub fn decode_titan(
             .unwrap_or(0);
         data.push(embedding);
     }
-    Ok(response(data, model, tokens))
+    Ok(embedding_response(data, model, tokens))
 }
 
 /// Decode a Cohere answer; `input_tokens` is the token-count response header.
@@ -205,16 +152,18 @@ pub fn decode_cohere(
         };
     let data = lists
         .iter()
-        .map(|e| vector(e, wants_base64(request)))
+        .map(|e| vector(e, wants_base64(request)).ok())
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list of numbers"))?;
-    Ok(response(data, model, input_tokens.unwrap_or(0)))
+    Ok(embedding_response(data, model, input_tokens.unwrap_or(0)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use bytes::Bytes;
+    use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingVector};
 
     fn req(model: &str, input: EmbeddingInput) -> EmbeddingRequest {
         EmbeddingRequest::new(model, input)

@@ -12,6 +12,7 @@
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::error_body::{mentions_any, non_empty_str};
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -69,13 +70,15 @@ pub fn exception_name(raw: &str) -> &str {
 }
 
 fn refine(kind: ErrorKind, message: &str) -> ErrorKind {
-    if kind == ErrorKind::BadRequest {
-        let lower = message.to_ascii_lowercase();
-        if CONTEXT_WINDOW_HINTS.iter().any(|h| lower.contains(h)) {
-            return ErrorKind::ContextWindowExceeded;
-        }
+    if kind == ErrorKind::BadRequest && mentions_any(message, CONTEXT_WINDOW_HINTS) {
+        return ErrorKind::ContextWindowExceeded;
     }
     kind
+}
+
+/// The `message` (or `Message`) of a Bedrock error body.
+fn message_of(v: &Value) -> Option<String> {
+    non_empty_str(v.get("message").or_else(|| v.get("Message")))
 }
 
 /// Map an upstream error response to an [`Error`].
@@ -83,10 +86,7 @@ pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let message = parsed
         .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("Message")))
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
+        .and_then(message_of)
         .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
     let name = headers
         .get("x-amzn-errortype")
@@ -133,10 +133,7 @@ pub fn stream_exception(provider: &str, exception_type: &str, payload: &[u8]) ->
     }
     let mut message = parsed
         .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("Message")))
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
+        .and_then(message_of)
         .unwrap_or_else(|| format!("upstream sent {name} mid-stream"));
     // modelStreamErrorException carries the model's own status and message.
     let original = parsed.as_ref().and_then(|v| {

@@ -56,6 +56,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
+use llmux_core::params::served_name;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -111,7 +112,7 @@ impl BedrockCodec {
             .api_base
             .clone()
             .filter(|b| !b.trim().is_empty())
-            .or_else(|| credentials::extra_str(params, &["aws_bedrock_runtime_endpoint"]))
+            .or_else(|| params.extra_str(&["aws_bedrock_runtime_endpoint"]))
             .or_else(|| env.var("AWS_BEDROCK_RUNTIME_ENDPOINT"))
             .map(|b| b.trim().trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
@@ -260,11 +261,7 @@ impl Codec for BedrockCodec {
     }
 
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        if name != PROVIDER {
-            return Err(Error::bad_request(format!(
-                "llmux-bedrock has no provider named '{name}' (it serves bedrock)"
-            )));
-        }
+        served_name(PROVIDER, name, &[PROVIDER])?;
         Self::build(params, env)
     }
 

@@ -23,6 +23,7 @@
 //! `logit_bias`) are dropped.
 
 use base64::Engine;
+use llmux_core::codec::base64_data_url;
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -294,15 +295,10 @@ fn user_blocks(content: &MessageContent, i: usize) -> Result<Vec<Value>> {
 
 /// `(media type, base64 data)` of a `data:` URL.
 fn parse_data_url<'a>(url: &'a str, at: &str) -> Result<Option<(&'a str, &'a str)>> {
-    let Some(rest) = url.strip_prefix("data:") else {
+    let parts = base64_data_url(url).map_err(|e| bad(format!("{at}: {e}")))?;
+    let Some((media, data)) = parts else {
         return Ok(None);
     };
-    let (meta, data) = rest
-        .split_once(',')
-        .ok_or_else(|| bad(format!("{at}: malformed data: URL")))?;
-    let media = meta
-        .strip_suffix(";base64")
-        .ok_or_else(|| bad(format!("{at}: only base64 data: URLs are supported")))?;
     // Check the payload is base64 (Bedrock would only say "invalid blob").
     base64::engine::general_purpose::STANDARD
         .decode(data.trim())

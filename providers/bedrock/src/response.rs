@@ -11,9 +11,9 @@
 // Wire types: every field keeps its name from the Bedrock Converse API reference, which documents it.
 #![allow(missing_docs)]
 
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
 use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
-    Usage,
+    ChatCompletion, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
 };
 use llmux_core::{Error, Result};
 use serde::Deserialize;
@@ -21,15 +21,11 @@ use serde_json::{json, Value};
 
 /// Converse's `usage`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ConverseUsage {
-    #[serde(default)]
     pub input_tokens: u64,
-    #[serde(default)]
     pub output_tokens: u64,
-    #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
     pub cache_write_input_tokens: Option<u64>,
 }
 
@@ -148,28 +144,19 @@ pub fn decode_chat(
     }
     let message = ResponseMessage {
         content: text,
-        tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+        tool_calls: non_empty(tool_calls),
         reasoning_content: reasoning,
-        thinking_blocks: (!thinking.is_empty()).then_some(thinking),
+        thinking_blocks: non_empty(thinking),
         ..Default::default()
     };
-    Ok(ChatCompletion {
-        id: completion_id(request_id),
-        object: "chat.completion".into(),
-        created: llmux_core::unix_now(),
-        model: model.to_string(),
-        choices: vec![Choice {
-            index: 0,
-            message,
-            logprobs: None,
-            finish_reason: response.stop_reason.as_deref().map(finish_reason),
-            extra: Extra::new(),
-        }],
-        usage: response.usage.map(|u| u.to_usage()),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    })
+    let finish = response.stop_reason.as_deref().map(finish_reason);
+    Ok(provider_completion(
+        completion_id(request_id),
+        llmux_core::unix_now(),
+        model.to_string(),
+        vec![only_choice(message, None, finish)],
+        response.usage.map(|u| u.to_usage()),
+    ))
 }
 
 #[cfg(test)]

@@ -28,11 +28,10 @@ use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use bytes::{Buf, BytesMut};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FinishReason, FunctionCallDelta, ToolCallDelta,
-    Usage,
+use llmux_core::stream::{
+    first_choice, provider_chunk, tool_call_delta, tool_call_only, DecodeStatus, StreamDecoder,
 };
+use llmux_core::types::chat::{ChatCompletionChunk, Delta, FinishReason, Usage};
 use llmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 
@@ -186,23 +185,13 @@ impl BedrockStreamDecoder {
     }
 
     fn chunk(&self, delta: Delta, finish: Option<FinishReason>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-                extra: Extra::new(),
-            }],
-            usage: None,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        provider_chunk(
+            self.id.clone(),
+            self.created,
+            &self.model,
+            vec![first_choice(delta, None, finish)],
+            None,
+        )
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -211,18 +200,7 @@ impl BedrockStreamDecoder {
     }
 
     fn tool_delta(index: u32, id: Option<String>, name: Option<String>, args: String) -> Delta {
-        Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                r#type: id.as_ref().map(|_| "function".to_string()),
-                id,
-                function: Some(FunctionCallDelta {
-                    name,
-                    arguments: Some(args),
-                }),
-            }]),
-            ..Default::default()
-        }
+        tool_call_only(tool_call_delta(index, id, name, args))
     }
 
     fn handle(&mut self, frame: Frame, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
@@ -412,6 +390,7 @@ impl StreamDecoder for BedrockStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
 
     /// One event-stream frame with string headers (written from the format's
     /// description: prelude, prelude CRC, headers, payload, message CRC).
@@ -499,17 +478,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = BedrockStreamDecoder::with_created("bedrock", "m", Some("req-9"), 7);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     #[test]
@@ -618,9 +587,11 @@ mod tests {
             ],
             br#"{"message":"Too many tokens, please wait before trying again."}"#,
         ));
-        let mut d = BedrockStreamDecoder::with_created("bedrock", "m", None, 1);
-        let mut out = Vec::new();
-        let err = d.push(&b, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut BedrockStreamDecoder::with_created("bedrock", "m", None, 1),
+            &[&b],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::RateLimit);
         assert_eq!(

@@ -9,7 +9,7 @@
 //! tokens") and a 401 stays Authentication.
 
 use http::HeaderMap;
-use llmux_core::error::parse_retry_after;
+use llmux_core::error_body::{mentions_any, non_empty_str, status_error};
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -39,16 +39,9 @@ pub fn kind_for_status(status: u16) -> ErrorKind {
 
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(message_of)
-        .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
-    let kind = refine(kind_for_status(status), &message);
-    Error::new(kind, message)
-        .with_provider(provider)
-        .with_upstream_status(status)
-        .with_retry_after(parse_retry_after(headers))
+    status_error(provider, status, headers, body, message_of, |m| {
+        refine(kind_for_status(status), m)
+    })
 }
 
 /// An error reported inside a 200 stream (`message-end` with `delta.error`).
@@ -58,14 +51,13 @@ pub fn stream_error(provider: &str, message: &str) -> Error {
 }
 
 fn refine(kind: ErrorKind, message: &str) -> ErrorKind {
-    let lower = message.to_ascii_lowercase();
     match kind {
         ErrorKind::BadRequest | ErrorKind::UnprocessableEntity | ErrorKind::InternalServer
-            if CONTEXT_WINDOW_HINTS.iter().any(|h| lower.contains(h)) =>
+            if mentions_any(message, CONTEXT_WINDOW_HINTS) =>
         {
             ErrorKind::ContextWindowExceeded
         }
-        ErrorKind::BadRequest if CONTENT_POLICY_HINTS.iter().any(|h| lower.contains(h)) => {
+        ErrorKind::BadRequest if mentions_any(message, CONTENT_POLICY_HINTS) => {
             ErrorKind::ContentPolicyViolation
         }
         other => other,
@@ -74,18 +66,13 @@ fn refine(kind: ErrorKind, message: &str) -> ErrorKind {
 
 /// The human message of a Cohere (or OpenAI-shaped) error body.
 fn message_of(v: &Value) -> Option<String> {
-    let s = |v: Option<&Value>| {
-        v.and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    s(v.get("message"))
+    non_empty_str(v.get("message"))
         .or_else(|| match v.get("error") {
             Some(Value::String(e)) if !e.is_empty() => Some(e.clone()),
-            Some(e @ Value::Object(_)) => s(e.get("message")),
+            Some(e @ Value::Object(_)) => non_empty_str(e.get("message")),
             _ => None,
         })
-        .or_else(|| s(v.get("detail")))
+        .or_else(|| non_empty_str(v.get("detail")))
 }
 
 #[cfg(test)]

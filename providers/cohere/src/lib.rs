@@ -11,22 +11,24 @@
 //! `cohere_chat/…`; both speak Chat v2 (Cohere's v1 chat is deprecated).
 //!
 //! The codec is pure: [`request`] (OpenAI → Cohere), [`response`] and
-//! [`stream`] (Cohere → OpenAI), [`embed`] (embed and rerank) and [`error`].
+//! [`stream`] (Cohere → OpenAI), [`embeddings`] (embed and rerank) and [`error`].
 //! The `encode_*` methods build exact `http::Request`s without the network.
 //! Not for: Cohere's v1 endpoints, connectors, datasets, fine-tuning or the
 //! model list (v1 only).
 
-pub mod embed;
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;
 pub mod stream;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use llmux_core::codec::post_json;
-use llmux_core::headers::header_value;
+use llmux_core::headers::{bearer, credential_headers};
+use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -109,32 +111,12 @@ impl Codec for CohereCodec {
     /// `api_key` or `COHERE_API_KEY` / `CO_API_KEY`; `api_base` or
     /// `COHERE_API_BASE` / `CO_API_URL` (default `https://api.cohere.com`).
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        let name = match name {
-            "cohere" => "cohere",
-            "cohere_chat" => "cohere_chat",
-            other => {
-                return Err(Error::bad_request(format!(
-                "llmux-cohere has no provider named '{other}' (it serves cohere and cohere_chat)"
-            )))
-            }
-        };
+        let name = served_name("cohere", name, &["cohere", "cohere_chat"])?;
         let key = params
-            .api_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .or_else(|| env.first(COHERE_KEY_ENV))
+            .key_or_env(env, COHERE_KEY_ENV)
             .ok_or_else(|| Error::missing_api_key(name, "COHERE_API_KEY"))?;
-        let base = params
-            .api_base
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .or_else(|| env.first(COHERE_BASE_ENV))
-            .unwrap_or_else(|| COHERE_DEFAULT_BASE.to_string());
-        let mut headers = vec![(
-            AUTHORIZATION,
-            header_value("api_key", &format!("Bearer {key}"))?,
-        )];
-        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
+        let base = params.base_or_env(env, COHERE_BASE_ENV, COHERE_DEFAULT_BASE);
+        let headers = credential_headers(Some(bearer("api_key", &key)?), &params.extra_headers)?;
         Ok(CohereCodec {
             name,
             root: api_root(&base),
@@ -171,11 +153,11 @@ impl Codec for CohereCodec {
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
     ) -> CohereStreamDecoder {
-        CohereStreamDecoder::new(self.name, request.model.as_str())
+        CohereStreamDecoder::new(ChunkSource::new(self.name, request.model.as_str()))
     }
 
     fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
-        Ok(vec![self.post("embed", &embed::embed_body(request)?)?])
+        Ok(vec![self.post("embed", &embeddings::embed_body(request)?)?])
     }
 
     fn decode_embeddings(
@@ -184,11 +166,11 @@ impl Codec for CohereCodec {
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse> {
         let body = llmux_core::codec::first_body(responses);
-        embed::decode_embed(&body, request, self.name)
+        embeddings::EMBED_V2.decode(&body, request, self.name)
     }
 
     fn encode_rerank(&self, request: &RerankRequest) -> Result<http::Request<Bytes>> {
-        self.post("rerank", &embed::rerank_body(request))
+        self.post("rerank", &embeddings::rerank_body(request))
     }
 
     fn decode_rerank(
@@ -196,7 +178,7 @@ impl Codec for CohereCodec {
         response: &UpstreamResponse,
         request: &RerankRequest,
     ) -> Result<RerankResponse> {
-        embed::decode_rerank(&response.body, request, self.name)
+        embeddings::decode_rerank(&response.body, request, self.name)
     }
 }
 

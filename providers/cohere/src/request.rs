@@ -17,6 +17,7 @@
 //! - Cohere's own parameters given as extra fields pass through: `safety_mode`,
 //!   `documents`, `citation_options`, `thinking`, `priority`, `strict_tools`, `k`, `p`.
 
+use llmux_core::codec::{function_tool, pass_through, refuse_unsupported_chat_fields};
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -42,20 +43,7 @@ fn bad(message: impl Into<String>) -> Error {
 
 /// The Chat v2 body for `request`; `stream` sets `"stream": true`.
 pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value> {
-    if request.n.is_some_and(|n| n > 1) {
-        return Err(
-            bad("Cohere returns one choice per call; n > 1 is not supported").with_param("n"),
-        );
-    }
-    for (field, set) in [
-        ("logit_bias", request.logit_bias.is_some()),
-        ("audio", request.audio.is_some()),
-        ("prediction", request.prediction.is_some()),
-    ] {
-        if set {
-            return Err(bad(format!("Cohere does not support {field}")).with_param(field));
-        }
-    }
+    refuse_unsupported_chat_fields("Cohere", request)?;
     let mut body = Map::new();
     body.insert("model".into(), Value::String(request.model.clone()));
     let messages = request
@@ -109,11 +97,7 @@ pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value>
                 _ => json!({"type": "enabled"}),
             }),
     );
-    for key in PASS_THROUGH {
-        if let Some(v) = request.extra.get(*key) {
-            body.insert((*key).into(), v.clone());
-        }
-    }
+    pass_through(&mut body, &request.extra, PASS_THROUGH);
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }
@@ -235,18 +219,7 @@ fn tools(request: &ChatCompletionRequest, body: &mut Map<String, Value>) -> Resu
             continue;
         }
         strict |= f.strict == Some(true);
-        let mut function = Map::new();
-        function.insert("name".into(), json!(f.name));
-        if let Some(d) = &f.description {
-            function.insert("description".into(), json!(d));
-        }
-        function.insert(
-            "parameters".into(),
-            f.parameters
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        );
-        list.push(json!({"type": "function", "function": function}));
+        list.push(function_tool(f));
     }
     if let Some(name) = named {
         if list.is_empty() {

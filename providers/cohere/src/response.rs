@@ -12,50 +12,44 @@
 // Wire types: every field keeps its name from Cohere's Chat v2, Embed and Rerank references, which documents it.
 #![allow(missing_docs)]
 
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
+use llmux_core::transport::decode_json;
 use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall,
-    Usage,
+    ChatCompletion, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
 };
-use llmux_core::{Error, Result};
+use llmux_core::Result;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// A Chat v2 response body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ChatResponse {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default)]
     pub message: Option<AssistantOut>,
-    #[serde(default)]
     pub usage: Option<CohereUsage>,
-    #[serde(default)]
     pub logprobs: Option<Vec<LogprobItem>>,
 }
 
 /// The assistant message of a response.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct AssistantOut {
-    #[serde(default, deserialize_with = "content_blocks")]
+    #[serde(deserialize_with = "content_blocks")]
     pub content: Vec<ContentBlock>,
-    #[serde(default)]
     pub tool_calls: Option<Vec<ToolCallOut>>,
-    #[serde(default)]
     pub tool_plan: Option<String>,
-    #[serde(default)]
     pub citations: Option<Vec<Value>>,
 }
 
 /// One content block (`text` or `thinking`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ContentBlock {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub text: Option<String>,
-    #[serde(default)]
     pub thinking: Option<String>,
 }
 
@@ -74,48 +68,42 @@ fn content_blocks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ContentB
 
 /// A tool call as Cohere sends it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ToolCallOut {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub function: Option<FunctionOut>,
 }
 
 /// A tool call's function.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct FunctionOut {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub arguments: Option<String>,
 }
 
 /// `usage` of a chat response (counts are JSON numbers, possibly with a fraction).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CohereUsage {
-    #[serde(default)]
     pub billed_units: Option<Units>,
-    #[serde(default)]
     pub tokens: Option<Units>,
-    #[serde(default)]
     pub cached_tokens: Option<f64>,
 }
 
 /// `billed_units` / `tokens`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Units {
-    #[serde(default)]
     pub input_tokens: Option<f64>,
-    #[serde(default)]
     pub output_tokens: Option<f64>,
 }
 
 /// One `logprobs` item: a piece of text, its token ids and their log probabilities.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct LogprobItem {
-    #[serde(default)]
     pub text: Option<String>,
-    #[serde(default)]
     pub logprobs: Vec<f64>,
 }
 
@@ -185,11 +173,7 @@ pub fn completion_id(id: Option<&str>) -> String {
 
 /// Decode a whole Chat v2 response body.
 pub fn decode_chat(body: &[u8], provider: &str, model: &str) -> Result<ChatCompletion> {
-    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
-            .with_provider(provider)
-            .with_model(model)
-    })?;
+    let response: ChatResponse = decode_json(body, provider, model)?;
     Ok(from_response(response, model, llmux_core::unix_now()))
 }
 
@@ -237,29 +221,21 @@ pub fn from_response(response: ChatResponse, model: &str, created: u64) -> ChatC
         .finish_reason
         .as_deref()
         .map(|r| finish_reason(r, !tool_calls.is_empty()));
-    ChatCompletion {
-        id: completion_id(response.id.as_deref()),
-        object: "chat.completion".into(),
+    let message = ResponseMessage {
+        content,
+        tool_calls: non_empty(tool_calls),
+        reasoning_content: reasoning,
+        extra,
+        ..Default::default()
+    };
+    let logprobs = response.logprobs.as_deref().and_then(decode_logprobs);
+    provider_completion(
+        completion_id(response.id.as_deref()),
         created,
-        model: model.to_string(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                content,
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                reasoning_content: reasoning,
-                extra,
-                ..Default::default()
-            },
-            logprobs: response.logprobs.as_deref().and_then(decode_logprobs),
-            finish_reason: finish,
-            extra: Extra::new(),
-        }],
-        usage: response.usage.as_ref().map(CohereUsage::to_usage),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    }
+        model.to_string(),
+        vec![only_choice(message, logprobs, finish)],
+        response.usage.as_ref().map(CohereUsage::to_usage),
+    )
 }
 
 #[cfg(test)]

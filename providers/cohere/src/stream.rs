@@ -15,12 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{
+    ended_early, first_choice, provider_chunk, tool_call_delta, tool_call_only, ChunkSource,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, Usage};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::stream_error;
@@ -29,9 +29,7 @@ use crate::response::{completion_id, finish_reason, CohereUsage, LogprobItem};
 /// Decodes a Cohere Chat v2 SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct CohereStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     sse: SseDecoder,
     id: Option<String>,
     /// Cohere tool-call index → OpenAI tool-call index.
@@ -46,21 +44,10 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 impl CohereStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         CohereStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             sse: SseDecoder::new(),
             id: None,
             tool_calls: BTreeMap::new(),
@@ -70,47 +57,34 @@ impl CohereStreamDecoder {
 
     fn chunk(&mut self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
         let id = self.id.get_or_insert_with(|| completion_id(None)).clone();
-        ChatCompletionChunk {
-            id,
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            choices,
-            usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        provider_chunk(id, self.source.created, &self.source.model, choices, usage)
     }
 
     fn delta(&mut self, delta: Delta, logprobs: Option<Value>) -> ChatCompletionChunk {
-        self.chunk(
-            vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs,
-                finish_reason: None,
-                extra: Extra::new(),
-            }],
-            None,
-        )
+        self.chunk(vec![first_choice(delta, logprobs, None)], None)
     }
 
     fn bad(&self, what: impl std::fmt::Display) -> Error {
         Error::bad_gateway(format!(
             "cannot decode {} stream event: {what}",
-            self.provider
+            self.source.provider
         ))
-        .with_provider(self.provider.clone())
-        .with_model(self.model.clone())
+        .with_provider(self.source.provider.clone())
+        .with_model(self.source.model.clone())
     }
 
     fn tool_index(&mut self, cohere_index: u64) -> u32 {
         let next = u32::try_from(self.tool_calls.len()).unwrap_or(u32::MAX);
         *self.tool_calls.entry(cohere_index).or_insert(next)
     }
+}
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+impl SseChatEvents for CohereStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" || self.done {
             return Ok(());
@@ -192,26 +166,14 @@ impl CohereStreamDecoder {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("call_{openai_index}"));
-                let delta = Delta {
-                    tool_calls: Some(vec![ToolCallDelta {
-                        index: openai_index,
-                        id: Some(id),
-                        r#type: Some("function".into()),
-                        function: Some(FunctionCallDelta {
-                            name: Some(
-                                str_at(call, &["function", "name"])
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            ),
-                            arguments: Some(
-                                str_at(call, &["function", "arguments"])
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            ),
-                        }),
-                    }]),
-                    ..Default::default()
-                };
+                let name = str_at(call, &["function", "name"]).unwrap_or_default();
+                let arguments = str_at(call, &["function", "arguments"]).unwrap_or_default();
+                let delta = tool_call_only(tool_call_delta(
+                    openai_index,
+                    Some(id),
+                    Some(name.to_string()),
+                    arguments.to_string(),
+                ));
                 let chunk = self.delta(delta, None);
                 out.push(chunk);
             }
@@ -221,18 +183,8 @@ impl CohereStreamDecoder {
                     .filter(|a| !a.is_empty());
                 if let Some(args) = args {
                     let openai_index = self.tool_index(index);
-                    let delta = Delta {
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: openai_index,
-                            id: None,
-                            r#type: None,
-                            function: Some(FunctionCallDelta {
-                                name: None,
-                                arguments: Some(args.to_string()),
-                            }),
-                        }]),
-                        ..Default::default()
-                    };
+                    let delta =
+                        tool_call_only(tool_call_delta(openai_index, None, None, args.to_string()));
                     let chunk = self.delta(delta, None);
                     out.push(chunk);
                 }
@@ -245,7 +197,8 @@ impl CohereStreamDecoder {
                     .filter(|e| !e.is_empty())
                 {
                     self.done = true;
-                    return Err(stream_error(&self.provider, err).with_model(self.model.clone()));
+                    return Err(stream_error(&self.source.provider, err)
+                        .with_model(self.source.model.clone()));
                 }
                 let reason = delta
                     .and_then(|d| d.get("finish_reason"))
@@ -257,13 +210,7 @@ impl CohereStreamDecoder {
                     .and_then(|u| serde_json::from_value::<CohereUsage>(u.clone()).ok())
                     .map(|u| u.to_usage());
                 let chunk = self.chunk(
-                    vec![ChunkChoice {
-                        index: 0,
-                        delta: Delta::default(),
-                        logprobs: None,
-                        finish_reason: Some(finish),
-                        extra: Extra::new(),
-                    }],
+                    vec![first_choice(Delta::default(), None, Some(finish))],
                     None,
                 );
                 out.push(chunk);
@@ -279,33 +226,18 @@ impl CohereStreamDecoder {
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for CohereStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-            if self.done {
-                return Ok(DecodeStatus::Done);
-            }
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        self.done
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+    fn on_end(&mut self, _out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         if !self.done {
-            if let Some(event) = self.sse.finish()? {
-                self.handle(event, out)?;
-            }
-        }
-        if !self.done {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no message-end)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(
+                &self.source.provider,
+                &self.source.model,
+                "message-end",
+            ));
         }
         Ok(())
     }
@@ -314,6 +246,8 @@ impl StreamDecoder for CohereStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn sse(events: &[Value]) -> Vec<u8> {
@@ -325,18 +259,8 @@ mod tests {
     }
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
-        let mut d = CohereStreamDecoder::with_created("cohere", "command-a-03-2025", 9);
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        let mut d = CohereStreamDecoder::new(ChunkSource::at("cohere", "command-a-03-2025", 9));
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     fn tool_events() -> Vec<Value> {
@@ -427,9 +351,11 @@ mod tests {
             json!({"id": "m-3", "type": "message-start", "delta": {"message": {"role": "assistant"}}}),
             json!({"type": "message-end", "delta": {"error": "too many tokens: prompt exceeds the limit", "finish_reason": "ERROR"}}),
         ]);
-        let mut d = CohereStreamDecoder::with_created("cohere", "m", 1);
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut CohereStreamDecoder::new(ChunkSource::at("cohere", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::ContextWindowExceeded);
         assert_eq!(err.message, "too many tokens: prompt exceeds the limit");

@@ -4,10 +4,9 @@
 //! passed on; `encoding_format: "base64"` is honoured by encoding the floats
 //! as little-endian f32, as OpenAI does.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::embeddings::{embedding_response, input_texts, vector, wants_base64};
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
 
@@ -31,13 +30,8 @@ impl GeminiEmbedMethod {
 }
 
 fn texts(request: &EmbeddingRequest) -> Result<Vec<&str>> {
-    match &request.input {
-        EmbeddingInput::Text(t) => Ok(vec![t.as_str()]),
-        EmbeddingInput::Texts(ts) => Ok(ts.iter().map(String::as_str).collect()),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => Err(Error::bad_request(
-            "Google embedding models take text, not token ids",
-        )),
-    }
+    input_texts(request)
+        .ok_or_else(|| Error::bad_request("Google embedding models take text, not token ids"))
 }
 
 fn extra_str<'a>(request: &'a EmbeddingRequest, names: &[&str]) -> Option<&'a Value> {
@@ -114,55 +108,11 @@ pub fn vertex_body(request: &EmbeddingRequest) -> Result<Value> {
 }
 
 fn bad_gateway(provider: &str, model: &str, what: &str) -> Error {
-    Error::bad_gateway(format!(
-        "cannot decode {provider} embeddings response: {what}"
-    ))
-    .with_provider(provider)
-    .with_model(model)
+    decode_failure(provider, model, "embeddings response", what)
 }
 
-fn vector(values: &Value, base64: bool) -> Option<EmbeddingVector> {
-    let floats: Vec<f64> = values
-        .as_array()?
-        .iter()
-        .map(Value::as_f64)
-        .collect::<Option<_>>()?;
-    Some(if base64 {
-        let mut bytes = Vec::with_capacity(floats.len() * 4);
-        for f in &floats {
-            // OpenAI's base64 embeddings are little-endian f32.
-            #[allow(clippy::cast_possible_truncation)]
-            bytes.extend_from_slice(&(*f as f32).to_le_bytes());
-        }
-        EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-    } else {
-        EmbeddingVector::Float(floats)
-    })
-}
-
-fn response(data: Vec<EmbeddingVector>, model: &str, prompt_tokens: u64) -> EmbeddingResponse {
-    EmbeddingResponse {
-        object: "list".into(),
-        data: data
-            .into_iter()
-            .enumerate()
-            .map(|(i, embedding)| Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding,
-            })
-            .collect(),
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens,
-            total_tokens: prompt_tokens,
-        },
-        extra: Map::new(),
-    }
-}
-
-fn wants_base64(request: &EmbeddingRequest) -> bool {
-    request.encoding_format.as_deref() == Some("base64")
+fn parse(body: &[u8], provider: &str, model: &str) -> Result<Value> {
+    serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))
 }
 
 /// Decode an `embedContent` / `batchEmbedContents` body.
@@ -173,8 +123,7 @@ pub fn decode_gemini(
     provider: &str,
 ) -> Result<EmbeddingResponse> {
     let model = request.model.as_str();
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))?;
+    let v = parse(body, provider, model)?;
     let embeddings: Vec<&Value> = match method {
         GeminiEmbedMethod::Single => vec![v
             .get("embedding")
@@ -189,14 +138,17 @@ pub fn decode_gemini(
     let base64 = wants_base64(request);
     let data = embeddings
         .into_iter()
-        .map(|e| e.get("values").and_then(|values| vector(values, base64)))
+        .map(|e| {
+            e.get("values")
+                .and_then(|values| vector(values, base64).ok())
+        })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| bad_gateway(provider, model, "embedding values are not numbers"))?;
     let prompt_tokens = v
         .pointer("/usageMetadata/promptTokenCount")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    Ok(response(data, model, prompt_tokens))
+    Ok(embedding_response(data, model, prompt_tokens))
 }
 
 /// Decode a Vertex `predict` body for a text-embedding model.
@@ -206,8 +158,7 @@ pub fn decode_vertex(
     provider: &str,
 ) -> Result<EmbeddingResponse> {
     let model = request.model.as_str();
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, &e.to_string()))?;
+    let v = parse(body, provider, model)?;
     let predictions = v
         .get("predictions")
         .and_then(Value::as_array)
@@ -221,7 +172,7 @@ pub fn decode_vertex(
             .ok_or_else(|| bad_gateway(provider, model, "prediction without embeddings"))?;
         data.push(
             e.get("values")
-                .and_then(|values| vector(values, base64))
+                .and_then(|values| vector(values, base64).ok())
                 .ok_or_else(|| bad_gateway(provider, model, "embedding values are not numbers"))?,
         );
         // `token_count` is a JSON number that may be written as 6.0.
@@ -234,12 +185,13 @@ pub fn decode_vertex(
             .unwrap_or(0);
         tokens += count;
     }
-    Ok(response(data, model, tokens))
+    Ok(embedding_response(data, model, tokens))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::types::embeddings::EmbeddingVector;
 
     fn req(input: EmbeddingInput) -> EmbeddingRequest {
         EmbeddingRequest::new("text-embedding-004", input)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use llmux_core::error::parse_retry_after;
+use llmux_core::error_body::{mentions_any, non_empty_str};
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -94,12 +95,7 @@ fn from_object(
     obj: &serde_json::Map<String, Value>,
     fallback: impl FnOnce() -> String,
 ) -> Error {
-    let message = obj
-        .get("message")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(fallback);
+    let message = non_empty_str(obj.get("message")).unwrap_or_else(fallback);
     let status = obj.get("status").and_then(Value::as_str).unwrap_or("");
     let details = obj.get("details").and_then(Value::as_array);
     let mut kind = kind_for_status(status).unwrap_or_else(|| ErrorKind::from_status(http_status));
@@ -117,7 +113,7 @@ fn from_object(
             });
         if bad_key {
             kind = ErrorKind::Authentication;
-        } else if CONTEXT_WINDOW_HINTS.iter().any(|h| lower.contains(h)) {
+        } else if mentions_any(&message, CONTEXT_WINDOW_HINTS) {
             kind = ErrorKind::ContextWindowExceeded;
         }
     }

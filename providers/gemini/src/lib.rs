@@ -32,6 +32,8 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{first_body, json_body, upstream_request};
 use llmux_core::headers::header_value;
+use llmux_core::params::served_name;
+use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -111,19 +113,6 @@ fn with_version(base: &str, version: &str) -> String {
     }
 }
 
-/// A string param from `params.extra` (first of `names` that is a non-empty string).
-fn extra_str(params: &ProviderParams, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| {
-        params
-            .extra
-            .get(*n)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    })
-}
-
 /// Reject path-breaking characters in a URL path segment.
 fn check_segment(what: &str, value: &str, allow_slash: bool) -> Result<()> {
     let bad = value.is_empty()
@@ -157,10 +146,7 @@ fn credentials_text(value: &str) -> Result<String> {
 impl GeminiCodec {
     fn gemini_backend(params: &ProviderParams, env: &dyn Env) -> Result<Backend> {
         let key = params
-            .api_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .or_else(|| env.first(GEMINI_KEY_ENV))
+            .key_or_env(env, GEMINI_KEY_ENV)
             .ok_or_else(|| Error::missing_api_key("gemini", "GEMINI_API_KEY"))?;
         let base = params
             .api_base
@@ -211,13 +197,15 @@ impl GeminiCodec {
             Some(json) => GoogleAuth::service_account(&json)?,
             None => (GoogleAuth::application_default(), None),
         };
-        let project = extra_str(params, &["vertex_project", "vertex_ai_project"])
+        let project = params
+            .extra_str(&["vertex_project", "vertex_ai_project"])
             .or_else(|| env.first(VERTEX_PROJECT_ENV))
             .or(key_project);
         if let Some(p) = &project {
             check_segment("Vertex project", p, false)?;
         }
-        let location = extra_str(params, &["vertex_location", "vertex_ai_location"])
+        let location = params
+            .extra_str(&["vertex_location", "vertex_ai_location"])
             .or_else(|| env.first(VERTEX_LOCATION_ENV))
             .unwrap_or_else(|| VERTEX_DEFAULT_LOCATION.to_string());
         check_segment("Vertex location", &location, false)?;
@@ -411,17 +399,13 @@ impl Codec for GeminiCodec {
     /// Stays synchronous: a service-account key is loaded here, the ADC search
     /// (asynchronous in gcp_auth) is deferred to the first request.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        let (name, backend) = match name {
-            "gemini" => ("gemini", Self::gemini_backend(params, env)?),
-            "vertex_ai" => ("vertex_ai", Self::vertex_backend(params, env)?),
-            other => {
-                return Err(Error::bad_request(format!(
-                    "llmux-gemini has no provider named '{other}' (it serves gemini and vertex_ai)"
-                )))
-            }
+        let name = served_name("gemini", name, &["gemini", "vertex_ai"])?;
+        let backend = if name == "gemini" {
+            Self::gemini_backend(params, env)?
+        } else {
+            Self::vertex_backend(params, env)?
         };
-        let mut headers = Vec::new();
-        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
+        let headers = llmux_core::headers::extra_headers(&params.extra_headers)?;
         Ok(GeminiCodec {
             name,
             backend,
@@ -495,7 +479,7 @@ impl Codec for GeminiCodec {
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
     ) -> GeminiStreamDecoder {
-        GeminiStreamDecoder::new(self.name, request.model.as_str())
+        GeminiStreamDecoder::new(ChunkSource::new(self.name, request.model.as_str()))
     }
 
     /// `embedContent` for one text, `batchEmbedContents` for several;

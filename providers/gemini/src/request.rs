@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use llmux_core::codec::tool_arguments_object;
 use llmux_core::types::chat::{
     AssistantMessage, ChatCompletionRequest, ChatMessage, ContentPart, MessageContent,
     ResponseFormat, ToolChoice,
@@ -321,7 +322,7 @@ fn assistant_parts(m: &AssistantMessage, i: usize) -> Result<Vec<Value>> {
         None => {}
     }
     for (j, call) in m.tool_calls.iter().flatten().enumerate() {
-        let args = parse_arguments(&call.function.arguments).map_err(|e| {
+        let args = tool_arguments_object(&call.function.arguments).map_err(|e| {
             bad(format!(
                 "messages[{i}].tool_calls[{j}].function.arguments: {e}"
             ))
@@ -339,23 +340,11 @@ fn assistant_parts(m: &AssistantMessage, i: usize) -> Result<Vec<Value>> {
         out.push(Value::Object(part));
     }
     if let Some(call) = &m.function_call {
-        let args = parse_arguments(&call.arguments)
+        let args = tool_arguments_object(&call.arguments)
             .map_err(|e| bad(format!("messages[{i}].function_call.arguments: {e}")))?;
         out.push(json!({"functionCall": {"name": call.name, "args": args}}));
     }
     Ok(out)
-}
-
-/// Tool-call arguments (a JSON string) as the object Gemini wants.
-fn parse_arguments(arguments: &str) -> std::result::Result<Value, String> {
-    if arguments.trim().is_empty() {
-        return Ok(Value::Object(Map::new()));
-    }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("must encode a JSON object".into()),
-        Err(e) => Err(format!("not valid JSON ({e})")),
-    }
 }
 
 /// A `functionResponse` part: a JSON-object result as is, anything else

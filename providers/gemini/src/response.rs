@@ -10,6 +10,7 @@
 // Wire types: every field keeps its name from the Gemini API reference (GenerateContentResponse), which documents it.
 #![allow(missing_docs)]
 
+use llmux_core::completion::provider_completion;
 use llmux_core::types::chat::{
     ChatCompletion, Choice, CompletionTokensDetails, Extra, FinishReason, PromptTokensDetails,
     ResponseMessage, ToolCall, Usage,
@@ -22,52 +23,39 @@ use crate::request::THOUGHT_SIGNATURE_SEPARATOR;
 
 /// One `GenerateContentResponse` (a whole answer, or one stream event).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct GenerateContentResponse {
-    #[serde(default)]
     pub candidates: Vec<Candidate>,
-    #[serde(default)]
     pub prompt_feedback: Option<PromptFeedback>,
-    #[serde(default)]
     pub usage_metadata: Option<UsageMetadata>,
-    #[serde(default)]
     pub model_version: Option<String>,
-    #[serde(default)]
     pub response_id: Option<String>,
 }
 
 /// One candidate answer.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Candidate {
-    #[serde(default)]
     pub content: Option<CandidateContent>,
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default)]
     pub logprobs_result: Option<Value>,
 }
 
 /// A candidate's `content`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CandidateContent {
-    #[serde(default)]
     pub parts: Vec<Part>,
 }
 
 /// One part of a candidate's content (the kinds llmux reads).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Part {
-    #[serde(default)]
     pub text: Option<String>,
-    #[serde(default)]
     pub thought: Option<bool>,
-    #[serde(default)]
     pub thought_signature: Option<String>,
-    #[serde(default)]
     pub function_call: Option<FunctionCallPart>,
 }
 
@@ -83,29 +71,21 @@ pub struct FunctionCallPart {
 
 /// `promptFeedback`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct PromptFeedback {
-    #[serde(default)]
     pub block_reason: Option<String>,
-    #[serde(default)]
     pub block_reason_message: Option<String>,
 }
 
 /// `usageMetadata`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct UsageMetadata {
-    #[serde(default)]
     pub prompt_token_count: Option<u64>,
-    #[serde(default)]
     pub candidates_token_count: Option<u64>,
-    #[serde(default)]
     pub total_token_count: Option<u64>,
-    #[serde(default)]
     pub cached_content_token_count: Option<u64>,
-    #[serde(default)]
     pub thoughts_token_count: Option<u64>,
-    #[serde(default)]
     pub tool_use_prompt_token_count: Option<u64>,
 }
 
@@ -339,20 +319,16 @@ pub fn from_response(
             }
         })
         .collect();
-    Ok(ChatCompletion {
-        id: completion_id(response.response_id.as_deref()),
-        object: "chat.completion".into(),
+    Ok(provider_completion(
+        completion_id(response.response_id.as_deref()),
         created,
-        model: model.to_string(),
+        model.to_string(),
         choices,
-        usage: response
+        response
             .usage_metadata
             .as_ref()
             .map(UsageMetadata::to_usage),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    })
+    ))
 }
 
 #[cfg(test)]

@@ -12,12 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llmux_core::sse::{SseDecoder, SseEvent};
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
+use llmux_core::sse::{SseChatEvents, SseDecoder, SseEvent};
+use llmux_core::stream::{ended_early, provider_chunk, tool_call_delta, ChunkSource};
 use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+    ChatCompletionChunk, ChunkChoice, Delta, Extra, ToolCallDelta, Usage,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::decode_stream_error;
@@ -29,9 +29,7 @@ use crate::response::{
 /// Decodes a Gemini / Vertex SSE body into OpenAI chunks.
 #[derive(Debug)]
 pub struct GeminiStreamDecoder {
-    provider: String,
-    model: String,
-    created: u64,
+    source: ChunkSource,
     sse: SseDecoder,
     id: Option<String>,
     /// Candidates that have sent their first chunk.
@@ -44,21 +42,10 @@ pub struct GeminiStreamDecoder {
 }
 
 impl GeminiStreamDecoder {
-    /// A decoder for `provider`'s stream answering for `model`.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
-        Self::with_created(provider, model, llmux_core::unix_now())
-    }
-
-    /// Like [`new`](Self::new) with a fixed `created` timestamp.
-    pub fn with_created(
-        provider: impl Into<String>,
-        model: impl Into<String>,
-        created: u64,
-    ) -> Self {
+    /// A decoder for the stream whose chunks come from `source`.
+    pub fn new(source: ChunkSource) -> Self {
         GeminiStreamDecoder {
-            provider: provider.into(),
-            model: model.into(),
-            created,
+            source,
             sse: SseDecoder::new(),
             id: None,
             started: BTreeSet::new(),
@@ -69,27 +56,31 @@ impl GeminiStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone().unwrap_or_default(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
+        provider_chunk(
+            self.id.clone().unwrap_or_default(),
+            self.source.created,
+            &self.source.model,
             choices,
             usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        )
+    }
+}
+
+/// Gemini's stream has no terminal event: it ends with the body, complete
+/// when every candidate that started has sent a finish reason.
+impl SseChatEvents for GeminiStreamDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
     }
 
-    fn handle(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+    fn on_event(&mut self, event: SseEvent, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
         }
         let value: Value = serde_json::from_str(data).map_err(|e| {
             Error::bad_gateway(format!("cannot decode stream event: {e}"))
-                .with_provider(self.provider.clone())
+                .with_provider(self.source.provider.clone())
         })?;
         let is_error = match &value {
             Value::Object(o) => o.contains_key("error"),
@@ -97,11 +88,11 @@ impl GeminiStreamDecoder {
             _ => false,
         };
         if is_error {
-            return Err(decode_stream_error(&self.provider, &value));
+            return Err(decode_stream_error(&self.source.provider, &value));
         }
         let response: GenerateContentResponse = serde_json::from_value(value).map_err(|e| {
             Error::bad_gateway(format!("cannot decode stream event: {e}"))
-                .with_provider(self.provider.clone())
+                .with_provider(self.source.provider.clone())
         })?;
         if self.id.is_none() {
             self.id = Some(completion_id(response.response_id.as_deref()));
@@ -113,7 +104,7 @@ impl GeminiStreamDecoder {
             if let Some(err) = response
                 .prompt_feedback
                 .as_ref()
-                .and_then(|f| blocked_prompt(f, &self.provider))
+                .and_then(|f| blocked_prompt(f, &self.source.provider))
             {
                 return Err(err);
             }
@@ -135,15 +126,12 @@ impl GeminiStreamDecoder {
                 .tool_calls
                 .into_iter()
                 .map(|call| {
-                    let delta = ToolCallDelta {
-                        index: *counter,
-                        id: Some(call.id),
-                        r#type: Some("function".into()),
-                        function: Some(FunctionCallDelta {
-                            name: Some(call.function.name),
-                            arguments: Some(call.function.arguments),
-                        }),
-                    };
+                    let delta = tool_call_delta(
+                        *counter,
+                        Some(call.id),
+                        Some(call.function.name),
+                        call.function.arguments,
+                    );
                     *counter += 1;
                     delta
                 })
@@ -179,29 +167,19 @@ impl GeminiStreamDecoder {
         }
         Ok(())
     }
-}
 
-impl StreamDecoder for GeminiStreamDecoder {
-    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
-        self.sse.push(bytes);
-        while let Some(event) = self.sse.next_event()? {
-            self.handle(event, out)?;
-        }
-        Ok(DecodeStatus::More)
+    fn is_done(&self) -> bool {
+        false
     }
 
-    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
-        if let Some(event) = self.sse.finish()? {
-            self.handle(event, out)?;
-        }
+    fn on_end(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
         let complete = !self.started.is_empty() && self.started.is_subset(&self.finished);
         if !complete {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no finishReason)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(
+                &self.source.provider,
+                &self.source.model,
+                "finishReason",
+            ));
         }
         if let Some(usage) = self.usage.take() {
             let chunk = self.chunk(Vec::new(), Some(usage));
@@ -214,19 +192,13 @@ impl StreamDecoder for GeminiStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
-        let mut d = GeminiStreamDecoder::with_created("gemini", "gemini-2.5-flash", 9);
-        let mut out = Vec::new();
-        for p in pieces {
-            d.push(p, &mut out)?;
-        }
-        d.finish(&mut out)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        let mut d = GeminiStreamDecoder::new(ChunkSource::at("gemini", "gemini-2.5-flash", 9));
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     fn sse(events: &[Value]) -> Vec<u8> {
@@ -330,9 +302,11 @@ mod tests {
         body.extend_from_slice(
             b"data: {\"error\": {\"code\": 429, \"message\": \"Resource exhausted\", \"status\": \"RESOURCE_EXHAUSTED\"}}\r\n\r\n",
         );
-        let mut d = GeminiStreamDecoder::with_created("gemini", "m", 1);
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut GeminiStreamDecoder::new(ChunkSource::at("gemini", "m", 1)),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::RateLimit);
         assert_eq!(err.message, "Resource exhausted");

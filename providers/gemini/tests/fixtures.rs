@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use http::HeaderMap;
-use llmux_core::stream::StreamDecoder;
+use llmux_core::stream::{chunks_to_json, decode_pieces, ChunkSource};
 use llmux_core::types::chat::FinishReason;
 use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::ErrorKind;
@@ -71,15 +71,8 @@ fn function_call_carries_its_thought_signature() {
 }
 
 fn decode_stream(pieces: &[&[u8]]) -> Vec<Value> {
-    let mut d = GeminiStreamDecoder::with_created("vertex_ai", "gemini-2.0-flash", 5);
-    let mut out = Vec::new();
-    for p in pieces {
-        d.push(p, &mut out).unwrap();
-    }
-    d.finish(&mut out).unwrap();
-    out.iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .collect()
+    let mut d = GeminiStreamDecoder::new(ChunkSource::at("vertex_ai", "gemini-2.0-flash", 5));
+    chunks_to_json(&decode_pieces(&mut d, pieces).unwrap()).unwrap()
 }
 
 #[test]

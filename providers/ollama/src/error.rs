@@ -7,7 +7,7 @@
 //! `ContextWindowExceeded`, "not found" a `NotFound`.
 
 use http::HeaderMap;
-use llmux_core::error::parse_retry_after;
+use llmux_core::error_body::{mentions_any, status_error};
 use llmux_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -20,14 +20,14 @@ const CONTEXT_WINDOW_HINTS: &[&str] = &[
 ];
 
 fn refine(kind: ErrorKind, message: &str) -> ErrorKind {
-    let lower = message.to_ascii_lowercase();
     if matches!(
         kind,
         ErrorKind::BadRequest | ErrorKind::InternalServer | ErrorKind::UnprocessableEntity
-    ) && CONTEXT_WINDOW_HINTS.iter().any(|h| lower.contains(h))
+    ) && mentions_any(message, CONTEXT_WINDOW_HINTS)
     {
         return ErrorKind::ContextWindowExceeded;
     }
+    let lower = message.to_ascii_lowercase();
     if matches!(kind, ErrorKind::InternalServer | ErrorKind::BadRequest)
         && lower.contains("not found")
         && lower.contains("model")
@@ -48,15 +48,9 @@ pub fn message_of(v: &Value) -> Option<String> {
 
 /// Map an upstream error response to an [`Error`].
 pub fn decode_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(message_of)
-        .unwrap_or_else(|| llmux_core::text::upstream_status_text(status, body));
-    Error::new(refine(ErrorKind::from_status(status), &message), message)
-        .with_provider(provider)
-        .with_upstream_status(status)
-        .with_retry_after(parse_retry_after(headers))
+    status_error(provider, status, headers, body, message_of, |m| {
+        refine(ErrorKind::from_status(status), m)
+    })
 }
 
 /// An error line inside a 200 stream.

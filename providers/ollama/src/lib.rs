@@ -14,22 +14,23 @@
 //! LiteLLM users write, `ollama/…` and `ollama_chat/…`, both through
 //! `/api/chat`.
 //!
-//! The codec is pure: [`request`], [`response`], [`stream`], [`embed`],
+//! The codec is pure: [`request`], [`response`], [`stream`], [`embeddings`],
 //! [`error`]. Not for: `/api/generate` (raw prompts), model management
 //! (pull, create, delete) or Ollama's OpenAI-compatible `/v1` (use
 //! `openai/…` with `api_base` for that).
 
-pub mod embed;
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;
 pub mod stream;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{post_json, upstream_request};
-use llmux_core::headers::header_value;
+use llmux_core::headers::{bearer, credential_headers};
+use llmux_core::params::served_name;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -102,34 +103,13 @@ impl Codec for OllamaCodec {
 
     /// Build `ollama` or `ollama_chat` from `params`, falling back to `env`.
     fn from_params(name: &str, params: &ProviderParams, env: &dyn Env) -> Result<Self> {
-        let name = match name {
-            "ollama" => "ollama",
-            "ollama_chat" => "ollama_chat",
-            other => {
-                return Err(Error::bad_request(format!(
-                "llmux-ollama has no provider named '{other}' (it serves ollama and ollama_chat)"
-            )))
-            }
-        };
-        let base = params
-            .api_base
-            .clone()
-            .filter(|b| !b.trim().is_empty())
-            .or_else(|| env.first(OLLAMA_BASE_ENV))
-            .unwrap_or_else(|| OLLAMA_DEFAULT_BASE.to_string());
-        let mut headers = Vec::new();
-        if let Some(key) = params
-            .api_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .or_else(|| env.first(OLLAMA_KEY_ENV))
-        {
-            headers.push((
-                AUTHORIZATION,
-                header_value("api_key", &format!("Bearer {key}"))?,
-            ));
-        }
-        headers.extend(llmux_core::headers::extra_headers(&params.extra_headers)?);
+        let name = served_name("ollama", name, &["ollama", "ollama_chat"])?;
+        let base = params.base_or_env(env, OLLAMA_BASE_ENV, OLLAMA_DEFAULT_BASE);
+        let credential = params
+            .key_or_env(env, OLLAMA_KEY_ENV)
+            .map(|key| bearer("api_key", &key))
+            .transpose()?;
+        let headers = credential_headers(credential, &params.extra_headers)?;
         Ok(OllamaCodec {
             name,
             root: server_root(&base),
@@ -171,7 +151,7 @@ impl Codec for OllamaCodec {
     }
 
     fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<Vec<http::Request<Bytes>>> {
-        let body = embed::embed_body(request)?;
+        let body = embeddings::embed_body(request)?;
         Ok(vec![post_json(
             &self.url("api/embed"),
             self.headers(),
@@ -185,7 +165,7 @@ impl Codec for OllamaCodec {
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse> {
         let body = llmux_core::codec::first_body(responses);
-        embed::decode_embed(&body, request, self.name)
+        embeddings::API_EMBED.decode(&body, request, self.name)
     }
 
     fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
@@ -199,7 +179,7 @@ impl Codec for OllamaCodec {
     }
 
     fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {
-        embed::decode_tags(&response.body, self.name)
+        embeddings::decode_tags(&response.body, self.name)
     }
 }
 

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use llmux_core::codec::{function_tool, refuse_unsupported_chat_fields};
 use llmux_core::types::chat::{
     ChatCompletionRequest, ChatMessage, ContentPart, MessageContent, ResponseFormat, ToolChoice,
 };
@@ -30,20 +31,7 @@ fn bad(message: impl Into<String>) -> Error {
 
 /// The `/api/chat` body for `request`.
 pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value> {
-    if request.n.is_some_and(|n| n > 1) {
-        return Err(
-            bad("Ollama returns one choice per call; n > 1 is not supported").with_param("n"),
-        );
-    }
-    for (field, set) in [
-        ("logit_bias", request.logit_bias.is_some()),
-        ("audio", request.audio.is_some()),
-        ("prediction", request.prediction.is_some()),
-    ] {
-        if set {
-            return Err(bad(format!("Ollama does not support {field}")).with_param(field));
-        }
-    }
+    refuse_unsupported_chat_fields("Ollama", request)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(request.model));
     body.insert(
@@ -60,20 +48,7 @@ pub fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Result<Value>
             .iter()
             .enumerate()
             .map(|(j, tool)| match (tool.r#type.as_str(), &tool.function) {
-                ("function", Some(f)) => {
-                    let mut function = Map::new();
-                    function.insert("name".into(), json!(f.name));
-                    if let Some(d) = &f.description {
-                        function.insert("description".into(), json!(d));
-                    }
-                    function.insert(
-                        "parameters".into(),
-                        f.parameters
-                            .clone()
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                    );
-                    Ok(json!({"type": "function", "function": function}))
-                }
+                ("function", Some(f)) => Ok(function_tool(f)),
                 _ => Err(bad(format!(
                     "tools[{j}]: Ollama takes function tools only (got type '{}')",
                     tool.r#type

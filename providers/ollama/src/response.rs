@@ -11,58 +11,48 @@
 // Wire types: every field keeps its name from Ollama's API reference (/api/chat, /api/embed), which documents it.
 #![allow(missing_docs)]
 
-use llmux_core::types::chat::{
-    ChatCompletion, Choice, Extra, FinishReason, ResponseMessage, ToolCall, Usage,
-};
-use llmux_core::{Error, Result};
+use llmux_core::completion::{non_empty, only_choice, provider_completion};
+use llmux_core::transport::decode_json;
+use llmux_core::types::chat::{ChatCompletion, FinishReason, ResponseMessage, ToolCall, Usage};
+use llmux_core::Result;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// One `/api/chat` object: a whole answer, or one NDJSON stream line.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ChatResponse {
-    #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
     pub created_at: Option<String>,
-    #[serde(default)]
     pub message: Option<OllamaMessage>,
-    #[serde(default)]
     pub done: bool,
-    #[serde(default)]
     pub done_reason: Option<String>,
-    #[serde(default)]
     pub prompt_eval_count: Option<u64>,
-    #[serde(default)]
     pub eval_count: Option<u64>,
 }
 
 /// An assistant message.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaMessage {
-    #[serde(default)]
     pub content: Option<String>,
-    #[serde(default)]
     pub thinking: Option<String>,
-    #[serde(default)]
     pub tool_calls: Option<Vec<OllamaToolCall>>,
 }
 
 /// A tool call (`{"function": {"name", "arguments": {…}}}`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaToolCall {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub function: OllamaFunction,
 }
 
 /// A tool call's function.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct OllamaFunction {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub arguments: Option<Value>,
 }
 
@@ -144,24 +134,13 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = llmux_core::days_from_civil(y, mo, d);
     u64::try_from(days * 86_400 + h * 3600 + mi * 60 + sec - offset).ok()
 }
 
 /// Decode a whole `/api/chat` response body (`"stream": false`).
 pub fn decode_chat(body: &[u8], provider: &str, model: &str) -> Result<ChatCompletion> {
-    let response: ChatResponse = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_gateway(format!("cannot decode {provider} response: {e}"))
-            .with_provider(provider)
-            .with_model(model)
-    })?;
+    let response: ChatResponse = decode_json(body, provider, model)?;
     Ok(from_response(&response, model))
 }
 
@@ -177,31 +156,20 @@ pub fn from_response(response: &ChatResponse, model: &str) -> ChatCompletion {
     let content = message
         .content
         .filter(|c| !c.is_empty() || tool_calls.is_empty());
-    ChatCompletion {
-        id: new_completion_id(),
-        object: "chat.completion".into(),
-        created: response.created().unwrap_or_else(llmux_core::unix_now),
-        model: model.to_string(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                content,
-                reasoning_content: message.thinking.filter(|t| !t.is_empty()),
-                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls.clone()),
-                ..Default::default()
-            },
-            logprobs: None,
-            finish_reason: Some(finish_reason(
-                response.done_reason.as_deref(),
-                !tool_calls.is_empty(),
-            )),
-            extra: Extra::new(),
-        }],
-        usage: response.usage(),
-        system_fingerprint: None,
-        service_tier: None,
-        extra: Extra::new(),
-    }
+    let finish = finish_reason(response.done_reason.as_deref(), !tool_calls.is_empty());
+    let message = ResponseMessage {
+        content,
+        reasoning_content: message.thinking.filter(|t| !t.is_empty()),
+        tool_calls: non_empty(tool_calls),
+        ..Default::default()
+    };
+    provider_completion(
+        new_completion_id(),
+        response.created().unwrap_or_else(llmux_core::unix_now),
+        model.to_string(),
+        vec![only_choice(message, None, Some(finish))],
+        response.usage(),
+    )
 }
 
 #[cfg(test)]

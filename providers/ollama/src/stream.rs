@@ -9,11 +9,11 @@
 //! stream with that error; a body that ends before `done` is an
 //! `ApiConnection` error.
 
-use llmux_core::stream::{DecodeStatus, StreamDecoder};
-use llmux_core::types::chat::{
-    ChatCompletionChunk, ChunkChoice, Delta, Extra, FunctionCallDelta, ToolCallDelta, Usage,
+use llmux_core::stream::{
+    ended_early, first_choice, provider_chunk, tool_call_delta, DecodeStatus, StreamDecoder,
 };
-use llmux_core::{Error, ErrorKind, Result};
+use llmux_core::types::chat::{ChatCompletionChunk, ChunkChoice, Delta, ToolCallDelta, Usage};
+use llmux_core::{Error, Result};
 use serde_json::Value;
 
 use crate::error::{message_of, stream_error};
@@ -59,17 +59,13 @@ impl OllamaStreamDecoder {
     }
 
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created.unwrap_or(self.fallback_created),
-            model: self.model.clone(),
+        provider_chunk(
+            self.id.clone(),
+            self.created.unwrap_or(self.fallback_created),
+            &self.model,
             choices,
             usage,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Extra::new(),
-        }
+        )
     }
 
     fn line(&mut self, line: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
@@ -97,15 +93,12 @@ impl OllamaStreamDecoder {
             .flatten()
             .map(|c| {
                 let call = c.to_openai();
-                let delta = ToolCallDelta {
-                    index: self.tool_calls,
-                    id: Some(call.id),
-                    r#type: Some("function".into()),
-                    function: Some(FunctionCallDelta {
-                        name: Some(call.function.name),
-                        arguments: Some(call.function.arguments),
-                    }),
-                };
+                let delta = tool_call_delta(
+                    self.tool_calls,
+                    Some(call.id),
+                    Some(call.function.name),
+                    call.function.arguments,
+                );
                 self.tool_calls += 1;
                 delta
             })
@@ -122,26 +115,11 @@ impl OllamaStreamDecoder {
             .then(|| finish_reason(response.done_reason.as_deref(), self.tool_calls > 0));
         if delta != Delta::default() {
             self.started = true;
-            out.push(self.chunk(
-                vec![ChunkChoice {
-                    index: 0,
-                    delta,
-                    logprobs: None,
-                    finish_reason: None,
-                    extra: Extra::new(),
-                }],
-                None,
-            ));
+            out.push(self.chunk(vec![first_choice(delta, None, None)], None));
         }
         if let Some(finish) = finish {
             out.push(self.chunk(
-                vec![ChunkChoice {
-                    index: 0,
-                    delta: Delta::default(),
-                    logprobs: None,
-                    finish_reason: Some(finish),
-                    extra: Extra::new(),
-                }],
+                vec![first_choice(Delta::default(), None, Some(finish))],
                 None,
             ));
             if let Some(usage) = response.usage() {
@@ -177,12 +155,7 @@ impl StreamDecoder for OllamaStreamDecoder {
             self.line(&rest, out)?;
         }
         if !self.done {
-            return Err(Error::new(
-                ErrorKind::ApiConnection,
-                "upstream stream ended before it was complete (no \"done\": true)",
-            )
-            .with_provider(self.provider.clone())
-            .with_model(self.model.clone()));
+            return Err(ended_early(&self.provider, &self.model, "\"done\": true"));
         }
         Ok(())
     }
@@ -191,6 +164,8 @@ impl StreamDecoder for OllamaStreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::stream::{chunks_to_json, decode_pieces, replay};
+    use llmux_core::ErrorKind;
     use serde_json::json;
 
     fn ndjson(lines: &[Value], eol: &str) -> Vec<u8> {
@@ -228,17 +203,7 @@ mod tests {
 
     fn decode_all(pieces: &[&[u8]]) -> Result<Vec<Value>> {
         let mut d = OllamaStreamDecoder::with_id("ollama", "qwen3", "chatcmpl-x");
-        let mut out = Vec::new();
-        for p in pieces {
-            if d.push(p, &mut out)? == DecodeStatus::Done {
-                break;
-            }
-        }
-        d.finish(&mut out)?;
-        Ok(out
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect())
+        chunks_to_json(&decode_pieces(&mut d, pieces)?)
     }
 
     #[test]
@@ -297,9 +262,11 @@ mod tests {
         body.extend_from_slice(
             b"{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n",
         );
-        let mut d = OllamaStreamDecoder::with_id("ollama", "m", "c");
-        let mut out = Vec::new();
-        let err = d.push(&body, &mut out).unwrap_err();
+        let (out, end) = replay(
+            &mut OllamaStreamDecoder::with_id("ollama", "m", "c"),
+            &[&body],
+        );
+        let err = end.unwrap_err();
         assert_eq!(out.len(), 1);
         assert_eq!(err.kind, ErrorKind::InternalServer);
         assert_eq!(

@@ -16,6 +16,7 @@
 //!   `usage.total_tokens` becomes `meta.billed_units.total_tokens` and
 //!   `meta.tokens.input_tokens`, as LiteLLM reports it.
 
+use llmux_core::codec::rerank_body_base;
 use llmux_core::transport::decode_json;
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use llmux_core::types::rerank::{RerankMeta, RerankRequest, RerankResponse, RerankResult};
@@ -51,14 +52,7 @@ pub fn embeddings_response(mut response: EmbeddingResponse) -> EmbeddingResponse
 
 /// The body of `POST {base}/rerank`.
 pub fn rerank_body(request: &RerankRequest) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert("query".into(), json!(request.query));
-    let documents: Vec<String> = request.documents.iter().map(|d| d.text()).collect();
-    body.insert("documents".into(), json!(documents));
-    if let Some(n) = request.top_n {
-        body.insert("top_k".into(), json!(n));
-    }
+    let mut body = rerank_body_base(request, "top_k");
     if let Some(r) = request.return_documents {
         body.insert("return_documents".into(), json!(r));
     }

@@ -13,10 +13,10 @@
 //! `return_documents: true` is answered here from the request's documents
 //! (`{"text": ...}`), the shape LiteLLM and Cohere v1 return.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::codec::{pass_through, rerank_body_base};
+use llmux_core::embeddings::{input_texts, VectorLists};
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::EmbeddingRequest;
 use llmux_core::types::rerank::{RerankRequest, RerankResponse};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -26,16 +26,9 @@ pub const DEFAULT_INPUT_TYPE: &str = "search_document";
 
 /// The Embed v2 body for `request`.
 pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
-    let texts: Vec<&str> = match &request.input {
-        EmbeddingInput::Text(t) => vec![t.as_str()],
-        EmbeddingInput::Texts(ts) => ts.iter().map(String::as_str).collect(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => {
-            return Err(
-                Error::bad_request("Cohere embedding models take text, not token ids")
-                    .with_param("input"),
-            )
-        }
-    };
+    let texts = input_texts(request).ok_or_else(|| {
+        Error::bad_request("Cohere embedding models take text, not token ids").with_param("input")
+    })?;
     if let Some(f) = request
         .encoding_format
         .as_deref()
@@ -61,92 +54,34 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
     if let Some(d) = request.dimensions {
         body.insert("output_dimension".into(), json!(d));
     }
-    for key in ["truncate", "max_tokens"] {
-        if let Some(v) = request.extra.get(key) {
-            body.insert(key.into(), v.clone());
-        }
-    }
+    pass_through(&mut body, &request.extra, &["truncate", "max_tokens"]);
     Ok(Value::Object(body))
 }
 
 fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Error {
-    Error::bad_gateway(format!("cannot decode {provider} response: {what}"))
-        .with_provider(provider)
-        .with_model(model)
+    decode_failure(provider, model, "response", what)
 }
 
-/// Decode an Embed v2 response (`embeddings.float`, or the older bare list).
-pub fn decode_embed(
-    body: &[u8],
-    request: &EmbeddingRequest,
-    provider: &str,
-) -> Result<EmbeddingResponse> {
-    let model = request.model.as_str();
-    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, e))?;
-    let vectors = match v.get("embeddings") {
-        Some(Value::Object(by_type)) => by_type.get("float"),
-        Some(list @ Value::Array(_)) => Some(list),
+/// Where Embed v2 answers keep their vectors (`embeddings.float`, or the
+/// older bare list) and usage (`meta.billed_units.input_tokens`).
+pub const EMBED_V2: VectorLists = VectorLists {
+    missing: "no float embeddings",
+    lists: |v| match v.get("embeddings") {
+        Some(Value::Object(by_type)) => by_type.get("float")?.as_array(),
+        Some(Value::Array(list)) => Some(list),
         _ => None,
-    }
-    .and_then(Value::as_array)
-    .ok_or_else(|| bad_gateway(provider, model, "no float embeddings"))?;
-    let base64 = request.encoding_format.as_deref() == Some("base64");
-    let data = vectors
-        .iter()
-        .enumerate()
-        .map(|(i, values)| {
-            let floats: Vec<f64> = values
-                .as_array()
-                .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list"))?
-                .iter()
-                .map(|x| {
-                    x.as_f64()
-                        .ok_or_else(|| bad_gateway(provider, model, "non-numeric value"))
-                })
-                .collect::<Result<_>>()?;
-            let embedding = if base64 {
-                let bytes: Vec<u8> = floats
-                    .iter()
-                    .flat_map(|f| (*f as f32).to_le_bytes())
-                    .collect();
-                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                EmbeddingVector::Float(floats)
-            };
-            Ok(Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let tokens = v
-        .pointer("/meta/billed_units/input_tokens")
-        .and_then(Value::as_f64)
-        .filter(|t| t.is_finite() && *t >= 0.0)
-        .map_or(0, |t| t.round() as u64);
-    Ok(EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-        extra: Default::default(),
-    })
-}
+    },
+    prompt_tokens: |v| {
+        v.pointer("/meta/billed_units/input_tokens")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map_or(0, |t| t.round() as u64)
+    },
+};
 
 /// The Rerank v2 body for `request`.
 pub fn rerank_body(request: &RerankRequest) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert("query".into(), json!(request.query));
-    let documents: Vec<String> = request.documents.iter().map(|d| d.text()).collect();
-    body.insert("documents".into(), json!(documents));
-    if let Some(n) = request.top_n {
-        body.insert("top_n".into(), json!(n));
-    }
+    let mut body = rerank_body_base(request, "top_n");
     if let Some(n) = request.max_tokens_per_doc {
         body.insert("max_tokens_per_doc".into(), json!(n));
     }
@@ -187,6 +122,7 @@ pub fn decode_rerank(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingVector};
     use llmux_core::types::rerank::RerankDocument;
 
     #[test]
@@ -206,7 +142,9 @@ mod tests {
         let body = json!({"id": "e1", "response_type": "embeddings_by_type",
             "embeddings": {"float": [[0.5, -1.0], [0.25, 2.0]]}, "texts": ["a", "b"],
             "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 2}}});
-        let got = decode_embed(body.to_string().as_bytes(), &r, "cohere").unwrap();
+        let got = EMBED_V2
+            .decode(body.to_string().as_bytes(), &r, "cohere")
+            .unwrap();
         assert_eq!(
             serde_json::to_value(&got).unwrap(),
             json!({"object": "list", "model": "embed-v4.0",
@@ -215,7 +153,9 @@ mod tests {
                    "usage": {"prompt_tokens": 2, "total_tokens": 2}})
         );
         r.encoding_format = Some("base64".into());
-        let got = decode_embed(body.to_string().as_bytes(), &r, "cohere").unwrap();
+        let got = EMBED_V2
+            .decode(body.to_string().as_bytes(), &r, "cohere")
+            .unwrap();
         // 0.5f32 = 00 00 00 3f, -1.0f32 = 00 00 80 bf
         assert_eq!(
             got.data[0].embedding,

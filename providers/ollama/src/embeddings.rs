@@ -8,10 +8,10 @@
 //! Models: each entry of `/api/tags` becomes a model whose id is its `name`
 //! (`llama3.2:latest`), `created` its `modified_at`, owned by `ollama`.
 
-use base64::Engine;
-use llmux_core::types::embeddings::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
-};
+use llmux_core::codec::pass_through;
+use llmux_core::embeddings::VectorLists;
+use llmux_core::transport::decode_failure;
+use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::types::models::{Model, ModelList};
 use llmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -36,77 +36,29 @@ pub fn embed_body(request: &EmbeddingRequest) -> Result<Value> {
     if let Some(d) = request.dimensions {
         body.insert("dimensions".into(), json!(d));
     }
-    for key in ["truncate", "keep_alive", "options"] {
-        if let Some(v) = request.extra.get(key) {
-            body.insert(key.into(), v.clone());
-        }
-    }
+    pass_through(
+        &mut body,
+        &request.extra,
+        &["truncate", "keep_alive", "options"],
+    );
     Ok(Value::Object(body))
 }
 
 fn bad_gateway(provider: &str, model: &str, what: impl std::fmt::Display) -> Error {
-    Error::bad_gateway(format!("cannot decode {provider} response: {what}"))
-        .with_provider(provider)
-        .with_model(model)
+    decode_failure(provider, model, "response", what)
 }
 
-/// Decode an `/api/embed` response.
-pub fn decode_embed(
-    body: &[u8],
-    request: &EmbeddingRequest,
-    provider: &str,
-) -> Result<EmbeddingResponse> {
-    let model = request.model.as_str();
-    let v: Value = serde_json::from_slice(body).map_err(|e| bad_gateway(provider, model, e))?;
-    let vectors = v
-        .get("embeddings")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad_gateway(provider, model, "no embeddings"))?;
-    let base64 = request.encoding_format.as_deref() == Some("base64");
-    let data = vectors
-        .iter()
-        .enumerate()
-        .map(|(i, values)| {
-            let floats: Vec<f64> = values
-                .as_array()
-                .ok_or_else(|| bad_gateway(provider, model, "an embedding is not a list"))?
-                .iter()
-                .map(|x| {
-                    x.as_f64()
-                        .ok_or_else(|| bad_gateway(provider, model, "non-numeric value"))
-                })
-                .collect::<Result<_>>()?;
-            let embedding = if base64 {
-                let bytes: Vec<u8> = floats
-                    .iter()
-                    .flat_map(|f| (*f as f32).to_le_bytes())
-                    .collect();
-                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                EmbeddingVector::Float(floats)
-            };
-            Ok(Embedding {
-                object: "embedding".into(),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                embedding,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let tokens = v
-        .get("prompt_eval_count")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    Ok(EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: model.to_string(),
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-        extra: Default::default(),
-    })
-}
+/// Where `/api/embed` answers keep their vectors (`embeddings`) and usage
+/// (`prompt_eval_count`).
+pub const API_EMBED: VectorLists = VectorLists {
+    missing: "no embeddings",
+    lists: |v| v.get("embeddings")?.as_array(),
+    prompt_tokens: |v| {
+        v.get("prompt_eval_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    },
+};
 
 /// Decode a `/api/tags` response.
 pub fn decode_tags(body: &[u8], provider: &str) -> Result<ModelList> {
@@ -143,6 +95,7 @@ pub fn decode_tags(body: &[u8], provider: &str) -> Result<ModelList> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmux_core::types::embeddings::EmbeddingVector;
 
     #[test]
     fn embed_round_trip() {
@@ -161,7 +114,7 @@ mod tests {
                    "dimensions": 2, "truncate": false})
         );
         let body = br#"{"model":"all-minilm","embeddings":[[0.5,-1.0],[0.25,2.0]],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8}"#;
-        let got = decode_embed(body, &r, "ollama").unwrap();
+        let got = API_EMBED.decode(body, &r, "ollama").unwrap();
         assert_eq!(
             serde_json::to_value(&got).unwrap(),
             json!({"object": "list", "model": "all-minilm",
@@ -171,7 +124,7 @@ mod tests {
         );
         r.encoding_format = Some("base64".into());
         assert_eq!(
-            decode_embed(body, &r, "ollama").unwrap().data[0].embedding,
+            API_EMBED.decode(body, &r, "ollama").unwrap().data[0].embedding,
             EmbeddingVector::Base64("AAAAPwAAgL8=".into())
         );
         assert!(embed_body(&EmbeddingRequest::new("m", EmbeddingInput::Tokens(vec![1]))).is_err());
