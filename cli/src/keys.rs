@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 
 use crate::admin::{pretty, table, usd, AdminArgs, AdminClient};
-use llmux_store::calendar::civil_from_days;
+use llmux_core::calendar::civil_from_days;
 use serde_json::{json, Map, Value};
 
 /// Arguments of `llmux keys`.

@@ -15,6 +15,7 @@
 //!
 //! It holds no server, database, routing or provider code.
 
+pub mod calendar;
 pub mod codec;
 pub mod completion;
 pub mod embeddings;
@@ -53,16 +54,4 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Days since 1970-01-01 of proleptic Gregorian date `y-m-d` (Howard
-/// Hinnant's `days_from_civil`), for the RFC 3339 times providers send.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }

@@ -20,6 +20,7 @@ use crate::types::chat::{
 use crate::types::responses::{
     CreateResponseRequest, Response, ResponseError, ResponseStreamEvent, ResponseUsage,
 };
+use crate::unix_now;
 
 /// A stream of Responses API events. An `Err` item ends the stream; an
 /// upstream that fails mid-way has usually sent `response.failed` first.
@@ -54,14 +55,6 @@ pub fn new_response_id() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let salt = u64::from(std::process::id()).rotate_left(32) ^ n;
     format!("resp_{nanos:016x}{salt:016x}")
-}
-
-/// Seconds since the Unix epoch (`created_at`).
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Responses usage in chat's shape (what pricing and spend read), cache

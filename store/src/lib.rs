@@ -19,7 +19,6 @@
 
 pub mod budgets;
 pub mod bulk;
-pub mod calendar;
 pub mod clock;
 pub mod db;
 pub mod keys;

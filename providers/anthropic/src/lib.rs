@@ -321,7 +321,7 @@ fn unix_seconds(rfc3339: &str) -> u64 {
         let (y, m, day) = (d.next()??, d.next()??, d.next()??);
         let mut t = time.get(..8)?.splitn(3, ':').map(|p| p.parse::<i64>().ok());
         let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-        let days = llmux_core::days_from_civil(y, m, day);
+        let days = llmux_core::calendar::days_from_civil(y, m, day);
         u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
     };
     parse().unwrap_or(0)

@@ -134,7 +134,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let days = llmux_core::days_from_civil(y, mo, d);
+    let days = llmux_core::calendar::days_from_civil(y, mo, d);
     u64::try_from(days * 86_400 + h * 3600 + mi * 60 + sec - offset).ok()
 }
 

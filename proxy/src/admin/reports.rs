@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::admin::fields::store_error;
 use crate::admin::AdminKeys;
 use crate::error::ApiError;
-use llmux_store::calendar::{civil_from_days, days_from_civil};
+use llmux_core::calendar::{civil_from_days, days_from_civil};
 use llmux_store::{from_nano, ReportGroup, SpendFilter};
 
 use crate::http::Shared;

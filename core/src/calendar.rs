@@ -1,6 +1,7 @@
 //! Calendar dates as day numbers (days since 1970-01-01, proleptic
 //! Gregorian, UTC), for spend reports by day and times shown to people.
-//! One copy of H. Hinnant's algorithms, so the gateway and the CLI agree.
+//! One copy of H. Hinnant's algorithms, so providers (RFC 3339 times), the
+//! gateway and the CLI agree.
 
 /// Days since 1970-01-01 of the date `y`-`m`-`d` (`days_from_civil`).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
