@@ -59,7 +59,7 @@ fn openai_upstream(req: &RecordedRequest) -> MockResponse {
     }
     let model = body["model"].as_str().unwrap_or("gpt-test");
     let events = if has_call_output(&body) {
-        openai_responses::text_events(model, FINAL)
+        openai_responses::text_events(model, &[FINAL])
     } else {
         let args = json!({"cmd": COMMAND}).to_string();
         openai_responses::function_call_events(model, CALL_ID, "exec_command", &args)

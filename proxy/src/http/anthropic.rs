@@ -22,7 +22,7 @@ use crate::gateway::Ctx;
 use crate::gateway::Gateway;
 use crate::http::chat::fill_usage;
 use crate::http::chat::force_stream_usage;
-use crate::http::respond::route_headers;
+use crate::http::respond::{event_stream_headers, route_headers};
 use crate::pricing::{PromptSize, UsageTracker};
 
 use crate::http::Routes;
@@ -191,13 +191,8 @@ pub(crate) async fn messages(
         };
         let mut response =
             Response::new(Body::from_stream(anthropic_stream(stream, usage, on_end)));
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        route_headers(h, &ctx, &r.route);
+        event_stream_headers(response.headers_mut());
+        route_headers(response.headers_mut(), &ctx, &r.route);
         return Ok(response);
     }
     let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;

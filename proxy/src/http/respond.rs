@@ -117,17 +117,22 @@ impl Gateway {
         };
         let body = Body::from_stream(sse_stream(stream, options, usage, on_end));
         let mut response = Response::new(body);
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(
-            HeaderName::from_static("x-accel-buffering"),
-            HeaderValue::from_static("no"),
-        );
-        route_headers(h, ctx, route);
+        event_stream_headers(response.headers_mut());
+        route_headers(response.headers_mut(), ctx, route);
         response
     }
+}
+
+/// The head of every event stream llmux sends: SSE, not cached, and not
+/// buffered by a proxy in front (nginx's `x-accel-buffering`).
+pub(crate) fn event_stream_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
 use futures::StreamExt;
@@ -35,7 +35,7 @@ use crate::body::parse_json;
 use crate::conversations::Conversations;
 use crate::error::{internal, ApiError};
 use crate::gateway::{loggable, Admission, Ctx, Gateway};
-use crate::http::respond::route_headers;
+use crate::http::respond::{event_stream_headers, route_headers};
 use crate::http::{Routes, Shared};
 use crate::pricing::{PromptSize, UsageTracker};
 
@@ -237,17 +237,8 @@ async fn create(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
                 done: false,
             };
             let mut response = Response::new(Body::from_stream(event_stream(state)));
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            h.insert(
-                HeaderName::from_static("x-accel-buffering"),
-                HeaderValue::from_static("no"),
-            );
-            route_headers(h, &ctx, &r.route);
+            event_stream_headers(response.headers_mut());
+            route_headers(response.headers_mut(), &ctx, &r.route);
             Ok(response)
         }
         _ => Err(internal(
@@ -414,13 +405,16 @@ fn event_stream(
     })
 }
 
-/// The caller of a non-model Responses route, with every key check applied.
-async fn caller(
+/// The stored response `id`, when the caller (every key check applied)
+/// may see it; OpenAI's 404 otherwise.
+async fn owned(
     gw: &Gateway,
-    route: &'static str,
+    id: &str,
     headers: &HeaderMap,
-) -> Result<crate::auth::virtual_keys::Caller, ApiError> {
-    gw.admit_listing(route, headers).await
+) -> Result<Arc<StoredResponse>, ApiError> {
+    let caller = gw.admit_listing("responses", headers).await?;
+    let stored = gw.conversations.get(id, &caller).await?;
+    Ok(stored.ok_or_else(|| not_found(id))?)
 }
 
 /// `GET /responses/{id}`.
@@ -429,12 +423,7 @@ async fn retrieve(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&gw, "responses", &headers).await?;
-    let stored = gw
-        .conversations
-        .get(&id, &caller)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let stored = owned(&gw, &id, &headers).await?;
     Ok(json(stored.response.clone().into_bytes()))
 }
 
@@ -444,11 +433,7 @@ async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&gw, "responses", &headers).await?;
-    gw.conversations
-        .get(&id, &caller)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    owned(&gw, &id, &headers).await?;
     gw.conversations.delete(&id).await?;
     let body = ResponseDeleted {
         id,
@@ -489,12 +474,7 @@ async fn input_items(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&gw, "responses", &headers).await?;
-    let stored = gw
-        .conversations
-        .get(&id, &caller)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let stored = owned(&gw, &id, &headers).await?;
     let mut items: Vec<Item> = serde_json::from_str(&stored.input_items)
         .map_err(|e| internal(&format!("stored response input unreadable: {e}")))?;
     match q.order.as_deref() {
@@ -549,11 +529,7 @@ async fn cancel(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&gw, "responses", &headers).await?;
-    gw.conversations
-        .get(&id, &caller)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    owned(&gw, &id, &headers).await?;
     Err(Error::bad_request("Only responses created with background=true can be cancelled.").into())
 }
 

@@ -76,30 +76,7 @@ pub fn response(model: &str) -> Value {
 
 /// The default stream's events for `model` (text answer in three deltas).
 pub fn stream_events(model: &str) -> Vec<Value> {
-    let pending = response_with(model, "in_progress", json!([]), Value::Null);
-    let mut events = vec![
-        json!({"type": "response.created", "response": pending}),
-        json!({"type": "response.in_progress", "response": pending}),
-        json!({"type": "response.output_item.added", "output_index": 0,
-            "item": {"id": MESSAGE_ID, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
-        json!({"type": "response.content_part.added", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
-            "part": {"type": "output_text", "text": "", "annotations": []}}),
-    ];
-    for d in REPLY_DELTAS {
-        events.push(
-            json!({"type": "response.output_text.delta", "item_id": MESSAGE_ID,
-            "output_index": 0, "content_index": 0, "delta": d, "logprobs": []}),
-        );
-    }
-    events.extend([
-        json!({"type": "response.output_text.done", "item_id": MESSAGE_ID, "output_index": 0,
-            "content_index": 0, "text": REPLY, "logprobs": []}),
-        json!({"type": "response.content_part.done", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
-            "part": {"type": "output_text", "text": REPLY, "annotations": []}}),
-        json!({"type": "response.output_item.done", "output_index": 0, "item": message_item(REPLY)}),
-        json!({"type": "response.completed", "response": response(model)}),
-    ]);
-    numbered(events)
+    text_events(model, &REPLY_DELTAS)
 }
 
 /// `events` with `sequence_number` 0, 1, 2, …
@@ -178,24 +155,31 @@ pub fn function_call_events(model: &str, call_id: &str, name: &str, arguments: &
     ])
 }
 
-/// The events of a text answer `text` (in one delta).
-pub fn text_events(model: &str, text: &str) -> Vec<Value> {
+/// The events of a text answer sent in `deltas`, as OpenAI streams a
+/// `message` item.
+pub fn text_events(model: &str, deltas: &[&str]) -> Vec<Value> {
+    let text = deltas.concat();
     let pending = response_with(model, "in_progress", json!([]), Value::Null);
-    let done = message_item(text);
-    numbered(vec![
+    let done = message_item(&text);
+    let mut events = vec![
         json!({"type": "response.created", "response": pending}),
         json!({"type": "response.in_progress", "response": pending}),
         json!({"type": "response.output_item.added", "output_index": 0,
             "item": {"id": MESSAGE_ID, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
         json!({"type": "response.content_part.added", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
             "part": {"type": "output_text", "text": "", "annotations": []}}),
+    ];
+    events.extend(deltas.iter().map(|d| {
         json!({"type": "response.output_text.delta", "item_id": MESSAGE_ID, "output_index": 0,
-            "content_index": 0, "delta": text, "logprobs": []}),
+            "content_index": 0, "delta": d, "logprobs": []})
+    }));
+    events.extend([
         json!({"type": "response.output_text.done", "item_id": MESSAGE_ID, "output_index": 0,
             "content_index": 0, "text": text, "logprobs": []}),
         json!({"type": "response.content_part.done", "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
             "part": {"type": "output_text", "text": text, "annotations": []}}),
         json!({"type": "response.output_item.done", "output_index": 0, "item": done}),
         json!({"type": "response.completed", "response": response_with(model, "completed", json!([done]), usage())}),
-    ])
+    ]);
+    numbered(events)
 }
