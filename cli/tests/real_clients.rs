@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use llmux_tests::mock::{openai, MockResponse, MockServer, RecordedRequest};
+use llmux_tests::mock::{
+    anthropic, openai, openai_responses, MockResponse, MockServer, RecordedRequest,
+};
 use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
 
@@ -159,24 +161,33 @@ impl Drop for TempDir {
     }
 }
 
+/// A `model_list` entry for `group` serving `model` at `base`.
+fn entry(group: &str, model: &str, base: &str) -> String {
+    format!(
+        "  - model_name: {group}\n    litellm_params:\n      model: {model}\n      api_base: {base}\n      api_key: sk-upstream\n"
+    )
+}
+
 async fn gateway(name: &str, up: &MockServer) -> Gateway {
+    let base = format!("{}/v1", up.url());
+    let entries = [
+        entry("gpt", "openai/gpt-4o", &base),
+        entry("embed", "openai/text-embedding-3-small", &base),
+        entry("limited", "openai/rate-limited", &base),
+    ];
+    gateway_with(name, &entries.concat()).await
+}
+
+/// `llmux serve` with the model list `entries`.
+async fn gateway_with(name: &str, entries: &str) -> Gateway {
     let dir =
         std::env::temp_dir().join(format!("llmux-real-clients-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.yaml");
-    let base = format!("{}/v1", up.url());
-    let entry = |group: &str, model: &str| {
-        format!(
-            "  - model_name: {group}\n    litellm_params:\n      model: {model}\n      api_base: {base}\n      api_key: sk-upstream\n"
-        )
-    };
     std::fs::write(
         &config,
         format!(
-            "model_list:\n{}{}{}router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
-            entry("gpt", "openai/gpt-4o"),
-            entry("embed", "openai/text-embedding-3-small"),
-            entry("limited", "openai/rate-limited"),
+            "model_list:\n{entries}router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n"
         ),
     )
     .unwrap();
@@ -383,3 +394,100 @@ error 401: {"body":{"error":{"message":"Authentication Error: invalid API key","
 error 404: {"body":{"error":{"message":"Invalid model name passed in model=no-such-model. Available model groups: embed, gpt, limited","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
 error 400: {"body":{"error":{"message":"Invalid request body at 'max_tokens': invalid type: string \"many\", expected u32 at line 1 column 20","type":"invalid_request_error"},"type":"error"},"class":"BadRequestError","status":400}
 "#;
+
+// ---- the Responses API -------------------------------------------------------
+
+/// Whether a request offers tools and carries no tool result yet (Responses
+/// `function_call_output`, Anthropic `tool_result`).
+fn wants_tool_call(body: &Value) -> bool {
+    let text = body.to_string();
+    body.get("tools").is_some()
+        && !text.contains("\"function_call_output\"")
+        && !text.contains("\"tool_result\"")
+}
+
+/// An OpenAI upstream serving the Responses API: a `get_weather` call when
+/// tools are offered, the default answer otherwise.
+fn responses_openai_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    if req.path.ends_with("/responses") && wants_tool_call(&body) {
+        let model = body["model"].as_str().unwrap_or("gpt-4o");
+        let call = json!({"type": "function_call", "id": "fc_1", "call_id": TOOL_CALL_ID,
+            "name": "get_weather", "arguments": "{\"city\":\"Paris\"}", "status": "completed"});
+        let usage = openai_responses::usage();
+        let response = openai_responses::response_with(model, "completed", json!([call]), usage);
+        return MockResponse::json(200, &response);
+    }
+    openai::behaviour(req)
+}
+
+/// An Anthropic upstream: a `get_weather` tool use when tools are offered,
+/// the default answer otherwise.
+fn responses_anthropic_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    if wants_tool_call(&body) {
+        let model = body["model"].as_str().unwrap_or("claude");
+        let content = json!([{"type": "tool_use", "id": TOOL_CALL_ID, "name": "get_weather", "input": {"city": "Paris"}}]);
+        let message = anthropic::message(model, content, "tool_use", anthropic::usage(30, 10));
+        return MockResponse::json(200, &message);
+    }
+    anthropic::behaviour(req)
+}
+
+const RESPONSES_PYTHON: &str = r#"gpt create: ["response","completed","Hello from the mock!",true,true]
+gpt stream: ["response.created","response.completed","Hello from the mock!",true,true]
+gpt tool: ["get_weather",{"city":"Paris"},"Hello from the mock!",true]
+gpt chain: [true,true,5,["user","assistant","user","assistant","user"]]
+gpt retrieve: true
+gpt after delete: [404,true]
+claude create: ["response","completed","Hello from the mock Claude!",true,true]
+claude stream: ["response.created","response.completed","Hello from the mock Claude!",true,true]
+claude tool: ["get_weather",{"city":"Paris"},"Hello from the mock Claude!",true]
+claude chain: [true,true,5,["user","assistant","user","assistant","user"]]
+claude retrieve: true
+claude after delete: [404,true]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_python_responses_api() {
+    let py = python();
+    let oai = MockServer::start(responses_openai_upstream).await.unwrap();
+    let claude = MockServer::start(responses_anthropic_upstream)
+        .await
+        .unwrap();
+    let entries = [
+        entry("gpt", "openai/gpt-4o", &format!("{}/v1", oai.url())),
+        entry("claude", "anthropic/claude-sonnet-4-5", &claude.url()),
+    ];
+    let gw = gateway_with("responses-py", &entries.concat()).await;
+    let out = run_client(&py, &clients_dir().join("python/openai_responses.py"), &gw).await;
+    assert_output(&out, RESPONSES_PYTHON);
+    // Natively, each turn's whole conversation went upstream as Responses
+    // input; the third turn carried five items and no previous_response_id.
+    let turns: Vec<Value> = oai
+        .requests()
+        .iter()
+        .map(RecordedRequest::json)
+        .filter(|b| b["input"].to_string().contains("What is my name?"))
+        .collect();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0]["input"].as_array().unwrap().len(), 5);
+    assert!(turns[0].get("previous_response_id").is_none());
+    // Translated, the tool result went back to Anthropic as a tool_result block.
+    let answered = claude
+        .requests()
+        .iter()
+        .map(RecordedRequest::json)
+        .find(|b| b.to_string().contains("\"tool_result\""))
+        .unwrap();
+    let last = answered["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last,
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": TOOL_CALL_ID, "content": "21C sunny"}]})
+    );
+}
