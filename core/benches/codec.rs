@@ -1,5 +1,7 @@
 //! Codec micro-benchmarks: JSON encode/decode of a typical chat request and
-//! response, and SSE decoding throughput. `cargo bench -p llmux-core`.
+//! response, SSE decoding throughput, and the Responses API translation
+//! (request → chat, chat chunks → events, native events parsed).
+//! `cargo bench -p llmux-core`.
 
 // criterion_main! writes an undocumented main; benches are binaries.
 #![allow(missing_docs)]
@@ -118,5 +120,48 @@ fn sse(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chat_json, sse);
+/// A Codex-style Responses request: instructions, a function call and its
+/// output, a reasoning item (OpenAI's documented example).
+const RESPONSES_REQUEST: &str =
+    include_str!("../tests/fixtures/openai/responses/request_reasoning_function_call_output.json");
+
+fn chat_chunk(i: usize) -> ChatCompletionChunk {
+    serde_json::from_str(&format!(
+        "{{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1741570283,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token{i} \"}},\"finish_reason\":null}}]}}"
+    ))
+    .unwrap()
+}
+
+fn responses(c: &mut Criterion) {
+    use llmux_core::responses_bridge::{to_chat_request, ChatToResponsesStream};
+    use llmux_core::types::responses::{CreateResponseRequest, ResponseStreamEvent};
+    let request: CreateResponseRequest = serde_json::from_str(RESPONSES_REQUEST).unwrap();
+    let mut g = c.benchmark_group("responses");
+    g.bench_function("request_to_chat", |b| {
+        b.iter(|| to_chat_request(black_box(&request), &[]).unwrap())
+    });
+    let chunks: Vec<ChatCompletionChunk> = (0..200).map(chat_chunk).collect();
+    g.throughput(Throughput::Elements(chunks.len() as u64));
+    g.bench_function("chat_chunks_to_events_200", |b| {
+        b.iter_batched(
+            || ChatToResponsesStream::new(&request, "resp_bench", 1_741_570_283),
+            |mut s| {
+                let mut n = 0;
+                for c in &chunks {
+                    n += s.feed(c).unwrap().len();
+                }
+                n + s.finish().len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let delta = r#"{"type":"response.output_text.delta","sequence_number":7,"item_id":"msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b","output_index":0,"content_index":0,"delta":"token ","logprobs":[]}"#;
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_native_text_delta", |b| {
+        b.iter(|| serde_json::from_str::<ResponseStreamEvent>(black_box(delta)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chat_json, sse, responses);
 criterion_main!(benches);

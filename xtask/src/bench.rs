@@ -40,6 +40,12 @@ const DIRECT_STREAM_BODY: &str =
     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 const GATEWAY_STREAM_BODY: &str =
     r#"{"model":"bench","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
+const DIRECT_RESPONSES_BODY: &str = r#"{"model":"gpt-4o-mini","input":"Hello"}"#;
+const GATEWAY_RESPONSES_BODY: &str = r#"{"model":"bench","input":"Hello","store":false}"#;
+const DIRECT_RESPONSES_STREAM_BODY: &str =
+    r#"{"model":"gpt-4o-mini","input":"Hello","stream":true}"#;
+const GATEWAY_RESPONSES_STREAM_BODY: &str =
+    r#"{"model":"bench","input":"Hello","stream":true,"store":false}"#;
 const SLOW_STREAM_BODY: &str =
     r#"{"model":"bench-slow","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 
@@ -371,6 +377,29 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     )
     .await?;
 
+    eprintln!("bench: Responses API ({} pairs, native)", plan.streaming);
+    let responses = |t: &Target, body: &'static str| Target {
+        path: "/v1/responses",
+        body: Bytes::from_static(body.as_bytes()),
+        ..t.clone()
+    };
+    let (resp_direct, resp_via, _, _) = load::sequential_pair(
+        &responses(&direct, DIRECT_RESPONSES_BODY),
+        &responses(&via, GATEWAY_RESPONSES_BODY),
+        plan.streaming,
+        Duration::from_secs(60),
+        false,
+    )
+    .await?;
+    let (resp_first_direct, resp_first_via, _, _) = load::sequential_pair(
+        &responses(&direct, DIRECT_RESPONSES_STREAM_BODY),
+        &responses(&via, GATEWAY_RESPONSES_STREAM_BODY),
+        plan.streaming,
+        Duration::from_secs(60),
+        true,
+    )
+    .await?;
+
     eprintln!("bench: throughput at 32 connections");
     let (d_done, d_err, d_time) = load::closed_loop(&direct, 32, plan.throughput_for).await?;
     let cpu_before = cpu_time(pid);
@@ -464,6 +493,20 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
             &total_via,
             50.0,
             None,
+        ),
+        (
+            "Responses API (native) latency p50",
+            &resp_direct,
+            &resp_via,
+            50.0,
+            Some(("≤ 0.1 ms", us(100))),
+        ),
+        (
+            "Responses API (native) first event p50",
+            &resp_first_direct,
+            &resp_first_via,
+            50.0,
+            Some(("≤ 0.2 ms", us(200))),
         ),
     ];
     for (name, direct, via, pct, target) in rows {

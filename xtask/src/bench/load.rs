@@ -27,6 +27,9 @@ pub(super) struct Target {
     pub body: Bytes,
 }
 
+/// The final event of a Responses API stream.
+const RESPONSES_END: &[u8] = b"event: response.completed";
+
 /// One keep-alive connection.
 pub(super) struct Conn {
     sender: SendRequest<Full<Bytes>>,
@@ -107,12 +110,14 @@ impl Conn {
     }
 
     /// One streamed request: time to the first body bytes and to the end.
-    /// Fails unless the stream ends with `data: [DONE]`.
+    /// Fails unless the stream ends with `data: [DONE]` (chat) or carried
+    /// `response.completed` (Responses API).
     pub(super) async fn stream(&mut self) -> Result<StreamTiming, String> {
         let started = Instant::now();
         let resp = self.send().await?;
         let mut body = resp.into_body();
         let mut first = None;
+        let mut completed = false;
         let mut tail: Vec<u8> = Vec::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| format!("stream: {e}"))?;
@@ -122,13 +127,16 @@ impl Conn {
                 }
                 first.get_or_insert_with(|| started.elapsed());
                 tail.extend_from_slice(&data);
+                completed |= tail
+                    .windows(RESPONSES_END.len())
+                    .any(|w| w == RESPONSES_END);
                 if tail.len() > 64 {
                     tail.drain(..tail.len() - 64);
                 }
             }
         }
         let total = started.elapsed();
-        if !tail.ends_with(b"data: [DONE]\n\n") {
+        if !tail.ends_with(b"data: [DONE]\n\n") && !completed {
             return Err(format!(
                 "stream did not end with [DONE]: ...{}",
                 String::from_utf8_lossy(&tail)

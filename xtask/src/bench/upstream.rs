@@ -69,8 +69,40 @@ fn respond(status: StatusCode, content_type: &'static str, body: Body) -> Respon
     r
 }
 
+/// The fixed Responses API answer.
+const RESPONSE: &str = r#"{"id":"resp_bench","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o-mini","output":[{"type":"message","id":"msg_bench","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello from the bench upstream!","annotations":[]}]}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":0},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":15}}"#;
+
+/// The fixed Responses API stream, as OpenAI orders its events.
+fn response_events() -> Vec<Bytes> {
+    let pending = r#"{"id":"resp_bench","object":"response","created_at":1700000000,"status":"in_progress","model":"gpt-4o-mini","output":[],"usage":null}"#;
+    let mut events = vec![
+        format!(r#"{{"type":"response.created","sequence_number":0,"response":{pending}}}"#),
+        format!(r#"{{"type":"response.in_progress","sequence_number":1,"response":{pending}}}"#),
+        r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":"msg_bench","status":"in_progress","role":"assistant","content":[]}}"#.to_string(),
+    ];
+    for (i, d) in ["Hello", " from the", " bench upstream!"].iter().enumerate() {
+        events.push(format!(
+            r#"{{"type":"response.output_text.delta","sequence_number":{},"item_id":"msg_bench","output_index":0,"content_index":0,"delta":"{d}","logprobs":[]}}"#,
+            3 + i
+        ));
+    }
+    events.push(format!(r#"{{"type":"response.completed","sequence_number":6,"response":{RESPONSE}}}"#));
+    events
+        .into_iter()
+        .map(|e| {
+            let name = e
+                .split('"')
+                .nth(3)
+                .unwrap_or("message")
+                .to_string();
+            Bytes::from(format!("event: {name}\ndata: {e}\n\n"))
+        })
+        .collect()
+}
+
 async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let is_chat = req.uri().path().ends_with("/chat/completions");
+    let is_responses = req.uri().path().ends_with("/responses");
+    let is_chat = is_responses || req.uri().path().ends_with("/chat/completions");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -86,6 +118,25 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         ));
     }
     let stream = contains(&body, br#""stream":true"#);
+    if is_responses {
+        if !stream {
+            return Ok(respond(
+                StatusCode::OK,
+                "application/json",
+                Full::new(Bytes::from_static(RESPONSE.as_bytes())).boxed_unsync(),
+            ));
+        }
+        let frames = futures::stream::iter(
+            response_events()
+                .into_iter()
+                .map(|e| Ok::<_, Infallible>(Frame::data(e))),
+        );
+        return Ok(respond(
+            StatusCode::OK,
+            "text/event-stream",
+            StreamBody::new(frames).boxed_unsync(),
+        ));
+    }
     if !stream {
         return Ok(respond(
             StatusCode::OK,
