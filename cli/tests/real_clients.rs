@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use llmux_tests::mock::{
-    anthropic, openai, openai_responses, MockResponse, MockServer, RecordedRequest,
+    anthropic, bedrock, gemini, openai, openai_responses, MockResponse, MockServer, RecordedRequest,
 };
 use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
@@ -397,13 +397,20 @@ error 400: {"body":{"error":{"message":"Invalid request body at 'max_tokens': in
 
 // ---- the Responses API -------------------------------------------------------
 
-/// Whether a request offers tools and carries no tool result yet (Responses
-/// `function_call_output`, Anthropic `tool_result`).
+/// Whether a request offers tools and carries no tool result yet (in any
+/// provider's words: Responses, Anthropic, Gemini, Bedrock).
 fn wants_tool_call(body: &Value) -> bool {
     let text = body.to_string();
-    body.get("tools").is_some()
-        && !text.contains("\"function_call_output\"")
-        && !text.contains("\"tool_result\"")
+    let offers = body.get("tools").is_some() || body.get("toolConfig").is_some();
+    let answered = [
+        "function_call_output",
+        "tool_result",
+        "functionResponse",
+        "toolResult",
+    ]
+    .iter()
+    .any(|k| text.contains(&format!("\"{k}\"")));
+    offers && !answered
 }
 
 /// An OpenAI upstream serving the Responses API: a `get_weather` call when
@@ -434,6 +441,31 @@ fn responses_anthropic_upstream(req: &RecordedRequest) -> MockResponse {
     anthropic::behaviour(req)
 }
 
+/// A Gemini upstream: a `get_weather` function call when tools are offered.
+fn responses_gemini_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    if req.path.ends_with(":generateContent") && wants_tool_call(&body) {
+        let mut answer = gemini::generate_content_response("gemini-2.0-flash");
+        answer["candidates"][0]["content"]["parts"] =
+            json!([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]);
+        return MockResponse::json(200, &answer);
+    }
+    gemini::behaviour(req)
+}
+
+/// A Bedrock upstream (Converse): a `get_weather` tool use when tools are offered.
+fn responses_bedrock_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    if req.path.ends_with("/converse") && wants_tool_call(&body) {
+        let mut answer = bedrock::converse_response();
+        answer["output"]["message"]["content"] = json!([{"toolUse": {
+            "toolUseId": TOOL_CALL_ID, "name": "get_weather", "input": {"city": "Paris"}}}]);
+        answer["stopReason"] = json!("tool_use");
+        return bedrock::converse_answer(&answer);
+    }
+    bedrock::behaviour(req)
+}
+
 const RESPONSES_PYTHON: &str = r#"gpt create: ["response","completed","Hello from the mock!",true,true]
 gpt stream: ["response.created","response.completed","Hello from the mock!",true,true]
 gpt tool: ["get_weather",{"city":"Paris"},"Hello from the mock!",true]
@@ -446,6 +478,18 @@ claude tool: ["get_weather",{"city":"Paris"},"Hello from the mock Claude!",true]
 claude chain: [true,true,5,["user","assistant","user","assistant","user"]]
 claude retrieve: true
 claude after delete: [404,true]
+gemini create: ["response","completed","Hello from the mock Gemini!",true,true]
+gemini stream: ["response.created","response.completed","Hello from the mock Gemini!",true,true]
+gemini tool: ["get_weather",{"city":"Paris"},"Hello from the mock Gemini!",true]
+gemini chain: [true,true,5,["user","assistant","user","assistant","user"]]
+gemini retrieve: true
+gemini after delete: [404,true]
+bedrock create: ["response","completed","Hello from the mock Bedrock!",true,true]
+bedrock stream: ["response.created","response.completed","Hello from the mock Bedrock!",true,true]
+bedrock tool: ["get_weather",{"city":"Paris"},"Hello from the mock Bedrock!",true]
+bedrock chain: [true,true,5,["user","assistant","user","assistant","user"]]
+bedrock retrieve: true
+bedrock after delete: [404,true]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,9 +499,19 @@ async fn openai_python_responses_api() {
     let claude = MockServer::start(responses_anthropic_upstream)
         .await
         .unwrap();
+    let gem = MockServer::start(responses_gemini_upstream).await.unwrap();
+    let aws = MockServer::start(responses_bedrock_upstream).await.unwrap();
+    let bedrock_entry = format!(
+        "  - model_name: bedrock\n    litellm_params:\n      model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0\n      api_base: {}\n      aws_access_key_id: {}\n      aws_secret_access_key: {}\n      aws_region_name: us-east-1\n",
+        aws.url(),
+        bedrock::ACCESS_KEY_ID,
+        bedrock::SECRET_ACCESS_KEY
+    );
     let entries = [
         entry("gpt", "openai/gpt-4o", &format!("{}/v1", oai.url())),
         entry("claude", "anthropic/claude-sonnet-4-5", &claude.url()),
+        entry("gemini", "gemini/gemini-2.0-flash", &gem.url()),
+        bedrock_entry,
     ];
     let gw = gateway_with("responses-py", &entries.concat()).await;
     let out = run_client(&py, &clients_dir().join("python/openai_responses.py"), &gw).await;

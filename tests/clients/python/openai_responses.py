@@ -1,8 +1,8 @@
 """The official `openai` Python package's Responses API against `llmux serve`.
 
 Run by cli/tests/real_clients.rs, which starts the gateway with two model
-groups: `gpt` (an OpenAI upstream: native) and `claude` (an Anthropic
-upstream: translated). The same scenario runs on both; this script's stdout is
+groups: `gpt` (an OpenAI upstream: native), `claude` (Anthropic), `gemini`
+and `bedrock` (Converse), the last three translated through chat. The same scenario runs on both; this script's stdout is
 compared with the exact expected lines. Environment: LLMUX_URL, LLMUX_KEY.
 """
 
@@ -26,7 +26,7 @@ def show(label, value):
     print(f"{label}: {json.dumps(value, sort_keys=True, separators=(',', ':'))}")
 
 
-for model in ["gpt", "claude"]:
+for model in ["gpt", "claude", "gemini", "bedrock"]:
     r = client.responses.create(model=model, input="Hi")
     show(f"{model} create", [r.object, r.status, r.output_text, r.usage.input_tokens > 0,
                              r.usage.output_tokens > 0])
