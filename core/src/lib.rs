@@ -16,6 +16,7 @@
 //! It holds no server, database, routing or provider code.
 
 pub mod calendar;
+pub mod chat_bridge;
 pub mod codec;
 pub mod completion;
 pub mod embeddings;
