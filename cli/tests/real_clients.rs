@@ -466,7 +466,8 @@ fn responses_bedrock_upstream(req: &RecordedRequest) -> MockResponse {
     bedrock::behaviour(req)
 }
 
-const RESPONSES_PYTHON: &str = r#"gpt create: ["response","completed","Hello from the mock!",true,true]
+/// What both SDKs' Responses scenario prints.
+const RESPONSES_EXPECTED: &str = r#"gpt create: ["response","completed","Hello from the mock!",true,true]
 gpt stream: ["response.created","response.completed","Hello from the mock!",true,true]
 gpt tool: ["get_weather",{"city":"Paris"},"Hello from the mock!",true]
 gpt chain: [true,true,5,["user","assistant","user","assistant","user"]]
@@ -492,9 +493,17 @@ bedrock retrieve: true
 bedrock after delete: [404,true]
 "#;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn openai_python_responses_api() {
-    let py = python();
+/// The Responses scenario's upstreams: OpenAI (native), Anthropic, Gemini
+/// and Bedrock (translated).
+struct ResponsesUpstreams {
+    oai: MockServer,
+    claude: MockServer,
+    _gem: MockServer,
+    _aws: MockServer,
+    gw: Gateway,
+}
+
+async fn responses_gateway(name: &str) -> ResponsesUpstreams {
     let oai = MockServer::start(responses_openai_upstream).await.unwrap();
     let claude = MockServer::start(responses_anthropic_upstream)
         .await
@@ -513,9 +522,19 @@ async fn openai_python_responses_api() {
         entry("gemini", "gemini/gemini-2.0-flash", &gem.url()),
         bedrock_entry,
     ];
-    let gw = gateway_with("responses-py", &entries.concat()).await;
-    let out = run_client(&py, &clients_dir().join("python/openai_responses.py"), &gw).await;
-    assert_output(&out, RESPONSES_PYTHON);
+    let gw = gateway_with(name, &entries.concat()).await;
+    ResponsesUpstreams {
+        oai,
+        claude,
+        _gem: gem,
+        _aws: aws,
+        gw,
+    }
+}
+
+/// What the scenario must have sent upstream.
+fn check_responses_upstreams(u: &ResponsesUpstreams) {
+    let (oai, claude) = (&u.oai, &u.claude);
     // Natively, each turn's whole conversation went upstream as Responses
     // input; the third turn carried five items and no previous_response_id.
     let turns: Vec<Value> = oai
@@ -544,4 +563,28 @@ async fn openai_python_responses_api() {
         last,
         json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": TOOL_CALL_ID, "content": "21C sunny"}]})
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_python_responses_api() {
+    let py = python();
+    let u = responses_gateway("responses-py").await;
+    let out = run_client(
+        &py,
+        &clients_dir().join("python/openai_responses.py"),
+        &u.gw,
+    )
+    .await;
+    assert_output(&out, RESPONSES_EXPECTED);
+    check_responses_upstreams(&u);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_node_responses_api() {
+    node_client();
+    let u = responses_gateway("responses-node").await;
+    let script = clients_dir().join("node/openai_responses.mjs");
+    let out = run_client(Path::new("node"), &script, &u.gw).await;
+    assert_output(&out, RESPONSES_EXPECTED);
+    check_responses_upstreams(&u);
 }
