@@ -126,6 +126,14 @@ pub trait Codec: Sized + Send + Sync + 'static {
         false
     }
 
+    /// Whether chat calls for `model` must go through the upstream's
+    /// Responses API (models that exist only there, e.g. `o3-pro`,
+    /// `gpt-5-codex`); only asked when [`serves_responses`](Self::serves_responses).
+    fn chat_via_responses(&self, model: &str) -> bool {
+        let _ = model;
+        false
+    }
+
     /// The upstream request for a Responses API call (only asked when
     /// [`serves_responses`](Self::serves_responses)); `stream` asks for events.
     fn encode_responses(

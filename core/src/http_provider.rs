@@ -70,6 +70,11 @@ impl<C: Codec> HttpProvider<C> {
         &self.codec
     }
 
+    /// Whether a chat call for `model` goes through the upstream's Responses API.
+    fn through_responses(&self, model: &str) -> bool {
+        self.codec.serves_responses() && self.codec.chat_via_responses(model)
+    }
+
     /// Attach this provider and `model` to an error raised before sending
     /// (only on failure: the success path allocates nothing for it).
     fn context(&self, e: Error, model: &str) -> Error {
@@ -141,6 +146,16 @@ impl<C: Codec> Provider for HttpProvider<C> {
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<ChatCompletion> {
         let model = request.model.as_str();
+        if self.through_responses(model) {
+            let name = self.codec.name();
+            let req = crate::responses::request_for_chat(name, &request, false)?;
+            let http = self
+                .encode(model, |c| c.encode_responses(&req, false))
+                .await?;
+            let response = self.send(http, model).await?;
+            let answer = self.codec.decode_responses(&response, &req)?;
+            return crate::responses::completion_for_chat(name, &answer, model);
+        }
         let http = self
             .encode(model, |c| c.encode_chat(&request, false))
             .await?;
@@ -150,6 +165,16 @@ impl<C: Codec> Provider for HttpProvider<C> {
 
     async fn chat_stream(&self, request: ChatCompletionRequest) -> Result<ChatStream> {
         let model = request.model.as_str();
+        if self.through_responses(model) {
+            let name = self.codec.name();
+            let req = crate::responses::request_for_chat(name, &request, true)?;
+            let http = self
+                .encode(model, |c| c.encode_responses(&req, true))
+                .await?;
+            let upstream = self.send_streaming(http, model).await?;
+            let events = crate::responses::decode_response_events(name, model, upstream.body);
+            return Ok(crate::responses::chunks_from_events(name, events, model));
+        }
         let http = self
             .encode(model, |c| c.encode_chat(&request, true))
             .await?;

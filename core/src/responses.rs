@@ -9,11 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, StreamExt};
 
+use crate::chat_bridge::{self, ChatBridgeError, ResponsesToChatStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Provider;
 use crate::responses_bridge::{self, BridgeError, ChatToResponsesStream};
 use crate::sse::SseDecoder;
 use crate::stream::{ByteStream, ChatStream};
+use crate::types::chat::ChatCompletionChunk;
 use crate::types::chat::{
     ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, PromptTokensDetails, Usage,
 };
@@ -296,6 +298,104 @@ pub fn decode_response_events(provider: &str, model: &str, body: ByteStream) -> 
                     return Some((Err(e), st));
                 }
                 None => st.eof = true,
+            }
+        }
+    }))
+}
+
+// ------------------------------------------------- chat through Responses
+
+/// A chat-through-Responses refusal or upstream failure as a gateway error:
+/// what the client asked that the Responses API cannot express is a 400
+/// naming the parameter; an upstream failure keeps its kind.
+pub fn chat_bridge_error(provider: &str, e: ChatBridgeError) -> Error {
+    let err = match &e {
+        ChatBridgeError::Upstream { code, .. } => {
+            let kind = match code.as_deref() {
+                Some("rate_limit_exceeded") => ErrorKind::RateLimit,
+                Some("context_length_exceeded") => ErrorKind::ContextWindowExceeded,
+                Some("invalid_prompt") => ErrorKind::BadRequest,
+                _ => ErrorKind::InternalServer,
+            };
+            Error::new(kind, e.to_string())
+        }
+        ChatBridgeError::UnknownItem { .. } => Error::new(ErrorKind::BadGateway, e.to_string()),
+        _ => {
+            let err = Error::bad_request(format!(
+                "{e} (this model is served through the Responses API)"
+            ));
+            match e.param() {
+                Some(p) => err.with_param(p),
+                None => err,
+            }
+        }
+    };
+    err.with_provider(provider)
+}
+
+/// The Responses body that serves a chat request (`stream` as asked).
+pub fn request_for_chat(
+    provider: &str,
+    request: &ChatCompletionRequest,
+    stream: bool,
+) -> Result<CreateResponseRequest> {
+    let mut req =
+        chat_bridge::to_responses_request(request).map_err(|e| chat_bridge_error(provider, e))?;
+    req.stream = stream.then_some(true);
+    Ok(req)
+}
+
+/// A whole `response` as a chat completion (an upstream failure as an error).
+pub fn completion_for_chat(
+    provider: &str,
+    response: &Response,
+    model: &str,
+) -> Result<ChatCompletion> {
+    if let Some(e) = chat_bridge::upstream_failure(response) {
+        return Err(chat_bridge_error(provider, e));
+    }
+    Ok(chat_bridge::to_chat_completion(response, model))
+}
+
+/// Responses events as chat chunks; a failure event ends the stream with
+/// its error.
+pub fn chunks_from_events(provider: &str, events: ResponseStream, model: &str) -> ChatStream {
+    struct State {
+        events: ResponseStream,
+        bridge: ResponsesToChatStream,
+        pending: std::collections::VecDeque<Result<ChatCompletionChunk>>,
+        provider: String,
+        done: bool,
+    }
+    let state = State {
+        events,
+        bridge: ResponsesToChatStream::new(model),
+        pending: Default::default(),
+        provider: provider.to_string(),
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.events.next().await {
+                Some(Ok(streamed)) => match st.bridge.push(&streamed.event) {
+                    Ok(chunks) => st.pending.extend(chunks.into_iter().map(Ok)),
+                    Err(e) => {
+                        st.pending
+                            .push_back(Err(chat_bridge_error(&st.provider, e)));
+                        st.done = true;
+                    }
+                },
+                Some(Err(e)) => {
+                    st.pending.push_back(Err(e));
+                    st.done = true;
+                }
+                None => st.done = true,
             }
         }
     }))

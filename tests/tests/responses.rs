@@ -22,6 +22,11 @@ model_list:
       model: openai/gpt-4o
       api_base: {openai}
       api_key: sk-upstream
+  - model_name: o3-pro
+    litellm_params:
+      model: openai/o3-pro
+      api_base: {openai}
+      api_key: sk-upstream
   - model_name: claude
     litellm_params:
       model: anthropic/claude-sonnet-4-5
@@ -510,4 +515,63 @@ async fn input_tokens_counts_with_the_models_tokenizer() {
         resp.json::<Value>().await.unwrap(),
         json!({"object": "response.input_tokens", "input_tokens": 2})
     );
+}
+
+#[tokio::test]
+async fn responses_only_models_answer_chat_completions() {
+    let s = setup().await;
+    let body = json!({"model": "o3-pro", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"}
+    ], "max_completion_tokens": 50});
+    let resp = post(&s.gw, "/v1/chat/completions", MASTER, &body).await;
+    assert_eq!(resp.status(), 200);
+    let c: Value = resp.json().await.unwrap();
+    assert_eq!(c["object"], "chat.completion");
+    assert_eq!(c["choices"][0]["message"]["content"], openai::REPLY);
+    assert_eq!(c["choices"][0]["finish_reason"], "stop");
+    assert_eq!(c["usage"]["prompt_tokens"], 36);
+    assert_eq!(c["usage"]["completion_tokens"], 87);
+    let sent = s.openai.last_request().unwrap();
+    assert_eq!(sent.path, "/responses");
+    let sent = sent.json();
+    assert_eq!(sent["model"], "o3-pro");
+    assert_eq!(sent["instructions"], "Be brief.");
+    assert_eq!(sent["max_output_tokens"], 50);
+    assert_eq!(sent["store"], false);
+
+    // Streamed: Responses events in, chat chunks out, usage for the spend row.
+    let mut body = body;
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let text = post(&s.gw, "/v1/chat/completions", MASTER, &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let chunks: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|f| f.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, openai::REPLY);
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 123);
+    assert_eq!(s.openai.last_request().unwrap().json()["stream"], true);
+
+    // What Responses cannot express is a 400 naming the parameter.
+    let resp = post(
+        &s.gw,
+        "/v1/chat/completions",
+        MASTER,
+        &json!({"model": "o3-pro", "messages": [{"role": "user", "content": "Hi"}], "n": 2}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["param"], "n");
 }

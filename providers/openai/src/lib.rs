@@ -75,6 +75,18 @@ pub struct OpenAiCodec {
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
+/// Whether `model` exists only on OpenAI's Responses API (its price-table
+/// `mode` is `responses`): the codex models, the `-pro` reasoning models
+/// (`o1-pro`, `o3-pro`, `gpt-5-pro`, `gpt-5.2-pro`), the deep-research
+/// models and `computer-use-preview`. Chat calls for them are sent to
+/// `/responses` and answered in chat's format.
+pub fn responses_only(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    let pro = (m.starts_with("o1-pro") || m.starts_with("o3-pro") || m.starts_with("gpt-5"))
+        && (m.ends_with("-pro") || m.contains("-pro-"));
+    pro || m.contains("codex") || m.contains("deep-research") || m.starts_with("computer-use")
+}
+
 fn trim_base(base: &str) -> String {
     base.trim().trim_end_matches('/').to_string()
 }
@@ -383,6 +395,10 @@ impl Codec for OpenAiCodec {
         }
     }
 
+    fn chat_via_responses(&self, model: &str) -> bool {
+        responses_only(model)
+    }
+
     fn encode_responses(
         &self,
         request: &CreateResponseRequest,
@@ -477,6 +493,33 @@ impl Codec for OpenAiCodec {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn responses_only_models_are_recognised() {
+        for m in [
+            "o1-pro",
+            "o3-pro-2025-06-10",
+            "gpt-5-pro",
+            "gpt-5.2-pro-2025-12-11",
+            "gpt-5-codex",
+            "codex-mini-latest",
+            "o3-deep-research",
+            "computer-use-preview",
+        ] {
+            assert!(super::responses_only(m), "{m}");
+        }
+        for m in [
+            "gpt-4o",
+            "gpt-5",
+            "o3",
+            "o3-mini",
+            "gpt-5.2",
+            "gpt-4o-mini-tts",
+        ] {
+            assert!(!super::responses_only(m), "{m}");
+        }
+    }
+
     use super::*;
     use llmux_core::MapEnv;
 

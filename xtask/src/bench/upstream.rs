@@ -80,21 +80,22 @@ fn response_events() -> Vec<Bytes> {
         format!(r#"{{"type":"response.in_progress","sequence_number":1,"response":{pending}}}"#),
         r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":"msg_bench","status":"in_progress","role":"assistant","content":[]}}"#.to_string(),
     ];
-    for (i, d) in ["Hello", " from the", " bench upstream!"].iter().enumerate() {
+    for (i, d) in ["Hello", " from the", " bench upstream!"]
+        .iter()
+        .enumerate()
+    {
         events.push(format!(
             r#"{{"type":"response.output_text.delta","sequence_number":{},"item_id":"msg_bench","output_index":0,"content_index":0,"delta":"{d}","logprobs":[]}}"#,
             3 + i
         ));
     }
-    events.push(format!(r#"{{"type":"response.completed","sequence_number":6,"response":{RESPONSE}}}"#));
+    events.push(format!(
+        r#"{{"type":"response.completed","sequence_number":6,"response":{RESPONSE}}}"#
+    ));
     events
         .into_iter()
         .map(|e| {
-            let name = e
-                .split('"')
-                .nth(3)
-                .unwrap_or("message")
-                .to_string();
+            let name = e.split('"').nth(3).unwrap_or("message").to_string();
             Bytes::from(format!("event: {name}\ndata: {e}\n\n"))
         })
         .collect()
