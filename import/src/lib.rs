@@ -912,6 +912,7 @@ fn spend_log(r: &Src<'_>) -> Result<SpendRow> {
         cache_hit: r
             .text("cache_hit")?
             .is_some_and(|c| c.eq_ignore_ascii_case("true")),
+        call_type: r.text("call_type")?.unwrap_or_default(),
     })
 }
 
@@ -955,6 +956,7 @@ async fn import_spend(
         col("cache_hit", Kind::Text),
         col("team_id", Kind::Text),
         col("status", Kind::Text),
+        col("call_type", Kind::Text),
     ];
     let sql = format!(
         "{} ORDER BY \"request_id\"",

@@ -77,6 +77,24 @@ pub(crate) struct Served {
     pub admission: Admission,
 }
 
+/// LiteLLM's `call_type` for the calls a route serves, so spend logs read
+/// the same in both (`""` for routes that call no model).
+fn call_type(route: &str) -> &'static str {
+    match route {
+        "chat_completions" => "acompletion",
+        "completions" => "atext_completion",
+        "messages" => "anthropic_messages",
+        "responses" => "aresponses",
+        "embeddings" => "aembedding",
+        "image_generation" => "aimage_generation",
+        "moderations" => "amoderation",
+        "rerank" => "arerank",
+        "audio_speech" => "aspeech",
+        "audio_transcriptions" => "atranscription",
+        _ => "",
+    }
+}
+
 /// A caller admitted for one call: its parallel-request slot and its budget
 /// reservation. Finishing the call settles the reservation to the real cost;
 /// dropping it unfinished releases the reservation.
@@ -88,6 +106,8 @@ pub(crate) struct Admission {
     ledger: Arc<dyn Ledger>,
     started_unix: i64,
     request_id: String,
+    /// LiteLLM's name for the kind of call (the spend row's `call_type`).
+    call_type: &'static str,
 }
 
 impl Admission {
@@ -395,6 +415,7 @@ impl Gateway {
             ledger: self.ledger.clone(),
             started_unix: now,
             request_id: ctx.request_id.clone(),
+            call_type: call_type(ctx.route),
         };
         Ok((caller, admission))
     }
@@ -468,6 +489,7 @@ impl Gateway {
                 latency_ms: i64::try_from(route.latency.as_millis()).unwrap_or(i64::MAX),
                 status: "success".into(),
                 cache_hit: route.cache_hit,
+                call_type: admission.call_type.to_string(),
             });
         }
         cost

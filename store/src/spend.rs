@@ -49,6 +49,10 @@ pub struct SpendRow {
     pub status: String,
     /// Whether a response cache answered instead of a deployment.
     pub cache_hit: bool,
+    /// The kind of call in LiteLLM's words (`acompletion`, `aresponses`,
+    /// `anthropic_messages`, `aembedding`, …); empty in older rows.
+    #[serde(default)]
+    pub call_type: String,
 }
 
 impl SpendRow {
@@ -64,7 +68,7 @@ impl SpendRow {
 }
 
 /// The spend-log columns, in [`bind_spend`]'s order.
-pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit";
+pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit, call_type";
 
 /// Bind a spend row's [`SPEND_COLUMNS`].
 pub(crate) fn bind_spend<'q>(
@@ -89,6 +93,7 @@ pub(crate) fn bind_spend<'q>(
         .bind(r.latency_ms)
         .bind(&r.status)
         .bind(i64::from(r.cache_hit))
+        .bind(&r.call_type)
 }
 
 impl Store {
@@ -99,10 +104,10 @@ impl Store {
     /// key, user and team gets one `UPDATE` for the batch, in a fixed order
     /// (so two instances writing at once cannot deadlock on Postgres).
     pub async fn record_spend(&self, rows: &[SpendRow]) -> Result<()> {
-        /// Rows per statement: 18 parameters each, well under SQLite's and
+        /// Rows per statement: 19 parameters each, well under SQLite's and
         /// Postgres's limits on bound parameters.
         const ROWS_PER_INSERT: usize = 200;
-        const COLUMNS: usize = 18;
+        const COLUMNS: usize = 19;
         let mut added: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
         let mut tx = self
             .pool()
@@ -318,6 +323,7 @@ impl Store {
                     latency_ms: r.try_get("latency_ms")?,
                     status: r.try_get("status")?,
                     cache_hit: r.try_get::<i64, _>("cache_hit")? != 0,
+                    call_type: r.try_get("call_type")?,
                 })
             })
             .collect::<std::result::Result<_, _>>()

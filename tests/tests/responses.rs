@@ -127,7 +127,7 @@ fn sse_events(body: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// (rows, summed spend, call types seen) of a key's spend logs.
+/// (rows, summed spend) of a key's spend logs, each row's `call_type` checked.
 async fn spend_of(db: &TestDb, gw: &TestGateway, token_hash: &str) -> (i64, i64) {
     gw.gateway.flush().await;
     sqlx::any::install_default_drivers();
@@ -143,6 +143,13 @@ async fn spend_of(db: &TestDb, gw: &TestGateway, token_hash: &str) -> (i64, i64)
     .fetch_one(&pool)
     .await
     .unwrap();
+    let types: Vec<(String,)> =
+        sqlx::query_as("SELECT call_type FROM llmux_spend_logs WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(types.iter().all(|(t,)| t == "aresponses"), "{types:?}");
     pool.close().await;
     row
 }

@@ -54,6 +54,7 @@ fn spend(request_id: &str, token_hash: &str, usd: f64) -> SpendRow {
         latency_ms: 1000,
         status: "success".into(),
         cache_hit: false,
+        call_type: "acompletion".into(),
     }
 }
 

@@ -114,6 +114,7 @@ pub(crate) async fn spend_logs(
                 "request_duration_ms": r.latency_ms,
                 "status": r.status,
                 "cache_hit": r.cache_hit,
+                "call_type": r.call_type,
             })
         })
         .collect();
