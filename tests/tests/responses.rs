@@ -582,3 +582,79 @@ async fn responses_only_models_answer_chat_completions() {
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["param"], "n");
 }
+
+#[tokio::test]
+async fn structured_output_reaches_each_upstream_in_its_form() {
+    let s = setup().await;
+    let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false});
+    let format = json!({"format": {"type": "json_schema", "name": "person", "schema": schema, "strict": true}});
+    for model in ["gpt-4o", "claude"] {
+        let resp = post(
+            &s.gw,
+            "/v1/responses",
+            MASTER,
+            &json!({"model": model, "input": "Ada", "text": format}),
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "{model}");
+    }
+    // Natively as sent; to Anthropic as its forced JSON tool (LiteLLM's name).
+    assert_eq!(s.openai.last_request().unwrap().json()["text"], format);
+    let sent = s.anthropic.last_request().unwrap().json();
+    assert_eq!(sent["tools"][0]["name"], "json_tool_call");
+    assert_eq!(sent["tools"][0]["input_schema"], schema);
+    assert_eq!(
+        sent["tool_choice"],
+        json!({"type": "tool", "name": "json_tool_call"})
+    );
+}
+
+#[tokio::test]
+async fn unknown_item_types_are_refused_by_name_on_translation() {
+    let s = setup().await;
+    let resp = post(
+        &s.gw,
+        "/v1/responses",
+        MASTER,
+        &json!({"model": "claude", "input": [{"type": "bogus_item", "id": "x"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let e: Value = resp.json().await.unwrap();
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("bogus_item"), "{message}");
+    assert_eq!(e["error"]["param"], "input");
+    assert_eq!(s.anthropic.requests().len(), 0, "nothing went upstream");
+}
+
+#[tokio::test]
+async fn azure_deployments_answer_natively() {
+    let up = openai::start().await.unwrap();
+    let config = |version: &str| {
+        format!(
+            "model_list:\n  - model_name: az\n    litellm_params:\n      model: azure/my-gpt4o\n      api_base: {}\n      api_key: az-key\n      api_version: \"{version}\"\n",
+            up.url()
+        )
+    };
+    for (version, path) in [
+        (
+            "2025-04-01-preview",
+            "/openai/responses?api-version=2025-04-01-preview",
+        ),
+        ("v1", "/openai/v1/responses"),
+    ] {
+        let gw = TestGateway::start(&config(version)).await.unwrap();
+        let resp = post(
+            &gw,
+            "/v1/responses",
+            "none",
+            &json!({"model": "az", "input": "Hi"}),
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "{version}");
+        let sent = up.last_request().unwrap();
+        assert_eq!(sent.path_and_query(), path);
+        assert_eq!(sent.header("api-key"), Some("az-key"));
+        assert_eq!(sent.json()["model"], "my-gpt4o");
+    }
+}

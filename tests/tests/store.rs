@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-use llmux_store::{to_nano, KeyRecord, SpendRow, Store};
+use llmux_store::{to_nano, KeyRecord, SpendRow, Store, StoredResponse};
 use llmux_tests::db::TestDb;
 use llmux_tests::services::{self, Service};
 
@@ -145,6 +145,37 @@ async fn exercise(store: &Store) {
 
     assert!(store.delete_key("hash-a").await.unwrap());
     assert!(!store.delete_key("hash-a").await.unwrap());
+
+    // Stored Responses API responses: written, replaced, deleted, and purged
+    // by age (the retention setting).
+    let response = |id: &str, created_at: i64| StoredResponse {
+        id: id.into(),
+        token_hash: Some("hash-c".into()),
+        team_id: None,
+        model_group: "gpt-4o".into(),
+        created_at,
+        response: format!(r#"{{"id":"{id}"}}"#),
+        input_items: "[]".into(),
+    };
+    store
+        .put_response(&response("resp_old", 1_000))
+        .await
+        .unwrap();
+    store
+        .put_response(&response("resp_new", 2_000))
+        .await
+        .unwrap();
+    let mut replaced = response("resp_new", 2_000);
+    replaced.input_items = r#"[{"role":"user","content":"Hi"}]"#.into();
+    store.put_response(&replaced).await.unwrap();
+    assert_eq!(
+        store.get_response("resp_new").await.unwrap(),
+        Some(replaced)
+    );
+    assert_eq!(store.delete_responses_before(1_500).await.unwrap(), 1);
+    assert_eq!(store.get_response("resp_old").await.unwrap(), None);
+    assert!(store.delete_response("resp_new").await.unwrap());
+    assert!(!store.delete_response("resp_new").await.unwrap());
 }
 
 #[tokio::test]
