@@ -13,6 +13,10 @@ use serde_json::{json, Value};
 
 use llmux_tests::gateway::{config_yaml, openai_deployment};
 
+mod common;
+
+use common::sse_events as events;
+
 type Gateway = llmux_tests::gateway::TestGateway;
 
 async fn start(config_yaml: &str) -> Gateway {
@@ -53,29 +57,6 @@ fn expected_completion() -> Value {
         .unwrap()
         .remove("refusal");
     v
-}
-
-/// The events of an SSE body: JSON values, and `[DONE]` as a string. Also
-/// checks the framing: every event is exactly one `data: ` line.
-fn events(body: &str) -> Vec<Value> {
-    assert!(
-        body.ends_with("\n\n"),
-        "body must end with a blank line: {body:?}"
-    );
-    body.trim_end_matches("\n\n")
-        .split("\n\n")
-        .map(|frame| {
-            let data = frame
-                .strip_prefix("data: ")
-                .unwrap_or_else(|| panic!("not a data frame: {frame:?}"));
-            assert!(!data.contains('\n'), "one line per event: {frame:?}");
-            if data == "[DONE]" {
-                Value::String("[DONE]".into())
-            } else {
-                serde_json::from_str(data).unwrap()
-            }
-        })
-        .collect()
 }
 
 /// What the gateway should send for upstream `chunks` (+ `[DONE]`).
@@ -594,19 +575,13 @@ async fn legacy_completions_are_served_by_chat() {
     .text()
     .await
     .unwrap();
-    let texts: Vec<String> = body
-        .split("\n\n")
-        .filter_map(|f| f.strip_prefix("data: "))
-        .filter(|f| *f != "[DONE]")
-        .map(|f| {
-            serde_json::from_str::<Value>(f).unwrap()["choices"][0]["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let mut frames = events(&body);
+    assert_eq!(frames.pop(), Some(json!("[DONE]")));
+    let texts: Vec<&str> = frames
+        .iter()
+        .map(|f| f["choices"][0]["text"].as_str().unwrap())
         .collect();
     assert_eq!(texts.concat(), openai::REPLY);
-    assert!(body.ends_with("data: [DONE]\n\n"));
     let resp = post(
         &gw,
         "/v1/completions",

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
+mod common;
+
 use llmux_tests::db::TestDb;
 use llmux_tests::gateway::TestGateway;
 use llmux_tests::mock::openai_responses::{self as oai, RESPONSE_ID};
@@ -382,19 +384,14 @@ async fn previous_response_id_carries_the_conversation_for_its_owner_only() {
     assert_eq!(resp.status(), 400);
 
     // Delete: then it is gone for everyone.
-    let r = reqwest::Client::new()
-        .delete(format!("{}/v1/responses/{id}", s.gw.url))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let r = reqwest::Client::new()
-        .delete(format!("{}/v1/responses/{id}", s.gw.url))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let delete = |key: String| {
+        reqwest::Client::new()
+            .delete(format!("{}/v1/responses/{id}", s.gw.url))
+            .bearer_auth(key)
+            .send()
+    };
+    assert_eq!(delete(bob.clone()).await.unwrap().status(), 404);
+    let r = delete(alice.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -556,18 +553,13 @@ async fn responses_only_models_answer_chat_completions() {
         .text()
         .await
         .unwrap();
-    let chunks: Vec<Value> = text
-        .split("\n\n")
-        .filter_map(|f| f.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let mut chunks = common::sse_events(&text);
+    assert_eq!(chunks.pop(), Some(json!("[DONE]")));
     let content: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert_eq!(content, openai::REPLY);
-    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 123);
     assert_eq!(s.openai.last_request().unwrap().json()["stream"], true);
 

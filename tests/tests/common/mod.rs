@@ -142,3 +142,26 @@ pub(crate) async fn new_key(gw: &TestGateway, master: &str, body: Value) -> (Str
         r.body["token"].as_str().unwrap().to_string(),
     )
 }
+
+/// The events of an SSE body: JSON values, and `[DONE]` as a string. Also
+/// checks the framing: every event is exactly one `data: ` line.
+pub(crate) fn sse_events(body: &str) -> Vec<Value> {
+    assert!(
+        body.ends_with("\n\n"),
+        "body must end with a blank line: {body:?}"
+    );
+    body.trim_end_matches("\n\n")
+        .split("\n\n")
+        .map(|frame| {
+            let data = frame
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a data frame: {frame:?}"));
+            assert!(!data.contains('\n'), "one line per event: {frame:?}");
+            if data == "[DONE]" {
+                Value::String("[DONE]".into())
+            } else {
+                serde_json::from_str(data).unwrap()
+            }
+        })
+        .collect()
+}
