@@ -76,6 +76,11 @@ async fn post(gw: &TestGateway, path: &str, key: &str, body: &Value) -> reqwest:
         .unwrap()
 }
 
+/// `POST /v1/responses` with `key`.
+async fn create(gw: &TestGateway, key: &str, body: &Value) -> reqwest::Response {
+    post(gw, "/v1/responses", key, body).await
+}
+
 async fn get(gw: &TestGateway, path: &str, key: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .get(format!("{}{path}", gw.url))
@@ -161,7 +166,7 @@ async fn native_openai_response_passes_through_and_is_spent() {
     let s = setup().await;
     let (key, hash) = new_key(&s.gw, None).await;
     let body = json!({"model": "gpt-4o", "input": "Tell me a three sentence bedtime story about a unicorn.", "max_output_tokens": 200});
-    let resp = post(&s.gw, "/v1/responses", &key, &body).await;
+    let resp = create(&s.gw, &key, &body).await;
     assert_eq!(resp.status(), 200);
     // A whole answer is read into llmux's types (for usage and storage) and
     // written again: fields that are null come back absent (`reasoning`'s
@@ -212,7 +217,7 @@ async fn anthropic_upstream_is_translated_both_ways() {
                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
         "tool_choice": {"type": "function", "name": "get_weather"}
     });
-    let resp = post(&s.gw, "/v1/responses", MASTER, &body).await;
+    let resp = create(&s.gw, MASTER, &body).await;
     assert_eq!(resp.status(), 200);
     let r: Value = resp.json().await.unwrap();
     assert_eq!(r["object"], "response");
@@ -240,9 +245,8 @@ async fn anthropic_upstream_is_translated_both_ways() {
     assert_eq!(sent["tools"][0]["name"], "get_weather");
 
     // A hosted tool Anthropic's chat path cannot run is a 400 naming it.
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "claude", "input": "Hi", "tools": [{"type": "web_search_preview"}]}),
     )
@@ -257,9 +261,8 @@ async fn anthropic_upstream_is_translated_both_ways() {
 #[tokio::test]
 async fn translated_stream_is_the_full_event_sequence() {
     let s = setup().await;
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "claude", "input": "Hi", "stream": true}),
     )
@@ -289,9 +292,8 @@ async fn previous_response_id_carries_the_conversation_for_its_owner_only() {
     let (alice, _) = new_key(&s.gw, Some("team-a")).await;
     let (alice2, _) = new_key(&s.gw, Some("team-a")).await;
     let (bob, _) = new_key(&s.gw, None).await;
-    let first: Value = post(
+    let first: Value = create(
         &s.gw,
-        "/v1/responses",
         &alice,
         &json!({"model": "claude", "input": "My name is Ada."}),
     )
@@ -302,9 +304,8 @@ async fn previous_response_id_carries_the_conversation_for_its_owner_only() {
     let id = first["id"].as_str().unwrap().to_string();
 
     // The next turn, sent at once, finds it; the upstream sees the history.
-    let second = post(
+    let second = create(
         &s.gw,
-        "/v1/responses",
         &alice,
         &json!({"model": "claude", "input": "What is my name?", "previous_response_id": id}),
     )
@@ -336,9 +337,8 @@ async fn previous_response_id_carries_the_conversation_for_its_owner_only() {
         e["error"]["message"],
         format!("Response with id '{id}' not found.")
     );
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         &bob,
         &json!({"model": "claude", "input": "Hi", "previous_response_id": id}),
     )
@@ -406,9 +406,8 @@ async fn previous_response_id_carries_the_conversation_for_its_owner_only() {
 #[tokio::test]
 async fn store_false_keeps_nothing() {
     let s = setup().await;
-    let r: Value = post(
+    let r: Value = create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "claude", "input": "Hi", "store": false}),
     )
@@ -422,9 +421,8 @@ async fn store_false_keeps_nothing() {
         404
     );
     // Natively too: OpenAI's own id is not stored either.
-    post(
+    create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "gpt-4o", "input": "Hi", "store": false}),
     )
@@ -447,9 +445,8 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
         "text/event-stream",
         oai::sse_parts(&events[..6]),
     ));
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         &key,
         &json!({"model": "gpt-4o", "input": "Hi", "stream": true}),
     )
@@ -480,14 +477,13 @@ async fn bad_requests_name_the_field() {
         (json!({"model": "gpt-4o"}), "input"),
     ];
     for (body, param) in cases {
-        let resp = post(&s.gw, "/v1/responses", MASTER, &body).await;
+        let resp = create(&s.gw, MASTER, &body).await;
         assert_eq!(resp.status(), 400, "{body}");
         let e: Value = resp.json().await.unwrap();
         assert_eq!(e["error"]["param"], param, "{e}");
     }
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "gpt-4o", "input": [{"type": "function_call_output"}]}),
     )
@@ -581,9 +577,8 @@ async fn structured_output_reaches_each_upstream_in_its_form() {
     let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false});
     let format = json!({"format": {"type": "json_schema", "name": "person", "schema": schema, "strict": true}});
     for model in ["gpt-4o", "claude"] {
-        let resp = post(
+        let resp = create(
             &s.gw,
-            "/v1/responses",
             MASTER,
             &json!({"model": model, "input": "Ada", "text": format}),
         )
@@ -604,9 +599,8 @@ async fn structured_output_reaches_each_upstream_in_its_form() {
 #[tokio::test]
 async fn unknown_item_types_are_refused_by_name_on_translation() {
     let s = setup().await;
-    let resp = post(
+    let resp = create(
         &s.gw,
-        "/v1/responses",
         MASTER,
         &json!({"model": "claude", "input": [{"type": "bogus_item", "id": "x"}]}),
     )
