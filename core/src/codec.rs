@@ -120,6 +120,19 @@ pub trait Codec: Sized + Send + Sync + 'static {
         decode_json(&first_body(responses), self.name(), &request.model)
     }
 
+    /// The upstream request counting `request`'s input tokens, where the
+    /// provider has such an endpoint.
+    fn encode_count_tokens(&self, request: &ChatCompletionRequest) -> Result<http::Request<Bytes>> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "count_tokens"))
+    }
+
+    /// The count from the upstream's answer.
+    fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
+        let _ = (response, model);
+        Err(Error::unsupported(self.name(), "count_tokens"))
+    }
+
     /// Whether the upstream serves OpenAI's Responses API itself; if not
     /// (the default), Responses calls are served through chat completions.
     fn serves_responses(&self) -> bool {

@@ -194,6 +194,15 @@ impl<C: Codec> Provider for HttpProvider<C> {
         self.codec.decode_embeddings(responses, &request)
     }
 
+    async fn count_tokens(&self, request: ChatCompletionRequest) -> Result<u64> {
+        let model = request.model.as_str();
+        let http = self
+            .encode(model, |c| c.encode_count_tokens(&request))
+            .await?;
+        let response = self.send(http, model).await?;
+        self.codec.decode_count_tokens(&response, model)
+    }
+
     async fn responses(&self, request: CreateResponseRequest) -> Result<Response> {
         if !self.codec.serves_responses() {
             return crate::responses::via_chat(self, request).await;

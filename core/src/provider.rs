@@ -86,6 +86,14 @@ pub trait Provider: Send + Sync + 'static {
         Err(Error::unsupported(self.name(), "rerank"))
     }
 
+    /// How many input tokens the upstream counts for `request`'s prompt
+    /// (Anthropic's `count_tokens`); unsupported where the provider has no
+    /// such endpoint (callers estimate with a tokenizer then).
+    async fn count_tokens(&self, request: ChatCompletionRequest) -> Result<u64> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "count_tokens"))
+    }
+
     /// `POST /v1/responses`. By default served through [`chat`](Self::chat)
     /// (the Responses → chat translation); upstreams that speak the API
     /// themselves override it.

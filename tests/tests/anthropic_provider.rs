@@ -560,9 +560,7 @@ async fn count_tokens_and_list_models() {
     let mut req = hello(MODEL);
     req.max_tokens = Some(10);
     req.tools = Some(vec![weather_tool()]);
-    let n = llmux_anthropic::count_tokens(&provider, &req)
-        .await
-        .unwrap();
+    let n = provider.count_tokens(req.clone()).await.unwrap();
     let sent = server.last_request().unwrap();
     assert_eq!(sent.path, "/v1/messages/count_tokens");
     assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));

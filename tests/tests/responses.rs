@@ -2,6 +2,8 @@
 //! (body and events passed through), translated on Anthropic's Messages API,
 //! conversation state (`previous_response_id`, retrieve, input items,
 //! delete) owned per key, spend for every call, and streams cut mid-way.
+//! Also Anthropic's `/v1/messages/count_tokens`, which needs the same two
+//! upstreams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -643,4 +645,57 @@ async fn azure_deployments_answer_natively() {
         assert_eq!(sent.header("api-key"), Some("az-key"));
         assert_eq!(sent.json()["model"], "my-gpt4o");
     }
+}
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_and_estimates_elsewhere() {
+    let s = setup().await;
+    let body = |model: &str| {
+        json!({"model": model, "system": "Be brief.",
+               "messages": [{"role": "user", "content": "How many tokens is this?"}]})
+    };
+    let resp = post(&s.gw, "/v1/messages/count_tokens", MASTER, &body("claude")).await;
+    assert_eq!(resp.status(), 200);
+    // The mock counts words plus 3: "Be brief." 2 + 5.
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"input_tokens": 10})
+    );
+    let sent = s.anthropic.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/messages/count_tokens");
+    assert_eq!(sent.json()["model"], "claude-sonnet-4-5");
+    assert!(sent.json().get("max_tokens").is_none());
+
+    // An OpenAI group has no such endpoint: the tokenizer's count, no upstream call.
+    let before = s.openai.requests().len();
+    let resp = post(&s.gw, "/v1/messages/count_tokens", MASTER, &body("gpt-4o")).await;
+    assert_eq!(resp.status(), 200);
+    let n = resp.json::<Value>().await.unwrap()["input_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!((5..100).contains(&n), "{n}");
+    assert_eq!(s.openai.requests().len(), before);
+
+    // Bad input and bad keys get Anthropic's error shape.
+    let resp = post(
+        &s.gw,
+        "/v1/messages/count_tokens",
+        MASTER,
+        &json!({"model": "claude"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["type"], "error");
+    let resp = post(
+        &s.gw,
+        "/v1/messages/count_tokens",
+        "sk-wrong",
+        &body("claude"),
+    )
+    .await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "authentication_error"
+    );
 }

@@ -13,13 +13,13 @@
 //! - [`AnthropicCodec`]: credentials, endpoint and headers; [`AnthropicProvider`]
 //!   is it served over the shared transport.
 //!   Besides chat it lists models (`GET /v1/models`) and counts tokens
-//!   ([`count_tokens`], `POST /v1/messages/count_tokens`).
+//!   (`Provider::count_tokens`, `POST /v1/messages/count_tokens`).
 //!
 //! Not for: Claude on Bedrock or Vertex AI (their own crates and auth), the
 //! Batches and Files APIs (files are referenced by id, not uploaded).
 //!
 //! ```no_run
-//! use llmux_anthropic::{count_tokens, AnthropicProvider};
+//! use llmux_anthropic::AnthropicProvider;
 //! use llmux_core::{ChatCompletionRequest, ChatMessage, ProcessEnv, Provider, ProviderParams};
 //!
 //! # async fn run() -> Result<(), llmux_core::Error> {
@@ -32,7 +32,7 @@
 //! request.reasoning_effort = Some("low".into()); // extended thinking, 1024-token budget
 //! let reply = claude.chat(request.clone()).await?;
 //! println!("{}", reply.text().unwrap_or_default());
-//! let prompt_tokens = count_tokens(&claude, &request).await?;
+//! let prompt_tokens = claude.count_tokens(request).await?;
 //! # let _ = prompt_tokens;
 //! # Ok(())
 //! # }
@@ -144,12 +144,18 @@ impl AnthropicCodec {
             bytes,
         )
     }
+}
 
-    /// The upstream request for [`count_tokens`].
-    pub fn encode_count_tokens(
-        &self,
-        request: &ChatCompletionRequest,
-    ) -> Result<http::Request<Bytes>> {
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+static ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+
+impl Codec for AnthropicCodec {
+    type ChatStreamDecoder = AnthropicStreamDecoder;
+
+    /// `POST /v1/messages/count_tokens` for `request`'s prompt (system,
+    /// messages, tools), as Anthropic counts them.
+    fn encode_count_tokens(&self, request: &ChatCompletionRequest) -> Result<http::Request<Bytes>> {
         let encoded = request::encode_count_tokens(request)
             .map_err(|e| e.with_provider(NAME).with_model(request.model.as_str()))?;
         self.http_request(
@@ -159,26 +165,11 @@ impl AnthropicCodec {
             &encoded.betas,
         )
     }
-}
 
-static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-static ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
-static ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
-
-/// How many input tokens `request`'s prompt (system, messages, tools)
-/// comes to, as Anthropic counts them (`POST /v1/messages/count_tokens`).
-pub async fn count_tokens(
-    provider: &AnthropicProvider,
-    request: &ChatCompletionRequest,
-) -> Result<u64> {
-    let http = provider.encode_count_tokens(request)?;
-    let response = provider.send(http, &request.model).await?;
-    let counted: wire::CountTokensResponse = decode_json(&response.body, NAME, &request.model)?;
-    Ok(counted.input_tokens)
-}
-
-impl Codec for AnthropicCodec {
-    type ChatStreamDecoder = AnthropicStreamDecoder;
+    fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
+        let counted: wire::CountTokensResponse = decode_json(&response.body, NAME, model)?;
+        Ok(counted.input_tokens)
+    }
 
     fn provider_names() -> Vec<&'static str> {
         vec![NAME]

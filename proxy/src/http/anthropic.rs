@@ -30,7 +30,9 @@ use axum::routing::post;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Routes {
-    Routes::new().route("/v1/messages", post(messages))
+    Routes::new()
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
 }
 
 /// An error in Anthropic's shape.
@@ -214,5 +216,56 @@ pub(crate) async fn messages(
     );
     route_headers(response.headers_mut(), &ctx, &r.route);
     crate::http::respond::cost_header(response.headers_mut(), cost);
+    Ok(response)
+}
+
+/// `POST /v1/messages/count_tokens` (Claude Code asks before long turns):
+/// Anthropic's own count when the model group's deployment has the
+/// endpoint, else the model's tokenizer (`cl100k_base` where llmux has
+/// none) over the prompt — never a 400 for a well-formed request.
+pub(crate) async fn count_tokens(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AnthropicError> {
+    let ctx = Ctx::new("messages", &headers);
+    let mut req: MessagesRequest = parse_json(&body)?;
+    req.max_tokens.get_or_insert(1);
+    let chat = inbound::to_chat(req)?;
+    let group = chat.model.clone();
+    gw.admit_caller(&ctx, &headers, Some(&group), || 0)
+        .await
+        .inspect_err(|e| gw.record_error(&ctx, &group, e))?;
+    let target = gw
+        .router
+        .group_name(&group)
+        .and_then(|g| gw.router.deployments().iter().find(|d| d.spec.group == g))
+        .map(|d| d.provider_for(&group));
+    let counted = match target {
+        Some(Ok((provider, model))) => {
+            let mut upstream = chat.clone();
+            upstream.model.clone_from(&model);
+            match provider.count_tokens(upstream).await {
+                Ok(n) => Some(n),
+                Err(e) if e.kind == ErrorKind::Unsupported => None,
+                Err(e) => {
+                    tracing::warn!(model = crate::gateway::loggable(&group), error = %e, "count_tokens upstream failed; estimating");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let input_tokens = counted.unwrap_or_else(|| {
+        let prompt = serde_json::to_string(&(&chat.messages, &chat.tools)).unwrap_or_default();
+        llmux_cost::token_counter(&chat.model, &prompt)
+    });
+    let body = serde_json::to_string(&llmux_anthropic::wire::CountTokensResponse { input_tokens })
+        .map_err(|e| Error::new(ErrorKind::InternalServer, e.to_string()))?;
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
