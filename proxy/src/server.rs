@@ -696,25 +696,97 @@ pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(
     served.map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then stop accepting
-/// and wait for in-flight requests and streams to finish.
+/// Limits on the connections `serve_with` accepts: what an untrusted
+/// client may hold without sending a request.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// A connection must deliver a whole request head within this time
+    /// (slowloris), also between keep-alive requests; else it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections open at once; past it the gateway stops accepting (the
+    /// kernel's backlog holds the rest) instead of growing without bound.
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 16_384,
+        }
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown`, then drain: stop accepting,
+/// let requests and streams in flight finish, return once every connection
+/// closed. With the default [`ServeLimits`].
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // axum 0.8 leaves Nagle's algorithm on: streamed SSE events after the
-    // first then wait for the client's delayed ACK (~40 ms each burst).
-    let listener = listener.tap_io(|tcp| {
+    serve_with(listener, app, shutdown, ServeLimits::default()).await
+}
+
+/// [`serve_on`] with explicit `limits`. One hyper connection per client
+/// (HTTP/1.1 or HTTP/2, upgrades allowed), `TCP_NODELAY` on (else streamed
+/// events after the first wait for the client's delayed ACK, ~40 ms), the
+/// router cloned per connection (an `Arc`, not rebuilt).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (tcp, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
         let _ = tcp.set_nodelay(true);
-    });
-    // `into_make_service` resolves the router once; served as a bare
-    // `Router`, axum rebuilds every route (and clones every layer) for each
-    // new connection: ~48 KB and thousands of allocations per connection.
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the server's error.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use llmux_core::MapEnv;
 use llmux_proxy::config;
+use llmux_proxy::server::ServeLimits;
 use tokio::sync::oneshot;
 
 use crate::db::TestDb;
@@ -65,6 +66,17 @@ impl TestGateway {
         db: Option<TestDb>,
         env: &[(&str, &str)],
     ) -> Result<TestGateway, String> {
+        Self::start_limited(config_yaml, db, env, ServeLimits::default()).await
+    }
+
+    /// Start from `config_yaml` with the environment `env`, serving
+    /// connections under `limits`.
+    pub async fn start_limited(
+        config_yaml: &str,
+        db: Option<TestDb>,
+        env: &[(&str, &str)],
+        limits: ServeLimits,
+    ) -> Result<TestGateway, String> {
         let database_url = env
             .iter()
             .find(|(k, _)| *k == "DATABASE_URL")
@@ -88,9 +100,12 @@ impl TestGateway {
             listener.local_addr().map_err(|e| e.to_string())?
         );
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(llmux_proxy::server::serve_on(listener, app, async {
+        let shutdown = async {
             let _ = rx.await;
-        }));
+        };
+        let task = tokio::spawn(llmux_proxy::server::serve_with(
+            listener, app, shutdown, limits,
+        ));
         Ok(TestGateway {
             url,
             clock,

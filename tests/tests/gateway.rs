@@ -1216,3 +1216,63 @@ async fn upstream_error_text_never_carries_the_provider_key() {
         "Invalid credentials in header Authorization: Bearer [redacted]"
     );
 }
+
+// ---- what a client may hold without sending a request ----
+
+/// Connect and send `bytes` (a request head, maybe unfinished).
+async fn raw_connection(gw: &Gateway, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = gw.url.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(bytes).await.unwrap();
+    tcp
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_cut_and_connections_are_capped() {
+    use tokio::io::AsyncReadExt;
+    let up = openai::start().await.unwrap();
+    let limits = llmux_proxy::server::ServeLimits {
+        header_read_timeout: Duration::from_millis(500),
+        max_connections: 2,
+    };
+    let gw = Gateway::start_limited(&config_for(&up, ""), None, &[], limits)
+        .await
+        .unwrap();
+
+    // A head that never ends (slowloris) is closed after the timeout.
+    let started = std::time::Instant::now();
+    let mut slow = raw_connection(&gw, b"GET /health/liveliness HTTP/1.1\r\nHost: x\r\n").await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection must be closed by the gateway");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("200 OK"),
+        "an unfinished head is never served"
+    );
+
+    // Two held connections fill the cap: a third client waits…
+    let held_a = raw_connection(&gw, b"").await;
+    let held_b = raw_connection(&gw, b"").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = tokio::spawn({
+        let url = format!("{}/health/liveliness", gw.url);
+        async move { client().get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "served past the connection cap");
+    // …until one of them goes away (or times out).
+    drop(held_a);
+    let status = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    drop(held_b);
+}
