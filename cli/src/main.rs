@@ -15,10 +15,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `llmux --version`: the version, the commit built and that commit's date.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LLMUX_GIT_COMMIT"),
+    ", ",
+    env!("LLMUX_GIT_DATE"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "llmux",
-    version,
+    version = VERSION,
     about = "One OpenAI-shaped interface to every LLM provider"
 )]
 struct Cli {

@@ -33,6 +33,11 @@ pub(crate) struct ServeArgs {
     /// Log as JSON lines (for log collectors) instead of human-readable text.
     #[arg(long, env = "LLMUX_JSON_LOGS")]
     json_logs: bool,
+    /// Validate the config (file, model list, providers' credentials) and
+    /// exit: 0 when `serve` would start, 1 with the reason otherwise. Opens
+    /// no database and binds no port (for CI pipelines and Helm hooks).
+    #[arg(long)]
+    check_config: bool,
 }
 
 impl ServeArgs {
@@ -56,6 +61,24 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         port: args.port,
         permit_weak_master_key: args.dangerously_permit_weak_or_unset_master_key,
     };
+    if args.check_config {
+        let checked = llmux_proxy::server::check(&options, Arc::new(ProcessEnv))
+            .map_err(|e| e.to_string())?;
+        for w in &checked.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!(
+            "config OK: {} model group{} ({})",
+            checked.model_groups.len(),
+            if checked.model_groups.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            checked.model_groups.join(", ")
+        );
+        return Ok(());
+    }
     llmux_proxy::serve(options, Arc::new(ProcessEnv))
         .await
         .map_err(|e| e.to_string())

@@ -124,3 +124,96 @@ async fn bad_config_fails_at_start_with_file_path_and_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no models to serve"));
 }
+
+#[test]
+fn check_config_validates_without_serving() {
+    let dir = TempDir::new("check-config");
+    let good = dir.0.join("good.yaml");
+    std::fs::write(
+        &good,
+        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_key: sk-x\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n      api_key: sk-ant-x\ngeneral_settings:\n  master_key: sk-3f9a0c1d2e4b5a6c\n  database_url: postgres://nowhere.invalid/db\n  responses_retention: 7d\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_llmux"))
+        .args([
+            "serve",
+            "--check-config",
+            "--config",
+            good.to_str().unwrap(),
+        ])
+        .env_clear()
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "config OK: 2 model groups (claude, gpt)\n"
+    );
+    // No database opened (the URL is unreachable), no file written.
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 1);
+
+    let bad = dir.0.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_key: sk-x\ngeneral_settings:\n  responses_retention: forever\n",
+    )
+    .unwrap();
+    let check = |path: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_llmux"))
+            .args([
+                "serve",
+                "--check-config",
+                "--config",
+                path.to_str().unwrap(),
+            ])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = check(&bad);
+    assert!(
+        err.contains("general_settings.responses_retention: expected a duration such as 30d or 12h, got 'forever'"),
+        "{err}"
+    );
+    // A provider without its credentials is caught too.
+    let keyless = dir.0.join("keyless.yaml");
+    std::fs::write(
+        &keyless,
+        "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n",
+    )
+    .unwrap();
+    let err = check(&keyless);
+    assert!(
+        err.contains("model_list entry 'gpt' (openai/gpt-4o): no API key for openai"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_llmux"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("llmux {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&expected), "{text}");
+    let date = text
+        .trim_end()
+        .trim_end_matches(')')
+        .rsplit(", ")
+        .next()
+        .unwrap();
+    assert!(
+        date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
+        "{text}"
+    );
+}

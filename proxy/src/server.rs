@@ -366,6 +366,81 @@ fn shared_redis_url(cfg: &ProxyConfig, env: &ConfigEnv) -> Result<Option<String>
     Ok(Some(format!("redis://{auth}{host}:{port}/")))
 }
 
+/// The router for `cfg`'s model list plus `models` (or, with neither,
+/// every provider with a key in the environment), and that model list.
+fn router_for(
+    cfg: &ProxyConfig,
+    models: &[String],
+    env: Arc<dyn Env>,
+    notes: &mut Vec<String>,
+) -> Result<(Router, Vec<ModelListEntry>), StartError> {
+    let mut model_list = cfg.model_list.clone();
+    model_list.extend(models.iter().map(|m| model_entry(m)));
+    if !model_list.is_empty() {
+        let router = Router::new(model_list.clone(), router_settings(cfg), env)
+            .map_err(|e| StartError::Invalid(e.message.clone()))?;
+        return Ok((router, model_list));
+    }
+    let r = Router::from_env_with(env).map_err(|e| StartError::Invalid(e.message.clone()))?;
+    if r.model_groups().is_empty() {
+        return Err(StartError::Invalid(
+            "no models to serve: pass --config config.yaml, --model provider/model, or set a provider key such as OPENAI_API_KEY"
+                .into(),
+        ));
+    }
+    notes.push(format!(
+        "serving every provider with a key in the environment: {}",
+        r.model_groups().join(", ")
+    ));
+    Ok((r, model_list))
+}
+
+/// `general_settings.responses_retention`, checked.
+fn responses_retention(cfg: &ProxyConfig) -> Result<Duration, StartError> {
+    Ok(match &cfg.general_settings.responses_retention {
+        None => crate::conversations::DEFAULT_RETENTION,
+        Some(d) => llmux_store::parse_duration(d)
+            .and_then(|secs| u64::try_from(secs).ok())
+            .filter(|secs| *secs > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                StartError::Invalid(format!(
+                    "general_settings.responses_retention: expected a duration such as 30d or 12h, got '{d}'"
+                ))
+            })?,
+    })
+}
+
+/// What `llmux serve --check-config` found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The model groups `serve` would offer.
+    pub model_groups: Vec<String>,
+    /// Keys reported but not acted on, and similar notes.
+    pub warnings: Vec<String>,
+}
+
+/// Validate what [`serve`] would start with — the config file (strictly),
+/// the model list with every provider's credentials resolved, the settings
+/// llmux checks at start — without opening the database or binding a port.
+pub fn check(options: &ServeOptions, process_env: Arc<dyn Env>) -> Result<Checked, StartError> {
+    let loaded = match &options.config {
+        Some(path) => Some(config::load(path, process_env.clone())?),
+        None => None,
+    };
+    let (cfg, env, warnings) = match loaded {
+        Some(l) => (l.config, l.env, l.warnings),
+        None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
+    };
+    let mut notes = Vec::new();
+    let (router, _) = router_for(&cfg, &options.models, Arc::new(env), &mut notes)?;
+    responses_retention(&cfg)?;
+    Ok(Checked {
+        model_groups: router.model_groups(),
+        warnings,
+    })
+}
+
 /// Build the gateway from an optional loaded config plus `--model` flags.
 pub async fn build(loaded: Option<LoadedConfig>, models: &[String]) -> Result<Built, StartError> {
     build_with_clock(loaded, models, Arc::new(SystemClock)).await
@@ -383,27 +458,7 @@ pub async fn build_with_clock(
     };
     let env_arc: Arc<dyn Env> = Arc::new(env.clone());
     let mut notes = Vec::new();
-    let mut model_list = cfg.model_list.clone();
-    model_list.extend(models.iter().map(|m| model_entry(m)));
-    let settings = router_settings(&cfg);
-    let router = if model_list.is_empty() {
-        let r = Router::from_env_with(env_arc.clone())
-            .map_err(|e| StartError::Invalid(e.message.clone()))?;
-        if r.model_groups().is_empty() {
-            return Err(StartError::Invalid(
-                "no models to serve: pass --config config.yaml, --model provider/model, or set a provider key such as OPENAI_API_KEY"
-                    .into(),
-            ));
-        }
-        notes.push(format!(
-            "serving every provider with a key in the environment: {}",
-            r.model_groups().join(", ")
-        ));
-        r
-    } else {
-        Router::new(model_list.clone(), settings, env_arc.clone())
-            .map_err(|e| StartError::Invalid(e.message.clone()))?
-    };
+    let (router, model_list) = router_for(&cfg, models, env_arc.clone(), &mut notes)?;
     let master_key = match cfg.general_settings.master_key.as_deref() {
         Some(k) => Some(
             config::resolve(k, &env)
@@ -516,18 +571,7 @@ pub async fn build_with_clock(
         }
         None => None,
     };
-    let retention = match &cfg.general_settings.responses_retention {
-        None => crate::conversations::DEFAULT_RETENTION,
-        Some(d) => llmux_store::parse_duration(d)
-            .and_then(|secs| u64::try_from(secs).ok())
-            .filter(|secs| *secs > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                StartError::Invalid(format!(
-                    "general_settings.responses_retention: expected a duration such as 30d or 12h, got '{d}'"
-                ))
-            })?,
-    };
+    let retention = responses_retention(&cfg)?;
     let conversations = match &keys {
         Some(vk) => crate::conversations::Conversations::Database {
             store: vk.store().clone(),
