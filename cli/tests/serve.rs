@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use llmux_tests::mock::openai;
 use llmux_tests::process::ServeProcess;
@@ -216,4 +217,56 @@ fn version_names_the_commit() {
         date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_fails_readiness_then_drains_then_flushes_spend() {
+    let up = openai::start().await.unwrap();
+    let dir = TempDir::new("drain");
+    let path = dir.0.join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_key: sk-up\n      api_base: {}\ngeneral_settings:\n  master_key: sk-3f9a0c1d2e4b5a6c\n  drain_delay: 2s\n",
+            up.url()
+        ),
+    )
+    .unwrap();
+    let mut serve = ServeProcess::start(env!("CARGO_BIN_EXE_llmux"), &path, &[])
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let chat = || {
+        client
+            .post(format!("{}/v1/chat/completions", serve.url))
+            .bearer_auth("sk-3f9a0c1d2e4b5a6c")
+            .json(&json!({"model": "gpt", "messages": [{"role": "user", "content": "Hi"}]}))
+            .send()
+    };
+    let ready = || client.get(format!("{}/health/readiness", serve.url)).send();
+    assert_eq!(chat().await.unwrap().status(), 200);
+    assert_eq!(ready().await.unwrap().status(), 200);
+
+    serve.terminate().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Readiness fails first, while calls are still served…
+    let r = ready().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "draining"})
+    );
+    assert_eq!(chat().await.unwrap().status(), 200);
+    // …then the gateway drains, flushes its spend and exits cleanly.
+    let status = serve.wait_exit(Duration::from_secs(15)).await.unwrap();
+    assert!(status.success(), "{status}");
+    let store =
+        llmux_store::Store::connect(&format!("sqlite://{}", dir.0.join("llmux.db").display()))
+            .await
+            .unwrap();
+    let (_, rows) = store
+        .spend_total(&llmux_store::SpendFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(rows, 2, "both served calls are in the spend log");
 }

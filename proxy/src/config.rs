@@ -118,6 +118,11 @@ pub struct GeneralSettings {
     /// and retrieval (`30d`, `12h`; default 30 days).
     #[serde(default)]
     pub responses_retention: Option<String>,
+    /// On SIGTERM, how long readiness fails (503) while calls are still
+    /// served, before the gateway stops accepting and drains (`5s`; default
+    /// none): time for a load balancer to take it out of rotation.
+    #[serde(default)]
+    pub drain_delay: Option<String>,
     /// Origins allowed by CORS (default: any).
     pub cors_allow_origins: Option<Vec<String>>,
     /// Local development only: listen beyond loopback with no master key,

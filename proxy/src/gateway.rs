@@ -67,6 +67,12 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// Stored Responses API responses (`previous_response_id`).
     pub(crate) conversations: crate::conversations::Conversations,
+    /// Set on SIGTERM: readiness answers 503 so load balancers stop sending
+    /// new calls while the gateway still serves them for `drain_delay`.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// `general_settings.drain_delay`: how long readiness fails before the
+    /// gateway stops accepting and drains.
+    pub(crate) drain_delay: Duration,
 }
 
 /// A call the router answered, with the caller's admission, which
@@ -521,6 +527,17 @@ impl Gateway {
             }
             Err(e) => tracing::warn!(error = %e, "budget reset skipped; retried next minute"),
         }
+    }
+
+    /// Fail readiness from now on (the first step of a graceful shutdown).
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`Gateway::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Write out queued spend (graceful shutdown).

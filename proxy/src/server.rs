@@ -411,6 +411,21 @@ fn responses_retention(cfg: &ProxyConfig) -> Result<Duration, StartError> {
     })
 }
 
+/// `general_settings.drain_delay`, checked (none: zero).
+fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
+    let Some(d) = &cfg.general_settings.drain_delay else {
+        return Ok(Duration::ZERO);
+    };
+    llmux_store::parse_duration(d)
+        .and_then(|secs| u64::try_from(secs).ok())
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            StartError::Invalid(format!(
+                "general_settings.drain_delay: expected a duration such as 5s, got '{d}'"
+            ))
+        })
+}
+
 /// What `llmux serve --check-config` found.
 #[derive(Debug)]
 pub struct Checked {
@@ -435,6 +450,7 @@ pub fn check(options: &ServeOptions, process_env: Arc<dyn Env>) -> Result<Checke
     let mut notes = Vec::new();
     let (router, _) = router_for(&cfg, &options.models, Arc::new(env), &mut notes)?;
     responses_retention(&cfg)?;
+    drain_delay(&cfg)?;
     Ok(Checked {
         model_groups: router.model_groups(),
         warnings,
@@ -579,7 +595,10 @@ pub async fn build_with_clock(
         },
         None => crate::conversations::Conversations::memory(retention),
     };
+    let drain_delay = drain_delay(&cfg)?;
     let gateway = Gateway {
+        draining: std::sync::atomic::AtomicBool::new(false),
+        drain_delay,
         conversations,
         proxy_budget,
         service,
@@ -735,7 +754,19 @@ pub async fn serve(options: ServeOptions, process_env: Arc<dyn Env>) -> Result<(
     tracing::info!(address = %local, "llmux gateway listening on http://{local}");
     let gateway = built.gateway.clone();
     let app = app(built.gateway, cors.as_deref());
-    let served = serve_on(listener, app, shutdown_signal()).await;
+    let drain = gateway.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        drain.start_draining();
+        if !drain.drain_delay.is_zero() {
+            tracing::info!(
+                seconds = drain.drain_delay.as_secs(),
+                "readiness fails from now; still serving until the drain delay is over"
+            );
+            tokio::time::sleep(drain.drain_delay).await;
+        }
+    };
+    let served = serve_on(listener, app, shutdown).await;
     gateway.flush().await;
     served.map_err(|source| StartError::Bind { addr, source })
 }

@@ -157,6 +157,32 @@ impl ServeProcess {
     }
 }
 
+impl ServeProcess {
+    /// Send SIGTERM, as an orchestrator does to stop a gateway.
+    pub fn terminate(&self) -> Result<(), String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("kill -TERM failed: {status}"))
+    }
+
+    /// Wait up to `timeout` for the process to exit; its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
 fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"))
 }

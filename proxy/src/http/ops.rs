@@ -35,6 +35,10 @@ pub(crate) async fn liveliness() -> &'static str {
 }
 
 pub(crate) async fn readiness(State(gw): Shared) -> Response {
+    if gw.is_draining() {
+        let body = axum::Json(json!({"status": "draining"}));
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
     axum::Json(json!({
         "status": "healthy",
         "model_groups": gw.router.model_groups().len(),
