@@ -1,9 +1,12 @@
-//! Agent CLIs through `llmux serve`: OpenAI's Codex CLI (`@openai/codex`,
-//! pinned in `tests/clients/agents/package.json`) in `codex exec` mode with a
-//! model provider pointed at the gateway's Responses API. Its upstream is
-//! scripted: the first turn asks for a shell command, Codex runs it and sends
-//! the output back, the second turn answers. Once with an OpenAI upstream
-//! (native Responses API) and once with an Anthropic one (translated).
+//! Agent CLIs through `llmux serve`, pinned in
+//! `tests/clients/agents/package.json`: OpenAI's Codex CLI (`@openai/codex`)
+//! in `codex exec` mode with a model provider pointed at the gateway's
+//! Responses API, and Anthropic's Claude Code (`@anthropic-ai/claude-code`)
+//! in `claude -p` mode with `ANTHROPIC_BASE_URL` on the gateway. Each
+//! upstream is scripted: the first turn asks for a shell command, the agent
+//! runs it and sends the output back, the second turn answers. Codex once
+//! with an OpenAI upstream (native) and once with an Anthropic one
+//! (translated); Claude Code with a model-group alias it does not know.
 //!
 //! Codex is installed by `cargo xtask clients` (which `cargo xtask test`
 //! runs first); without it these tests fail and say so.
@@ -32,10 +35,16 @@ fn root() -> PathBuf {
 }
 
 fn codex() -> PathBuf {
-    let bin = root().join("tests/clients/agents/node_modules/.bin/codex");
+    agent_bin("codex")
+}
+
+fn agent_bin(name: &str) -> PathBuf {
+    let bin = root()
+        .join("tests/clients/agents/node_modules/.bin")
+        .join(name);
     assert!(
         bin.exists(),
-        "the Codex CLI is not installed ({} is missing): run `cargo xtask clients` \
+        "the agent CLI {name} is not installed ({} is missing): run `cargo xtask clients` \
          (or `cargo xtask test`, which runs it)",
         bin.display()
     );
@@ -69,10 +78,15 @@ fn openai_upstream(req: &RecordedRequest) -> MockResponse {
 
 /// Whether an Anthropic request carries the scripted tool's result.
 fn has_tool_result(body: &Value) -> bool {
+    has_result_of(body, CALL_ID)
+}
+
+/// Whether an Anthropic request carries the result of tool call `id`.
+fn has_result_of(body: &Value, id: &str) -> bool {
     body["messages"].as_array().into_iter().flatten().any(|m| {
         m["content"].as_array().into_iter().flatten().any(|b| {
             b["type"] == "tool_result"
-                && b["tool_use_id"] == CALL_ID
+                && b["tool_use_id"] == id
                 && b["content"].to_string().contains(PROOF)
         })
     })
@@ -231,4 +245,119 @@ async fn codex_exec_tool_loop_through_anthropic_upstream() {
     }
     assert!(!has_tool_result(&reqs[0].json()));
     assert!(has_tool_result(&reqs[1].json()));
+}
+
+/// Claude Code's upstream: Anthropic's Messages API, streamed. Its main
+/// loop offers the `Bash` tool: the first turn calls it, the one carrying
+/// the result answers. Anything else it asks (titles, summaries) gets text.
+fn claude_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    let model = body["model"].as_str().unwrap_or("claude");
+    let offers_bash = body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"));
+    let message = if has_result_of(&body, CLAUDE_CALL_ID) {
+        anthropic::message(
+            model,
+            json!([{"type": "text", "text": FINAL}]),
+            "end_turn",
+            anthropic::usage(220, 12),
+        )
+    } else if offers_bash {
+        anthropic::message(
+            model,
+            json!([{"type": "tool_use", "id": CLAUDE_CALL_ID, "name": "Bash",
+                    "input": {"command": COMMAND, "description": "Prove the gateway works"}}]),
+            "tool_use",
+            anthropic::usage(200, 20),
+        )
+    } else {
+        anthropic::message(
+            model,
+            json!([{"type": "text", "text": "ok"}]),
+            "end_turn",
+            anthropic::usage(20, 2),
+        )
+    };
+    if body["stream"] == true {
+        anthropic::sse_response(&anthropic::events_for_message(&message))
+    } else {
+        MockResponse::json(200, &message)
+    }
+}
+
+const CLAUDE_CALL_ID: &str = "toolu_llmux_bash_1";
+
+#[tokio::test]
+async fn claude_code_bash_tool_loop_through_a_model_group_alias() {
+    let up = MockServer::start(claude_upstream).await.unwrap();
+    let dir = temp_dir("claude");
+    // `claude-sonnet` is a group alias Claude Code does not know: it then
+    // sends `role: "system"` turns in the middle of `messages`.
+    let config = dir.0.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: claude-sonnet\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n      api_base: {}\n      api_key: sk-upstream\n\
+             router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+            up.url()
+        ),
+    )
+    .unwrap();
+    let gw = ServeProcess::start(
+        env!("CARGO_BIN_EXE_llmux"),
+        &config,
+        &[("LLMUX_LOG", "warn")],
+    )
+    .await
+    .unwrap();
+    let mut cmd = tokio::process::Command::new(agent_bin("claude"));
+    cmd.args([
+        "-p",
+        "Run the command that proves the gateway works, then tell me what it printed.",
+        "--model",
+        "claude-sonnet",
+        "--allowedTools",
+        "Bash",
+    ])
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", dir.0.join("home"))
+    .env("ANTHROPIC_BASE_URL", &gw.url)
+    .env("ANTHROPIC_API_KEY", MASTER_KEY)
+    .env("DISABLE_TELEMETRY", "1")
+    .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+    .current_dir(dir.0.join("work"))
+    .stdin(std::process::Stdio::null())
+    .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("claude -p timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "claude -p failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_tool_loop(&dir.0, &stdout);
+    let reqs = up.requests();
+    let with_bash: Vec<Value> = reqs
+        .iter()
+        .map(RecordedRequest::json)
+        .filter(|b| {
+            b["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"))
+        })
+        .collect();
+    assert_eq!(with_bash.len(), 2, "the tool loop took two upstream turns");
+    assert!(!has_result_of(&with_bash[0], CLAUDE_CALL_ID));
+    assert!(has_result_of(&with_bash[1], CLAUDE_CALL_ID));
+    for r in &reqs {
+        assert_eq!(r.path, "/v1/messages");
+        assert_eq!(r.header("x-api-key"), Some("sk-upstream"));
+        assert_eq!(r.json()["model"], "claude-sonnet-4-5");
+    }
 }

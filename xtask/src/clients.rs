@@ -6,7 +6,8 @@
 //! - `npm ci` in `tests/clients/node` (the official `openai` package, locked
 //!   by `package-lock.json`);
 //! - `npm ci` in `tests/clients/agents` (the agent CLIs `cli/tests/agents.rs`
-//!   drives: OpenAI's Codex CLI, pinned and locked the same way).
+//!   drives: OpenAI's Codex CLI and Anthropic's Claude Code, pinned and
+//!   locked the same way).
 //!
 //! Idempotent and fast: each install records the SHA-256 of the file it
 //! installed from in a stamp file and is skipped while that file is unchanged
