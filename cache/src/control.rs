@@ -33,6 +33,7 @@ fn extra_of(call: &mut Call) -> Option<&mut Extra> {
         Call::Moderation(r) => &mut r.extra,
         Call::Rerank(r) => &mut r.extra,
         Call::Responses(r) | Call::ResponsesStream(r) => &mut r.extra,
+        Call::Messages(m) | Call::MessagesStream(m) => &mut m.chat.extra,
         Call::Transcription(_) => return None,
     })
 }

@@ -120,6 +120,23 @@ pub trait Codec: Sized + Send + Sync + 'static {
         decode_json(&first_body(responses), self.name(), &request.model)
     }
 
+    /// Whether the upstream speaks Anthropic's Messages API itself.
+    fn serves_messages(&self) -> bool {
+        false
+    }
+
+    /// The upstream request for a client's Messages API `body` (only asked
+    /// when [`serves_messages`](Self::serves_messages)); `stream` asks for events.
+    fn encode_messages(
+        &self,
+        body: &serde_json::Map<String, serde_json::Value>,
+        betas: &[String],
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let _ = (body, betas, stream);
+        Err(Error::unsupported(self.name(), "messages"))
+    }
+
     /// The upstream request counting `request`'s input tokens, where the
     /// provider has such an endpoint.
     fn encode_count_tokens(&self, request: &ChatCompletionRequest) -> Result<http::Request<Bytes>> {

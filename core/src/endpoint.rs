@@ -4,6 +4,7 @@
 //! response types of whatever service it wraps.
 
 use crate::responses::ResponseStream;
+use crate::sse::SseStream;
 use crate::stream::ChatStream;
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -39,6 +40,23 @@ pub enum Call {
     Responses(CreateResponseRequest),
     /// A Responses API call answered as events (`stream: true`).
     ResponsesStream(CreateResponseRequest),
+    /// An Anthropic Messages API call (`POST /v1/messages`), answered whole.
+    Messages(Box<MessagesCall>),
+    /// An Anthropic Messages API call answered as events.
+    MessagesStream(Box<MessagesCall>),
+}
+
+/// A call in Anthropic's Messages format: the client's own body for
+/// deployments that speak the format (sent as it came, only `model`
+/// replaced), and the same request translated to chat for every other.
+#[derive(Debug, Clone)]
+pub struct MessagesCall {
+    /// The client's JSON body, unknown fields and blocks included.
+    pub body: serde_json::Map<String, serde_json::Value>,
+    /// The `anthropic-beta` values the client sent.
+    pub betas: Vec<String>,
+    /// The request as a chat request, for deployments that speak only chat.
+    pub chat: ChatCompletionRequest,
 }
 
 impl Call {
@@ -55,6 +73,8 @@ impl Call {
             Call::Rerank(_) => "rerank",
             Call::Responses(_) => "responses",
             Call::ResponsesStream(_) => "responses_stream",
+            Call::Messages(_) => "messages",
+            Call::MessagesStream(_) => "messages_stream",
         }
     }
 
@@ -64,6 +84,9 @@ impl Call {
     pub fn estimated_prompt_tokens(&self) -> u64 {
         let chars = match self {
             Call::Chat(r) | Call::ChatStream(r) => serde_json::to_string(&r.messages)
+                .map(|s| s.len())
+                .unwrap_or(0),
+            Call::Messages(m) | Call::MessagesStream(m) => serde_json::to_string(&m.chat.messages)
                 .map(|s| s.len())
                 .unwrap_or(0),
             Call::Embeddings(r) => serde_json::to_string(&r.input)
@@ -90,6 +113,9 @@ impl Call {
             }
             Call::Responses(r) | Call::ResponsesStream(r) => {
                 r.max_output_tokens.map(u64::from).unwrap_or(0)
+            }
+            Call::Messages(m) | Call::MessagesStream(m) => {
+                m.chat.max_output_tokens().map(u64::from).unwrap_or(0)
             }
             _ => 0,
         }
@@ -119,6 +145,11 @@ pub enum Reply {
     Responses(Box<Response>),
     /// Responses API events; the first has already arrived.
     ResponsesStream(ResponseStream),
+    /// An Anthropic Messages API answer as the upstream sent it (JSON).
+    Messages(bytes::Bytes),
+    /// Anthropic Messages API events as the upstream sent them; the first
+    /// has already arrived.
+    MessagesStream(SseStream),
 }
 
 impl std::fmt::Debug for Reply {
@@ -126,6 +157,7 @@ impl std::fmt::Debug for Reply {
         match self {
             Reply::ChatStream(_) => f.write_str("Reply::ChatStream(..)"),
             Reply::ResponsesStream(_) => f.write_str("Reply::ResponsesStream(..)"),
+            Reply::MessagesStream(_) => f.write_str("Reply::MessagesStream(..)"),
             Reply::Chat(c) => f.debug_tuple("Reply::Chat").field(c).finish(),
             _ => f.write_str("Reply(..)"),
         }

@@ -194,6 +194,48 @@ impl<C: Codec> Provider for HttpProvider<C> {
         self.codec.decode_embeddings(responses, &request)
     }
 
+    fn serves_messages(&self) -> bool {
+        self.codec.serves_messages()
+    }
+
+    async fn messages(
+        &self,
+        body: serde_json::Map<String, serde_json::Value>,
+        betas: Vec<String>,
+    ) -> Result<Bytes> {
+        let model = body
+            .get("model")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let http = self
+            .encode(&model, |c| c.encode_messages(&body, &betas, false))
+            .await?;
+        Ok(self.send(http, &model).await?.body)
+    }
+
+    async fn messages_stream(
+        &self,
+        body: serde_json::Map<String, serde_json::Value>,
+        betas: Vec<String>,
+    ) -> Result<crate::sse::SseStream> {
+        let model = body
+            .get("model")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let http = self
+            .encode(&model, |c| c.encode_messages(&body, &betas, true))
+            .await?;
+        let upstream = self.send_streaming(http, &model).await?;
+        Ok(crate::sse::raw_events(
+            self.codec.name(),
+            &model,
+            upstream.body,
+            |e| matches!(e.event.as_deref(), Some("message_stop") | Some("error")),
+        ))
+    }
+
     async fn count_tokens(&self, request: ChatCompletionRequest) -> Result<u64> {
         let model = request.model.as_str();
         let http = self

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::responses::{self, ResponseStream};
+use crate::sse::SseStream;
 use crate::stream::ChatStream;
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -20,6 +21,8 @@ use crate::types::models::ModelList;
 use crate::types::moderations::{ModerationRequest, ModerationResponse};
 use crate::types::rerank::{RerankRequest, RerankResponse};
 use crate::types::responses::{CreateResponseRequest, Response};
+use bytes::Bytes;
+use serde_json::{Map, Value};
 
 /// An LLM backend reachable through llmux.
 #[async_trait]
@@ -92,6 +95,29 @@ pub trait Provider: Send + Sync + 'static {
     async fn count_tokens(&self, request: ChatCompletionRequest) -> Result<u64> {
         let _ = request;
         Err(Error::unsupported(self.name(), "count_tokens"))
+    }
+
+    /// Whether this provider speaks Anthropic's Messages API itself (then
+    /// `/v1/messages` is forwarded as it came).
+    fn serves_messages(&self) -> bool {
+        false
+    }
+
+    /// `POST /v1/messages` with the client's `body` (model already
+    /// replaced) and its `betas`: the upstream's JSON answer as it came.
+    async fn messages(&self, body: Map<String, Value>, betas: Vec<String>) -> Result<Bytes> {
+        let _ = (body, betas);
+        Err(Error::unsupported(self.name(), "messages"))
+    }
+
+    /// [`messages`](Self::messages) streamed: the upstream's events as they came.
+    async fn messages_stream(
+        &self,
+        body: Map<String, Value>,
+        betas: Vec<String>,
+    ) -> Result<SseStream> {
+        let _ = (body, betas);
+        Err(Error::unsupported(self.name(), "messages"))
     }
 
     /// `POST /v1/responses`. By default served through [`chat`](Self::chat)

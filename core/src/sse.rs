@@ -259,6 +259,82 @@ pub fn encode_event(event: Option<&str>, data: &str) -> String {
     out
 }
 
+/// A stream of server-sent events as an upstream sent them (passed on
+/// untouched). An `Err` item ends the stream.
+pub type SseStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = crate::error::Result<SseEvent>> + Send>>;
+
+/// An upstream's SSE body as its events, ending after the event `is_last`
+/// accepts; a body that ends before it ends the stream with an error, so a
+/// cut stream is never taken as complete.
+pub fn raw_events(
+    provider: &str,
+    model: &str,
+    body: crate::stream::ByteStream,
+    is_last: fn(&SseEvent) -> bool,
+) -> SseStream {
+    use futures::StreamExt;
+    struct State {
+        body: crate::stream::ByteStream,
+        sse: SseDecoder,
+        provider: String,
+        model: String,
+        eof: bool,
+        ended: bool,
+        is_last: fn(&SseEvent) -> bool,
+    }
+    let state = State {
+        body,
+        sse: SseDecoder::new(),
+        provider: provider.to_string(),
+        model: model.to_string(),
+        eof: false,
+        ended: false,
+        is_last,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.ended {
+                return None;
+            }
+            let next = if st.eof {
+                st.sse.finish()
+            } else {
+                st.sse.next_event()
+            };
+            match next {
+                Ok(Some(event)) => {
+                    st.ended = (st.is_last)(&event);
+                    return Some((Ok(event), st));
+                }
+                Ok(None) if st.eof => {
+                    st.ended = true;
+                    let e = crate::Error::new(
+                        crate::ErrorKind::ApiConnection,
+                        "upstream stream ended before its final event",
+                    )
+                    .with_provider(st.provider.clone())
+                    .with_model(st.model.clone());
+                    return Some((Err(e), st));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    st.ended = true;
+                    return Some((Err(e), st));
+                }
+            }
+            match st.body.next().await {
+                Some(Ok(bytes)) => st.sse.push(&bytes),
+                Some(Err(e)) => {
+                    st.ended = true;
+                    return Some((Err(e), st));
+                }
+                None => st.eof = true,
+            }
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -340,6 +340,7 @@ impl Gateway {
         let drop_params = match &mut call {
             Call::Chat(r) | Call::ChatStream(r) => Some(&mut r.drop_params),
             Call::Responses(r) | Call::ResponsesStream(r) => Some(&mut r.drop_params),
+            Call::Messages(m) | Call::MessagesStream(m) => Some(&mut m.chat.drop_params),
             _ => None,
         };
         if let Some(d) = drop_params.filter(|d| self.drop_params && d.is_none()) {

@@ -157,6 +157,9 @@ fn bounds(info: &ModelInfo, call: &Call) -> Usage {
         Call::Chat(r) | Call::ChatStream(r) => {
             Usage::new(prompt_tokens(&info.key, r), max_output(info, r))
         }
+        Call::Messages(m) | Call::MessagesStream(m) => {
+            Usage::new(prompt_tokens(&info.key, &m.chat), max_output(info, &m.chat))
+        }
         Call::Embeddings(r) => Usage::new(
             serde_json::to_vec(&r.input).map_or(0, |v| v.len() as u64),
             0,

@@ -13,7 +13,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use llmux_core::endpoint::MessagesCall;
 use llmux_core::responses::StreamedEvent;
+use llmux_core::sse::SseEvent;
 use llmux_core::types::chat::ChatCompletionChunk;
 use llmux_core::{Error, ErrorKind, Result};
 use tokio::time::Instant;
@@ -76,6 +78,26 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
             first_item(stream_limit, &deployment, provider.responses_stream(r))
                 .await
                 .map(|(first, rest)| Reply::ResponsesStream(observer(guard).observe(first, rest)))
+        }
+        Call::MessagesStream(m) if provider.serves_messages() => {
+            let MessagesCall {
+                mut body, betas, ..
+            } = *m;
+            body.insert("model".into(), upstream_model.clone().into());
+            first_item(
+                stream_limit,
+                &deployment,
+                provider.messages_stream(body, betas),
+            )
+            .await
+            .map(|(first, rest)| Reply::MessagesStream(observer(guard).observe(first, rest)))
+        }
+        Call::MessagesStream(m) => {
+            let mut r = m.chat;
+            r.model.clone_from(&upstream_model);
+            first_item(stream_limit, &deployment, provider.chat_stream(r))
+                .await
+                .map(|(first, rest)| Reply::ChatStream(observer(guard).observe(first, rest)))
         }
         call => {
             let limit = deployment.spec.timeout.or(settings.timeout);
@@ -266,6 +288,20 @@ async fn call_provider(
             r.model = model.to_string();
             Reply::Rerank(provider.rerank(r).await?)
         }
+        Call::Messages(m) | Call::MessagesStream(m) => {
+            let MessagesCall {
+                mut body,
+                betas,
+                mut chat,
+            } = *m;
+            if provider.serves_messages() {
+                body.insert("model".into(), model.into());
+                Reply::Messages(provider.messages(body, betas).await?)
+            } else {
+                chat.model = model.to_string();
+                Reply::Chat(provider.chat(chat).await?)
+            }
+        }
         Call::Responses(mut r) | Call::ResponsesStream(mut r) => {
             r.model = model.to_string();
             Reply::Responses(Box::new(provider.responses(r).await?))
@@ -310,6 +346,24 @@ trait StreamItem: Send + 'static {
 impl StreamItem for ChatCompletionChunk {
     fn total_tokens(&self) -> Option<u64> {
         self.usage.as_ref().map(|u| u.total_tokens)
+    }
+}
+
+/// Anthropic's stream reports its (cumulative) usage in `message_delta`.
+impl StreamItem for SseEvent {
+    fn total_tokens(&self) -> Option<u64> {
+        if self.event.as_deref() != Some("message_delta") {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&self.data).ok()?;
+        let u = v.get("usage")?;
+        let n = |k: &str| u.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Some(
+            n("input_tokens")
+                + n("output_tokens")
+                + n("cache_read_input_tokens")
+                + n("cache_creation_input_tokens"),
+        )
     }
 }
 

@@ -138,6 +138,11 @@ fn sse_events(body: &str) -> Vec<(String, Value)> {
 
 /// (rows, summed spend) of a key's spend logs, each row's `call_type` checked.
 async fn spend_of(db: &TestDb, gw: &TestGateway, token_hash: &str) -> (i64, i64) {
+    spend_as(db, gw, token_hash, "aresponses").await
+}
+
+/// (rows, summed spend) of a key's spend logs, each of `call_type`.
+async fn spend_as(db: &TestDb, gw: &TestGateway, token_hash: &str, call_type: &str) -> (i64, i64) {
     gw.gateway.flush().await;
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
@@ -158,7 +163,7 @@ async fn spend_of(db: &TestDb, gw: &TestGateway, token_hash: &str) -> (i64, i64)
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert!(types.iter().all(|(t,)| t == "aresponses"), "{types:?}");
+    assert!(types.iter().all(|(t,)| t == call_type), "{types:?}");
     pool.close().await;
     row
 }
@@ -698,4 +703,70 @@ async fn count_tokens_asks_anthropic_and_estimates_elsewhere() {
         resp.json::<Value>().await.unwrap()["error"]["type"],
         "authentication_error"
     );
+}
+
+#[tokio::test]
+async fn messages_go_natively_to_anthropic_upstreams() {
+    let s = setup().await;
+    let (key, hash) = new_key(&s.gw, None).await;
+    // Fields and blocks OpenAI's chat shape has no place for travel as they came.
+    let body = json!({
+        "model": "claude", "max_tokens": 64,
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+            {"role": "system", "content": "Answer in English."},
+            {"role": "user", "content": "Again"}
+        ],
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "output_config": {"effort": "high"},
+        "metadata": {"user_id": "u-1"}
+    });
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/messages?beta=true", s.gw.url))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .header(
+            "anthropic-beta",
+            "context-management-2025-06-27, effort-2025-11-24",
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        anthropic::default_message("claude-sonnet-4-5")
+    );
+    let sent = s.anthropic.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.header("x-api-key"), Some("sk-ant-upstream"));
+    assert_eq!(
+        sent.header("anthropic-beta"),
+        Some("context-management-2025-06-27,effort-2025-11-24")
+    );
+    let mut expected = body.clone();
+    expected["model"] = json!("claude-sonnet-4-5");
+    assert_eq!(sent.json(), expected, "only the model is replaced");
+    let (rows, spend) = spend_as(&s.db, &s.gw, &hash, "anthropic_messages").await;
+    assert_eq!(rows, 1);
+    assert!(spend > 0);
+
+    // Streamed: the upstream's events, byte for byte.
+    let mut body = body;
+    body["stream"] = json!(true);
+    let text = post(&s.gw, "/v1/messages", &key, &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let expected: String = anthropic::stream_events("claude-sonnet-4-5")
+        .iter()
+        .map(anthropic::sse_event)
+        .collect();
+    assert_eq!(text, expected);
+    let (rows, _) = spend_as(&s.db, &s.gw, &hash, "anthropic_messages").await;
+    assert_eq!(rows, 2);
 }

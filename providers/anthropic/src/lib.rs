@@ -110,11 +110,11 @@ fn api_root(base: &str) -> String {
 }
 
 impl AnthropicCodec {
-    fn http_request(
+    fn http_request<B: serde::Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        body: Option<&wire::MessagesRequest>,
+        body: Option<&B>,
         extra_betas: &[&str],
     ) -> Result<http::Request<Bytes>> {
         let mut betas = self.betas.clone();
@@ -164,6 +164,22 @@ impl Codec for AnthropicCodec {
             Some(&encoded.body),
             &encoded.betas,
         )
+    }
+
+    fn serves_messages(&self) -> bool {
+        true
+    }
+
+    /// The client's body as it came (its `stream` flag included), with the
+    /// configured credentials, version and betas plus the client's betas.
+    fn encode_messages(
+        &self,
+        body: &serde_json::Map<String, Value>,
+        betas: &[String],
+        _stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let betas: Vec<&str> = betas.iter().map(String::as_str).collect();
+        self.http_request(Method::POST, "/messages", Some(body), &betas)
     }
 
     fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
@@ -281,7 +297,12 @@ impl Codec for AnthropicCodec {
     }
 
     fn encode_list_models(&self) -> Result<http::Request<Bytes>> {
-        self.http_request(Method::GET, "/models?limit=1000", None, &[])
+        self.http_request(
+            Method::GET,
+            "/models?limit=1000",
+            None::<&wire::MessagesRequest>,
+            &[],
+        )
     }
 
     fn decode_list_models(&self, response: &UpstreamResponse) -> Result<ModelList> {

@@ -13,8 +13,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use llmux_anthropic::inbound::{self, EventEncoder};
-use llmux_anthropic::wire::{MessagesRequest, StreamEvent};
+use llmux_anthropic::response::to_usage;
+use llmux_anthropic::wire::{MessagesRequest, MessagesResponse, StreamEvent};
+use llmux_core::endpoint::MessagesCall;
 use llmux_core::endpoint::{Call, Reply};
+use llmux_core::sse::{SseEvent, SseStream};
 use llmux_core::{ChatStream, Error, ErrorKind};
 
 use crate::body::parse_json;
@@ -157,66 +160,219 @@ pub(crate) fn anthropic_stream(
     })
 }
 
-/// `POST /v1/messages`.
+/// `POST /v1/messages`: forwarded as it came to deployments that speak the
+/// Messages API (only `model` replaced, the gateway's credentials, the
+/// client's `anthropic-beta` kept; events passed through untouched), and
+/// translated through chat for every other deployment.
 pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AnthropicError> {
     let ctx = Ctx::new("messages", &headers);
+    // Typed first, for errors that name the field and its position; the
+    // raw object is what a native upstream gets.
     let req: MessagesRequest = parse_json(&body)?;
+    let raw: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
     let mut chat = inbound::to_chat(req)?;
     crate::http::chat::validate_chat(&chat)?;
     let group = chat.model.clone();
     let prompt = PromptSize::of(&chat);
-    if chat.is_stream() {
+    let betas: Vec<String> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let stream = chat.is_stream();
+    if stream {
         force_stream_usage(&mut chat);
-        let r = gw
-            .dispatch(&ctx, &headers, group, Call::ChatStream(chat))
-            .await?;
-        let Reply::ChatStream(stream) = r.reply else {
+    }
+    let call = Box::new(MessagesCall {
+        body: raw,
+        betas,
+        chat,
+    });
+    let call = if stream {
+        Call::MessagesStream(call)
+    } else {
+        Call::Messages(call)
+    };
+    let r = gw.dispatch(&ctx, &headers, group, call).await?;
+    let usage = UsageTracker::new(&r.route.upstream_model, prompt);
+    let (route, admission) = (r.route, r.admission);
+    let response = match r.reply {
+        Reply::Messages(answer) => {
+            let mut usage = usage;
+            match serde_json::from_slice::<MessagesResponse>(&answer) {
+                Ok(m) => usage.report(to_usage(&m.usage)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "native messages answer without readable usage; estimating")
+                }
+            }
+            let cost = gw.finish(admission, &route, Some(&usage.usage()));
+            let mut response = (StatusCode::OK, answer).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            crate::http::respond::cost_header(response.headers_mut(), cost);
+            response
+        }
+        Reply::MessagesStream(events) => {
+            let gateway = gw.clone();
+            let settled = route.clone();
+            let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
+                gateway.finish(admission, &settled, Some(&usage.usage()));
+                if let Some(e) = err {
+                    tracing::warn!(model = crate::gateway::loggable(&settled.model_group), error = %e, "messages stream failed after it started");
+                }
+            };
+            let mut response =
+                Response::new(Body::from_stream(native_stream(events, usage, on_end)));
+            event_stream_headers(response.headers_mut());
+            response
+        }
+        Reply::ChatStream(stream) => {
+            let gateway = gw.clone();
+            let settled = route.clone();
+            let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
+                gateway.finish(admission, &settled, Some(&usage.usage()));
+                if let Some(e) = err {
+                    tracing::warn!(model = crate::gateway::loggable(&settled.model_group), error = %e, "messages stream failed after it started");
+                }
+            };
+            let mut response =
+                Response::new(Body::from_stream(anthropic_stream(stream, usage, on_end)));
+            event_stream_headers(response.headers_mut());
+            response
+        }
+        Reply::Chat(mut completion) => {
+            fill_usage(&mut completion, &route, prompt);
+            let cost = gw.finish(admission, &route, completion.usage.as_ref());
+            let body = serde_json::to_string(&inbound::to_message(&completion))
+                .map_err(|e| Error::new(ErrorKind::InternalServer, e.to_string()))?;
+            let mut response = (StatusCode::OK, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            crate::http::respond::cost_header(response.headers_mut(), cost);
+            response
+        }
+        _ => {
             return Err(Error::new(
                 ErrorKind::InternalServer,
-                "router returned a non-stream reply",
+                "router returned a non-messages reply to a messages call",
             )
-            .into());
-        };
-        let gateway = gw.clone();
-        let route = r.route.clone();
-        let admission = r.admission;
-        let usage = UsageTracker::new(&route.upstream_model, prompt);
-        let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
-            gateway.finish(admission, &route, Some(&usage.usage()));
-            if let Some(e) = err {
-                tracing::warn!(model = crate::gateway::loggable(&route.model_group), error = %e, "messages stream failed after it started");
-            }
-        };
-        let mut response =
-            Response::new(Body::from_stream(anthropic_stream(stream, usage, on_end)));
-        event_stream_headers(response.headers_mut());
-        route_headers(response.headers_mut(), &ctx, &r.route);
-        return Ok(response);
-    }
-    let r = gw.dispatch(&ctx, &headers, group, Call::Chat(chat)).await?;
-    let Reply::Chat(mut completion) = r.reply else {
-        return Err(Error::new(
-            ErrorKind::InternalServer,
-            "router returned a non-chat reply",
-        )
-        .into());
+            .into())
+        }
     };
-    fill_usage(&mut completion, &r.route, prompt);
-    let cost = gw.finish(r.admission, &r.route, completion.usage.as_ref());
-    let body = serde_json::to_string(&inbound::to_message(&completion))
-        .map_err(|e| Error::new(ErrorKind::InternalServer, e.to_string()))?;
-    let mut response = (StatusCode::OK, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    route_headers(response.headers_mut(), &ctx, &r.route);
-    crate::http::respond::cost_header(response.headers_mut(), cost);
+    let mut response = response;
+    route_headers(response.headers_mut(), &ctx, &route);
     Ok(response)
+}
+
+/// One SSE frame of an upstream event as it came (`event:` and each
+/// `data:` line).
+fn raw_frame(event: &SseEvent) -> Bytes {
+    let mut frame = String::with_capacity(event.data.len() + 32);
+    if let Some(name) = &event.event {
+        frame.push_str("event: ");
+        frame.push_str(name);
+        frame.push('\n');
+    }
+    for line in event.data.split('\n') {
+        frame.push_str("data: ");
+        frame.push_str(line);
+        frame.push('\n');
+    }
+    frame.push('\n');
+    Bytes::from(frame)
+}
+
+/// The usage an Anthropic event carries (`message_start`'s message,
+/// `message_delta`'s cumulative counts).
+fn event_usage(event: &SseEvent) -> Option<llmux_anthropic::wire::Usage> {
+    match event.event.as_deref()? {
+        "message_start" | "message_delta" => {}
+        _ => return None,
+    }
+    match serde_json::from_str::<StreamEvent>(&event.data).ok()? {
+        StreamEvent::MessageStart { message } => Some(message.usage),
+        StreamEvent::MessageDelta { usage, .. } => usage,
+        _ => None,
+    }
+}
+
+/// An upstream's Messages events passed through untouched, its usage read
+/// on the way; `on_end` runs exactly once (also when the client leaves).
+fn native_stream(
+    events: SseStream,
+    usage: UsageTracker,
+    on_end: impl FnOnce(&mut UsageTracker, Option<Error>) + Send + 'static,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    struct Native {
+        events: SseStream,
+        seen: llmux_anthropic::wire::Usage,
+        usage: UsageTracker,
+        on_end: Option<OnEnd>,
+        done: bool,
+    }
+    impl Native {
+        fn end(&mut self, error: Option<Error>) {
+            if self.seen.input_tokens.is_some() || self.seen.output_tokens.is_some() {
+                self.usage.report(to_usage(&self.seen));
+            }
+            if let Some(f) = self.on_end.take() {
+                f(&mut self.usage, error);
+            }
+        }
+    }
+    impl Drop for Native {
+        fn drop(&mut self) {
+            self.end(None);
+        }
+    }
+    let state = Native {
+        events,
+        seen: Default::default(),
+        usage,
+        on_end: Some(Box::new(on_end)),
+        done: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        match st.events.next().await {
+            Some(Ok(event)) => {
+                if let Some(u) = event_usage(&event) {
+                    st.seen.update(&u);
+                }
+                if event.data.contains("\"text_delta\"") && st.seen.output_tokens.is_none() {
+                    st.usage.observe_text(&event.data);
+                }
+                Some((Ok(raw_frame(&event)), st))
+            }
+            Some(Err(e)) => {
+                st.done = true;
+                let error = StreamEvent::Error {
+                    error: inbound::error_body(&e).error,
+                };
+                let frame = sse_frame(&error);
+                st.end(Some(e));
+                Some((Ok(frame), st))
+            }
+            None => {
+                st.done = true;
+                st.end(None);
+                None
+            }
+        }
+    })
 }
 
 /// `POST /v1/messages/count_tokens` (Claude Code asks before long turns):

@@ -223,10 +223,11 @@ fn validate(body: &Value, count_only: bool) -> Option<MockResponse> {
     let mut uses_tools = false;
     for (i, m) in messages.iter().enumerate() {
         match m.get("role").and_then(Value::as_str) {
-            Some("user" | "assistant") => {}
+            // Current models take system turns mid-conversation too.
+            Some("user" | "assistant" | "system") => {}
             _ => {
                 return Some(invalid(&format!(
-                    "messages.{i}.role: Input should be 'user' or 'assistant'"
+                    "messages.{i}.role: Input should be 'user', 'assistant' or 'system'"
                 )))
             }
         }
