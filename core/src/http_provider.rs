@@ -130,6 +130,14 @@ impl<C: Codec> HttpProvider<C> {
     }
 }
 
+/// The `model` of a JSON request body (empty when it has none).
+fn body_model(body: &serde_json::Map<String, serde_json::Value>) -> String {
+    body.get("model")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl<C> Deref for HttpProvider<C> {
     type Target = C;
 
@@ -203,11 +211,7 @@ impl<C: Codec> Provider for HttpProvider<C> {
         body: serde_json::Map<String, serde_json::Value>,
         betas: Vec<String>,
     ) -> Result<Bytes> {
-        let model = body
-            .get("model")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let model = body_model(&body);
         let http = self
             .encode(&model, |c| c.encode_messages(&body, &betas, false))
             .await?;
@@ -219,11 +223,7 @@ impl<C: Codec> Provider for HttpProvider<C> {
         body: serde_json::Map<String, serde_json::Value>,
         betas: Vec<String>,
     ) -> Result<crate::sse::SseStream> {
-        let model = body
-            .get("model")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let model = body_model(&body);
         let http = self
             .encode(&model, |c| c.encode_messages(&body, &betas, true))
             .await?;

@@ -13,7 +13,6 @@ use crate::chat_bridge::{self, ChatBridgeError, ResponsesToChatStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Provider;
 use crate::responses_bridge::{self, BridgeError, ChatToResponsesStream};
-use crate::sse::SseDecoder;
 use crate::stream::{ByteStream, ChatStream};
 use crate::types::chat::ChatCompletionChunk;
 use crate::types::chat::{
@@ -226,81 +225,50 @@ pub fn events_from_chat(
 /// event (`response.completed`, `.failed`, `.incomplete`, `error`) ends
 /// the stream with an error, so a cut stream is never taken as complete.
 pub fn decode_response_events(provider: &str, model: &str, body: ByteStream) -> ResponseStream {
-    struct State {
-        body: ByteStream,
-        sse: SseDecoder,
-        provider: String,
-        model: String,
-        eof: bool,
-        ended: bool,
-    }
-    let cut = |st: &State, why: &str| {
-        Error::new(
-            ErrorKind::ApiConnection,
-            format!("upstream Responses stream {why} before its final event"),
-        )
-        .with_provider(st.provider.clone())
-        .with_model(st.model.clone())
-    };
-    let state = State {
-        body,
-        sse: SseDecoder::new(),
-        provider: provider.to_string(),
-        model: model.to_string(),
-        eof: false,
-        ended: false,
-    };
-    Box::pin(futures::stream::unfold(state, move |mut st| async move {
-        loop {
-            if st.ended {
-                return None;
-            }
-            let next = if st.eof {
-                st.sse.finish()
-            } else {
-                st.sse.next_event()
+    let provider_name = provider.to_string();
+    let events = crate::sse::raw_events(provider, model, body, is_last_response_event);
+    Box::pin(events.filter_map(move |item| {
+        let provider = provider_name.clone();
+        async move {
+            let event = match item {
+                Ok(event) if event.data.trim() == "[DONE]" => return None,
+                Ok(event) => event,
+                Err(e) => return Some(Err(e)),
             };
-            match next {
-                Ok(Some(event)) if event.data.trim() == "[DONE]" => continue,
-                Ok(Some(event)) => {
-                    let item = serde_json::from_str::<ResponseStreamEvent>(&event.data)
-                        .map(|parsed| StreamedEvent {
-                            event: parsed,
-                            raw: Some(event.data),
-                        })
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorKind::BadGateway,
-                                format!(
-                                    "upstream sent a Responses event that is not valid JSON: {e}"
-                                ),
-                            )
-                            .with_provider(st.provider.clone())
-                        });
-                    st.ended = item.as_ref().map_or(true, |e| e.event.is_terminal());
-                    return Some((item, st));
-                }
-                Ok(None) if st.eof => {
-                    st.ended = true;
-                    let e = cut(&st, "ended");
-                    return Some((Err(e), st));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    st.ended = true;
-                    return Some((Err(e), st));
-                }
-            }
-            match st.body.next().await {
-                Some(Ok(bytes)) => st.sse.push(&bytes),
-                Some(Err(e)) => {
-                    st.ended = true;
-                    return Some((Err(e), st));
-                }
-                None => st.eof = true,
-            }
+            let parsed = serde_json::from_str::<ResponseStreamEvent>(&event.data);
+            Some(
+                parsed
+                    .map(|parsed| StreamedEvent {
+                        event: parsed,
+                        raw: Some(event.data),
+                    })
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::BadGateway,
+                            format!("upstream sent a Responses event that is not valid JSON: {e}"),
+                        )
+                        .with_provider(provider)
+                    }),
+            )
         }
     }))
+}
+
+/// Whether `event` ends a Responses stream (by its `event:` name, or by its
+/// `type` for upstreams that send no `event:` lines).
+fn is_last_response_event(event: &crate::sse::SseEvent) -> bool {
+    const LAST: [&str; 4] = [
+        "response.completed",
+        "response.failed",
+        "response.incomplete",
+        "error",
+    ];
+    match event.event.as_deref() {
+        Some(name) => LAST.contains(&name),
+        None => LAST
+            .iter()
+            .any(|t| event.data.contains(&format!("\"type\":\"{t}\""))),
+    }
 }
 
 // ------------------------------------------------- chat through Responses

@@ -468,7 +468,7 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
     assert_eq!(error["code"], "server_error");
     assert_eq!(
         error["message"],
-        "upstream Responses stream ended before its final event"
+        "upstream stream ended before its final event"
     );
     // What was served is still spent (an estimate: the upstream sent no usage).
     let (rows, spend) = spend_of(&s.db, &s.gw, &hash).await;

@@ -222,28 +222,14 @@ pub(crate) async fn messages(
             response
         }
         Reply::MessagesStream(events) => {
-            let gateway = gw.clone();
-            let settled = route.clone();
-            let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
-                gateway.finish(admission, &settled, Some(&usage.usage()));
-                if let Some(e) = err {
-                    tracing::warn!(model = crate::gateway::loggable(&settled.model_group), error = %e, "messages stream failed after it started");
-                }
-            };
+            let on_end = settle_stream(gw.clone(), admission, route.clone());
             let mut response =
                 Response::new(Body::from_stream(native_stream(events, usage, on_end)));
             event_stream_headers(response.headers_mut());
             response
         }
         Reply::ChatStream(stream) => {
-            let gateway = gw.clone();
-            let settled = route.clone();
-            let on_end = move |usage: &mut UsageTracker, err: Option<Error>| {
-                gateway.finish(admission, &settled, Some(&usage.usage()));
-                if let Some(e) = err {
-                    tracing::warn!(model = crate::gateway::loggable(&settled.model_group), error = %e, "messages stream failed after it started");
-                }
-            };
+            let on_end = settle_stream(gw.clone(), admission, route.clone());
             let mut response =
                 Response::new(Body::from_stream(anthropic_stream(stream, usage, on_end)));
             event_stream_headers(response.headers_mut());
@@ -273,6 +259,21 @@ pub(crate) async fn messages(
     let mut response = response;
     route_headers(response.headers_mut(), &ctx, &route);
     Ok(response)
+}
+
+/// What runs once a messages stream ends (or its client leaves): its
+/// spend, and a log line when it failed after it started.
+fn settle_stream(
+    gateway: Arc<Gateway>,
+    admission: crate::gateway::Admission,
+    route: llmux_router::RouteInfo,
+) -> impl FnOnce(&mut UsageTracker, Option<Error>) + Send + 'static {
+    move |usage: &mut UsageTracker, err: Option<Error>| {
+        gateway.finish(admission, &route, Some(&usage.usage()));
+        if let Some(e) = err {
+            tracing::warn!(model = crate::gateway::loggable(&route.model_group), error = %e, "messages stream failed after it started");
+        }
+    }
 }
 
 /// One SSE frame of an upstream event as it came (`event:` and each
