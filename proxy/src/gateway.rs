@@ -4,6 +4,7 @@
 //! reservation, queue the spend row, count metrics). The HTTP planes call
 //! into it; it knows no routes.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,9 @@ pub struct Gateway {
     /// Set on SIGTERM: readiness answers 503 so load balancers stop sending
     /// new calls while the gateway still serves them for `drain_delay`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// Failed authentications per client address, each counted for a minute
+    /// from its first failure (bounded: at most 100,000 addresses).
+    pub(crate) auth_failures: moka::future::Cache<std::net::IpAddr, Arc<AtomicU32>>,
     /// `general_settings.drain_delay`: how long readiness fails before the
     /// gateway stops accepting and drains.
     pub(crate) drain_delay: Duration,
@@ -81,6 +85,29 @@ pub(crate) struct Served {
     pub reply: Reply,
     pub route: RouteInfo,
     pub admission: Admission,
+}
+
+/// Failed authentications from one address within [`AUTH_FAILURE_WINDOW`]
+/// after which it is refused until the window is over.
+pub(crate) const MAX_AUTH_FAILURES: u32 = 100;
+
+/// How long failed authentications are counted (and an address refused).
+pub(crate) const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The client's address, where the server recorded it.
+pub(crate) fn peer_of(request: &axum::extract::Request) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The bounded table of failed authentications by client address.
+pub(crate) fn auth_failure_table() -> moka::future::Cache<std::net::IpAddr, Arc<AtomicU32>> {
+    moka::future::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(AUTH_FAILURE_WINDOW)
+        .build()
 }
 
 /// LiteLLM's `call_type` for the calls a route serves, so spend logs read
@@ -568,6 +595,40 @@ impl Gateway {
     /// Authenticate only (admin routes check the principal themselves).
     pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         Ok(self.auth.authenticate(headers).await?)
+    }
+
+    /// [`Gateway::authenticate`] for a request from a client address that
+    /// may be guessing keys: an address with [`MAX_AUTH_FAILURES`] failed
+    /// authentications within a minute is refused (429, before any key is
+    /// looked up) until that minute is over.
+    pub(crate) async fn authenticate_request(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Caller, ApiError> {
+        if let Some(ip) = peer {
+            let failed = self.auth_failures.get(&ip).await;
+            if failed.is_some_and(|n| n.load(Ordering::Relaxed) >= MAX_AUTH_FAILURES) {
+                return Err(ApiError(
+                    Error::new(
+                        llmux_core::ErrorKind::RateLimit,
+                        "too many failed authentications from this address; try again in a minute",
+                    )
+                    .with_retry_after(Some(AUTH_FAILURE_WINDOW)),
+                ));
+            }
+        }
+        let result = self.authenticate(headers).await;
+        if let (Some(ip), Err(e)) = (peer, &result) {
+            if e.0.kind == llmux_core::ErrorKind::Authentication {
+                let count = self
+                    .auth_failures
+                    .get_with(ip, async { Arc::new(AtomicU32::new(0)) })
+                    .await;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// Whether `caller` may call the model group `group` now.

@@ -598,6 +598,7 @@ pub async fn build_with_clock(
     let drain_delay = drain_delay(&cfg)?;
     let gateway = Gateway {
         draining: std::sync::atomic::AtomicBool::new(false),
+        auth_failures: crate::gateway::auth_failure_table(),
         drain_delay,
         conversations,
         proxy_budget,
@@ -848,7 +849,16 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers see the client's address (`ConnectInfo`), e.g. to slow
+        // down an address that keeps failing authentication.
+        let peer = axum::extract::ConnectInfo(_peer);
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(peer);
+                request
+            },
+        ));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
             .into_owned();

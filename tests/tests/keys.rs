@@ -821,3 +821,42 @@ async fn callers_are_refused_before_their_body_is_read() {
     }
     assert!(upstream.requests().is_empty());
 }
+
+/// Hardening finding 13: a client address that keeps failing
+/// authentication is refused for a minute, before any key is looked up,
+/// on the data plane and the admin plane alike.
+#[tokio::test]
+async fn an_address_guessing_keys_is_refused_for_a_minute() {
+    let up = openai::start().await.unwrap();
+    let deployments = [openai_deployment("gpt-4o", "gpt-4o", &up.url(), "")];
+    let gw = TestGateway::start(&config_yaml(
+        &deployments,
+        &master_key_settings("sk-master-guess"),
+    ))
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let models = |key: &str| {
+        client
+            .get(format!("{}/v1/models", gw.url))
+            .bearer_auth(key)
+            .send()
+    };
+    for i in 0..100 {
+        let status = models(&format!("sk-guess-{i}")).await.unwrap().status();
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    let refused = models("sk-guess-100").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "60");
+    // The right key from the same address waits out the minute too, and so
+    // does the admin plane.
+    assert_eq!(models("sk-master-guess").await.unwrap().status(), 429);
+    let admin = client
+        .get(format!("{}/key/list", gw.url))
+        .bearer_auth("sk-master-guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 429);
+}

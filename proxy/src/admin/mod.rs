@@ -113,7 +113,8 @@ async fn require_master_key(
             "key management needs general_settings.master_key (and a database; SQLite llmux.db by default)",
         )));
     };
-    let caller = gw.authenticate(request.headers()).await?;
+    let peer = crate::gateway::peer_of(&request);
+    let caller = gw.authenticate_request(request.headers(), peer).await?;
     if caller.principal != Principal::Admin {
         return Err(ApiError(Error::new(
             ErrorKind::PermissionDenied,

@@ -72,7 +72,8 @@ async fn authenticate_first(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let e = match gw.authenticate(request.headers()).await {
+    let peer = crate::gateway::peer_of(&request);
+    let e = match gw.authenticate_request(request.headers(), peer).await {
         Ok(_) => return next.run(request).await,
         Err(e) => e,
     };
