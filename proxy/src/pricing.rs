@@ -27,6 +27,7 @@ pub struct Pricing {
     by_deployment: HashMap<String, ModelInfo>,
     by_group: HashMap<String, Vec<ModelInfo>>,
     warned: Mutex<HashSet<String>>,
+    unpriced: Vec<String>,
 }
 
 impl std::fmt::Debug for Pricing {
@@ -50,8 +51,14 @@ impl Pricing {
                 (None, None) => None,
                 (i, o) => Some(PriceOverride::per_token(i.unwrap_or(0.0), o.unwrap_or(0.0))),
             };
-            let Ok(info) = table().resolve(&d.spec.model, over.as_ref()) else {
-                continue; // wildcard groups and unpriced models resolve per call
+            let model = d.spec.price_model.as_deref().unwrap_or(&d.spec.model);
+            let Ok(info) = table().resolve(model, over.as_ref()) else {
+                // Wildcard groups resolve per call; anything else is named at start.
+                if !d.spec.model.ends_with('*') {
+                    p.unpriced
+                        .push(format!("{} ({})", d.spec.group, d.spec.model));
+                }
+                continue;
             };
             let info = info.into_owned();
             p.by_group
@@ -61,6 +68,12 @@ impl Pricing {
             p.by_deployment.insert(d.spec.id.clone(), info);
         }
         p
+    }
+
+    /// Deployments (`group (model)`) the price table does not know and that
+    /// set no price: their calls are recorded at $0.
+    pub fn unpriced(&self) -> &[String] {
+        &self.unpriced
     }
 
     /// The price entry that served `route`.

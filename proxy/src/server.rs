@@ -426,6 +426,17 @@ fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
         })
 }
 
+/// The start-time warning naming deployments without a price, if any.
+fn unpriced_warning(pricing: &Pricing) -> Option<String> {
+    let unpriced = pricing.unpriced();
+    (!unpriced.is_empty()).then(|| {
+        format!(
+            "no price known for {}: their calls are recorded at $0 and no budget limits them; set model_info.base_model to the model they run (e.g. azure/gpt-4o) or input_cost_per_token/output_cost_per_token",
+            unpriced.join(", ")
+        )
+    })
+}
+
 /// What `llmux serve --check-config` found.
 #[derive(Debug)]
 pub struct Checked {
@@ -443,12 +454,13 @@ pub fn check(options: &ServeOptions, process_env: Arc<dyn Env>) -> Result<Checke
         Some(path) => Some(config::load(path, process_env.clone())?),
         None => None,
     };
-    let (cfg, env, warnings) = match loaded {
+    let (cfg, env, mut warnings) = match loaded {
         Some(l) => (l.config, l.env, l.warnings),
         None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
     };
     let mut notes = Vec::new();
     let (router, _) = router_for(&cfg, &options.models, Arc::new(env), &mut notes)?;
+    warnings.extend(unpriced_warning(&Pricing::from_router(&router)));
     responses_retention(&cfg)?;
     drain_delay(&cfg)?;
     Ok(Checked {
@@ -468,7 +480,7 @@ pub async fn build_with_clock(
     models: &[String],
     clock: Arc<dyn Clock>,
 ) -> Result<Built, StartError> {
-    let (cfg, env, warnings) = match loaded {
+    let (cfg, env, mut warnings) = match loaded {
         Some(l) => (l.config, l.env, l.warnings),
         None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
     };
@@ -550,6 +562,7 @@ pub async fn build_with_clock(
         None => (Arc::new(LocalLedger::default()), Limits::local()),
     };
     let pricing = Pricing::from_router(&router);
+    warnings.extend(unpriced_warning(&pricing));
     let base = BoxCloneSyncService::new(router.clone());
     let service = match cache_backend(&cfg, &env)? {
         Some((backend, ttl, what)) => {

@@ -92,6 +92,11 @@ pub struct ModelInfoConfig {
     /// USD per output token, used when `litellm_params` sets none.
     #[serde(default, deserialize_with = "de_opt_f64")]
     pub output_cost_per_token: Option<f64>,
+    /// LiteLLM's `base_model`: the model this deployment is priced and sized
+    /// as, for deployments named freely (Azure's `my-gpt4o-deployment` →
+    /// `azure/gpt-4o` or `gpt-4o`).
+    #[serde(default)]
+    pub base_model: Option<String>,
     /// Kind of model as LiteLLM names it (`chat`, `embedding`, …); reported by `/model/info`.
     #[serde(default)]
     pub mode: Option<String>,

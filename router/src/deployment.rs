@@ -72,6 +72,29 @@ pub struct DeploymentSpec {
     /// Input + output price of a token from `llmux-cost`'s table, for
     /// cost-based routing when the deployment sets no price of its own.
     pub table_unit_cost: Option<f64>,
+    /// `model_info.base_model`, as the price table names it: what the
+    /// deployment is priced and sized as instead of `model`.
+    pub price_model: Option<String>,
+}
+
+/// `base_model` as the price table knows it: as written, or with the
+/// deployment's provider prefix (`gpt-4o` on `azure/my-deployment` →
+/// `azure/gpt-4o`) when only that form is in the table.
+pub fn price_model_name(base_model: &str, model: &str) -> String {
+    if llmux_cost::get_model_info(base_model).is_ok() {
+        return base_model.to_string();
+    }
+    match model.split_once('/') {
+        Some((provider, _)) if !base_model.starts_with(&format!("{provider}/")) => {
+            let qualified = format!("{provider}/{base_model}");
+            if llmux_cost::get_model_info(&qualified).is_ok() {
+                qualified
+            } else {
+                base_model.to_string()
+            }
+        }
+        _ => base_model.to_string(),
+    }
 }
 
 /// A deployment and its live state.

@@ -109,7 +109,12 @@ impl Router {
             let info = entry.model_info.clone().unwrap_or_default();
             // What the price table knows of the model: its context window
             // (for the pre-call check) and price (for cost-based routing).
-            let known = llmux_cost::get_model_info(&lp.model).ok();
+            let price_model = info
+                .base_model
+                .as_deref()
+                .map(|b| crate::deployment::price_model_name(b, &lp.model));
+            let known =
+                llmux_cost::get_model_info(price_model.as_deref().unwrap_or(&lp.model)).ok();
             let table_unit_cost = known.and_then(|k| {
                 let input = k.base_price(llmux_cost::PriceField::Input)?.usd();
                 let output = k
@@ -142,6 +147,7 @@ impl Router {
                 input_cost_per_token: lp.input_cost_per_token.or(info.input_cost_per_token),
                 output_cost_per_token: lp.output_cost_per_token.or(info.output_cost_per_token),
                 table_unit_cost,
+                price_model,
             };
             deployments.push(Arc::new(Deployment::new(spec, env.clone())?));
         }

@@ -1276,3 +1276,63 @@ async fn slow_request_heads_are_cut_and_connections_are_capped() {
     assert_eq!(status, 200);
     drop(held_b);
 }
+
+// ---- pricing deployments named freely (LiteLLM's model_info.base_model) ----
+
+#[tokio::test]
+async fn base_model_prices_a_freely_named_deployment() {
+    let up = openai::start().await.unwrap();
+    let entry = |name: &str, info: &str| {
+        format!(
+            "  - model_name: {name}\n    litellm_params:\n      model: azure/my-embedding-deployment\n      api_base: {}\n      api_key: az-key\n      api_version: \"2024-10-21\"\n{info}",
+            up.url()
+        )
+    };
+    let config = format!(
+        "model_list:\n{}{}router_settings:\n  num_retries: 0\n",
+        entry(
+            "emb",
+            "    model_info:\n      base_model: text-embedding-3-small\n"
+        ),
+        entry("emb-unpriced", "")
+    );
+    let gw = start(&config).await;
+    let cost = |model: &'static str| {
+        let url = format!("{}/v1/embeddings", gw.url);
+        async move {
+            let resp = client()
+                .post(url)
+                .json(&json!({"model": model, "input": "Hello world"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.headers()
+                .get("x-llmux-response-cost")
+                .map(|v| v.to_str().unwrap().parse::<f64>().unwrap())
+        }
+    };
+    // text-embedding-3-small: $0.02 per 1M tokens; the mock reports usage.
+    assert!(cost("emb").await.is_some_and(|c| c > 0.0));
+    assert_eq!(cost("emb-unpriced").await, None);
+
+    // The unpriced deployment is named at start, with the fix.
+    let loaded = llmux_proxy::config::parse(
+        "test.yaml",
+        &config,
+        std::sync::Arc::new(llmux_core::MapEnv::default()),
+    )
+    .unwrap();
+    let built = llmux_proxy::server::build(Some(loaded), &[]).await.unwrap();
+    let warning = built
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("no price known"))
+        .unwrap();
+    assert!(
+        warning.contains("emb-unpriced (azure/my-embedding-deployment)")
+            && !warning.contains("emb (azure"),
+        "{warning}"
+    );
+    assert!(warning.contains("model_info.base_model"), "{warning}");
+}
