@@ -3,18 +3,16 @@
 //! and the chat-backed path every other provider gets by default
 //! ([`crate::Provider::responses`]), built on [`crate::responses_bridge`].
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
 use crate::chat_bridge::{self, ChatBridgeError, ResponsesToChatStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Provider;
 use crate::responses_bridge::{self, BridgeError, ChatToResponsesStream};
-use crate::stream::{ByteStream, ChatStream};
-use crate::types::chat::ChatCompletionChunk;
+use crate::stream::{translate, ByteStream, ChatStream};
 use crate::types::chat::{
     ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, PromptTokensDetails, Usage,
 };
@@ -25,7 +23,7 @@ use crate::unix_now;
 
 /// A stream of Responses API events. An `Err` item ends the stream; an
 /// upstream that fails mid-way has usually sent `response.failed` first.
-pub type ResponseStream = Pin<Box<dyn Stream<Item = Result<StreamedEvent>> + Send>>;
+pub type ResponseStream = crate::stream::ResultStream<StreamedEvent>;
 
 /// One event of a Responses stream, with the upstream's own JSON when it
 /// came from an upstream that speaks the API, so the gateway can pass it on
@@ -165,59 +163,35 @@ pub fn events_from_chat(
     chunks: ChatStream,
     request: &CreateResponseRequest,
 ) -> ResponseStream {
-    struct State {
-        chunks: ChatStream,
-        bridge: ChatToResponsesStream,
-        pending: std::collections::VecDeque<Result<StreamedEvent>>,
-        provider: String,
-        done: bool,
+    fn events(out: Vec<ResponseStreamEvent>) -> Vec<Result<StreamedEvent>> {
+        out.into_iter().map(|e| Ok(e.into())).collect()
     }
-    impl State {
-        fn fail(&mut self, e: Error) {
-            let error = ResponseError {
-                code: error_code(e.kind).into(),
-                message: e.message.clone(),
-                extra: Default::default(),
-            };
-            let events = self.bridge.fail(error);
-            self.pending
-                .extend(events.into_iter().map(|e| Ok(e.into())));
-            self.pending.push_back(Err(e));
-            self.done = true;
-        }
+    fn fail(bridge: &mut ChatToResponsesStream, e: Error) -> Vec<Result<StreamedEvent>> {
+        let error = ResponseError {
+            code: error_code(e.kind).into(),
+            message: e.message.clone(),
+            extra: Default::default(),
+        };
+        let mut out = events(bridge.fail(error));
+        out.push(Err(e));
+        out
     }
-    let state = State {
+    let bridge = ChatToResponsesStream::new(request, &new_response_id(), unix_now());
+    translate(
         chunks,
-        bridge: ChatToResponsesStream::new(request, &new_response_id(), unix_now()),
-        pending: Default::default(),
-        provider: provider.to_string(),
-        done: false,
-    };
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.pending.pop_front() {
-                return Some((item, st));
-            }
-            if st.done {
-                return None;
-            }
-            match st.chunks.next().await {
-                Some(Ok(chunk)) => match st.bridge.feed(&chunk) {
-                    Ok(events) => st.pending.extend(events.into_iter().map(|e| Ok(e.into()))),
-                    Err(e) => {
-                        let e = bridge_error(&st.provider, e);
-                        st.fail(e)
-                    }
-                },
-                Some(Err(e)) => st.fail(e),
-                None => {
-                    let events = st.bridge.finish();
-                    st.pending.extend(events.into_iter().map(|e| Ok(e.into())));
-                    st.done = true;
+        (bridge, provider.to_string()),
+        |(bridge, provider), chunk| match chunk {
+            Some(Ok(chunk)) => match bridge.feed(&chunk) {
+                Ok(out) => events(out),
+                Err(e) => {
+                    let e = bridge_error(provider, e);
+                    fail(bridge, e)
                 }
-            }
-        }
-    }))
+            },
+            Some(Err(e)) => fail(bridge, e),
+            None => events(bridge.finish()),
+        },
+    )
 }
 
 /// An upstream's Responses SSE body as events. Each `data:` is one event
@@ -328,43 +302,17 @@ pub fn completion_for_chat(
 /// Responses events as chat chunks; a failure event ends the stream with
 /// its error.
 pub fn chunks_from_events(provider: &str, events: ResponseStream, model: &str) -> ChatStream {
-    struct State {
-        events: ResponseStream,
-        bridge: ResponsesToChatStream,
-        pending: std::collections::VecDeque<Result<ChatCompletionChunk>>,
-        provider: String,
-        done: bool,
-    }
-    let state = State {
+    let bridge = ResponsesToChatStream::new(model);
+    translate(
         events,
-        bridge: ResponsesToChatStream::new(model),
-        pending: Default::default(),
-        provider: provider.to_string(),
-        done: false,
-    };
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.pending.pop_front() {
-                return Some((item, st));
-            }
-            if st.done {
-                return None;
-            }
-            match st.events.next().await {
-                Some(Ok(streamed)) => match st.bridge.push(&streamed.event) {
-                    Ok(chunks) => st.pending.extend(chunks.into_iter().map(Ok)),
-                    Err(e) => {
-                        st.pending
-                            .push_back(Err(chat_bridge_error(&st.provider, e)));
-                        st.done = true;
-                    }
-                },
-                Some(Err(e)) => {
-                    st.pending.push_back(Err(e));
-                    st.done = true;
-                }
-                None => st.done = true,
-            }
-        }
-    }))
+        (bridge, provider.to_string()),
+        |(bridge, provider), event| match event {
+            Some(Ok(streamed)) => match bridge.push(&streamed.event) {
+                Ok(chunks) => chunks.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(chat_bridge_error(provider, e))],
+            },
+            Some(Err(e)) => vec![Err(e)],
+            None => Vec::new(),
+        },
+    )
 }

@@ -261,8 +261,7 @@ pub fn encode_event(event: Option<&str>, data: &str) -> String {
 
 /// A stream of server-sent events as an upstream sent them (passed on
 /// untouched). An `Err` item ends the stream.
-pub type SseStream =
-    std::pin::Pin<Box<dyn futures::Stream<Item = crate::error::Result<SseEvent>> + Send>>;
+pub type SseStream = crate::stream::ResultStream<SseEvent>;
 
 /// An upstream's SSE body as its events, ending after the event `is_last`
 /// accepts; a body that ends before it ends the stream with an error, so a

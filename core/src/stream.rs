@@ -41,6 +41,56 @@ pub trait StreamDecoder: Send + 'static {
     fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()>;
 }
 
+/// A boxed stream of results of `T`.
+pub type ResultStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
+
+/// One step of [`translate`]: the state, and an input item (`None` at the
+/// end of the input), to the outputs it gives.
+pub type TranslateStep<S, I, O> = fn(&mut S, Option<Result<I>>) -> Vec<Result<O>>;
+
+/// `input` translated item by item: `step` turns each input item — and
+/// `None` once at its end — into zero or more outputs. The stream stops
+/// reading `input` at its end or after the first `Err` output, and ends
+/// once everything produced has been delivered.
+pub fn translate<I, O, S>(
+    input: ResultStream<I>,
+    state: S,
+    step: TranslateStep<S, I, O>,
+) -> ResultStream<O>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    S: Send + 'static,
+{
+    struct Translation<I, O, S> {
+        input: ResultStream<I>,
+        state: S,
+        pending: VecDeque<Result<O>>,
+        done: bool,
+    }
+    let t = Translation {
+        input,
+        state,
+        pending: VecDeque::new(),
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(t, move |mut t| async move {
+        loop {
+            if let Some(item) = t.pending.pop_front() {
+                return Some((item, t));
+            }
+            if t.done {
+                return None;
+            }
+            let next = t.input.next().await;
+            t.done = next.is_none();
+            let out = step(&mut t.state, next);
+            t.done |= out.iter().any(Result::is_err);
+            t.pending.extend(out);
+        }
+    }))
+}
+
 /// Adapt a body byte stream and a decoder into a [`ChatStream`].
 ///
 /// The body is dropped (closing the upstream connection) as soon as the decoder

@@ -16,6 +16,7 @@ use futures::{Stream, StreamExt};
 use llmux_core::endpoint::MessagesCall;
 use llmux_core::responses::StreamedEvent;
 use llmux_core::sse::SseEvent;
+use llmux_core::stream::ResultStream;
 use llmux_core::types::chat::ChatCompletionChunk;
 use llmux_core::{Error, ErrorKind, Result};
 use tokio::time::Instant;
@@ -318,8 +319,8 @@ const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(600);
 async fn first_item<T>(
     limit: Option<Duration>,
     deployment: &Deployment,
-    open: impl Future<Output = Result<BoxStream<T>>>,
-) -> Result<(T, BoxStream<T>)> {
+    open: impl Future<Output = Result<ResultStream<T>>>,
+) -> Result<(T, ResultStream<T>)> {
     with_timeout(limit, deployment, async {
         let mut stream = open.await?;
         match stream.next().await {
@@ -333,9 +334,6 @@ async fn first_item<T>(
     })
     .await
 }
-
-/// A boxed stream of one endpoint's items (chat chunks, Responses events).
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 
 /// What a stream item says about the tokens used so far.
 trait StreamItem: Send + 'static {
@@ -394,7 +392,7 @@ impl StreamObserver {
     /// then. An upstream that sends nothing for `idle` ends the stream with
     /// a timeout error (the gateway turns it into an in-band error event)
     /// instead of holding the client for ever.
-    fn observe<T: StreamItem>(self, first: T, rest: BoxStream<T>) -> BoxStream<T> {
+    fn observe<T: StreamItem>(self, first: T, rest: ResultStream<T>) -> ResultStream<T> {
         let tail = futures::stream::once(async move { Ok(first) }).chain(rest);
         let idle = self.idle;
         Box::pin(ObservedStream {
@@ -420,7 +418,7 @@ impl StreamObserver {
 }
 
 struct ObservedStream<T> {
-    inner: BoxStream<T>,
+    inner: ResultStream<T>,
     observer: StreamObserver,
     /// When the current wait runs out.
     deadline: Pin<Box<tokio::time::Sleep>>,
