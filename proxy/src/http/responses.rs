@@ -94,19 +94,22 @@ fn history(stored: &StoredResponse) -> Result<Vec<Item>, Error> {
     Ok(items)
 }
 
+/// The text of an input item a model reads: a message's, a tool call's name
+/// and arguments, a tool output's (other items count as none).
+fn item_text(item: &Item) -> String {
+    match item {
+        Item::Message(m) => m.text(),
+        Item::FunctionCall(c) => format!("{}{}", c.name, c.arguments),
+        Item::FunctionCallOutput(o) => o.output.text(),
+        _ => String::new(),
+    }
+}
+
 /// The size of a Responses prompt, for a usage estimate when the upstream
-/// reports none: text of messages, tool calls and tool outputs.
+/// reports none.
 fn prompt_size(items: &[Item], instructions: Option<&str>) -> PromptSize {
-    let chars: usize = items
-        .iter()
-        .map(|i| match i {
-            Item::Message(m) => m.text().len(),
-            Item::FunctionCall(c) => c.arguments.len() + c.name.len(),
-            Item::FunctionCallOutput(o) => o.output.text().len(),
-            _ => 0,
-        })
-        .sum::<usize>()
-        + instructions.map_or(0, str::len);
+    let chars: usize =
+        items.iter().map(|i| item_text(i).len()).sum::<usize>() + instructions.map_or(0, str::len);
     PromptSize {
         chars: chars as u64,
         messages: items.len() as u64 + u64::from(instructions.is_some()),
@@ -126,18 +129,18 @@ struct ToStore {
 impl ToStore {
     /// Store `response` (failures are logged: the caller still gets what it
     /// paid for, but a follow-up naming it will get a 404).
-    async fn store(&self, response: &ApiResponse) {
+    async fn store(self, response: &ApiResponse) {
         let Ok(json) = serde_json::to_string(response) else {
             return;
         };
         let row = StoredResponse {
             id: response.id.clone(),
-            token_hash: self.token_hash.clone(),
-            team_id: self.team_id.clone(),
-            model_group: self.model_group.clone(),
+            token_hash: self.token_hash,
+            team_id: self.team_id,
+            model_group: self.model_group,
             created_at: i64::try_from(response.created_at).unwrap_or(i64::MAX),
             response: json,
-            input_items: self.input_items.clone(),
+            input_items: self.input_items,
         };
         if let Err(e) = self.conversations.put(row).await {
             tracing::warn!(response_id = %response.id, error = %e, "response served but not stored");
@@ -214,7 +217,7 @@ async fn create(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
                     response.usage = Some(response_usage(&usage.usage()));
                 }
             }
-            if let Some(s) = &to_store {
+            if let Some(s) = to_store {
                 s.store(&response).await;
             }
             let cost = gw.finish(r.admission, &r.route, Some(&usage.usage()));
@@ -301,7 +304,7 @@ impl EventState {
                         raw = None;
                     }
                 }
-                if let Some(s) = &self.to_store {
+                if let Some(s) = self.to_store.take() {
                     s.store(response).await;
                 }
             }
@@ -547,17 +550,9 @@ async fn input_tokens(
     gw.admit_caller(&ctx, &headers, model, || 0)
         .await
         .inspect_err(|e| gw.record_error(&ctx, &req.model, e))?;
-    let mut text = String::new();
-    if let Some(i) = &req.instructions {
-        text.push_str(i);
-    }
+    let mut text = req.instructions.clone().unwrap_or_default();
     for item in req.input_items() {
-        match item {
-            Item::Message(m) => text.push_str(&m.text()),
-            Item::FunctionCall(c) => text.push_str(&c.arguments),
-            Item::FunctionCallOutput(o) => text.push_str(&o.output.text()),
-            _ => {}
-        }
+        text.push_str(&item_text(&item));
     }
     let body = InputTokensResponse {
         object: "response.input_tokens".into(),
