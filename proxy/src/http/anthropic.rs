@@ -353,9 +353,6 @@ fn native_stream(
                 if let Some(u) = event_usage(&event) {
                     st.seen.update(&u);
                 }
-                if event.data.contains("\"text_delta\"") && st.seen.output_tokens.is_none() {
-                    st.usage.observe_text(&event.data);
-                }
                 Some((Ok(raw_frame(&event)), st))
             }
             Some(Err(e)) => {
