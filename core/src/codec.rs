@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
+use crate::pass_through::{openai_usage, DocumentReader, UsageReader};
 use crate::provider::Provider;
 use crate::stream::StreamDecoder;
 use crate::transport::{decode_json, UpstreamResponse};
@@ -79,6 +80,38 @@ pub trait Codec: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send {
         let _ = request;
         async { Ok(()) }
+    }
+
+    /// The base URL of this provider's own API for pass-through calls, to
+    /// which the caller's path is appended (no version: callers send it);
+    /// `None` when the provider has no pass-through route.
+    fn pass_through_base(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether [`authorize_pass_through`](Self::authorize_pass_through)
+    /// needs the whole body (a signature covers it), so the gateway reads it
+    /// before forwarding.
+    fn pass_through_signs_body(&self) -> bool {
+        false
+    }
+
+    /// Put this provider's credential on a pass-through request (its URL
+    /// final, the caller's credentials already removed). `body` is the
+    /// whole body when it was read.
+    fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        body: Option<&Bytes>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (parts, body);
+        async { Err(Error::unsupported(self.name(), "pass-through")) }
+    }
+
+    /// What reads the usage of a pass-through answer with `headers` (by
+    /// default OpenAI's shapes, in whole, SSE or NDJSON bodies).
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, openai_usage))
     }
 
     /// The upstream request for a chat completion; `stream` asks for a stream.

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
+use crate::pass_through::{PassThroughBody, PassThroughRequest, UsageReader};
 use crate::provider::Provider;
 use crate::responses::ResponseStream;
 use crate::stream::{decode_stream, ChatStream};
@@ -204,6 +205,54 @@ impl<C: Codec> Provider for HttpProvider<C> {
 
     fn serves_messages(&self) -> bool {
         self.codec.serves_messages()
+    }
+
+    fn serves_pass_through(&self) -> bool {
+        self.codec.pass_through_base().is_some()
+    }
+
+    fn pass_through_signs_body(&self) -> bool {
+        self.codec.pass_through_signs_body()
+    }
+
+    fn pass_through_usage(&self, headers: &http::HeaderMap) -> Box<dyn UsageReader> {
+        self.codec.pass_through_usage(headers)
+    }
+
+    async fn pass_through(&self, request: PassThroughRequest) -> Result<UpstreamStream> {
+        let name = self.codec.name();
+        let base = self
+            .codec
+            .pass_through_base()
+            .ok_or_else(|| Error::unsupported(name, "pass-through"))?;
+        let url = crate::pass_through::join(&base, &request.path_and_query);
+        let uri: http::Uri = url.parse().map_err(|e| {
+            Error::bad_request(format!("invalid pass-through path: {e}")).with_provider(name)
+        })?;
+        let mut builder = http::Request::builder().method(request.method).uri(uri);
+        if let Some(h) = builder.headers_mut() {
+            *h = request.headers;
+        }
+        let (mut parts, ()) = builder
+            .body(())
+            .map_err(|e| Error::bad_request(format!("invalid pass-through request: {e}")))?
+            .into_parts();
+        self.codec
+            .prepare()
+            .await
+            .map_err(|e| e.with_provider(name))?;
+        self.codec
+            .authorize_pass_through(&mut parts, request.body.whole())
+            .await
+            .map_err(|e| e.with_provider(name))?;
+        let body = match request.body {
+            PassThroughBody::Whole(b) => reqwest::Body::from(b),
+            PassThroughBody::Streamed(b) => b,
+        };
+        self.transport
+            .forward(http::Request::from_parts(parts, body), self.timeout)
+            .await
+            .map_err(|e| e.with_provider(name))
     }
 
     async fn messages(

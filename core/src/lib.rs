@@ -28,6 +28,7 @@ pub mod http_provider;
 pub mod model;
 pub mod multipart;
 pub mod params;
+pub mod pass_through;
 pub mod provider;
 pub mod responses;
 pub mod responses_bridge;

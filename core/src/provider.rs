@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use crate::pass_through::{openai_usage, DocumentReader, PassThroughRequest, UsageReader};
 use crate::responses::{self, ResponseStream};
 use crate::sse::SseStream;
 use crate::stream::ChatStream;
+use crate::transport::UpstreamStream;
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
 };
@@ -118,6 +120,30 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<SseStream> {
         let _ = (body, betas);
         Err(Error::unsupported(self.name(), "messages"))
+    }
+
+    /// Whether this provider has a pass-through route (see [`crate::pass_through`]).
+    fn serves_pass_through(&self) -> bool {
+        false
+    }
+
+    /// Whether a pass-through request's credential covers its body (SigV4),
+    /// so the gateway reads the body before forwarding.
+    fn pass_through_signs_body(&self) -> bool {
+        false
+    }
+
+    /// What reads the usage of a pass-through answer with `headers`.
+    fn pass_through_usage(&self, headers: &http::HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, openai_usage))
+    }
+
+    /// Send a request to this provider's own API as the caller wrote it,
+    /// with this provider's credential: the upstream's answer whatever its
+    /// status, its body still arriving.
+    async fn pass_through(&self, request: PassThroughRequest) -> Result<UpstreamStream> {
+        let _ = request;
+        Err(Error::unsupported(self.name(), "pass-through"))
     }
 
     /// `POST /v1/responses`. By default served through [`chat`](Self::chat)

@@ -175,7 +175,7 @@ impl HttpTransport {
 
     fn build(
         &self,
-        request: http::Request<Bytes>,
+        request: http::Request<impl Into<reqwest::Body>>,
         timeout: Option<Duration>,
     ) -> reqwest::RequestBuilder {
         let (parts, body) = request.into_parts();
@@ -238,6 +238,17 @@ impl HttpTransport {
     pub async fn send_streaming(
         &self,
         request: http::Request<Bytes>,
+        timeout: Option<Duration>,
+    ) -> Result<UpstreamStream> {
+        self.forward(request.map(reqwest::Body::from), timeout)
+            .await
+    }
+
+    /// [`send_streaming`](Self::send_streaming) for a request whose body may
+    /// itself still be arriving (a pass-through upload).
+    pub async fn forward(
+        &self,
+        request: http::Request<reqwest::Body>,
         timeout: Option<Duration>,
     ) -> Result<UpstreamStream> {
         let pending = self.build(request, None).send();

@@ -123,6 +123,9 @@ pub struct GeneralSettings {
     /// none): time for a load balancer to take it out of rotation.
     #[serde(default)]
     pub drain_delay: Option<String>,
+    /// Custom pass-through routes (LiteLLM's `pass_through_endpoints`).
+    #[serde(default)]
+    pub pass_through_endpoints: Option<Vec<crate::pass_through::CustomEndpointConfig>>,
     /// Origins allowed by CORS (default: any).
     pub cors_allow_origins: Option<Vec<String>>,
     /// Local development only: listen beyond loopback with no master key,

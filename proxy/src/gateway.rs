@@ -77,6 +77,8 @@ pub struct Gateway {
     /// `general_settings.drain_delay`: how long readiness fails before the
     /// gateway stops accepting and drains.
     pub(crate) drain_delay: Duration,
+    /// Where the pass-through routes go.
+    pub(crate) pass_through: crate::pass_through::PassThrough,
 }
 
 /// A call the router answered, with the caller's admission, which
@@ -111,9 +113,11 @@ pub(crate) fn auth_failure_table() -> moka::future::Cache<std::net::IpAddr, Arc<
 }
 
 /// LiteLLM's `call_type` for the calls a route serves, so spend logs read
-/// the same in both (`""` for routes that call no model).
-fn call_type(route: &str) -> &'static str {
+/// the same in both (`""` for routes that call no model); pass-through
+/// routes are named by their route (`pass_through/gemini`).
+fn call_type(route: &'static str) -> &'static str {
     match route {
+        r if r.starts_with("pass_through/") => r,
         "chat_completions" => "acompletion",
         "completions" => "atext_completion",
         "messages" => "anthropic_messages",

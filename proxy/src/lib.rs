@@ -10,6 +10,8 @@
 //! - `http` (the data plane): one small router per module, merged;
 //! - [`admin`]: key, user, team, budget and spend routes behind one
 //!   master-key layer;
+//! - [`pass_through`]: each provider's own API, and custom routes, behind
+//!   the same keys, limits, budgets and spend;
 //! - [`auth`]: who the caller is (master key, virtual keys);
 //! - [`telemetry`]: Prometheus metrics;
 //! - [`config`], [`server`]: the config file, building and serving;
@@ -24,6 +26,7 @@ mod conversations;
 pub mod error;
 pub mod gateway;
 mod http;
+pub mod pass_through;
 pub mod pricing;
 pub mod server;
 pub mod telemetry;

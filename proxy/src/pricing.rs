@@ -164,6 +164,23 @@ impl Pricing {
     }
 }
 
+impl Pricing {
+    /// The most a pass-through call to `model` (`provider/model`, as the
+    /// price table names it) can cost: a token per byte of its
+    /// `prompt_bytes`, plus its output limit (else the model's, else 4096);
+    /// 0 for a model without a price.
+    pub fn worst_case_model(&self, model: &str, prompt_bytes: u64, max_output: Option<u64>) -> i64 {
+        let Ok(info) = table().lookup(model) else {
+            return 0;
+        };
+        let output = max_output
+            .or(info.max_output_tokens)
+            .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
+        info.cost_per_token(&Usage::new(prompt_bytes, output), &CostOptions::default())
+            .map_or(0, |c| c.total().nano())
+    }
+}
+
 /// Upper bounds of a call's usage on the model `info`.
 fn bounds(info: &ModelInfo, call: &Call) -> Usage {
     match call {

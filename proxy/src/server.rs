@@ -426,6 +426,25 @@ fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
         })
 }
 
+/// The pass-through routes' upstreams and the custom routes of
+/// `general_settings.pass_through_endpoints`.
+fn pass_through(
+    cfg: &ProxyConfig,
+    router: &Router,
+    env: &dyn Env,
+) -> Result<crate::pass_through::PassThrough, StartError> {
+    let custom = cfg
+        .general_settings
+        .pass_through_endpoints
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| crate::pass_through::CustomEndpoint::resolve(c, i, env))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StartError::Invalid)?;
+    Ok(crate::pass_through::PassThrough::build(router, custom, env))
+}
+
 /// The start-time warning naming deployments without a price, if any.
 fn unpriced_warning(pricing: &Pricing) -> Option<String> {
     let unpriced = pricing.unpriced();
@@ -459,10 +478,11 @@ pub fn check(options: &ServeOptions, process_env: Arc<dyn Env>) -> Result<Checke
         None => (ProxyConfig::default(), ConfigEnv::process(), Vec::new()),
     };
     let mut notes = Vec::new();
-    let (router, _) = router_for(&cfg, &options.models, Arc::new(env), &mut notes)?;
+    let (router, _) = router_for(&cfg, &options.models, Arc::new(env.clone()), &mut notes)?;
     warnings.extend(unpriced_warning(&Pricing::from_router(&router)));
     responses_retention(&cfg)?;
     drain_delay(&cfg)?;
+    pass_through(&cfg, &router, &env)?;
     Ok(Checked {
         model_groups: router.model_groups(),
         warnings,
@@ -609,7 +629,9 @@ pub async fn build_with_clock(
         None => crate::conversations::Conversations::memory(retention),
     };
     let drain_delay = drain_delay(&cfg)?;
+    let pass_through = pass_through(&cfg, &router, &env)?;
     let gateway = Gateway {
+        pass_through,
         draining: std::sync::atomic::AtomicBool::new(false),
         auth_failures: crate::gateway::auth_failure_table(),
         drain_delay,
@@ -675,7 +697,7 @@ pub fn app(gateway: Arc<Gateway>, cors_origins: Option<&[String]>) -> axum::Rout
     };
     crate::http::routes(gateway.clone())
         .merge(crate::admin::routes(gateway.clone()))
-        .fallback(crate::http::ops::not_found)
+        .fallback(crate::http::ops::custom_or_not_found)
         .layer(axum::extract::DefaultBodyLimit::max(gateway.max_body_bytes))
         .with_state(gateway)
         .layer(axum::middleware::from_fn(crate::error::shape_plain_errors))

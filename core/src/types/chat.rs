@@ -761,6 +761,35 @@ impl Usage {
         }
     }
 
+    /// Usage of a provider that counts cache reads and writes apart from
+    /// its other input tokens (Anthropic, Bedrock): the prompt adds them
+    /// back, and they are kept in `prompt_tokens_details` when reported.
+    pub fn with_cache(
+        uncached_input: u64,
+        output: u64,
+        cache_read: Option<u64>,
+        cache_write: Option<u64>,
+    ) -> Self {
+        let (read, write) = (cache_read.unwrap_or(0), cache_write.unwrap_or(0));
+        let mut usage = Usage::new(uncached_input + read + write, output);
+        if cache_read.is_some() || cache_write.is_some() {
+            usage.prompt_tokens_details = Some(PromptTokensDetails {
+                cached_tokens: Some(read),
+                cache_creation_tokens: Some(write),
+                ..Default::default()
+            });
+        }
+        usage
+    }
+
+    /// Prompt tokens written to the provider's prompt cache.
+    pub fn cache_creation_tokens(&self) -> u64 {
+        self.prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cache_creation_tokens)
+            .unwrap_or(0)
+    }
+
     /// Prompt tokens read from the provider's prompt cache.
     pub fn cached_tokens(&self) -> u64 {
         self.prompt_tokens_details

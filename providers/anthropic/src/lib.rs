@@ -50,6 +50,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::params::served_name;
+use llmux_core::pass_through::{anthropic_usage, DocumentReader, UsageReader};
 use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -249,6 +250,33 @@ impl Codec for AnthropicCodec {
 
     fn decode_error(&self, r: &UpstreamResponse) -> Error {
         error::decode_error(NAME, r.status.as_u16(), &r.headers, &r.body)
+    }
+
+    /// The host without `/v1` (callers send `/v1/messages`).
+    fn pass_through_base(&self) -> Option<String> {
+        Some(llmux_core::pass_through::unversioned(&self.root, "/v1"))
+    }
+
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, anthropic_usage))
+    }
+
+    /// `x-api-key`, and `anthropic-version` when the caller sent none.
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        _body: Option<&Bytes>,
+    ) -> Result<()> {
+        parts.headers.insert(X_API_KEY.clone(), self.key.clone());
+        if !parts.headers.contains_key(&ANTHROPIC_VERSION) {
+            parts
+                .headers
+                .insert(ANTHROPIC_VERSION.clone(), self.version.clone());
+        }
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        Ok(())
     }
 
     /// `stream` adds `"stream": true`.

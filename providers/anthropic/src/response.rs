@@ -10,9 +10,7 @@
 //! tokens, and details them in `prompt_tokens_details`.
 
 use llmux_core::completion::{non_empty, only_choice, provider_completion};
-use llmux_core::types::chat::{
-    ChatCompletion, Extra, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
-};
+use llmux_core::types::chat::{ChatCompletion, FinishReason, ResponseMessage, ToolCall, Usage};
 use llmux_core::{Error, Result};
 use serde_json::Value;
 
@@ -32,24 +30,12 @@ pub fn map_stop_reason(reason: Option<&str>) -> FinishReason {
 
 /// Anthropic usage → OpenAI usage: prompt = input + cache reads + cache writes.
 pub fn to_usage(u: &wire::Usage) -> Usage {
-    let read = u.cache_read_input_tokens.unwrap_or(0);
-    let written = u.cache_creation_input_tokens.unwrap_or(0);
-    let prompt = u.input_tokens.unwrap_or(0) + read + written;
-    let completion = u.output_tokens.unwrap_or(0);
-    let has_cache_fields =
-        u.cache_read_input_tokens.is_some() || u.cache_creation_input_tokens.is_some();
-    Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        prompt_tokens_details: has_cache_fields.then(|| PromptTokensDetails {
-            cached_tokens: Some(read),
-            cache_creation_tokens: Some(written),
-            ..Default::default()
-        }),
-        completion_tokens_details: None,
-        extra: Extra::new(),
-    }
+    Usage::with_cache(
+        u.input_tokens.unwrap_or(0),
+        u.output_tokens.unwrap_or(0),
+        u.cache_read_input_tokens,
+        u.cache_creation_input_tokens,
+    )
 }
 
 /// The JSON text a `json_tool_call` input stands for.

@@ -57,6 +57,7 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::params::served_name;
+use llmux_core::pass_through::UsageReader;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -180,6 +181,13 @@ impl BedrockCodec {
         let headers = self.headers.iter().map(|(k, v)| (k, v));
         let mut request =
             upstream_request(Method::POST, url, Some("application/json"), headers, body)?;
+        self.authorize_at(&mut request, time)?;
+        Ok(request)
+    }
+
+    /// Put the credential on a finished request: the API key, or a SigV4
+    /// signature at `time` over its method, URL, headers and body.
+    fn authorize_at(&self, request: &mut http::Request<Bytes>, time: SystemTime) -> Result<()> {
         match &self.auth {
             Auth::Bearer(key) => {
                 let value = header_value("the Bedrock API key", &format!("Bearer {key}"))?;
@@ -187,7 +195,7 @@ impl BedrockCodec {
             }
             Auth::SigV4(credentials) => {
                 sign::sign(
-                    &mut request,
+                    request,
                     credentials,
                     &self.region,
                     sign::SERVICE,
@@ -197,7 +205,7 @@ impl BedrockCodec {
                 .map_err(|e| e.with_provider(PROVIDER))?;
             }
         }
-        Ok(request)
+        Ok(())
     }
 
     /// The signed Converse (or ConverseStream) request, signed at `time`.
@@ -271,6 +279,42 @@ impl Codec for BedrockCodec {
 
     fn decode_error(&self, r: &UpstreamResponse) -> Error {
         error::decode_error(PROVIDER, r.status.as_u16(), &r.headers, &r.body)
+    }
+
+    /// The runtime endpoint (callers send `/model/{id}/converse`, …).
+    fn pass_through_base(&self) -> Option<String> {
+        Some(self.endpoint.clone())
+    }
+
+    /// InvokeModel's token-count headers, Converse's `usage`, ConverseStream's
+    /// `metadata` event, or the invocation metrics of a streamed InvokeModel.
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(stream::PassThroughUsage::new(headers))
+    }
+
+    /// SigV4 covers the body.
+    fn pass_through_signs_body(&self) -> bool {
+        true
+    }
+
+    /// Signed anew with the gateway's credentials (or its Bedrock API key).
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        body: Option<&Bytes>,
+    ) -> Result<()> {
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        let mut request = http::Request::builder()
+            .method(parts.method.clone())
+            .uri(parts.uri.clone())
+            .body(body.cloned().unwrap_or_default())
+            .map_err(|e| Error::bad_request(format!("cannot sign the request: {e}")))?;
+        *request.headers_mut() = std::mem::take(&mut parts.headers);
+        self.authorize_at(&mut request, SystemTime::now())?;
+        parts.headers = std::mem::take(request.headers_mut());
+        Ok(())
     }
 
     /// The Converse (or ConverseStream) request, signed now.

@@ -12,9 +12,7 @@
 #![allow(missing_docs)]
 
 use llmux_core::completion::{non_empty, only_choice, provider_completion};
-use llmux_core::types::chat::{
-    ChatCompletion, FinishReason, PromptTokensDetails, ResponseMessage, ToolCall, Usage,
-};
+use llmux_core::types::chat::{ChatCompletion, FinishReason, ResponseMessage, ToolCall, Usage};
 use llmux_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -33,17 +31,12 @@ impl ConverseUsage {
     /// OpenAI usage. Bedrock's `inputTokens` leaves out cached tokens, so the
     /// prompt count adds cache reads and writes back (as LiteLLM does).
     pub fn to_usage(&self) -> Usage {
-        let read = self.cache_read_input_tokens.unwrap_or(0);
-        let write = self.cache_write_input_tokens.unwrap_or(0);
-        let mut usage = Usage::new(self.input_tokens + read + write, self.output_tokens);
-        if self.cache_read_input_tokens.is_some() || self.cache_write_input_tokens.is_some() {
-            usage.prompt_tokens_details = Some(PromptTokensDetails {
-                cached_tokens: Some(read),
-                cache_creation_tokens: Some(write),
-                ..Default::default()
-            });
-        }
-        usage
+        Usage::with_cache(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_input_tokens,
+            self.cache_write_input_tokens,
+        )
     }
 }
 

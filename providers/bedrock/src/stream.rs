@@ -27,6 +27,7 @@
 use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+use base64::Engine as _;
 use bytes::{Buf, BytesMut};
 use llmux_core::stream::{
     first_choice, provider_chunk, tool_call_delta, tool_call_only, DecodeStatus, StreamDecoder,
@@ -384,6 +385,107 @@ impl StreamDecoder for BedrockStreamDecoder {
             )));
         }
         Ok(())
+    }
+}
+
+/// Reads the usage of a pass-through Bedrock answer: InvokeModel's
+/// `x-amzn-bedrock-input-token-count` / `-output-token-count` headers,
+/// Converse's `usage`, ConverseStream's `metadata` event, the
+/// `amazon-bedrock-invocationMetrics` of a streamed InvokeModel's last
+/// chunk, or an Anthropic-shaped body or chunk.
+pub struct PassThroughUsage {
+    from_headers: Option<Usage>,
+    frames: Option<EventStreamDecoder>,
+    whole: llmux_core::pass_through::DocumentReader,
+    usage: Option<Usage>,
+}
+
+impl PassThroughUsage {
+    /// A reader for an answer with `headers`.
+    pub fn new(headers: &http::HeaderMap) -> Self {
+        let count = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let from_headers = match (
+            count("x-amzn-bedrock-input-token-count"),
+            count("x-amzn-bedrock-output-token-count"),
+        ) {
+            (None, None) => None,
+            (i, o) => Some(Usage::with_cache(
+                i.unwrap_or(0),
+                o.unwrap_or(0),
+                count("x-amzn-bedrock-cache-read-input-token-count"),
+                count("x-amzn-bedrock-cache-write-input-token-count"),
+            )),
+        };
+        let event_stream = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("eventstream"));
+        PassThroughUsage {
+            from_headers,
+            frames: event_stream.then(EventStreamDecoder::new),
+            whole: llmux_core::pass_through::DocumentReader::new(headers, document_usage),
+            usage: None,
+        }
+    }
+}
+
+/// Converse's `usage` (also ConverseStream's `metadata` payload), an
+/// invocation's metrics, else Anthropic's shape (Claude through InvokeModel).
+fn document_usage(document: &Value, usage: &mut Option<Usage>) {
+    if let Some(found) = document
+        .get("usage")
+        .filter(|u| u.get("inputTokens").is_some())
+    {
+        if let Ok(u) = serde_json::from_value::<ConverseUsage>(found.clone()) {
+            *usage = Some(u.to_usage());
+        }
+    } else if let Some(m) = document.get("amazon-bedrock-invocationMetrics") {
+        let count = |name: &str| m.get(name).and_then(Value::as_u64);
+        *usage = Some(Usage::with_cache(
+            count("inputTokenCount").unwrap_or(0),
+            count("outputTokenCount").unwrap_or(0),
+            count("cacheReadInputTokenCount"),
+            count("cacheWriteInputTokenCount"),
+        ));
+    } else {
+        llmux_core::pass_through::anthropic_usage(document, usage);
+    }
+}
+
+impl llmux_core::pass_through::UsageReader for PassThroughUsage {
+    fn push(&mut self, bytes: &[u8]) {
+        let Some(frames) = &mut self.frames else {
+            self.whole.push(bytes);
+            return;
+        };
+        frames.push(bytes);
+        while let Ok(Some(frame)) = frames.next_frame() {
+            let Ok(payload) = serde_json::from_slice::<Value>(&frame.payload) else {
+                continue;
+            };
+            // A streamed InvokeModel chunk carries the model's own event, base64-encoded.
+            let inner = payload
+                .get("bytes")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            document_usage(inner.as_ref().unwrap_or(&payload), &mut self.usage);
+        }
+    }
+
+    fn usage(&mut self) -> Option<Usage> {
+        if self.from_headers.is_some() {
+            return self.from_headers.clone();
+        }
+        if self.frames.is_some() {
+            return self.usage.clone();
+        }
+        self.whole.usage()
     }
 }
 

@@ -28,6 +28,7 @@ use http::HeaderMap;
 use llmux_core::codec::post_json;
 use llmux_core::headers::{bearer, credential_headers};
 use llmux_core::params::served_name;
+use llmux_core::pass_through::{DocumentReader, UsageReader};
 use llmux_core::stream::ChunkSource;
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -130,6 +131,26 @@ impl Codec for CohereCodec {
 
     fn decode_error(&self, r: &UpstreamResponse) -> Error {
         error::decode_error(self.name, r.status.as_u16(), &r.headers, &r.body)
+    }
+
+    /// The host without `/v2` (callers send `/v2/chat`, `/v1/embed`, …).
+    fn pass_through_base(&self) -> Option<String> {
+        Some(llmux_core::pass_through::unversioned(&self.root, "/v2"))
+    }
+
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, response::pass_through_usage))
+    }
+
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        _body: Option<&Bytes>,
+    ) -> Result<()> {
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        Ok(())
     }
 
     fn encode_chat(

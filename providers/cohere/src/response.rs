@@ -238,6 +238,35 @@ pub fn from_response(response: ChatResponse, model: &str, created: u64) -> ChatC
     )
 }
 
+/// The usage in one document of a pass-through answer: a chat's `usage`, a
+/// v2 stream's `message-end` (`delta.usage`), or `meta.billed_units` (v1
+/// chat, embed, rerank). Rerank's search units are kept in the usage's
+/// `search_units`, which is what rerank is priced by.
+pub fn pass_through_usage(document: &serde_json::Value, usage: &mut Option<Usage>) {
+    let found = match document.get("type").and_then(serde_json::Value::as_str) {
+        Some("message-end") => document.get("delta").and_then(|d| d.get("usage")).cloned(),
+        Some(_) => None,
+        None => document.get("usage").cloned().or_else(|| {
+            let units = document.get("meta")?.get("billed_units")?;
+            Some(serde_json::json!({ "billed_units": units }))
+        }),
+    };
+    let Some(found) = found else {
+        return;
+    };
+    let search_units = found
+        .get("billed_units")
+        .and_then(|b| b.get("search_units"))
+        .and_then(serde_json::Value::as_f64);
+    if let Ok(u) = serde_json::from_value::<CohereUsage>(found) {
+        let mut u = u.to_usage();
+        if let Some(n) = search_units {
+            u.extra.insert("search_units".into(), serde_json::json!(n));
+        }
+        *usage = Some(u);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

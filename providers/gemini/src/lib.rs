@@ -33,6 +33,7 @@ use http::{HeaderMap, Method};
 use llmux_core::codec::{first_body, json_body, upstream_request};
 use llmux_core::headers::header_value;
 use llmux_core::params::served_name;
+use llmux_core::pass_through::{DocumentReader, UsageReader};
 use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
@@ -102,15 +103,20 @@ fn trim_base(base: &str) -> String {
 /// `base` plus `/{version}`, unless `base` already ends in a version segment
 /// (`…/v1beta`), so both `https://host` and `https://host/v1beta` work as api_base.
 fn with_version(base: &str, version: &str) -> String {
-    let last = base.rsplit('/').next().unwrap_or_default();
-    let is_version = last.len() > 1
-        && last.starts_with('v')
-        && last[1..].starts_with(|c: char| c.is_ascii_digit());
-    if is_version {
+    if version_suffix(base).is_some() {
         base.to_string()
     } else {
         format!("{base}/{version}")
     }
+}
+
+/// `base` without its trailing version segment (`…/v1beta` → `…`), when it has one.
+fn version_suffix(base: &str) -> Option<&str> {
+    let (rest, last) = base.rsplit_once('/')?;
+    let is_version = last.len() > 1
+        && last.starts_with('v')
+        && last[1..].starts_with(|c: char| c.is_ascii_digit());
+    is_version.then_some(rest)
 }
 
 /// Reject path-breaking characters in a URL path segment.
@@ -419,6 +425,42 @@ impl Codec for GeminiCodec {
 
     fn decode_error(&self, r: &UpstreamResponse) -> Error {
         error::decode_error(self.name, r.status.as_u16(), &r.headers, &r.body)
+    }
+
+    /// The API host without its version (callers send `/v1beta/…`, `/v1/projects/…`).
+    fn pass_through_base(&self) -> Option<String> {
+        let root = match &self.backend {
+            Backend::Gemini { root, .. } => root,
+            Backend::Vertex(v) => &v.root,
+        };
+        Some(version_suffix(root).unwrap_or(root).to_string())
+    }
+
+    /// Gemini's `usageMetadata`; Claude on Vertex AI answers in Anthropic's shape.
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, response::pass_through_usage))
+    }
+
+    /// The Gemini API key as `x-goog-api-key`; Vertex's OAuth access token.
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        _body: Option<&Bytes>,
+    ) -> Result<()> {
+        match &self.backend {
+            Backend::Gemini { key, .. } => {
+                parts.headers.insert(X_GOOG_API_KEY.clone(), key.clone());
+            }
+            Backend::Vertex(v) => {
+                let token = v.auth.token().await?;
+                let value = header_value("access token", &format!("Bearer {}", token.as_str()))?;
+                parts.headers.insert(AUTHORIZATION, value);
+            }
+        }
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        Ok(())
     }
 
     /// A Vertex project the configuration does not name is asked of the

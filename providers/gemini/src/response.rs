@@ -331,6 +331,20 @@ pub fn from_response(
     ))
 }
 
+/// The usage in one document of a pass-through answer: `usageMetadata`
+/// (cumulative in streams, so the latest wins), or Anthropic's shape for
+/// Claude on Vertex AI.
+pub fn pass_through_usage(document: &serde_json::Value, usage: &mut Option<Usage>) {
+    match document.get("usageMetadata") {
+        Some(found) => {
+            if let Ok(u) = serde_json::from_value::<UsageMetadata>(found.clone()) {
+                *usage = Some(u.to_usage());
+            }
+        }
+        None => llmux_core::pass_through::anthropic_usage(document, usage),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ use http::{HeaderMap, Method};
 use llmux_core::codec::{post_json, upstream_request};
 use llmux_core::headers::{bearer, credential_headers};
 use llmux_core::params::served_name;
+use llmux_core::pass_through::{DocumentReader, UsageReader};
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -123,6 +124,26 @@ impl Codec for OllamaCodec {
 
     fn decode_error(&self, r: &UpstreamResponse) -> Error {
         error::decode_error(self.name, r.status.as_u16(), &r.headers, &r.body)
+    }
+
+    /// The server's root (callers send `/api/chat`, `/api/generate`, …).
+    fn pass_through_base(&self) -> Option<String> {
+        Some(self.root.clone())
+    }
+
+    fn pass_through_usage(&self, headers: &HeaderMap) -> Box<dyn UsageReader> {
+        Box::new(DocumentReader::new(headers, response::pass_through_usage))
+    }
+
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        _body: Option<&Bytes>,
+    ) -> Result<()> {
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        Ok(())
     }
 
     fn encode_chat(

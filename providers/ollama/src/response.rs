@@ -172,6 +172,16 @@ pub fn from_response(response: &ChatResponse, model: &str) -> ChatCompletion {
     )
 }
 
+/// The usage in one document of a pass-through answer (`/api/chat`,
+/// `/api/generate`, `/api/embed`): its eval counts, on the last line of a stream.
+pub fn pass_through_usage(document: &serde_json::Value, usage: &mut Option<Usage>) {
+    if let Ok(r) = serde_json::from_value::<ChatResponse>(document.clone()) {
+        if let Some(u) = r.usage() {
+            *usage = Some(u);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

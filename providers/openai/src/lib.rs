@@ -361,6 +361,34 @@ impl Codec for OpenAiCodec {
         error::decode_error(self.name, r.status.as_u16(), &r.headers, &r.body)
     }
 
+    /// The API root without its `/v1` (callers send it); Azure's resource endpoint.
+    fn pass_through_base(&self) -> Option<String> {
+        Some(match &self.target {
+            Target::Compatible { base, .. } => llmux_core::pass_through::unversioned(base, "/v1"),
+            Target::Azure { base, .. } => base.clone(),
+        })
+    }
+
+    async fn authorize_pass_through(
+        &self,
+        parts: &mut http::request::Parts,
+        _body: Option<&Bytes>,
+    ) -> Result<()> {
+        match &self.auth {
+            Auth::None => {}
+            Auth::Bearer(v) => {
+                parts.headers.insert(AUTHORIZATION, v.clone());
+            }
+            Auth::AzureKey(v) => {
+                parts.headers.insert(AZURE_API_KEY.clone(), v.clone());
+            }
+        }
+        for (k, v) in &self.headers {
+            parts.headers.insert(k, v.clone());
+        }
+        Ok(())
+    }
+
     /// `stream` sets the body's `stream`.
     fn encode_chat(
         &self,

@@ -58,6 +58,9 @@ pub(crate) fn routes(gateway: Arc<Gateway>) -> Routes {
             gateway,
             authenticate_first,
         ))
+        // Pass-through callers present their key where their provider's SDK
+        // puts it; those routes authenticate it themselves.
+        .merge(crate::pass_through::routes())
         .merge(ops::routes())
 }
 

@@ -123,6 +123,20 @@ pub(crate) async fn metrics(State(gw): Shared) -> Response {
 }
 
 /// A route the gateway does not serve: not a model error.
+/// A custom pass-through route (`general_settings.pass_through_endpoints`),
+/// else [`not_found`].
+pub(crate) async fn custom_or_not_found(
+    State(gw): Shared,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    match crate::pass_through::serve_custom(gw, request).await {
+        Some(response) => response,
+        None => not_found(method, uri).await.into_response(),
+    }
+}
+
 pub(crate) async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError(
         Error::new(

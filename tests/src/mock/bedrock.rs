@@ -568,10 +568,55 @@ pub fn behaviour(req: &RecordedRequest) -> MockResponse {
                 .with_header("x-amzn-RequestId", REQUEST_ID)
                 .with_header("X-Amzn-Bedrock-Input-Token-Count", &tokens.to_string())
         }
+        "invoke" if model.starts_with("anthropic.") => invoke_claude(&body, false),
+        "invoke-with-response-stream" if model.starts_with("anthropic.") => {
+            invoke_claude(&body, true)
+        }
         _ => error(
             404,
             "ResourceNotFoundException",
             "Could not resolve the foundation model from the provided model identifier.",
         ),
     }
+}
+
+/// InvokeModel on a Claude model: Anthropic's Messages API body in, its
+/// message out with the token-count headers; streamed, each Anthropic event
+/// is a `chunk` whose `bytes` hold it base64-encoded, and the last carries
+/// `amazon-bedrock-invocationMetrics`.
+fn invoke_claude(body: &Value, stream: bool) -> MockResponse {
+    if body.get("anthropic_version").is_none() || body.get("max_tokens").is_none() {
+        return error(400, "ValidationException", "Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.");
+    }
+    if !stream {
+        let message = crate::mock::anthropic::message(
+            "claude-3-5-sonnet-20240620",
+            json!([{"type": "text", "text": REPLY}]),
+            "end_turn",
+            crate::mock::anthropic::usage(9, 6),
+        );
+        return MockResponse::json(200, &message)
+            .with_header("x-amzn-RequestId", REQUEST_ID)
+            .with_header("X-Amzn-Bedrock-Input-Token-Count", "9")
+            .with_header("X-Amzn-Bedrock-Output-Token-Count", "6");
+    }
+    use base64::Engine as _;
+    let mut events = vec![
+        json!({"type": "message_start", "message": {"id": "msg_bdrk_1", "type": "message", "role": "assistant", "model": "claude-3-5-sonnet-20240620", "content": [], "stop_reason": null, "usage": {"input_tokens": 9, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ];
+    for d in REPLY_DELTAS {
+        events.push(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": d}}));
+    }
+    events.push(json!({"type": "content_block_stop", "index": 0}));
+    events.push(json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}}));
+    events.push(json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 9, "outputTokenCount": 6, "invocationLatency": 400, "firstByteLatency": 100}}));
+    let frames = events
+        .iter()
+        .map(|e| {
+            let bytes = base64::engine::general_purpose::STANDARD.encode(e.to_string());
+            event("chunk", &json!({ "bytes": bytes }))
+        })
+        .collect();
+    stream_answer(frames)
 }
