@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use llmux_tests::mock::{
-    anthropic, bedrock, gemini, openai, openai_responses, MockResponse, MockServer, RecordedRequest,
+    anthropic, bedrock, cohere, gemini, openai, openai_responses, MockResponse, MockServer,
+    RecordedRequest,
 };
 use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
@@ -206,12 +207,17 @@ async fn gateway_with(name: &str, entries: &str) -> Gateway {
 
 /// Run a client script against the gateway; its stdout (failing on a non-zero exit).
 async fn run_client(program: &Path, script: &Path, gw: &Gateway) -> String {
+    run_client_as(program, script, gw, MASTER_KEY).await
+}
+
+/// [`run_client`] with `key` as the script's llmux key.
+async fn run_client_as(program: &Path, script: &Path, gw: &Gateway, key: &str) -> String {
     let mut cmd = tokio::process::Command::new(program);
     cmd.arg(script)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("LLMUX_URL", &gw.process.url)
-        .env("LLMUX_KEY", MASTER_KEY)
+        .env("LLMUX_KEY", key)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONIOENCODING", "utf-8")
         .current_dir(script.parent().unwrap())
@@ -588,3 +594,223 @@ async fn openai_node_responses_api() {
     assert_output(&out, RESPONSES_EXPECTED);
     check_responses_upstreams(&u);
 }
+
+// ---------------------------------------------------------------------------
+// Pass-through: each provider's own SDK on its pass-through base URL.
+
+/// The mocks behind the pass-through routes.
+struct PassThroughUpstreams {
+    openai: MockServer,
+    anthropic: MockServer,
+    gemini: MockServer,
+    bedrock: MockServer,
+    cohere: MockServer,
+    gw: Gateway,
+    /// A virtual key the scripts call with.
+    key: String,
+}
+
+async fn pass_through_gateway(name: &str) -> PassThroughUpstreams {
+    let openai = openai::start().await.unwrap();
+    let anthropic = anthropic::start().await.unwrap();
+    let gemini = gemini::start().await.unwrap();
+    let bedrock = bedrock::start().await.unwrap();
+    let cohere = cohere::start().await.unwrap();
+    let marked = |group: &str, model: &str, base: &str| {
+        format!(
+            "{}      use_in_pass_through: true\n",
+            entry(group, model, base)
+        )
+    };
+    let entries = [
+        marked("gpt", "openai/gpt-4o-mini", &format!("{}/v1", openai.url())),
+        marked("claude", "anthropic/claude-sonnet-4-5", &anthropic.url()),
+        marked("flash", "gemini/gemini-2.5-flash", &gemini.url()),
+        marked("command", "cohere/command-a-03-2025", &cohere.url()),
+        format!(
+            "  - model_name: bedrock-claude\n    litellm_params:\n      model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0\n      api_base: {}\n      aws_access_key_id: {}\n      aws_secret_access_key: {}\n      aws_region_name: us-east-1\n      use_in_pass_through: true\n",
+            bedrock.url(),
+            bedrock::ACCESS_KEY_ID,
+            bedrock::SECRET_ACCESS_KEY
+        ),
+    ];
+    let gw = gateway_with(name, &entries.concat()).await;
+    let key = reqwest::Client::new()
+        .post(format!("{}/key/generate", gw.process.url))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"key_alias": "sdk"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    PassThroughUpstreams {
+        openai,
+        anthropic,
+        gemini,
+        bedrock,
+        cohere,
+        gw,
+        key,
+    }
+}
+
+/// The `call_type` and `model` of every spend row, once `n` are written
+/// (spend is written in batches).
+async fn pass_through_spend(gw: &Gateway, n: usize) -> Vec<(String, String)> {
+    for _ in 0..100 {
+        let rows: Value = reqwest::Client::new()
+            .get(format!("{}/spend/logs", gw.process.url))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rows = rows.as_array().unwrap();
+        if rows.len() >= n {
+            let mut out: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| {
+                    assert!(r["spend"].as_f64().unwrap() > 0.0, "priced: {r}");
+                    (
+                        r["call_type"].as_str().unwrap().to_string(),
+                        r["model"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            out.sort();
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} spend rows were written");
+}
+
+/// Every request `up` received: the caller's llmux key is nowhere in its
+/// headers, and `credential` (header, value) is the gateway's.
+fn check_credentials(up: &MockServer, key: &str, credential: (&str, &str)) -> Vec<RecordedRequest> {
+    let reqs = up.requests();
+    assert!(!reqs.is_empty());
+    for r in &reqs {
+        for (name, value) in &r.headers {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(key),
+                "{name} carries the caller's key"
+            );
+        }
+        assert_eq!(r.header(credential.0), Some(credential.1), "{}", r.path);
+    }
+    reqs
+}
+
+fn paths(reqs: &[RecordedRequest]) -> Vec<String> {
+    reqs.iter().map(RecordedRequest::path_and_query).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pass_through_python_sdks() {
+    let py = python();
+    let u = pass_through_gateway("pass-through").await;
+    let dir = clients_dir().join("python");
+    let mut out = String::new();
+    for script in [
+        "passthrough_openai.py",
+        "passthrough_anthropic.py",
+        "passthrough_gemini.py",
+        "passthrough_bedrock.py",
+        "passthrough_cohere.py",
+    ] {
+        out.push_str(&run_client_as(&py, &dir.join(script), &u.gw, &u.key).await);
+    }
+    assert_output(&out, PASS_THROUGH_EXPECTED);
+
+    let reqs = check_credentials(&u.openai, &u.key, ("authorization", "Bearer sk-upstream"));
+    assert_eq!(
+        paths(&reqs),
+        [
+            "/v1/chat/completions",
+            "/v1/chat/completions",
+            "/v1/embeddings"
+        ]
+    );
+    assert_eq!(
+        reqs[0].json(),
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+    );
+    let reqs = check_credentials(&u.anthropic, &u.key, ("x-api-key", "sk-upstream"));
+    assert_eq!(paths(&reqs), ["/v1/messages", "/v1/messages"]);
+    assert_eq!(
+        reqs[0].json(),
+        json!({"max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}], "model": "claude-sonnet-4-5"})
+    );
+    let reqs = check_credentials(&u.gemini, &u.key, ("x-goog-api-key", "sk-upstream"));
+    assert_eq!(
+        paths(&reqs),
+        [
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+        ]
+    );
+    // The mock Bedrock verified each request's SigV4 signature with the gateway's keys.
+    let reqs = u.bedrock.requests();
+    let model = "anthropic.claude-3-5-sonnet-20240620-v1%3A0";
+    assert_eq!(
+        paths(&reqs),
+        [
+            format!("/model/{model}/converse"),
+            format!("/model/{model}/converse-stream"),
+            format!("/model/{model}/invoke")
+        ]
+    );
+    for r in &reqs {
+        let auth = r.header("authorization").unwrap();
+        assert!(
+            auth.contains(&format!("Credential={}/", bedrock::ACCESS_KEY_ID)),
+            "{auth}"
+        );
+        assert_eq!(r.header("x-litellm-api-key"), None);
+    }
+    let reqs = check_credentials(&u.cohere, &u.key, ("authorization", "Bearer sk-upstream"));
+    assert_eq!(
+        paths(&reqs),
+        ["/v2/chat", "/v2/chat", "/v2/embed", "/v2/rerank"]
+    );
+
+    let spend = pass_through_spend(&u.gw, 15).await;
+    let count = |call_type: &str| spend.iter().filter(|(c, _)| c == call_type).count();
+    assert_eq!(
+        [
+            count("pass_through/openai"),
+            count("pass_through/anthropic"),
+            count("pass_through/gemini"),
+            count("pass_through/bedrock"),
+            count("pass_through/cohere")
+        ],
+        [3, 2, 3, 3, 4],
+        "{spend:?}"
+    );
+}
+
+const PASS_THROUGH_EXPECTED: &str = r#"chat: {"content":"Hello from the mock!","finish_reason":"stop","model":"gpt-4o-mini","usage":[9,5]}
+chat stream: {"deltas":["Hello"," from the"," mock!"],"finish_reason":"stop","usage":[9,5]}
+embeddings: {"len":2,"model":"text-embedding-3-small","usage":[8,8]}
+messages: {"content":[{"text":"Hello from the mock Claude!","type":"text"}],"model":"claude-sonnet-4-5","stop_reason":"end_turn","usage":[9,6]}
+messages stream: {"final":{"content":[{"text":"Hello from the mock Claude!","type":"text"}],"model":"claude-sonnet-4-5","stop_reason":"end_turn","usage":[9,6]},"texts":["Hello"," from the mock"," Claude!"]}
+generate: {"finish_reason":"STOP","text":"Hello from the mock Gemini!","usage":[9,6]}
+generate stream: {"texts":["Hello"," from the mock"," Gemini!"],"usage":[9,6]}
+embed: {"len":3}
+converse: {"stopReason":"end_turn","text":"Hello from the mock Bedrock!","usage":[9,6,15]}
+converse stream: {"deltas":["Hello"," from the mock"," Bedrock!"],"stopReason":"end_turn","usage":[9,6,15]}
+invoke: {"stop_reason":"end_turn","text":"Hello from the mock Bedrock!","usage":[9,6]}
+chat: {"finish_reason":"COMPLETE","text":"Hello from the mock Cohere!","usage":[9,6]}
+chat stream: {"deltas":["Hello"," from the mock"," Cohere!"],"finish_reason":"COMPLETE","usage":[9,6]}
+embed: {"len":3}
+rerank: {"indexes":[1,0],"search_units":1}
+"#;

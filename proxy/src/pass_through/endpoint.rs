@@ -11,20 +11,23 @@ pub(crate) struct Endpoint {
     pub model: Option<String>,
     /// A model endpoint whose answer reports usage: read the body, price the call.
     pub priced: bool,
+    /// An embeddings endpoint: its answer has no output tokens.
+    pub embeds: bool,
 }
 
 impl Endpoint {
-    fn priced() -> Endpoint {
+    fn priced(path: &str) -> Endpoint {
         Endpoint {
             model: None,
             priced: true,
+            embeds: path.contains("embed") || path.ends_with(":predict"),
         }
     }
 
-    fn priced_for(model: &str) -> Endpoint {
+    fn priced_for(model: &str, path: &str) -> Endpoint {
         Endpoint {
             model: Some(percent_decode_str(model).decode_utf8_lossy().into_owned()),
-            priced: true,
+            ..Endpoint::priced(path)
         }
     }
 }
@@ -58,7 +61,7 @@ pub(crate) fn classify(prefix: &str, path: &str) -> Endpoint {
             if let Some(rest) = path.strip_prefix("/openai/deployments/") {
                 if let Some((deployment, op)) = rest.split_once('/') {
                     if OPENAI_PRICED.iter().any(|p| p[1..] == *op) {
-                        return Endpoint::priced_for(deployment);
+                        return Endpoint::priced_for(deployment, path);
                     }
                 }
                 return Endpoint::default();
@@ -67,7 +70,7 @@ pub(crate) fn classify(prefix: &str, path: &str) -> Endpoint {
         }
         "anthropic" => {
             if path.ends_with("/v1/messages") {
-                Endpoint::priced()
+                Endpoint::priced(path)
             } else {
                 Endpoint::default()
             }
@@ -78,13 +81,15 @@ pub(crate) fn classify(prefix: &str, path: &str) -> Endpoint {
             let op = path.rsplit('/').next().unwrap_or_default();
             let versioned = path.starts_with("/v1/") || path.starts_with("/v2/");
             if versioned && matches!(op, "chat" | "embed" | "rerank" | "generate") {
-                Endpoint::priced()
+                Endpoint::priced(path)
             } else {
                 Endpoint::default()
             }
         }
         "ollama" => match path {
-            "/api/chat" | "/api/generate" | "/api/embed" | "/api/embeddings" => Endpoint::priced(),
+            "/api/chat" | "/api/generate" | "/api/embed" | "/api/embeddings" => {
+                Endpoint::priced(path)
+            }
             _ => openai(path),
         },
         _ => Endpoint::default(),
@@ -93,7 +98,7 @@ pub(crate) fn classify(prefix: &str, path: &str) -> Endpoint {
 
 fn openai(path: &str) -> Endpoint {
     if OPENAI_PRICED.iter().any(|p| path.ends_with(p)) {
-        Endpoint::priced()
+        Endpoint::priced(path)
     } else {
         Endpoint::default()
     }
@@ -107,7 +112,7 @@ fn google(path: &str) -> Endpoint {
     };
     match rest.rsplit_once(':') {
         Some((model, method)) if !model.contains('/') && GOOGLE_PRICED.contains(&method) => {
-            Endpoint::priced_for(model)
+            Endpoint::priced_for(model, path)
         }
         _ => Endpoint::default(),
     }
@@ -122,7 +127,7 @@ fn bedrock(path: &str) -> Endpoint {
         Some((
             model,
             "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream",
-        )) => Endpoint::priced_for(model),
+        )) => Endpoint::priced_for(model, path),
         _ => Endpoint::default(),
     }
 }

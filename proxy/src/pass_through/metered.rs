@@ -24,6 +24,8 @@ pub(super) struct Settlement {
     pub route: RouteInfo,
     /// A model endpoint: an answer that reports no usage is estimated.
     pub priced: bool,
+    /// An embeddings endpoint: no output tokens in that estimate.
+    pub embeds: bool,
     /// The request body's size, for that estimate.
     pub prompt_bytes: u64,
     /// A flat price per call, in nano-dollars.
@@ -66,10 +68,8 @@ impl Metered {
             // that no served call is recorded as free.
             None if s.priced => {
                 tracing::warn!(deployment = %s.route.deployment_id, model = crate::gateway::loggable(&s.route.upstream_model), "pass-through answer reported no usage; spend estimated from the body sizes");
-                Some(Usage::new(
-                    s.prompt_bytes.div_ceil(4),
-                    self.sent.div_ceil(4),
-                ))
+                let output = if s.embeds { 0 } else { self.sent.div_ceil(4) };
+                Some(Usage::new(s.prompt_bytes.div_ceil(4), output))
             }
             None => None,
         };

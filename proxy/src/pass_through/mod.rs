@@ -386,6 +386,7 @@ async fn forward(gw: &Arc<Gateway>, call: Call<'_>, path: String, request: Reque
                 admission,
                 route,
                 priced: call.endpoint.priced,
+                embeds: call.endpoint.embeds,
                 prompt_bytes,
                 cost_per_request: call.cost_per_request,
             };
