@@ -827,3 +827,67 @@ async fn a_route_without_an_upstream_names_what_to_set() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn the_environment_is_the_fallback_and_uploads_stream_past_the_body_limit() {
+    let up = openai::start().await.unwrap();
+    // No deployment is marked for pass-through: OPENAI_API_KEY / OPENAI_BASE_URL serve it.
+    let gw = TestGateway::start_with_env(
+        &format!(
+            "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://127.0.0.1:9/v1\n      api_key: sk-not-this-one\ngeneral_settings:\n  master_key: {MASTER}\n  max_request_size_mb: 1\n"
+        ),
+        None,
+        &[
+            ("DATABASE_URL", &format!("sqlite://{}", tempfile_path())),
+            ("OPENAI_API_KEY", "sk-from-env"),
+            ("OPENAI_BASE_URL", &format!("{}/v1", up.url())),
+        ],
+    )
+    .await
+    .unwrap();
+    let auth = format!("Bearer {MASTER}");
+    // A 3 MiB upload to an endpoint llmux does not price is streamed through,
+    // not read whole, so the 1 MiB request limit does not apply to it.
+    let upload = "x".repeat(3 << 20);
+    let (status, _, _) = raw(
+        &gw,
+        reqwest::Method::POST,
+        "/openai/v1/files",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/octet-stream"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "the mock has no /files route: its 404 comes back"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/openai/v1/files", gw.url))
+        .header("authorization", &auth)
+        .body(upload.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let sent = up.last_request().unwrap();
+    assert_eq!(
+        (sent.path.as_str(), sent.body.len()),
+        ("/v1/files", upload.len())
+    );
+    assert_eq!(sent.header("authorization"), Some("Bearer sk-from-env"));
+    // A model endpoint is read whole, so the limit holds there.
+    let big =
+        format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{upload}"}}]}}"#);
+    let (status, _, text) = raw(
+        &gw,
+        reqwest::Method::POST,
+        "/openai/v1/chat/completions",
+        &[("authorization", &auth)],
+        Some(&big),
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+}
