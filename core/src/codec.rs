@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
 use crate::pass_through::{openai_usage, DocumentReader, UsageReader};
 use crate::provider::Provider;
-use crate::stream::StreamDecoder;
+use crate::stream::{ByteStream, StreamDecoder};
 use crate::transport::{decode_json, UpstreamResponse};
 use crate::types::audio::{
     SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse,
@@ -153,9 +153,19 @@ pub trait Codec: Sized + Send + Sync + 'static {
         decode_json(&first_body(responses), self.name(), &request.model)
     }
 
-    /// Whether the upstream speaks Anthropic's Messages API itself.
-    fn serves_messages(&self) -> bool {
+    /// Whether the upstream speaks Anthropic's Messages API itself for
+    /// `model` (Anthropic; Claude on Bedrock's InvokeModel or Vertex AI).
+    fn serves_messages(&self, model: &str) -> bool {
+        let _ = model;
         false
+    }
+
+    /// The body of a streamed Messages API answer for `model` as Anthropic's
+    /// SSE: as it came, or re-framed (Bedrock's event stream of Claude
+    /// events).
+    fn messages_stream_body(&self, model: &str, body: ByteStream) -> ByteStream {
+        let _ = model;
+        body
     }
 
     /// The upstream request for a client's Messages API `body` (only asked

@@ -203,8 +203,8 @@ impl<C: Codec> Provider for HttpProvider<C> {
         self.codec.decode_embeddings(responses, &request)
     }
 
-    fn serves_messages(&self) -> bool {
-        self.codec.serves_messages()
+    fn serves_messages(&self, model: &str) -> bool {
+        self.codec.serves_messages(model)
     }
 
     fn serves_pass_through(&self) -> bool {
@@ -280,7 +280,7 @@ impl<C: Codec> Provider for HttpProvider<C> {
         Ok(crate::sse::raw_events(
             self.codec.name(),
             &model,
-            upstream.body,
+            self.codec.messages_stream_body(&model, upstream.body),
             |e| matches!(e.event.as_deref(), Some("message_stop") | Some("error")),
         ))
     }

@@ -101,7 +101,8 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Whether this provider speaks Anthropic's Messages API itself (then
     /// `/v1/messages` is forwarded as it came).
-    fn serves_messages(&self) -> bool {
+    fn serves_messages(&self, model: &str) -> bool {
+        let _ = model;
         false
     }
 

@@ -41,6 +41,18 @@ pub trait StreamDecoder: Send + 'static {
     fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()>;
 }
 
+/// A decoder chosen per call (a codec whose models answer in different
+/// formats, e.g. Gemini and Claude on Vertex AI).
+impl StreamDecoder for Box<dyn StreamDecoder> {
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<ChatCompletionChunk>) -> Result<DecodeStatus> {
+        (**self).push(bytes, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<ChatCompletionChunk>) -> Result<()> {
+        (**self).finish(out)
+    }
+}
+
 /// A boxed stream of results of `T`.
 pub type ResultStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 

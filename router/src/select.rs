@@ -80,7 +80,7 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
                 .await
                 .map(|(first, rest)| Reply::ResponsesStream(observer(guard).observe(first, rest)))
         }
-        Call::MessagesStream(m) if provider.serves_messages() => {
+        Call::MessagesStream(m) if provider.serves_messages(&upstream_model) => {
             let MessagesCall {
                 mut body, betas, ..
             } = *m;
@@ -295,7 +295,7 @@ async fn call_provider(
                 betas,
                 mut chat,
             } = *m;
-            if provider.serves_messages() {
+            if provider.serves_messages(model) {
                 body.insert("model".into(), model.into());
                 Reply::Messages(provider.messages(body, betas).await?)
             } else {

@@ -401,7 +401,21 @@ async fn inference_profiles_and_arns_are_one_encoded_segment() {
         assert_eq!(resp.text(), Some(REPLY), "{model}");
         assert_eq!(server.last_request().unwrap().path, path);
     }
-    assert_unsupported(provider.chat(hello("invoke/anthropic.claude-v2")).await);
+    // `invoke/` serves Claude through InvokeModel; other models only on Converse.
+    let resp = provider
+        .chat(hello("invoke/anthropic.claude-v2"))
+        .await
+        .unwrap();
+    assert_eq!(resp.text(), Some(REPLY));
+    assert_eq!(
+        server.last_request().unwrap().path,
+        "/model/anthropic.claude-v2/invoke"
+    );
+    assert_unsupported(
+        provider
+            .chat(hello("invoke/meta.llama3-8b-instruct-v1:0"))
+            .await,
+    );
 }
 
 #[tokio::test]

@@ -40,6 +40,7 @@
 
 pub mod error;
 pub mod inbound;
+pub mod platform;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -51,7 +52,6 @@ use http::{HeaderMap, Method};
 use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::params::served_name;
 use llmux_core::pass_through::{anthropic_usage, DocumentReader, UsageReader};
-use llmux_core::stream::ChunkSource;
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::models::{Model, ModelList};
@@ -167,7 +167,7 @@ impl Codec for AnthropicCodec {
         )
     }
 
-    fn serves_messages(&self) -> bool {
+    fn serves_messages(&self, _model: &str) -> bool {
         true
     }
 
@@ -301,12 +301,7 @@ impl Codec for AnthropicCodec {
         response: &UpstreamResponse,
         request: &ChatCompletionRequest,
     ) -> Result<ChatCompletion> {
-        response::decode_chat(
-            &response.body,
-            NAME,
-            &request.model,
-            request::json_mode(request),
-        )
+        platform::decode_chat(&response.body, NAME, request)
     }
 
     fn chat_stream_decoder(
@@ -314,14 +309,7 @@ impl Codec for AnthropicCodec {
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
     ) -> AnthropicStreamDecoder {
-        let include_usage = request
-            .stream_options
-            .as_ref()
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
-        AnthropicStreamDecoder::new(ChunkSource::new(NAME, request.model.as_str()))
-            .with_json_mode(request::json_mode(request))
-            .with_usage(include_usage)
+        platform::stream_decoder(NAME, request)
     }
 
     fn encode_list_models(&self) -> Result<http::Request<Bytes>> {

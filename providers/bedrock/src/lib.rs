@@ -45,6 +45,7 @@
 pub mod credentials;
 pub mod embeddings;
 pub mod error;
+pub mod invoke;
 pub mod request;
 pub mod response;
 pub mod sign;
@@ -55,9 +56,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::{HeaderMap, Method};
+use llmux_anthropic::platform;
 use llmux_core::codec::{json_body, upstream_request};
 use llmux_core::params::served_name;
 use llmux_core::pass_through::UsageReader;
+use llmux_core::stream::{ByteStream, StreamDecoder};
 use llmux_core::transport::UpstreamResponse;
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -159,21 +162,24 @@ impl BedrockCodec {
     /// `{endpoint}/model/{modelId}/{action}` with the model id as one encoded segment.
     pub fn model_url(&self, model: &str, action: &str) -> Result<String> {
         let model = model.strip_prefix("converse/").unwrap_or(model);
+        let model = model.strip_prefix("invoke/").unwrap_or(model);
         if model.trim().is_empty() {
             return Err(Error::bad_request("the bedrock model id is empty").with_provider(PROVIDER));
-        }
-        if model.starts_with("invoke/") {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "bedrock/invoke/… (model-specific InvokeModel chat bodies) is not supported; use the Converse route (bedrock/<model id>)",
-            )
-            .with_provider(PROVIDER));
         }
         Ok(format!(
             "{}/model/{}/{action}",
             self.endpoint,
             encode_segment(model)
         ))
+    }
+
+    /// InvokeModel's action, streamed or not.
+    fn invoke_action(stream: bool) -> &'static str {
+        if stream {
+            "invoke-with-response-stream"
+        } else {
+            "invoke"
+        }
     }
 
     /// An authorized POST of `body` to `url`, signed at `time`.
@@ -215,6 +221,9 @@ impl BedrockCodec {
         stream: bool,
         time: SystemTime,
     ) -> Result<http::Request<Bytes>> {
+        if let Some(id) = request.model.strip_prefix("invoke/") {
+            return self.encode_invoke_chat_at(request, id, stream, time);
+        }
         let body = request::converse_body(request, &request.model)?;
         let url = self.model_url(
             &request.model,
@@ -224,6 +233,33 @@ impl BedrockCodec {
                 "converse"
             },
         )?;
+        self.post(&url, json_body(&body)?, time)
+    }
+
+    /// A chat request for `bedrock/invoke/{id}`: Claude's Messages API body
+    /// to InvokeModel (or InvokeModelWithResponseStream), signed at `time`.
+    fn encode_invoke_chat_at(
+        &self,
+        request: &ChatCompletionRequest,
+        id: &str,
+        stream: bool,
+        time: SystemTime,
+    ) -> Result<http::Request<Bytes>> {
+        if !invoke::is_claude(id) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "bedrock/invoke/… is served for Claude models (anthropic.claude…); other models use the Converse route (bedrock/<model id>)",
+            )
+            .with_provider(PROVIDER));
+        }
+        let (body, _) = platform::chat_body(
+            request,
+            false,
+            platform::BEDROCK_VERSION,
+            platform::Betas::InBody,
+            PROVIDER,
+        )?;
+        let url = self.model_url(id, Self::invoke_action(stream))?;
         self.post(&url, json_body(&body)?, time)
     }
 
@@ -258,7 +294,8 @@ fn request_id(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 impl Codec for BedrockCodec {
-    type ChatStreamDecoder = BedrockStreamDecoder;
+    /// Converse's decoder, or Anthropic's for Claude through InvokeModel.
+    type ChatStreamDecoder = Box<dyn StreamDecoder>;
 
     fn provider_names() -> Vec<&'static str> {
         vec![PROVIDER]
@@ -331,6 +368,9 @@ impl Codec for BedrockCodec {
         response: &UpstreamResponse,
         request: &ChatCompletionRequest,
     ) -> Result<ChatCompletion> {
+        if request.model.starts_with("invoke/") {
+            return platform::decode_chat(&response.body, PROVIDER, request);
+        }
         response::decode_chat(
             &response.body,
             request_id(&response.headers),
@@ -343,8 +383,49 @@ impl Codec for BedrockCodec {
         &self,
         request: &ChatCompletionRequest,
         headers: &HeaderMap,
-    ) -> BedrockStreamDecoder {
-        BedrockStreamDecoder::new(PROVIDER, request.model.as_str(), request_id(headers))
+    ) -> Box<dyn StreamDecoder> {
+        if request.model.starts_with("invoke/") {
+            return Box::new(invoke::InvokeStreamDecoder::new(platform::stream_decoder(
+                PROVIDER, request,
+            )));
+        }
+        Box::new(BedrockStreamDecoder::new(
+            PROVIDER,
+            request.model.as_str(),
+            request_id(headers),
+        ))
+    }
+
+    /// Claude models, through InvokeModel (unless named `converse/…`).
+    fn serves_messages(&self, model: &str) -> bool {
+        !model.starts_with("converse/") && invoke::is_claude(model)
+    }
+
+    /// The client's Messages API body to InvokeModel (or
+    /// InvokeModelWithResponseStream), version and betas in the body, signed.
+    fn encode_messages(
+        &self,
+        body: &serde_json::Map<String, serde_json::Value>,
+        betas: &[String],
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let model = body
+            .get("model")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let url = self.model_url(model, Self::invoke_action(stream))?;
+        let body = platform::messages_body(
+            body.clone(),
+            platform::BEDROCK_VERSION,
+            betas,
+            platform::Betas::InBody,
+            false,
+        );
+        self.post(&url, json_body(&body)?, SystemTime::now())
+    }
+
+    fn messages_stream_body(&self, _model: &str, body: ByteStream) -> ByteStream {
+        invoke::as_sse(body)
     }
 
     /// The InvokeModel requests, signed now: one per text for Titan.

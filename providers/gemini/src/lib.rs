@@ -30,11 +30,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::{HeaderMap, Method};
+use llmux_anthropic::platform;
 use llmux_core::codec::{first_body, json_body, upstream_request};
 use llmux_core::headers::header_value;
 use llmux_core::params::served_name;
 use llmux_core::pass_through::{DocumentReader, UsageReader};
-use llmux_core::stream::ChunkSource;
+use llmux_core::stream::{ChunkSource, StreamDecoder};
 use llmux_core::transport::{decode_json, UpstreamResponse};
 use llmux_core::types::chat::{ChatCompletion, ChatCompletionRequest};
 use llmux_core::types::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -273,7 +274,12 @@ impl GeminiCodec {
                     format!("endpoints/{id}")
                 } else {
                     check_segment("Vertex model name", model, false)?;
-                    format!("publishers/google/models/{model}")
+                    let publisher = if is_claude(model) {
+                        "anthropic"
+                    } else {
+                        "google"
+                    };
+                    format!("publishers/{publisher}/models/{model}")
                 };
                 Ok(format!(
                     "{}/projects/{project}/locations/{}/{path}:{method}",
@@ -303,12 +309,53 @@ impl GeminiCodec {
         upstream_request(method, url, content_type, headers, bytes)
     }
 
+    /// Whether `model` is Claude on Vertex AI (Anthropic's Messages API
+    /// through `rawPredict`).
+    fn vertex_claude(&self, model: &str) -> bool {
+        matches!(self.backend, Backend::Vertex(_)) && is_claude(model)
+    }
+
+    /// A Messages API `body` for Claude on Vertex AI: `:rawPredict`, or
+    /// `:streamRawPredict` when `stream`; betas in `anthropic-beta`.
+    fn claude_request(
+        &self,
+        model: &str,
+        body: &serde_json::Map<String, Value>,
+        betas: &[String],
+        stream: bool,
+        project: Option<&str>,
+    ) -> Result<http::Request<Bytes>> {
+        let method = if stream {
+            "streamRawPredict"
+        } else {
+            "rawPredict"
+        };
+        let url = self.model_url(model, method, project)?;
+        let mut request =
+            self.http_request(Method::POST, &url, Some(&Value::Object(body.clone())))?;
+        if !betas.is_empty() {
+            let value = header_value("anthropic-beta", &betas.join(","))?;
+            request.headers_mut().insert("anthropic-beta", value);
+        }
+        Ok(request)
+    }
+
     fn build_chat(
         &self,
         request: &ChatCompletionRequest,
         stream: bool,
         project: Option<&str>,
     ) -> Result<http::Request<Bytes>> {
+        if self.vertex_claude(&request.model) {
+            let (body, betas) = platform::chat_body(
+                request,
+                stream,
+                platform::VERTEX_VERSION,
+                platform::Betas::InHeader,
+                self.name,
+            )?;
+            return self.claude_request(&request.model, &body, &betas, stream, project);
+        }
         let body = request::chat_body(request, self.dialect()).map_err(|e| {
             e.with_provider(self.name)
                 .with_model(request.model.as_str())
@@ -366,11 +413,18 @@ impl GeminiCodec {
     }
 }
 
+/// Whether `model` is one of Anthropic's Claude models (on Vertex AI's
+/// `anthropic` publisher).
+fn is_claude(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
 /// The Gemini API's key header.
 static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 
 impl Codec for GeminiCodec {
-    type ChatStreamDecoder = GeminiStreamDecoder;
+    /// Gemini's decoder, or Anthropic's for Claude on Vertex AI.
+    type ChatStreamDecoder = Box<dyn StreamDecoder>;
 
     fn provider_names() -> Vec<&'static str> {
         vec!["gemini", "vertex_ai"]
@@ -513,6 +567,9 @@ impl Codec for GeminiCodec {
         response: &UpstreamResponse,
         request: &ChatCompletionRequest,
     ) -> Result<ChatCompletion> {
+        if self.vertex_claude(&request.model) {
+            return platform::decode_chat(&response.body, self.name, request);
+        }
         response::decode_chat(&response.body, self.name, &request.model)
     }
 
@@ -520,8 +577,42 @@ impl Codec for GeminiCodec {
         &self,
         request: &ChatCompletionRequest,
         _headers: &HeaderMap,
-    ) -> GeminiStreamDecoder {
-        GeminiStreamDecoder::new(ChunkSource::new(self.name, request.model.as_str()))
+    ) -> Box<dyn StreamDecoder> {
+        if self.vertex_claude(&request.model) {
+            return Box::new(platform::stream_decoder(self.name, request));
+        }
+        Box::new(GeminiStreamDecoder::new(ChunkSource::new(
+            self.name,
+            request.model.as_str(),
+        )))
+    }
+
+    /// Claude on Vertex AI.
+    fn serves_messages(&self, model: &str) -> bool {
+        self.vertex_claude(model)
+    }
+
+    /// The client's Messages API body to `:rawPredict` / `:streamRawPredict`,
+    /// `anthropic_version: vertex-2023-10-16`, betas in `anthropic-beta`.
+    fn encode_messages(
+        &self,
+        body: &serde_json::Map<String, Value>,
+        betas: &[String],
+        stream: bool,
+    ) -> Result<http::Request<Bytes>> {
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let body = platform::messages_body(
+            body.clone(),
+            platform::VERTEX_VERSION,
+            betas,
+            platform::Betas::InHeader,
+            true,
+        );
+        self.claude_request(&model, &body, betas, stream, self.known_project())
     }
 
     /// `embedContent` for one text, `batchEmbedContents` for several;

@@ -307,6 +307,9 @@ pub fn vertex_behaviour(req: &RecordedRequest) -> MockResponse {
         return not_found(req);
     };
     let body = req.json();
+    if req.path.contains("/publishers/anthropic/models/") {
+        return vertex_claude(model, method, &body);
+    }
     match method {
         "generateContent" => contents_missing(&body)
             .unwrap_or_else(|| MockResponse::json(200, &vertex_response(model))),
@@ -327,6 +330,34 @@ pub fn vertex_behaviour(req: &RecordedRequest) -> MockResponse {
             )
         }
         _ => not_found(req),
+    }
+}
+
+/// Claude on Vertex AI (`publishers/anthropic`): Anthropic's Messages API
+/// through `:rawPredict` and `:streamRawPredict`, the model named by the
+/// URL, `anthropic_version: vertex-2023-10-16` in the body.
+fn vertex_claude(model: &str, method: &str, body: &Value) -> MockResponse {
+    let invalid = |message: &str| {
+        MockResponse::json(
+            400,
+            &super::anthropic::error_body("invalid_request_error", message),
+        )
+    };
+    if body.get("anthropic_version").and_then(Value::as_str) != Some("vertex-2023-10-16") {
+        return invalid("anthropic_version: vertex-2023-10-16 is required");
+    }
+    if body.get("model").is_some() {
+        return invalid("model: Extra inputs are not permitted");
+    }
+    let stream = body.get("stream") == Some(&Value::Bool(true));
+    match method {
+        "rawPredict" if !stream => {
+            MockResponse::json(200, &super::anthropic::default_message(model))
+        }
+        "streamRawPredict" if stream => {
+            super::anthropic::sse_response(&super::anthropic::stream_events(model))
+        }
+        _ => invalid("stream must be true on :streamRawPredict and absent on :rawPredict"),
     }
 }
 
