@@ -6,7 +6,10 @@
 //! upstream is scripted: the first turn asks for a shell command, the agent
 //! runs it and sends the output back, the second turn answers. Codex once
 //! with an OpenAI upstream (native) and once with an Anthropic one
-//! (translated); Claude Code with a model-group alias it does not know.
+//! (translated); Claude Code with a model-group alias it does not know,
+//! through an Anthropic upstream, Claude on Bedrock (InvokeModel), Claude on
+//! Vertex AI (`rawPredict`) — all three native — and an OpenAI upstream
+//! (translated).
 //!
 //! Codex is installed by `cargo xtask clients` (which `cargo xtask test`
 //! runs first); without it these tests fail and say so.
@@ -16,7 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use llmux_tests::mock::{anthropic, openai_responses, MockResponse, MockServer, RecordedRequest};
+use llmux_tests::mock::{
+    anthropic, bedrock, gemini, openai, openai_responses, MockResponse, MockServer, RecordedRequest,
+};
 use llmux_tests::process::ServeProcess;
 use serde_json::{json, Value};
 
@@ -247,16 +252,15 @@ async fn codex_exec_tool_loop_through_anthropic_upstream() {
     assert!(has_tool_result(&reqs[1].json()));
 }
 
-/// Claude Code's upstream: Anthropic's Messages API, streamed. Its main
-/// loop offers the `Bash` tool: the first turn calls it, the one carrying
-/// the result answers. Anything else it asks (titles, summaries) gets text.
-fn claude_upstream(req: &RecordedRequest) -> MockResponse {
-    let body = req.json();
-    let model = body["model"].as_str().unwrap_or("claude");
+/// What Claude Code's scripted upstream answers for a Messages API `body`:
+/// its main loop offers the `Bash` tool, so the first turn calls it and the
+/// one carrying the result answers; anything else it asks (titles,
+/// summaries) gets text.
+fn claude_message(body: &Value, model: &str) -> Value {
     let offers_bash = body["tools"]
         .as_array()
         .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"));
-    let message = if has_result_of(&body, CLAUDE_CALL_ID) {
+    if has_result_of(body, CLAUDE_CALL_ID) {
         anthropic::message(
             model,
             json!([{"type": "text", "text": FINAL}]),
@@ -278,7 +282,13 @@ fn claude_upstream(req: &RecordedRequest) -> MockResponse {
             "end_turn",
             anthropic::usage(20, 2),
         )
-    };
+    }
+}
+
+/// Anthropic's Messages API, streamed or not.
+fn claude_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    let message = claude_message(&body, body["model"].as_str().unwrap_or("claude"));
     if body["stream"] == true {
         anthropic::sse_response(&anthropic::events_for_message(&message))
     } else {
@@ -286,31 +296,137 @@ fn claude_upstream(req: &RecordedRequest) -> MockResponse {
     }
 }
 
+/// Claude on Bedrock: the request signed with the gateway's keys, the
+/// answer InvokeModel's (streamed: each Anthropic event in a `chunk` frame).
+fn bedrock_claude_upstream(req: &RecordedRequest) -> MockResponse {
+    if let Err(r) = bedrock::verify_sigv4(
+        req,
+        bedrock::CREDENTIALS,
+        "bedrock",
+        std::time::SystemTime::now(),
+    ) {
+        return bedrock::error(403, r.exception, &r.message);
+    }
+    let body = req.json();
+    assert_eq!(body["anthropic_version"], "bedrock-2023-05-31");
+    assert!(
+        body.get("model").is_none() && body.get("stream").is_none(),
+        "{body}"
+    );
+    let message = claude_message(&body, "claude-sonnet-4-5");
+    if req.path.ends_with("/invoke-with-response-stream") {
+        use base64::Engine as _;
+        let frames = anthropic::events_for_message(&message)
+            .iter()
+            .map(|e| {
+                let bytes = base64::engine::general_purpose::STANDARD.encode(e.to_string());
+                bedrock::event("chunk", &json!({ "bytes": bytes }))
+            })
+            .collect();
+        bedrock::stream_answer(frames)
+    } else {
+        MockResponse::json(200, &message)
+    }
+}
+
+/// Claude on Vertex AI: the gateway's OAuth token, `rawPredict` /
+/// `streamRawPredict` on the `anthropic` publisher.
+fn vertex_claude_upstream(req: &RecordedRequest) -> MockResponse {
+    if req.path == "/token" {
+        return gemini::token_behaviour(req);
+    }
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {}", gemini::ACCESS_TOKEN).as_str())
+    );
+    assert!(
+        req.path
+            .contains("/publishers/anthropic/models/claude-sonnet-4-5:"),
+        "{}",
+        req.path
+    );
+    let body = req.json();
+    assert_eq!(body["anthropic_version"], "vertex-2023-10-16");
+    claude_upstream(req)
+}
+
+/// An OpenAI chat upstream scripted like [`claude_message`]: the gateway
+/// translates Claude Code's Messages API to chat and back.
+fn openai_chat_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    let offers_bash = body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["function"]["name"] == "Bash"));
+    let answered = body["messages"].as_array().into_iter().flatten().any(|m| {
+        m["role"] == "tool"
+            && m["tool_call_id"] == CLAUDE_CALL_ID
+            && m["content"].to_string().contains(PROOF)
+    });
+    let model = body["model"].as_str().unwrap_or("gpt");
+    let (delta, finish) = if answered {
+        (json!({"role": "assistant", "content": FINAL}), "stop")
+    } else if offers_bash {
+        let args =
+            json!({"command": COMMAND, "description": "Prove the gateway works"}).to_string();
+        (
+            json!({"role": "assistant", "tool_calls": [{"index": 0, "id": CLAUDE_CALL_ID, "type": "function",
+                   "function": {"name": "Bash", "arguments": args}}]}),
+            "tool_calls",
+        )
+    } else {
+        (json!({"role": "assistant", "content": "ok"}), "stop")
+    };
+    let chunks = vec![
+        openai::chunk(model, delta, None),
+        openai::chunk(model, json!({}), Some(finish)),
+        openai::usage_chunk(model),
+    ];
+    openai::sse_response(&chunks)
+}
+
 const CLAUDE_CALL_ID: &str = "toolu_llmux_bash_1";
 
-#[tokio::test]
-async fn claude_code_bash_tool_loop_through_a_model_group_alias() {
-    let up = MockServer::start(claude_upstream).await.unwrap();
-    let dir = temp_dir("claude");
-    // `claude-sonnet` is a group alias Claude Code does not know: it then
-    // sends `role: "system"` turns in the middle of `messages`.
-    let config = dir.0.join("config.yaml");
+/// `llmux serve` with the model group `claude-sonnet` (an alias Claude Code
+/// does not know: it then sends `role: "system"` turns in the middle of
+/// `messages`) served by the `litellm_params` lines `params`.
+async fn claude_gateway(dir: &Path, params: &str) -> ServeProcess {
+    let config = dir.join("config.yaml");
     std::fs::write(
         &config,
         format!(
-            "model_list:\n  - model_name: claude-sonnet\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n      api_base: {}\n      api_key: sk-upstream\n\
-             router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
-            up.url()
+            "model_list:\n  - model_name: claude-sonnet\n    litellm_params:\n{params}\
+             router_settings:\n  num_retries: 0\ngeneral_settings:\n  master_key: {MASTER_KEY}\n"
         ),
     )
     .unwrap();
-    let gw = ServeProcess::start(
+    ServeProcess::start(
         env!("CARGO_BIN_EXE_llmux"),
         &config,
         &[("LLMUX_LOG", "warn")],
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A virtual key for Claude Code, made with the master key.
+async fn virtual_key(gw: &ServeProcess) -> String {
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/key/generate", gw.url))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"key_alias": "claude-code"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["key"].as_str().unwrap().to_string()
+}
+
+/// Run `claude -p` through the gateway with `key` in the environment
+/// variable `key_var` (`ANTHROPIC_API_KEY` or `ANTHROPIC_AUTH_TOKEN`), and
+/// check the tool loop ran.
+async fn run_claude_code(dir: &Path, gw: &ServeProcess, key_var: &str, key: &str) {
     let mut cmd = tokio::process::Command::new(agent_bin("claude"));
     cmd.args([
         "-p",
@@ -322,12 +438,12 @@ async fn claude_code_bash_tool_loop_through_a_model_group_alias() {
     ])
     .env_clear()
     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("HOME", dir.0.join("home"))
+    .env("HOME", dir.join("home"))
     .env("ANTHROPIC_BASE_URL", &gw.url)
-    .env("ANTHROPIC_API_KEY", MASTER_KEY)
+    .env(key_var, key)
     .env("DISABLE_TELEMETRY", "1")
     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    .current_dir(dir.0.join("work"))
+    .current_dir(dir.join("work"))
     .stdin(std::process::Stdio::null())
     .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
@@ -341,23 +457,167 @@ async fn claude_code_bash_tool_loop_through_a_model_group_alias() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_tool_loop(&dir.0, &stdout);
-    let reqs = up.requests();
-    let with_bash: Vec<Value> = reqs
-        .iter()
-        .map(RecordedRequest::json)
-        .filter(|b| {
-            b["tools"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"))
-        })
-        .collect();
+    assert_tool_loop(dir, &stdout);
+}
+
+/// The upstream turns that offered the Bash tool: the first without the
+/// command's result, the second with it.
+fn assert_two_bash_turns(
+    bodies: &[Value],
+    offers_bash: fn(&Value) -> bool,
+    answered: fn(&Value) -> bool,
+) {
+    let with_bash: Vec<&Value> = bodies.iter().filter(|b| offers_bash(b)).collect();
     assert_eq!(with_bash.len(), 2, "the tool loop took two upstream turns");
-    assert!(!has_result_of(&with_bash[0], CLAUDE_CALL_ID));
-    assert!(has_result_of(&with_bash[1], CLAUDE_CALL_ID));
+    assert!(!answered(with_bash[0]));
+    assert!(answered(with_bash[1]));
+}
+
+fn anthropic_offers_bash(b: &Value) -> bool {
+    b["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"))
+}
+
+fn anthropic_answered(b: &Value) -> bool {
+    has_result_of(b, CLAUDE_CALL_ID)
+}
+
+/// The spend rows of the calls Claude Code made: one per upstream call, each priced.
+async fn assert_spent(gw: &ServeProcess, calls: usize) {
+    for _ in 0..100 {
+        let rows: Value = reqwest::Client::new()
+            .get(format!("{}/spend/logs", gw.url))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rows = rows.as_array().unwrap();
+        if rows.len() >= calls {
+            assert_eq!(rows.len(), calls);
+            for r in rows {
+                assert_eq!(r["call_type"], "anthropic_messages");
+                assert!(r["spend"].as_f64().unwrap() > 0.0, "{r}");
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {calls} spend rows");
+}
+
+#[tokio::test]
+async fn claude_code_bash_tool_loop_through_a_model_group_alias() {
+    let up = MockServer::start(claude_upstream).await.unwrap();
+    let dir = temp_dir("claude");
+    let gw = claude_gateway(
+        &dir.0,
+        &format!("      model: anthropic/claude-sonnet-4-5\n      api_base: {}\n      api_key: sk-upstream\n", up.url()),
+    )
+    .await;
+    run_claude_code(&dir.0, &gw, "ANTHROPIC_API_KEY", MASTER_KEY).await;
+    let reqs = up.requests();
+    let bodies: Vec<Value> = reqs.iter().map(RecordedRequest::json).collect();
+    assert_two_bash_turns(&bodies, anthropic_offers_bash, anthropic_answered);
     for r in &reqs {
         assert_eq!(r.path, "/v1/messages");
         assert_eq!(r.header("x-api-key"), Some("sk-upstream"));
         assert_eq!(r.json()["model"], "claude-sonnet-4-5");
     }
+    assert_spent(&gw, reqs.len()).await;
+}
+
+#[tokio::test]
+async fn claude_code_through_claude_on_bedrock_with_a_virtual_key_as_auth_token() {
+    let up = MockServer::start(bedrock_claude_upstream).await.unwrap();
+    let dir = temp_dir("claude-bedrock");
+    let gw = claude_gateway(
+        &dir.0,
+        &format!(
+            "      model: bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0\n      api_base: {}\n      aws_access_key_id: {}\n      aws_secret_access_key: {}\n      aws_region_name: us-east-1\n",
+            up.url(),
+            bedrock::ACCESS_KEY_ID,
+            bedrock::SECRET_ACCESS_KEY
+        ),
+    )
+    .await;
+    let key = virtual_key(&gw).await;
+    run_claude_code(&dir.0, &gw, "ANTHROPIC_AUTH_TOKEN", &key).await;
+    let reqs = up.requests();
+    let bodies: Vec<Value> = reqs.iter().map(RecordedRequest::json).collect();
+    assert_two_bash_turns(&bodies, anthropic_offers_bash, anthropic_answered);
+    for r in &reqs {
+        assert!(
+            r.path
+                .starts_with("/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke"),
+            "{}",
+            r.path
+        );
+    }
+    assert_spent(&gw, reqs.len()).await;
+}
+
+#[tokio::test]
+async fn claude_code_through_claude_on_vertex() {
+    let up = MockServer::start(vertex_claude_upstream).await.unwrap();
+    let dir = temp_dir("claude-vertex");
+    let key_file = gemini::service_account_json(&format!("{}/token", up.url()), "cc-project");
+    let gw = claude_gateway(
+        &dir.0,
+        &format!(
+            "      model: vertex_ai/claude-sonnet-4-5\n      api_base: {}\n      vertex_location: us-east5\n      vertex_credentials: '{key_file}'\n",
+            up.url()
+        ),
+    )
+    .await;
+    let key = virtual_key(&gw).await;
+    run_claude_code(&dir.0, &gw, "ANTHROPIC_API_KEY", &key).await;
+    let reqs: Vec<RecordedRequest> = up
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != "/token")
+        .collect();
+    let bodies: Vec<Value> = reqs.iter().map(RecordedRequest::json).collect();
+    assert_two_bash_turns(&bodies, anthropic_offers_bash, anthropic_answered);
+    assert_spent(&gw, reqs.len()).await;
+}
+
+#[tokio::test]
+async fn claude_code_through_an_openai_upstream_is_translated() {
+    let up = MockServer::start(openai_chat_upstream).await.unwrap();
+    let dir = temp_dir("claude-openai");
+    let gw = claude_gateway(
+        &dir.0,
+        &format!(
+            "      model: openai/gpt-4o\n      api_base: {}/v1\n      api_key: sk-upstream\n",
+            up.url()
+        ),
+    )
+    .await;
+    run_claude_code(&dir.0, &gw, "ANTHROPIC_API_KEY", MASTER_KEY).await;
+    let reqs = up.requests();
+    let bodies: Vec<Value> = reqs.iter().map(RecordedRequest::json).collect();
+    assert_two_bash_turns(
+        &bodies,
+        |b| {
+            b["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["function"]["name"] == "Bash"))
+        },
+        |b| {
+            b["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["role"] == "tool" && m["tool_call_id"] == CLAUDE_CALL_ID)
+        },
+    );
+    for r in &reqs {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(r.header("authorization"), Some("Bearer sk-upstream"));
+    }
+    assert_spent(&gw, reqs.len()).await;
 }
