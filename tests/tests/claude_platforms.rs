@@ -356,3 +356,36 @@ async fn chat_completions_reach_claude_on_bedrock_invoke_and_vertex() {
         .path
         .ends_with("/converse"));
 }
+
+#[tokio::test]
+async fn count_tokens_is_answered_by_bedrock_and_vertex() {
+    let s = setup().await;
+    for group in ["claude-bedrock", "claude-vertex"] {
+        let body = json!({"model": group, "messages": [{"role": "user", "content": "Hi"}], "system": "Be brief."});
+        let resp = post(&s.gw, "/v1/messages/count_tokens", &body, None).await;
+        assert_eq!(resp.status(), 200, "{group}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"input_tokens": gemini::COUNTED_TOKENS}),
+            "{group}"
+        );
+    }
+    let sent = s.bedrock.last_request().unwrap();
+    assert_eq!(sent.path, format!("/model/{BEDROCK_PATH_ID}/count-tokens"));
+    let inner: Value = serde_json::from_str(
+        sent.json()["input"]["invokeModel"]["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        inner,
+        json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1, "system": "Be brief.", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]})
+    );
+    let sent = s.vertex.last_request().unwrap();
+    assert_eq!(
+        sent.path,
+        "/v1/projects/cp-project/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict"
+    );
+    assert_eq!(sent.json()["model"], "claude-sonnet-4-5");
+}

@@ -184,8 +184,7 @@ impl Codec for AnthropicCodec {
     }
 
     fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
-        let counted: wire::CountTokensResponse = decode_json(&response.body, NAME, model)?;
-        Ok(counted.input_tokens)
+        platform::decode_count_tokens(&response.body, NAME, model)
     }
 
     fn provider_names() -> Vec<&'static str> {

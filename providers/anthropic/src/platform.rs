@@ -92,6 +92,28 @@ pub fn chat_body(
     ))
 }
 
+/// The count-tokens body for `request`'s prompt (Anthropic's
+/// `/v1/messages/count_tokens` body, `model` included), and its betas.
+pub fn count_tokens_body(
+    request: &ChatCompletionRequest,
+    provider: &str,
+) -> Result<(Map<String, Value>, Vec<String>)> {
+    let encoded = request::encode_count_tokens(request)
+        .map_err(|e| e.with_provider(provider).with_model(request.model.as_str()))?;
+    let betas = encoded.betas.iter().map(|b| (*b).to_string()).collect();
+    match serde_json::to_value(&encoded.body) {
+        Ok(Value::Object(m)) => Ok((m, betas)),
+        _ => Err(Error::bad_request("cannot encode the count_tokens body").with_provider(provider)),
+    }
+}
+
+/// The `input_tokens` of a count-tokens answer.
+pub fn decode_count_tokens(body: &[u8], provider: &str, model: &str) -> Result<u64> {
+    let counted: crate::wire::CountTokensResponse =
+        llmux_core::transport::decode_json(body, provider, model)?;
+    Ok(counted.input_tokens)
+}
+
 /// A platform's whole Claude answer as a chat completion.
 pub fn decode_chat(
     body: &[u8],

@@ -396,6 +396,37 @@ impl Codec for BedrockCodec {
         ))
     }
 
+    /// Bedrock's CountTokens for Claude: the InvokeModel body it would
+    /// send, as a string in `input.invokeModel.body`.
+    fn encode_count_tokens(&self, request: &ChatCompletionRequest) -> Result<http::Request<Bytes>> {
+        if !invoke::is_claude(&request.model) {
+            return Err(Error::unsupported(PROVIDER, "count_tokens"));
+        }
+        let (body, betas) = platform::count_tokens_body(request, PROVIDER)?;
+        let mut body = platform::messages_body(
+            body,
+            platform::BEDROCK_VERSION,
+            &betas,
+            platform::Betas::InBody,
+            false,
+        );
+        body.insert("max_tokens".into(), serde_json::json!(1));
+        let inner = serde_json::Value::Object(body).to_string();
+        let wrapped = serde_json::json!({"input": {"invokeModel": {"body": inner}}});
+        let url = self.model_url(&request.model, "count-tokens")?;
+        self.post(&url, json_body(&wrapped)?, SystemTime::now())
+    }
+
+    fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Counted {
+            input_tokens: u64,
+        }
+        let counted: Counted = llmux_core::transport::decode_json(&response.body, PROVIDER, model)?;
+        Ok(counted.input_tokens)
+    }
+
     /// Claude models, through InvokeModel (unless named `converse/…`).
     fn serves_messages(&self, model: &str) -> bool {
         !model.starts_with("converse/") && invoke::is_claude(model)

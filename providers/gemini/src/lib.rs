@@ -587,6 +587,26 @@ impl Codec for GeminiCodec {
         )))
     }
 
+    /// Claude on Vertex AI: the `count-tokens` model's `rawPredict`.
+    fn encode_count_tokens(&self, request: &ChatCompletionRequest) -> Result<http::Request<Bytes>> {
+        if !self.vertex_claude(&request.model) {
+            return Err(Error::unsupported(self.name, "count_tokens"));
+        }
+        let (body, betas) = platform::count_tokens_body(request, self.name)?;
+        let url = self.model_url("claude-count-tokens", "rawPredict", self.known_project())?;
+        let url = url.replace("/models/claude-count-tokens:", "/models/count-tokens:");
+        let mut http = self.http_request(Method::POST, &url, Some(&Value::Object(body)))?;
+        if !betas.is_empty() {
+            let value = header_value("anthropic-beta", &betas.join(","))?;
+            http.headers_mut().insert("anthropic-beta", value);
+        }
+        Ok(http)
+    }
+
+    fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {
+        platform::decode_count_tokens(&response.body, self.name, model)
+    }
+
     /// Claude on Vertex AI.
     fn serves_messages(&self, model: &str) -> bool {
         self.vertex_claude(model)

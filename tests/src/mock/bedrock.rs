@@ -569,6 +569,24 @@ pub fn behaviour(req: &RecordedRequest) -> MockResponse {
                 .with_header("X-Amzn-Bedrock-Input-Token-Count", &tokens.to_string())
         }
         "invoke" if model.starts_with("anthropic.") => invoke_claude(&body, false),
+        "count-tokens" => {
+            let inner: Value = body
+                .pointer("/input/invokeModel/body")
+                .and_then(Value::as_str)
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or_default();
+            if inner.get("anthropic_version").is_none() || inner.get("messages").is_none() {
+                return error(
+                    400,
+                    "ValidationException",
+                    "The provided request is not valid",
+                );
+            }
+            MockResponse::json(
+                200,
+                &json!({"inputTokens": crate::mock::gemini::COUNTED_TOKENS}),
+            )
+        }
         "invoke-with-response-stream" if model.starts_with("anthropic.") => {
             invoke_claude(&body, true)
         }

@@ -333,6 +333,9 @@ pub fn vertex_behaviour(req: &RecordedRequest) -> MockResponse {
     }
 }
 
+/// What the mock count-tokens endpoints answer.
+pub const COUNTED_TOKENS: u64 = 14;
+
 /// Claude on Vertex AI (`publishers/anthropic`): Anthropic's Messages API
 /// through `:rawPredict` and `:streamRawPredict`, the model named by the
 /// URL, `anthropic_version: vertex-2023-10-16` in the body.
@@ -343,6 +346,15 @@ fn vertex_claude(model: &str, method: &str, body: &Value) -> MockResponse {
             &super::anthropic::error_body("invalid_request_error", message),
         )
     };
+    if model == "count-tokens" {
+        // The model to count for is named in the body.
+        return match (body.get("model"), body.get("messages")) {
+            (Some(_), Some(_)) if method == "rawPredict" => {
+                MockResponse::json(200, &json!({"input_tokens": COUNTED_TOKENS}))
+            }
+            _ => invalid("model and messages are required"),
+        };
+    }
     if body.get("anthropic_version").and_then(Value::as_str) != Some("vertex-2023-10-16") {
         return invalid("anthropic_version: vertex-2023-10-16 is required");
     }
