@@ -510,6 +510,23 @@ async fn embeddings_models_and_model_info() {
         .collect();
     assert_eq!(ids, vec!["embed", "gpt-4o", "tts", "whisper"]);
     assert_eq!(models["object"], "list");
+    // Anthropic's clients (they send `anthropic-version`) get Anthropic's shape.
+    let anthropic_models: Value = client()
+        .get(format!("{}/v1/models", gw.url))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anthropic_models["first_id"], "embed");
+    assert_eq!(anthropic_models["last_id"], "whisper");
+    assert_eq!(anthropic_models["has_more"], false);
+    assert_eq!(
+        anthropic_models["data"][1],
+        json!({"type": "model", "id": "gpt-4o", "display_name": "gpt-4o", "created_at": "2023-06-14T00:00:00Z"})
+    );
     let one = client()
         .get(format!("{}/models/gpt-4o", gw.url))
         .send()

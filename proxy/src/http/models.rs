@@ -57,11 +57,33 @@ pub(crate) async fn list_models(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = gw.admit_listing("models", &headers).await?;
-    let data: Vec<Value> = visible_models(&gw, &caller)
-        .iter()
-        .map(|g| model_object(g))
-        .collect();
+    let ids = visible_models(&gw, &caller);
+    if headers.contains_key("anthropic-version") {
+        return Ok(axum::Json(anthropic_page(ids)).into_response());
+    }
+    let data: Vec<Value> = ids.iter().map(|g| model_object(g)).collect();
     Ok(axum::Json(json!({"object": "list", "data": data})).into_response())
+}
+
+/// The model list in Anthropic's shape, for clients that send
+/// `anthropic-version` (Claude Code, the anthropic SDKs): one page, every
+/// model group.
+fn anthropic_page(ids: Vec<String>) -> Value {
+    let page = llmux_anthropic::wire::ModelsPage {
+        first_id: ids.first().cloned(),
+        last_id: ids.last().cloned(),
+        has_more: false,
+        data: ids
+            .into_iter()
+            .map(|id| llmux_anthropic::wire::ModelInfo {
+                display_name: Some(id.clone()),
+                id,
+                created_at: Some("2023-06-14T00:00:00Z".into()),
+                r#type: Some("model".into()),
+            })
+            .collect(),
+    };
+    serde_json::to_value(page).unwrap_or(Value::Null)
 }
 
 pub(crate) async fn get_model(
