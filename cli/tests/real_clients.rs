@@ -814,3 +814,89 @@ chat stream: {"deltas":["Hello"," from the mock"," Cohere!"],"finish_reason":"CO
 embed: {"len":3}
 rerank: {"indexes":[1,0],"search_units":1}
 "#;
+
+// ---------------------------------------------------------------------------
+// The anthropic SDK on the native `/v1/messages` path.
+
+const THINKING_SIGNATURE: &str = "EqQBCkYIARgCKkA-mock-signature";
+
+/// The Anthropic upstream, with a signed thinking block on requests that
+/// turn thinking on.
+fn native_anthropic_upstream(req: &RecordedRequest) -> MockResponse {
+    let body = req.json();
+    if req.path == "/v1/messages" && body.get("thinking").is_some() {
+        let message = anthropic::message(
+            body["model"].as_str().unwrap_or_default(),
+            json!([
+                {"type": "thinking", "thinking": "The user wants a greeting.", "signature": THINKING_SIGNATURE},
+                {"type": "text", "text": "Hi!"}
+            ]),
+            "end_turn",
+            anthropic::usage(30, 40),
+        );
+        return MockResponse::json(200, &message);
+    }
+    anthropic::behaviour(req)
+}
+
+const ANTHROPIC_NATIVE: &str = r#"messages: {"content":[{"text":"Hello from the mock Claude!","type":"text"}],"model":"claude-sonnet-4-5","usage":[9,6]}
+stream: {"stop_reason":"end_turn","texts":["Hello"," from the mock"," Claude!"],"usage":[9,6]}
+thinking turn 1: [{"signature":"EqQBCkYIARgCKkA-mock-signature","thinking":"The user wants a greeting.","type":"thinking"},{"text":"Hi!","type":"text"}]
+thinking turn 2: [{"signature":"EqQBCkYIARgCKkA-mock-signature","thinking":"The user wants a greeting.","type":"thinking"},{"text":"Hi!","type":"text"}]
+beta: {"content":[{"text":"Hello from the mock Claude!","type":"text"}]}
+count_tokens: 6
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_python_client_on_the_native_path() {
+    let py = python();
+    let up = MockServer::start(native_anthropic_upstream).await.unwrap();
+    let gw = gateway_with(
+        "anthropic-native",
+        &entry("claude", "anthropic/claude-sonnet-4-5", &up.url()),
+    )
+    .await;
+    let out = run_client(&py, &clients_dir().join("python/anthropic_native.py"), &gw).await;
+    assert_output(&out, ANTHROPIC_NATIVE);
+    let reqs = up.requests();
+    let paths: Vec<String> = reqs.iter().map(RecordedRequest::path_and_query).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/messages",
+            "/v1/messages",
+            "/v1/messages",
+            "/v1/messages",
+            "/v1/messages",
+            "/v1/messages/count_tokens"
+        ]
+    );
+    for r in &reqs {
+        assert_eq!(r.header("x-api-key"), Some("sk-upstream"));
+        assert_eq!(r.json()["model"], "claude-sonnet-4-5");
+    }
+    // The second thinking turn carries the signed block back exactly as the
+    // first turn's answer had it.
+    assert_eq!(
+        reqs[3].json()["messages"][1]["content"][0],
+        json!({"type": "thinking", "thinking": "The user wants a greeting.", "signature": THINKING_SIGNATURE})
+    );
+    assert_eq!(
+        reqs[3].json()["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+    assert_eq!(
+        reqs[4].header("anthropic-beta"),
+        Some("context-management-2025-06-27")
+    );
+    assert_eq!(
+        reqs[4].json()["context_management"],
+        json!({"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]})
+    );
+    // Apart from `model`, each body is the client's, field for field.
+    let first = reqs[0].json();
+    assert_eq!(
+        first,
+        json!({"max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}], "model": "claude-sonnet-4-5"})
+    );
+}

@@ -19,6 +19,7 @@ use http::{HeaderMap, Method};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::endpoint::MessagesOptions;
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
 use crate::pass_through::{openai_usage, DocumentReader, UsageReader};
@@ -173,10 +174,10 @@ pub trait Codec: Sized + Send + Sync + 'static {
     fn encode_messages(
         &self,
         body: &serde_json::Map<String, serde_json::Value>,
-        betas: &[String],
+        options: &MessagesOptions,
         stream: bool,
     ) -> Result<http::Request<Bytes>> {
-        let _ = (body, betas, stream);
+        let _ = (body, options, stream);
         Err(Error::unsupported(self.name(), "messages"))
     }
 

@@ -53,10 +53,20 @@ pub enum Call {
 pub struct MessagesCall {
     /// The client's JSON body, unknown fields and blocks included.
     pub body: serde_json::Map<String, serde_json::Value>,
-    /// The `anthropic-beta` values the client sent.
-    pub betas: Vec<String>,
+    /// What else the client sent that a native upstream gets too.
+    pub options: MessagesOptions,
     /// The request as a chat request, for deployments that speak only chat.
     pub chat: ChatCompletionRequest,
+}
+
+/// What a Messages API client sent besides its body that a native upstream
+/// gets too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessagesOptions {
+    /// The `anthropic-beta` values.
+    pub betas: Vec<String>,
+    /// The client called `/v1/messages?beta=true` (the SDKs' beta namespace).
+    pub beta_query: bool,
 }
 
 impl Call {

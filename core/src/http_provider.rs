@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::codec::Codec;
+use crate::endpoint::MessagesOptions;
 use crate::error::{Error, Result};
 use crate::params::{Env, ProviderParams};
 use crate::pass_through::{PassThroughBody, PassThroughRequest, UsageReader};
@@ -258,11 +259,11 @@ impl<C: Codec> Provider for HttpProvider<C> {
     async fn messages(
         &self,
         body: serde_json::Map<String, serde_json::Value>,
-        betas: Vec<String>,
+        options: MessagesOptions,
     ) -> Result<Bytes> {
         let model = body_model(&body);
         let http = self
-            .encode(&model, |c| c.encode_messages(&body, &betas, false))
+            .encode(&model, |c| c.encode_messages(&body, &options, false))
             .await?;
         Ok(self.send(http, &model).await?.body)
     }
@@ -270,11 +271,11 @@ impl<C: Codec> Provider for HttpProvider<C> {
     async fn messages_stream(
         &self,
         body: serde_json::Map<String, serde_json::Value>,
-        betas: Vec<String>,
+        options: MessagesOptions,
     ) -> Result<crate::sse::SseStream> {
         let model = body_model(&body);
         let http = self
-            .encode(&model, |c| c.encode_messages(&body, &betas, true))
+            .encode(&model, |c| c.encode_messages(&body, &options, true))
             .await?;
         let upstream = self.send_streaming(http, &model).await?;
         Ok(crate::sse::raw_events(

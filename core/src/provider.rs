@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 
+use crate::endpoint::MessagesOptions;
 use crate::error::{Error, Result};
 use crate::pass_through::{openai_usage, DocumentReader, PassThroughRequest, UsageReader};
 use crate::responses::{self, ResponseStream};
@@ -107,9 +108,9 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// `POST /v1/messages` with the client's `body` (model already
-    /// replaced) and its `betas`: the upstream's JSON answer as it came.
-    async fn messages(&self, body: Map<String, Value>, betas: Vec<String>) -> Result<Bytes> {
-        let _ = (body, betas);
+    /// replaced) and its `options`: the upstream's JSON answer as it came.
+    async fn messages(&self, body: Map<String, Value>, options: MessagesOptions) -> Result<Bytes> {
+        let _ = (body, options);
         Err(Error::unsupported(self.name(), "messages"))
     }
 
@@ -117,9 +118,9 @@ pub trait Provider: Send + Sync + 'static {
     async fn messages_stream(
         &self,
         body: Map<String, Value>,
-        betas: Vec<String>,
+        options: MessagesOptions,
     ) -> Result<SseStream> {
-        let _ = (body, betas);
+        let _ = (body, options);
         Err(Error::unsupported(self.name(), "messages"))
     }
 

@@ -82,13 +82,13 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
         }
         Call::MessagesStream(m) if provider.serves_messages(&upstream_model) => {
             let MessagesCall {
-                mut body, betas, ..
+                mut body, options, ..
             } = *m;
             body.insert("model".into(), upstream_model.clone().into());
             first_item(
                 stream_limit,
                 &deployment,
-                provider.messages_stream(body, betas),
+                provider.messages_stream(body, options),
             )
             .await
             .map(|(first, rest)| Reply::MessagesStream(observer(guard).observe(first, rest)))
@@ -292,12 +292,12 @@ async fn call_provider(
         Call::Messages(m) | Call::MessagesStream(m) => {
             let MessagesCall {
                 mut body,
-                betas,
+                options,
                 mut chat,
             } = *m;
             if provider.serves_messages(model) {
                 body.insert("model".into(), model.into());
-                Reply::Messages(provider.messages(body, betas).await?)
+                Reply::Messages(provider.messages(body, options).await?)
             } else {
                 chat.model = model.to_string();
                 Reply::Chat(provider.chat(chat).await?)

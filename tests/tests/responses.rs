@@ -741,7 +741,7 @@ async fn messages_go_natively_to_anthropic_upstreams() {
         anthropic::default_message("claude-sonnet-4-5")
     );
     let sent = s.anthropic.last_request().unwrap();
-    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.path_and_query(), "/v1/messages?beta=true");
     assert_eq!(sent.header("x-api-key"), Some("sk-ant-upstream"));
     assert_eq!(
         sent.header("anthropic-beta"),

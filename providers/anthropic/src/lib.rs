@@ -176,11 +176,16 @@ impl Codec for AnthropicCodec {
     fn encode_messages(
         &self,
         body: &serde_json::Map<String, Value>,
-        betas: &[String],
+        options: &llmux_core::endpoint::MessagesOptions,
         _stream: bool,
     ) -> Result<http::Request<Bytes>> {
-        let betas: Vec<&str> = betas.iter().map(String::as_str).collect();
-        self.http_request(Method::POST, "/messages", Some(body), &betas)
+        let betas: Vec<&str> = options.betas.iter().map(String::as_str).collect();
+        let path = if options.beta_query {
+            "/messages?beta=true"
+        } else {
+            "/messages"
+        };
+        self.http_request(Method::POST, path, Some(body), &betas)
     }
 
     fn decode_count_tokens(&self, response: &UpstreamResponse, model: &str) -> Result<u64> {

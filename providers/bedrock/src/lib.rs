@@ -437,7 +437,7 @@ impl Codec for BedrockCodec {
     fn encode_messages(
         &self,
         body: &serde_json::Map<String, serde_json::Value>,
-        betas: &[String],
+        options: &llmux_core::endpoint::MessagesOptions,
         stream: bool,
     ) -> Result<http::Request<Bytes>> {
         let model = body
@@ -448,7 +448,7 @@ impl Codec for BedrockCodec {
         let body = platform::messages_body(
             body.clone(),
             platform::BEDROCK_VERSION,
-            betas,
+            &options.betas,
             platform::Betas::InBody,
             false,
         );

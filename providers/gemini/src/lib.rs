@@ -617,7 +617,7 @@ impl Codec for GeminiCodec {
     fn encode_messages(
         &self,
         body: &serde_json::Map<String, Value>,
-        betas: &[String],
+        options: &llmux_core::endpoint::MessagesOptions,
         stream: bool,
     ) -> Result<http::Request<Bytes>> {
         let model = body
@@ -628,11 +628,11 @@ impl Codec for GeminiCodec {
         let body = platform::messages_body(
             body.clone(),
             platform::VERTEX_VERSION,
-            betas,
+            &options.betas,
             platform::Betas::InHeader,
             true,
         );
-        self.claude_request(&model, &body, betas, stream, self.known_project())
+        self.claude_request(&model, &body, &options.betas, stream, self.known_project())
     }
 
     /// `embedContent` for one text, `batchEmbedContents` for several;

@@ -15,8 +15,8 @@ use futures::StreamExt;
 use llmux_anthropic::inbound::{self, EventEncoder};
 use llmux_anthropic::response::to_usage;
 use llmux_anthropic::wire::{MessagesRequest, MessagesResponse, StreamEvent};
-use llmux_core::endpoint::MessagesCall;
 use llmux_core::endpoint::{Call, Reply};
+use llmux_core::endpoint::{MessagesCall, MessagesOptions};
 use llmux_core::sse::{SseEvent, SseStream};
 use llmux_core::{ChatStream, Error, ErrorKind};
 
@@ -166,6 +166,7 @@ pub(crate) fn anthropic_stream(
 /// translated through chat for every other deployment.
 pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AnthropicError> {
@@ -190,9 +191,15 @@ pub(crate) async fn messages(
     if stream {
         force_stream_usage(&mut chat);
     }
+    let options = MessagesOptions {
+        betas,
+        beta_query: query
+            .as_deref()
+            .is_some_and(|q| q.split('&').any(|p| p == "beta=true")),
+    };
     let call = Box::new(MessagesCall {
         body: raw,
-        betas,
+        options,
         chat,
     });
     let call = if stream {
