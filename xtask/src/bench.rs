@@ -46,6 +46,11 @@ const DIRECT_RESPONSES_STREAM_BODY: &str =
     r#"{"model":"gpt-4o-mini","input":"Hello","stream":true}"#;
 const GATEWAY_RESPONSES_STREAM_BODY: &str =
     r#"{"model":"bench","input":"Hello","stream":true,"store":false}"#;
+const DIRECT_MESSAGES_BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello"}]}"#;
+const GATEWAY_MESSAGES_BODY: &str =
+    r#"{"model":"bench-claude","max_tokens":64,"messages":[{"role":"user","content":"Hello"}]}"#;
+const DIRECT_MESSAGES_STREAM_BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
+const GATEWAY_MESSAGES_STREAM_BODY: &str = r#"{"model":"bench-claude","max_tokens":64,"messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 const SLOW_STREAM_BODY: &str =
     r#"{"model":"bench-slow","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 
@@ -184,8 +189,11 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
             "  - model_name: {group}\n    litellm_params:\n      model: openai/{model}\n      api_base: http://{upstream}/v1\n      api_key: sk-bench-upstream\n"
         )
     };
+    let claude = format!(
+        "  - model_name: bench-claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n      api_base: http://{upstream}\n      api_key: sk-bench-upstream\n"
+    );
     let config = format!(
-        "model_list:\n{}{}general_settings:\n  master_key: {MASTER_KEY}\n",
+        "model_list:\n{}{}{claude}general_settings:\n  master_key: {MASTER_KEY}\n",
         entry("bench", "gpt-4o-mini"),
         entry("bench-slow", "gpt-4o-mini-slow"),
     );
@@ -400,6 +408,32 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     )
     .await?;
 
+    eprintln!(
+        "bench: Anthropic Messages API ({} pairs, native)",
+        plan.streaming
+    );
+    let messages = |t: &Target, body: &'static str| Target {
+        path: "/v1/messages",
+        body: Bytes::from_static(body.as_bytes()),
+        ..t.clone()
+    };
+    let (msg_direct, msg_via, _, _) = load::sequential_pair(
+        &messages(&direct, DIRECT_MESSAGES_BODY),
+        &messages(&via, GATEWAY_MESSAGES_BODY),
+        plan.streaming,
+        Duration::from_secs(60),
+        false,
+    )
+    .await?;
+    let (msg_first_direct, msg_first_via, _, _) = load::sequential_pair(
+        &messages(&direct, DIRECT_MESSAGES_STREAM_BODY),
+        &messages(&via, GATEWAY_MESSAGES_STREAM_BODY),
+        plan.streaming,
+        Duration::from_secs(60),
+        true,
+    )
+    .await?;
+
     eprintln!("bench: throughput at 32 connections");
     let (d_done, d_err, d_time) = load::closed_loop(&direct, 32, plan.throughput_for).await?;
     let cpu_before = cpu_time(pid);
@@ -505,6 +539,20 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
             "Responses API (native) first event p50",
             &resp_first_direct,
             &resp_first_via,
+            50.0,
+            Some(("≤ 0.2 ms", us(200))),
+        ),
+        (
+            "/v1/messages (native) latency p50",
+            &msg_direct,
+            &msg_via,
+            50.0,
+            Some(("≤ 0.1 ms", us(100))),
+        ),
+        (
+            "/v1/messages (native) first event p50",
+            &msg_first_direct,
+            &msg_first_via,
             50.0,
             Some(("≤ 0.2 ms", us(200))),
         ),

@@ -29,6 +29,8 @@ pub(super) struct Target {
 
 /// The final event of a Responses API stream.
 const RESPONSES_END: &[u8] = b"event: response.completed";
+/// The last event of an Anthropic Messages API stream.
+const MESSAGES_END: &[u8] = b"event: message_stop";
 
 /// One keep-alive connection.
 pub(super) struct Conn {
@@ -111,7 +113,7 @@ impl Conn {
 
     /// One streamed request: time to the first body bytes and to the end.
     /// Fails unless the stream ends with `data: [DONE]` (chat) or carried
-    /// `response.completed` (Responses API).
+    /// `response.completed` (Responses API) or `message_stop` (Messages API).
     pub(super) async fn stream(&mut self) -> Result<StreamTiming, String> {
         let started = Instant::now();
         let resp = self.send().await?;
@@ -127,9 +129,9 @@ impl Conn {
                 }
                 first.get_or_insert_with(|| started.elapsed());
                 tail.extend_from_slice(&data);
-                completed |= tail
-                    .windows(RESPONSES_END.len())
-                    .any(|w| w == RESPONSES_END);
+                completed |= [RESPONSES_END, MESSAGES_END]
+                    .iter()
+                    .any(|end| tail.windows(end.len()).any(|w| w == *end));
                 if tail.len() > 64 {
                     tail.drain(..tail.len() - 64);
                 }

@@ -101,9 +101,57 @@ fn response_events() -> Vec<Bytes> {
         .collect()
 }
 
+/// The fixed Anthropic Messages API answer.
+const MESSAGE: &str = r#"{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello from the bench upstream!"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":6}}"#;
+
+/// The fixed Messages API stream, as Anthropic orders its events.
+fn message_events() -> Vec<Bytes> {
+    let mut events = vec![
+        r#"{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}"#.to_string(),
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.to_string(),
+    ];
+    for d in ["Hello", " from the", " bench upstream!"] {
+        events.push(format!(
+            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{d}"}}}}"#
+        ));
+    }
+    events.push(r#"{"type":"content_block_stop","index":0}"#.to_string());
+    events.push(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}"#.to_string());
+    events.push(r#"{"type":"message_stop"}"#.to_string());
+    events
+        .into_iter()
+        .map(|e| {
+            let name = e.split('"').nth(3).unwrap_or("message").to_string();
+            Bytes::from(format!("event: {name}\ndata: {e}\n\n"))
+        })
+        .collect()
+}
+
+/// A fixed answer: `whole`, or `events` as SSE when the request streams.
+fn fixed(stream: bool, whole: &'static str, events: fn() -> Vec<Bytes>) -> Response<Body> {
+    if !stream {
+        return respond(
+            StatusCode::OK,
+            "application/json",
+            Full::new(Bytes::from_static(whole.as_bytes())).boxed_unsync(),
+        );
+    }
+    let frames = futures::stream::iter(
+        events()
+            .into_iter()
+            .map(|e| Ok::<_, Infallible>(Frame::data(e))),
+    );
+    respond(
+        StatusCode::OK,
+        "text/event-stream",
+        StreamBody::new(frames).boxed_unsync(),
+    )
+}
+
 async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let is_responses = req.uri().path().ends_with("/responses");
-    let is_chat = is_responses || req.uri().path().ends_with("/chat/completions");
+    let is_messages = req.uri().path().ends_with("/v1/messages");
+    let is_chat = is_responses || is_messages || req.uri().path().ends_with("/chat/completions");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -120,23 +168,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     }
     let stream = contains(&body, br#""stream":true"#);
     if is_responses {
-        if !stream {
-            return Ok(respond(
-                StatusCode::OK,
-                "application/json",
-                Full::new(Bytes::from_static(RESPONSE.as_bytes())).boxed_unsync(),
-            ));
-        }
-        let frames = futures::stream::iter(
-            response_events()
-                .into_iter()
-                .map(|e| Ok::<_, Infallible>(Frame::data(e))),
-        );
-        return Ok(respond(
-            StatusCode::OK,
-            "text/event-stream",
-            StreamBody::new(frames).boxed_unsync(),
-        ));
+        return Ok(fixed(stream, RESPONSE, response_events));
+    }
+    if is_messages {
+        return Ok(fixed(stream, MESSAGE, message_events));
     }
     if !stream {
         return Ok(respond(
