@@ -891,3 +891,91 @@ async fn the_environment_is_the_fallback_and_uploads_stream_past_the_body_limit(
     .await;
     assert_eq!(status, 413, "{text}");
 }
+
+#[tokio::test]
+async fn every_provider_route_refuses_a_spent_budget_before_the_upstream() {
+    let u = Upstreams::start().await;
+    let gw = gateway(&u, "").await;
+    let gemini_body = r#"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#;
+    let cases: [(&str, &str, &str, &MockServer, Usage, &str); 5] = [
+        (
+            "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+            gemini_body,
+            "gemini/gemini-2.5-flash",
+            &u.gemini,
+            Usage::new(9, 6),
+            "authorization",
+        ),
+        (
+            "/anthropic/v1/messages",
+            r#"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#,
+            "anthropic/claude-sonnet-4-5",
+            &u.anthropic,
+            Usage::with_cache(9, 6, Some(0), Some(0)),
+            "authorization",
+        ),
+        (
+            "/bedrock/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
+            r#"{"messages":[{"role":"user","content":[{"text":"Hi"}]}],"inferenceConfig":{"maxTokens":16}}"#,
+            "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
+            &u.bedrock,
+            Usage::new(9, 6),
+            "x-litellm-api-key",
+        ),
+        (
+            "/cohere/v2/chat",
+            r#"{"model":"command-a-03-2025","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#,
+            "cohere/command-a-03-2025",
+            &u.cohere,
+            Usage::new(9, 6),
+            "authorization",
+        ),
+        (
+            "/vertex_ai/v1/projects/pt-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+            gemini_body,
+            "vertex_ai/gemini-2.5-flash",
+            &u.vertex,
+            Usage::new(9, 6),
+            "authorization",
+        ),
+    ];
+    for (path, body, model, upstream, usage, header) in cases {
+        let info = PriceTable::embedded().lookup(model).unwrap();
+        let body_json: Value = serde_json::from_str(body).unwrap();
+        let max_output = body_json
+            .pointer("/max_tokens")
+            .or_else(|| body_json.pointer("/inferenceConfig/maxTokens"))
+            .and_then(Value::as_u64)
+            .or(info.max_output_tokens)
+            .unwrap();
+        let worst = table_cost(model, &Usage::new(body.len() as u64, max_output));
+        let cost = table_cost(model, &usage);
+        let k = key(&gw, json!({"max_budget": (worst + cost / 2) as f64 / 1e9})).await;
+        let value = if header == "authorization" {
+            format!("Bearer {k}")
+        } else {
+            k.clone()
+        };
+        let (status, _, text) = raw(
+            &gw,
+            reqwest::Method::POST,
+            path,
+            &[(header, &value)],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {text}");
+        let before = upstream.requests().len();
+        let (status, _, text) = raw(
+            &gw,
+            reqwest::Method::POST,
+            path,
+            &[(header, &value)],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("Budget has been exceeded"), "{path}: {text}");
+        assert_eq!(upstream.requests().len(), before, "{path}: nothing sent");
+    }
+}
