@@ -68,7 +68,8 @@ fn hello_with_usage() -> ChatCompletionRequest {
 fn hello_body() -> Value {
     json!({
         "model": MODEL,
-        "max_tokens": 4096,
+        // Claude Sonnet 4.5's maximum output (the price table's), as LiteLLM sends.
+        "max_tokens": 64000,
         "system": "Be brief.",
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
     })
@@ -274,7 +275,7 @@ async fn tool_round_trip_end_to_end() {
     assert_eq!(
         server.last_request().unwrap().json(),
         json!({
-            "model": MODEL, "max_tokens": 4096,
+            "model": MODEL, "max_tokens": 64000,
             "messages": [{"role": "user", "content": [{"type": "text", "text": "What's the weather in Paris?"}]}],
             "tools": [{"name": "get_weather", "description": "Current weather for a city",
                        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],

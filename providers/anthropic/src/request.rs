@@ -63,9 +63,19 @@ pub struct Encoded {
     pub betas: Vec<&'static str>,
 }
 
-/// The largest output Anthropic documents for a model family (None when unknown).
+/// The largest output of `model`: the price table's `max_output_tokens`
+/// (as LiteLLM reads it), else what Anthropic documents for the model's
+/// family — also for platform ids (`us.anthropic.claude-…-v1:0` on Bedrock,
+/// `claude-…@2025…` on Vertex AI); `None` when unknown.
 pub fn max_output_tokens(model: &str) -> Option<u32> {
+    let from_table = [model.to_string(), format!("anthropic/{model}")]
+        .iter()
+        .find_map(|m| llmux_cost::get_model_info(m).ok()?.max_output_tokens);
+    if let Some(n) = from_table {
+        return Some(u32::try_from(n).unwrap_or(u32::MAX));
+    }
     let m = model.to_ascii_lowercase();
+    let m = m.rsplit("anthropic.").next().unwrap_or(&m);
     let table: &[(&str, u32)] = &[
         ("claude-opus-4-5", 64_000),
         ("claude-opus-4-1", 32_000),
@@ -85,10 +95,11 @@ pub fn max_output_tokens(model: &str) -> Option<u32> {
         .map(|(_, n)| *n)
 }
 
-/// `max_tokens` for a request that sets none: [`DEFAULT_MAX_TOKENS`], or the
-/// model's maximum when that is lower.
+/// `max_tokens` for a request that sets none: the model's maximum output
+/// (LiteLLM's default too, so answers are not cut at 4,096 tokens), else
+/// [`DEFAULT_MAX_TOKENS`].
 pub fn default_max_tokens(model: &str) -> u32 {
-    max_output_tokens(model).map_or(DEFAULT_MAX_TOKENS, |m| m.min(DEFAULT_MAX_TOKENS))
+    max_output_tokens(model).unwrap_or(DEFAULT_MAX_TOKENS)
 }
 
 fn bad(message: impl Into<String>) -> Error {
@@ -840,13 +851,16 @@ mod tests {
             body(&req),
             json!({
                 "model": "claude-sonnet-4-5",
-                "max_tokens": 4096,
+                "max_tokens": 64000,
                 "system": "Be brief.",
                 "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
             })
         );
         assert_eq!(default_max_tokens("claude-3-haiku-20240307"), 4096);
         assert_eq!(default_max_tokens("some-future-model"), 4096);
+        // The price table's maximum, also for Bedrock and Vertex ids.
+        assert_eq!(default_max_tokens("claude-sonnet-4-5"), 64000);
+        assert_eq!(default_max_tokens("claude-3-5-haiku@20241022"), 8192);
         assert_eq!(max_output_tokens("claude-3-5-haiku-latest"), Some(8192));
         assert_eq!(max_output_tokens("claude-opus-4-1-20250805"), Some(32000));
     }
@@ -912,7 +926,7 @@ mod tests {
         assert_eq!(
             body(&req),
             json!({
-                "model": "claude-sonnet-4-5", "max_tokens": 4096,
+                "model": "claude-sonnet-4-5", "max_tokens": 64000,
                 "system": [
                     {"type": "text", "text": "Long shared context."},
                     {"type": "text", "text": "Cached part.", "cache_control": {"type": "ephemeral"}},
