@@ -1353,3 +1353,39 @@ async fn base_model_prices_a_freely_named_deployment() {
     );
     assert!(warning.contains("model_info.base_model"), "{warning}");
 }
+
+/// Provider fidelity finding: an embeddings call whose upstream answered 500
+/// was tried once. Every call type goes through the same retries as chat.
+#[tokio::test]
+async fn embeddings_images_and_moderations_are_retried_like_chat() {
+    let up = openai::start().await.unwrap();
+    let base = up.url();
+    let config = format!(
+        "model_list:\n{}{}{}router_settings:\n  num_retries: 2\n  retry_after: 0.001\n",
+        openai_deployment("embed", "text-embedding-3-small", &base, ""),
+        openai_deployment("image", "dall-e-3", &base, ""),
+        openai_deployment("moderation", "omni-moderation-latest", &base, ""),
+    );
+    let gw = start(&config).await;
+    for (path, body) in [
+        ("/v1/embeddings", json!({"model": "embed", "input": "Hi"})),
+        ("/v1/images/generations", json!({"model": "image", "prompt": "a cat"})),
+        ("/v1/moderations", json!({"model": "moderation", "input": "Hi"})),
+    ] {
+        let before = up.requests().len();
+        for _ in 0..2 {
+            up.enqueue(MockResponse::json(
+                500,
+                &openai::error_body("The server had an error", "server_error", None, None),
+            ));
+        }
+        let resp = client()
+            .post(format!("{}{path}", gw.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(up.requests().len() - before, 3, "{path}: two retries");
+    }
+}
