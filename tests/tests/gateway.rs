@@ -1369,8 +1369,14 @@ async fn embeddings_images_and_moderations_are_retried_like_chat() {
     let gw = start(&config).await;
     for (path, body) in [
         ("/v1/embeddings", json!({"model": "embed", "input": "Hi"})),
-        ("/v1/images/generations", json!({"model": "image", "prompt": "a cat"})),
-        ("/v1/moderations", json!({"model": "moderation", "input": "Hi"})),
+        (
+            "/v1/images/generations",
+            json!({"model": "image", "prompt": "a cat"}),
+        ),
+        (
+            "/v1/moderations",
+            json!({"model": "moderation", "input": "Hi"}),
+        ),
     ] {
         let before = up.requests().len();
         for _ in 0..2 {

@@ -689,3 +689,64 @@ general_settings:
     gw.stop().await.unwrap();
     assert_eq!(recorded(&url, &hash).await, (2, 2_001_300, 2_001_300));
 }
+
+/// Provider fidelity finding: Gemini's batch embeddings answer carries no
+/// usage, and the call was recorded at $0 with 0 tokens. The gateway counts
+/// the input's tokens, answers with them and prices the call.
+#[tokio::test]
+async fn embeddings_without_reported_usage_are_counted_and_priced() {
+    let gemini = llmux_tests::mock::gemini::start().await.unwrap();
+    let config = format!(
+        "model_list:\n  - model_name: embed\n    litellm_params:\n      model: gemini/gemini-embedding-001\n      api_base: {}\n      api_key: g-key\ngeneral_settings:\n  master_key: {MASTER}\n",
+        gemini.url()
+    );
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let gw = TestGateway::start_with(&config, None, &url).await.unwrap();
+    let (key, hash) = new_key(&gw, json!({})).await;
+    let texts = ["The quick brown fox", "jumps over the lazy dog"];
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/embeddings", gw.url))
+        .bearer_auth(&key)
+        .json(&json!({"model": "embed", "input": texts}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(gemini
+        .last_request()
+        .unwrap()
+        .path
+        .ends_with(":batchEmbedContents"));
+    let cost = resp.headers()["x-llmux-response-cost"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = resp.json().await.unwrap();
+    let tokens: u64 = texts
+        .iter()
+        .map(|t| llmux_cost::token_counter("gemini-embedding-001", *t))
+        .sum();
+    assert!(tokens > 0);
+    assert_eq!(
+        body["usage"],
+        json!({"prompt_tokens": tokens, "total_tokens": tokens})
+    );
+    let info = llmux_cost::get_model_info("gemini/gemini-embedding-001").unwrap();
+    let nano = info
+        .cost_per_token(
+            &llmux_core::types::chat::Usage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+                ..Default::default()
+            },
+            &llmux_cost::CostOptions::default(),
+        )
+        .unwrap()
+        .total()
+        .nano();
+    assert!(nano > 0);
+    assert_eq!(cost, llmux_store::from_nano(nano).to_string());
+    gw.stop().await.unwrap();
+    assert_eq!(recorded(&url, &hash).await, (1, nano, nano));
+}

@@ -45,6 +45,17 @@ pub enum EmbeddingInput {
 }
 
 impl EmbeddingInput {
+    /// The tokens of the input: token lists as they are, texts counted
+    /// with `count` (for a provider whose answer reports no usage).
+    pub fn tokens(&self, count: impl Fn(&str) -> u64) -> u64 {
+        match self {
+            EmbeddingInput::Text(t) => count(t),
+            EmbeddingInput::Texts(v) => v.iter().map(|t| count(t)).sum(),
+            EmbeddingInput::Tokens(v) => v.len() as u64,
+            EmbeddingInput::TokenLists(v) => v.iter().map(|l| l.len() as u64).sum(),
+        }
+    }
+
     /// How many embeddings the input asks for.
     pub fn len(&self) -> usize {
         match self {

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use llmux_core::endpoint::{Call, Reply};
-use llmux_core::types::embeddings::EmbeddingRequest;
+use llmux_core::types::embeddings::{EmbeddingInput, EmbeddingRequest};
 use llmux_core::types::images::ImageGenerationRequest;
 use llmux_core::types::moderations::ModerationRequest;
 use llmux_core::types::rerank::RerankRequest;
@@ -42,13 +42,18 @@ pub(crate) trait JsonCall: DeserializeOwned + Send + 'static {
     fn group(&self) -> String;
     /// The router call.
     fn into_call(self) -> Call;
+    /// The embeddings input, kept to count its tokens when the reply comes
+    /// back without usage (Gemini's batch embeddings), so the call is priced.
+    fn embedding_input(&self) -> Option<EmbeddingInput> {
+        None
+    }
     /// The reply's JSON body, when the reply is this call's kind.
     fn reply_body(reply: &Reply) -> Option<serde_json::Result<Vec<u8>>>;
 }
 
 /// `impl JsonCall for $request` (route name, reply variant, group).
 macro_rules! impl_json_call {
-    ($request:ty, $route:literal, $variant:ident, |$r:ident| $group:expr) => {
+    ($request:ty, $route:literal, $variant:ident, |$r:ident| $group:expr $(, input: |$i:ident| $input:expr)?) => {
         impl JsonCall for $request {
             const ROUTE: &'static str = $route;
             fn group(&self) -> String {
@@ -64,13 +69,17 @@ macro_rules! impl_json_call {
                     _ => None,
                 }
             }
+            $(
+                fn embedding_input(&self) -> Option<EmbeddingInput> {
+                    let $i = self;
+                    $input
+                }
+            )?
         }
     };
 }
 
-impl_json_call!(EmbeddingRequest, "embeddings", Embeddings, |r| r
-    .model
-    .clone());
+impl_json_call!(EmbeddingRequest, "embeddings", Embeddings, |r| r.model.clone(), input: |r| Some(r.input.clone()));
 impl_json_call!(
     ImageGenerationRequest,
     "image_generation",
@@ -99,7 +108,16 @@ pub(crate) async fn json_call<R: JsonCall>(
         gw.record_error(&ctx, "", &e);
         return Err(e.into());
     }
-    let r = gw.dispatch(&ctx, &headers, group, req.into_call()).await?;
+    let input = req.embedding_input();
+    let mut r = gw.dispatch(&ctx, &headers, group, req.into_call()).await?;
+    if let (Some(input), Reply::Embeddings(e)) = (&input, &mut r.reply) {
+        if e.usage.prompt_tokens == 0 {
+            let model = r.route.upstream_model.as_str();
+            let tokens = input.tokens(|t| llmux_cost::token_counter(model, t));
+            e.usage.prompt_tokens = tokens;
+            e.usage.total_tokens = e.usage.total_tokens.max(tokens);
+        }
+    }
     let body = match R::reply_body(&r.reply) {
         Some(body) => body.map_err(|e| internal(&e.to_string()))?,
         None => {
