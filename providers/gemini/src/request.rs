@@ -481,7 +481,14 @@ fn generation_config(request: &ChatCompletionRequest) -> Result<Map<String, Valu
         Some(ResponseFormat::JsonObject) => put("responseMimeType", json!("application/json")),
         Some(ResponseFormat::JsonSchema { json_schema }) => {
             put("responseMimeType", json!("application/json"));
-            if let Some(s) = &json_schema.schema {
+            if let Some(s) = json_schema
+                .schema
+                .as_ref()
+                .filter(|_| accepts_json_schema(&request.model))
+            {
+                // The full JSON Schema, keywords and all (as LiteLLM sends it).
+                put("responseJsonSchema", s.clone());
+            } else if let Some(s) = &json_schema.schema {
                 let converted =
                     schema::convert(s, Mode::Strict, "response_format.json_schema.schema")
                         .map_err(bad)?;
@@ -493,6 +500,26 @@ fn generation_config(request: &ChatCompletionRequest) -> Result<Map<String, Valu
         put("thinkingConfig", thinking);
     }
     Ok(c)
+}
+
+/// Whether `model` takes a full JSON Schema in `responseJsonSchema`
+/// (Gemini 2.5 and later, and the `-latest` aliases); older models get the
+/// OpenAPI subset in `responseSchema`.
+pub fn accepts_json_schema(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    if m.contains("-latest") && m.contains("gemini-") && !m.contains("gemini-1.") {
+        return true;
+    }
+    let Some(rest) = m.split("gemini-").nth(1) else {
+        return false;
+    };
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    major > 2 || (major == 2 && minor >= 5)
 }
 
 /// `thinkingConfig` from `reasoning_effort` (or an Anthropic-style `thinking`
@@ -944,6 +971,22 @@ mod tests {
         });
         let err = chat_body(&req, Dialect::GEMINI).unwrap_err();
         assert_eq!(err.kind, llmux_core::ErrorKind::BadRequest);
+        // Gemini 2.5 and later take the full JSON Schema, keywords kept.
+        req.model = "gemini-2.5-flash".into();
+        assert_eq!(
+            chat_body(&req, Dialect::GEMINI).unwrap()["generationConfig"],
+            json!({"responseMimeType": "application/json", "responseJsonSchema": {"type": "integer", "multipleOf": 3}})
+        );
+        for (model, full) in [
+            ("gemini-2.0-flash", false),
+            ("gemini-1.5-pro", false),
+            ("gemini-2.5-pro", true),
+            ("gemini-3-pro-preview", true),
+            ("gemini-flash-latest", true),
+            ("gemma-3-27b-it", false),
+        ] {
+            assert_eq!(accepts_json_schema(model), full, "{model}");
+        }
         assert_eq!(
             err.message,
             "response_format.json_schema.schema.multipleOf: 'multipleOf' cannot be expressed in Gemini's response schema"
