@@ -375,7 +375,9 @@ async fn json_response_format_through_a_forced_tool() {
     let (server, provider) = started(anthropic::start(), provider_at).await;
     let schema =
         json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
-    let mut req = hello(MODEL);
+    // A model without native structured outputs: the forced tool.
+    let old_model = "claude-3-5-haiku-20241022";
+    let mut req = hello(old_model);
     req.response_format = Some(ResponseFormat::JsonSchema {
         json_schema: JsonSchemaFormat {
             name: "person".into(),
@@ -385,7 +387,7 @@ async fn json_response_format_through_a_forced_tool() {
         },
     });
     let answer = message(
-        MODEL,
+        old_model,
         json!([{"type": "tool_use", "id": "toolu_json", "name": "json_tool_call", "input": {"name": "Ada"}}]),
         "tool_use",
         usage(30, 15),
@@ -418,6 +420,41 @@ async fn json_response_format_through_a_forced_tool() {
     assert_eq!(streamed.text(), Some("{\"name\":\"Ada\"}"));
     assert_eq!(streamed.choices[0].message.tool_calls, None);
     assert_eq!(streamed.choices[0].finish_reason, Some(FinishReason::Stop));
+}
+
+/// Provider fidelity finding: `json_schema` was always emulated with a
+/// forced tool; Claude Sonnet 4.5 gets Anthropic's native structured outputs.
+#[tokio::test]
+async fn json_schema_uses_native_structured_outputs_on_models_that_have_them() {
+    let (server, provider) = started(anthropic::start(), provider_at).await;
+    let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false});
+    let mut req = hello(MODEL);
+    req.response_format = Some(ResponseFormat::JsonSchema {
+        json_schema: JsonSchemaFormat {
+            name: "person".into(),
+            description: None,
+            schema: Some(schema.clone()),
+            strict: Some(true),
+        },
+    });
+    server.enqueue(message_reply(
+        json!([{"type": "text", "text": "{\"name\":\"Ada\"}"}]),
+        "end_turn",
+        usage(30, 8),
+    ));
+    let resp = provider.chat(req).await.unwrap();
+    let sent = server.last_request().unwrap();
+    assert_eq!(
+        sent.header("anthropic-beta"),
+        Some("structured-outputs-2025-11-13")
+    );
+    let body = sent.json();
+    assert_eq!(
+        body["output_format"],
+        json!({"type": "json_schema", "schema": schema})
+    );
+    assert_eq!((body.get("tools"), body.get("tool_choice")), (None, None));
+    assert_eq!(resp.text(), Some("{\"name\":\"Ada\"}"));
 }
 
 #[tokio::test]

@@ -37,6 +37,32 @@ use crate::wire::{
 
 /// Name of the tool that emulates `response_format` (LiteLLM's name).
 pub const JSON_TOOL_NAME: &str = "json_tool_call";
+
+/// The beta of Anthropic's native structured outputs (`output_format`).
+pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
+
+/// Whether `model` has native structured outputs: Claude Sonnet 4.5, Opus
+/// 4.1 and 4.5, Haiku 4.5 (LiteLLM's list); other models get the forced
+/// `json_tool_call` tool.
+pub fn native_structured_outputs(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    ["sonnet-4-5", "opus-4-1", "opus-4-5", "haiku-4-5"]
+        .iter()
+        .any(|f| m.contains(f))
+}
+
+/// The schema `response_format` asks for, when `model` takes it natively
+/// (an object schema; anything else is emulated with the tool).
+fn native_schema(request: &ChatCompletionRequest) -> Option<&Value> {
+    match &request.response_format {
+        Some(ResponseFormat::JsonSchema { json_schema }) => json_schema
+            .schema
+            .as_ref()
+            .filter(|s| s.get("type").and_then(Value::as_str) == Some("object"))
+            .filter(|_| native_structured_outputs(&request.model)),
+        _ => None,
+    }
+}
 /// `max_tokens` sent when the caller sets none (LiteLLM's default). Anthropic
 /// requires the field and reserves output-token rate limit for all of it, so
 /// the default stays modest rather than the model's maximum.
@@ -174,6 +200,13 @@ pub fn encode(request: &ChatCompletionRequest) -> Result<Encoded> {
         None => None,
     };
     body.tools = tools;
+    if let Some(schema) = native_schema(request) {
+        body.extra.insert(
+            "output_format".into(),
+            json!({"type": "json_schema", "schema": schema}),
+        );
+        betas.push(STRUCTURED_OUTPUTS_BETA);
+    }
     let passed = ["container", "mcp_servers", "context_management"];
     pass_through(&mut body.extra, &request.extra, &passed);
     Ok(Encoded {
@@ -764,6 +797,9 @@ pub fn json_mode(request: &ChatCompletionRequest) -> Option<JsonMode> {
 }
 
 fn json_tool(request: &ChatCompletionRequest) -> Result<Option<(Tool, JsonMode)>> {
+    if native_schema(request).is_some() {
+        return Ok(None);
+    }
     let (schema, description) = match &request.response_format {
         None | Some(ResponseFormat::Text) => return Ok(None),
         Some(ResponseFormat::JsonObject) => (None, None),
@@ -1155,6 +1191,43 @@ mod tests {
             json!({"type": "enabled", "budget_tokens": 1024})
         );
         assert_eq!(b["max_tokens"], json!(5120));
+    }
+
+    /// Provider fidelity finding: `json_schema` was always emulated with a
+    /// forced tool; models with native structured outputs get `output_format`.
+    #[test]
+    fn object_schemas_use_native_structured_outputs_where_the_model_has_them() {
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false});
+        let mut req =
+            ChatCompletionRequest::new("claude-sonnet-4-5-20250929", vec![ChatMessage::user("x")]);
+        req.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: "person".into(),
+                description: None,
+                schema: Some(schema.clone()),
+                strict: Some(true),
+            },
+        });
+        let e = encode(&req).unwrap();
+        assert_eq!(
+            (e.json_mode, e.betas.clone()),
+            (None, vec![STRUCTURED_OUTPUTS_BETA])
+        );
+        let b = serde_json::to_value(&e.body).unwrap();
+        assert_eq!(
+            b["output_format"],
+            json!({"type": "json_schema", "schema": schema})
+        );
+        assert_eq!((b.get("tools"), b.get("tool_choice")), (None, None));
+        assert_eq!(json_mode(&req), None, "the answer is read as plain text");
+        // An older model: the forced tool.
+        req.model = "claude-3-5-haiku-20241022".into();
+        let e = encode(&req).unwrap();
+        assert_eq!(e.json_mode, Some(JsonMode { wrapped: false }));
+        assert!(e.betas.is_empty());
+        let b = serde_json::to_value(&e.body).unwrap();
+        assert_eq!(b.get("output_format"), None);
+        assert_eq!(b["tools"][0]["name"], "json_tool_call");
     }
 
     #[test]
