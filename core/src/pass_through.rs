@@ -10,6 +10,7 @@
 //! generic provider sends it on the shared transport.
 
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
@@ -233,6 +234,14 @@ pub fn anthropic_usage(document: &Value, usage: &mut Option<Usage>) {
     });
     let output = count("output_tokens").unwrap_or(before.completion_tokens);
     *usage = Some(Usage::with_cache(input, output, read, write));
+}
+
+/// Put a deployment's extra `headers` on a pass-through request, over the
+/// caller's.
+pub fn set_headers(parts: &mut http::request::Parts, headers: &[(HeaderName, HeaderValue)]) {
+    for (k, v) in headers {
+        parts.headers.insert(k, v.clone());
+    }
 }
 
 /// `base` and a caller's path joined with exactly one `/`.

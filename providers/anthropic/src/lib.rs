@@ -277,9 +277,7 @@ impl Codec for AnthropicCodec {
                 .headers
                 .insert(ANTHROPIC_VERSION.clone(), self.version.clone());
         }
-        for (k, v) in &self.headers {
-            parts.headers.insert(k, v.clone());
-        }
+        llmux_core::pass_through::set_headers(parts, &self.headers);
         Ok(())
     }
 

@@ -340,9 +340,7 @@ impl Codec for BedrockCodec {
         parts: &mut http::request::Parts,
         body: Option<&Bytes>,
     ) -> Result<()> {
-        for (k, v) in &self.headers {
-            parts.headers.insert(k, v.clone());
-        }
+        llmux_core::pass_through::set_headers(parts, &self.headers);
         let mut request = http::Request::builder()
             .method(parts.method.clone())
             .uri(parts.uri.clone())

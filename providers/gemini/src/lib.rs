@@ -511,9 +511,7 @@ impl Codec for GeminiCodec {
                 parts.headers.insert(AUTHORIZATION, value);
             }
         }
-        for (k, v) in &self.headers {
-            parts.headers.insert(k, v.clone());
-        }
+        llmux_core::pass_through::set_headers(parts, &self.headers);
         Ok(())
     }
 

@@ -140,9 +140,7 @@ impl Codec for OllamaCodec {
         parts: &mut http::request::Parts,
         _body: Option<&Bytes>,
     ) -> Result<()> {
-        for (k, v) in &self.headers {
-            parts.headers.insert(k, v.clone());
-        }
+        llmux_core::pass_through::set_headers(parts, &self.headers);
         Ok(())
     }
 

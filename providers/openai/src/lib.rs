@@ -383,9 +383,7 @@ impl Codec for OpenAiCodec {
                 parts.headers.insert(AZURE_API_KEY.clone(), v.clone());
             }
         }
-        for (k, v) in &self.headers {
-            parts.headers.insert(k, v.clone());
-        }
+        llmux_core::pass_through::set_headers(parts, &self.headers);
         Ok(())
     }
 

@@ -92,6 +92,11 @@ fn response_events() -> Vec<Bytes> {
     events.push(format!(
         r#"{{"type":"response.completed","sequence_number":6,"response":{RESPONSE}}}"#
     ));
+    named_events(events)
+}
+
+/// JSON events as SSE, each named by its `type` (its first string value).
+fn named_events(events: Vec<String>) -> Vec<Bytes> {
     events
         .into_iter()
         .map(|e| {
@@ -118,13 +123,7 @@ fn message_events() -> Vec<Bytes> {
     events.push(r#"{"type":"content_block_stop","index":0}"#.to_string());
     events.push(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}"#.to_string());
     events.push(r#"{"type":"message_stop"}"#.to_string());
-    events
-        .into_iter()
-        .map(|e| {
-            let name = e.split('"').nth(3).unwrap_or("message").to_string();
-            Bytes::from(format!("event: {name}\ndata: {e}\n\n"))
-        })
-        .collect()
+    named_events(events)
 }
 
 /// A fixed answer: `whole`, or `events` as SSE when the request streams.
