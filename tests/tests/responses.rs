@@ -592,15 +592,20 @@ async fn structured_output_reaches_each_upstream_in_its_form() {
         .await;
         assert_eq!(resp.status(), 200, "{model}");
     }
-    // Natively as sent; to Anthropic as its forced JSON tool (LiteLLM's name).
+    // Natively as sent; to Claude Sonnet 4.5 as Anthropic's native
+    // structured outputs (older Claude models get the forced JSON tool).
     assert_eq!(s.openai.last_request().unwrap().json()["text"], format);
-    let sent = s.anthropic.last_request().unwrap().json();
-    assert_eq!(sent["tools"][0]["name"], "json_tool_call");
-    assert_eq!(sent["tools"][0]["input_schema"], schema);
+    let sent = s.anthropic.last_request().unwrap();
     assert_eq!(
-        sent["tool_choice"],
-        json!({"type": "tool", "name": "json_tool_call"})
+        sent.header("anthropic-beta"),
+        Some("structured-outputs-2025-11-13")
     );
+    let sent = sent.json();
+    assert_eq!(
+        sent["output_format"],
+        json!({"type": "json_schema", "schema": schema})
+    );
+    assert_eq!(sent.get("tools"), None);
 }
 
 #[tokio::test]
