@@ -640,6 +640,53 @@ async fn stream_with_tool_use_and_reasoning() {
     );
 }
 
+/// Provider fidelity finding: `response_format` was refused on Bedrock. It
+/// is sent as the forced `json_tool_call` tool, whose input comes back as
+/// the content, whole and streamed.
+#[tokio::test]
+async fn response_format_through_a_forced_tool() {
+    let (server, provider) = started(bedrock::start(), keyed).await;
+    let mut req = hello(CLAUDE);
+    req.response_format = Some(llmux_core::types::chat::ResponseFormat::JsonObject);
+    server.enqueue(MockResponse::json(
+        200,
+        &json!({"output": {"message": {"role": "assistant", "content": [
+                    {"toolUse": {"toolUseId": "tooluse_json", "name": "json_tool_call", "input": {"name": "Ada"}}}]}},
+                "stopReason": "tool_use",
+                "usage": {"inputTokens": 12, "outputTokens": 6, "totalTokens": 18}}),
+    ));
+    let c = provider.chat(req.clone()).await.unwrap();
+    let sent = server.last_request().unwrap().json();
+    assert_eq!(
+        sent["toolConfig"],
+        json!({"tools": [{"toolSpec": {"name": "json_tool_call", "inputSchema": {"json": {"type": "object"}}}}],
+               "toolChoice": {"tool": {"name": "json_tool_call"}}})
+    );
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(
+        v["choices"][0],
+        json!({"index": 0, "message": {"role": "assistant", "content": "{\"name\":\"Ada\"}"}, "logprobs": null, "finish_reason": "stop"})
+    );
+    server.enqueue(stream_answer(vec![
+        event("messageStart", &json!({"role": "assistant"})),
+        event("contentBlockStart", &json!({"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "tooluse_json", "name": "json_tool_call"}}})),
+        event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": "{\"name\":"}}})),
+        event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": "\"Ada\"}"}}})),
+        event("contentBlockStop", &json!({"contentBlockIndex": 0})),
+        event("messageStop", &json!({"stopReason": "tool_use"})),
+        event("metadata", &json!({"usage": {"inputTokens": 12, "outputTokens": 6, "totalTokens": 18}})),
+    ]));
+    let c = collect_stream(provider.chat_stream(req).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(c.text(), Some("{\"name\":\"Ada\"}"));
+    assert_eq!(c.choices[0].message.tool_calls, None);
+    assert_eq!(
+        c.choices[0].finish_reason,
+        Some(llmux_core::types::chat::FinishReason::Stop)
+    );
+}
+
 /// A flipped bit in the second frame's payload: the first chunk arrives,
 /// then a BadGateway error (CRC mismatch), never a panic or a wrong chunk.
 #[tokio::test]

@@ -374,6 +374,7 @@ impl Codec for BedrockCodec {
             request_id(&response.headers),
             PROVIDER,
             &request.model,
+            request::json_mode(request),
         )
     }
 
@@ -387,11 +388,10 @@ impl Codec for BedrockCodec {
                 PROVIDER, request,
             )));
         }
-        Box::new(BedrockStreamDecoder::new(
-            PROVIDER,
-            request.model.as_str(),
-            request_id(headers),
-        ))
+        Box::new(
+            BedrockStreamDecoder::new(PROVIDER, request.model.as_str(), request_id(headers))
+                .with_json_mode(request::json_mode(request)),
+        )
     }
 
     /// Bedrock's CountTokens for Claude: the InvokeModel body it would

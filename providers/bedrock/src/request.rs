@@ -17,8 +17,9 @@
 //!   `promptVariables` and `additionalModelResponseFieldPaths` (camelCase or
 //!   snake_case) pass through.
 //!
+//! `response_format` json modes become the forced `json_tool_call` tool.
 //! OpenAI parameters Converse cannot honour fail clearly (`n` > 1,
-//! `logprobs`, audio output, `response_format` json modes, audio input);
+//! `logprobs`, audio output, audio input);
 //! sampling knobs it lacks (`presence_penalty`, `frequency_penalty`, `seed`,
 //! `logit_bias`) are dropped.
 
@@ -134,12 +135,44 @@ fn check_unsupported(request: &ChatCompletionRequest) -> Result<()> {
     {
         return Err(bad("bedrock's Converse API does not produce audio"));
     }
-    match &request.response_format {
-        None | Some(ResponseFormat::Text) => Ok(()),
-        Some(_) => Err(bad(
-            "response_format json_object / json_schema is not supported for bedrock by llmux yet; describe the JSON in the prompt or use a tool",
-        )),
+    json_tool(request).map(|_| ())
+}
+
+/// The tool that carries `response_format` (LiteLLM's name): its input is
+/// the JSON answer.
+pub const JSON_TOOL_NAME: &str = "json_tool_call";
+
+/// Whether `request`'s `response_format` is answered through
+/// [`JSON_TOOL_NAME`] (then that tool's input comes back as the content).
+pub fn json_mode(request: &ChatCompletionRequest) -> bool {
+    matches!(json_tool(request), Ok(Some(_)))
+}
+
+/// The forced tool that emulates `response_format` on Converse (as LiteLLM
+/// does): `json_object` takes any object, `json_schema` its object schema.
+fn json_tool(request: &ChatCompletionRequest) -> Result<Option<Value>> {
+    let (schema, description) = match &request.response_format {
+        None | Some(ResponseFormat::Text) => return Ok(None),
+        Some(ResponseFormat::JsonObject) => (json!({"type": "object"}), None),
+        Some(ResponseFormat::JsonSchema { json_schema }) => (
+            json_schema
+                .schema
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            json_schema.description.clone(),
+        ),
+    };
+    if schema.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(bad(
+            "bedrock answers response_format through a tool, whose input must be an object: give json_schema.schema \"type\": \"object\"",
+        )
+        .with_param("response_format"));
     }
+    let mut spec = json!({"name": JSON_TOOL_NAME, "inputSchema": {"json": schema}});
+    if let Some(d) = description.filter(|d| !d.is_empty()) {
+        spec["description"] = json!(d);
+    }
+    Ok(Some(json!({ "toolSpec": spec })))
 }
 
 /// Append `blocks` as a turn of `role`, merging with the previous turn of the same role.
@@ -496,6 +529,18 @@ fn inference_config(request: &ChatCompletionRequest) -> Map<String, Value> {
 }
 
 fn tool_config(request: &ChatCompletionRequest) -> Result<Option<Value>> {
+    if let Some(json) = json_tool(request)? {
+        let mut config = tool_config_of_tools(request)?.unwrap_or_else(|| json!({"tools": []}));
+        if let Some(tools) = config["tools"].as_array_mut() {
+            tools.push(json);
+        }
+        config["toolChoice"] = json!({"tool": {"name": JSON_TOOL_NAME}});
+        return Ok(Some(config));
+    }
+    tool_config_of_tools(request)
+}
+
+fn tool_config_of_tools(request: &ChatCompletionRequest) -> Result<Option<Value>> {
     let Some(tools) = request.tools.as_ref().filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -931,9 +976,28 @@ mod tests {
         let mut r = base.clone();
         r.logprobs = Some(true);
         assert!(converse_body(&r, MODEL).is_err());
+        // Provider fidelity finding: response_format was refused; it is now
+        // the forced `json_tool_call` tool (an object schema only).
         let mut r = base.clone();
         r.response_format = Some(ResponseFormat::JsonObject);
-        assert!(converse_body(&r, MODEL).is_err());
+        assert_eq!(
+            converse_body(&r, MODEL).unwrap()["toolConfig"],
+            json!({"tools": [{"toolSpec": {"name": "json_tool_call", "inputSchema": {"json": {"type": "object"}}}}],
+                   "toolChoice": {"tool": {"name": "json_tool_call"}}})
+        );
+        assert!(json_mode(&r));
+        r.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: llmux_core::types::chat::JsonSchemaFormat {
+                name: "list".into(),
+                description: None,
+                schema: Some(json!({"type": "array"})),
+                strict: None,
+            },
+        });
+        assert_eq!(
+            converse_body(&r, MODEL).unwrap_err().param.as_deref(),
+            Some("response_format")
+        );
         let mut r = base;
         r.response_format = Some(ResponseFormat::Text);
         r.n = Some(1);

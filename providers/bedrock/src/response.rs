@@ -101,11 +101,14 @@ pub fn thinking_block(reasoning: &Value) -> Option<Value> {
 }
 
 /// Decode a Converse response body.
+/// With `json_mode`, the `json_tool_call` tool's input is the answer's
+/// content (and a `tool_use` stop is a plain stop).
 pub fn decode_chat(
     body: &[u8],
     request_id: Option<&str>,
     provider: &str,
     model: &str,
+    json_mode: bool,
 ) -> Result<ChatCompletion> {
     let response: ConverseResponse = llmux_core::transport::decode_json(body, provider, model)?;
     let blocks = response.output.message.map(|m| m.content).ok_or_else(|| {
@@ -127,6 +130,11 @@ pub fn decode_chat(
                 .unwrap_or_default();
             let name = u.get("name").and_then(Value::as_str).unwrap_or_default();
             let input = u.get("input").cloned().unwrap_or_else(|| json!({}));
+            if json_mode && name == crate::request::JSON_TOOL_NAME {
+                text.get_or_insert_with(String::new)
+                    .push_str(&input.to_string());
+                continue;
+            }
             tool_calls.push(ToolCall::function(id, name, input.to_string()));
         } else if let Some(r) = block.get("reasoningContent") {
             if let Some(t) = r.pointer("/reasoningText/text").and_then(Value::as_str) {
@@ -135,6 +143,7 @@ pub fn decode_chat(
             thinking.extend(thinking_block(r));
         }
     }
+    let answered_by_json_tool = json_mode && tool_calls.is_empty();
     let message = ResponseMessage {
         content: text,
         tool_calls: non_empty(tool_calls),
@@ -142,7 +151,10 @@ pub fn decode_chat(
         thinking_blocks: non_empty(thinking),
         ..Default::default()
     };
-    let finish = response.stop_reason.as_deref().map(finish_reason);
+    let finish = response.stop_reason.as_deref().map(|r| match r {
+        "tool_use" if answered_by_json_tool => FinishReason::Stop,
+        r => finish_reason(r),
+    });
     Ok(provider_completion(
         completion_id(request_id),
         llmux_core::unix_now(),
@@ -158,7 +170,13 @@ mod tests {
     use llmux_core::ErrorKind;
 
     fn decode(v: Value) -> Result<Value> {
-        let mut c = decode_chat(v.to_string().as_bytes(), Some("req-1"), "bedrock", "m")?;
+        let mut c = decode_chat(
+            v.to_string().as_bytes(),
+            Some("req-1"),
+            "bedrock",
+            "m",
+            false,
+        )?;
         c.created = 1;
         Ok(serde_json::to_value(c).unwrap())
     }
@@ -224,12 +242,12 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_bad_gateway() {
-        let err = decode_chat(b"{nope", None, "bedrock", "m").unwrap_err();
+        let err = decode_chat(b"{nope", None, "bedrock", "m", false).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadGateway);
-        let err = decode_chat(br#"{"output": {}}"#, None, "bedrock", "m").unwrap_err();
+        let err = decode_chat(br#"{"output": {}}"#, None, "bedrock", "m", false).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadGateway);
         assert_eq!(err.message, "bedrock response has no output.message");
-        let c = decode_chat(br#"{"output": {"message": {"role": "assistant", "content": []}}, "stopReason": "end_turn"}"#, None, "bedrock", "m").unwrap();
+        let c = decode_chat(br#"{"output": {"message": {"role": "assistant", "content": []}}, "stopReason": "end_turn"}"#, None, "bedrock", "m", false).unwrap();
         assert!(
             c.id.starts_with("chatcmpl-") && c.id.len() == 41,
             "{}",

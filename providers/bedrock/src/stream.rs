@@ -152,9 +152,19 @@ pub struct BedrockStreamDecoder {
     reasoning: HashMap<u64, (String, Option<String>)>,
     stopped: bool,
     done: bool,
+    /// `response_format` is answered through the `json_tool_call` tool.
+    json_mode: bool,
+    /// contentBlockIndex of that tool's block, whose input is content.
+    json_block: Option<u64>,
 }
 
 impl BedrockStreamDecoder {
+    /// Read the `json_tool_call` tool's input as the answer's content.
+    pub fn with_json_mode(mut self, json_mode: bool) -> Self {
+        self.json_mode = json_mode;
+        self
+    }
+
     /// A decoder for `provider`'s stream answering for `model`; `request_id`
     /// (the `x-amzn-RequestId` response header) makes the chunk id.
     pub fn new(
@@ -182,6 +192,8 @@ impl BedrockStreamDecoder {
             reasoning: HashMap::new(),
             stopped: false,
             done: false,
+            json_mode: false,
+            json_block: None,
         }
     }
 
@@ -250,6 +262,11 @@ impl BedrockStreamDecoder {
             }
             "contentBlockStart" => {
                 if let Some(tool) = payload.pointer("/start/toolUse") {
+                    let name = tool.get("name").and_then(Value::as_str);
+                    if self.json_mode && name == Some(crate::request::JSON_TOOL_NAME) {
+                        self.json_block = Some(block_index);
+                        return Ok(());
+                    }
                     let index = u32::try_from(self.tool_index.len()).unwrap_or(u32::MAX);
                     self.tool_index.insert(block_index, index);
                     let id = tool
@@ -274,6 +291,14 @@ impl BedrockStreamDecoder {
                     out.push(self.chunk(d, None));
                 } else if let Some(input) = delta.pointer("/toolUse/input").and_then(Value::as_str)
                 {
+                    if self.json_block == Some(block_index) {
+                        let d = Delta {
+                            content: Some(input.to_string()),
+                            ..Default::default()
+                        };
+                        out.push(self.chunk(d, None));
+                        return Ok(());
+                    }
                     let index = match self.tool_index.get(&block_index) {
                         Some(i) => *i,
                         None => {
@@ -328,7 +353,12 @@ impl BedrockStreamDecoder {
                 let reason = payload
                     .get("stopReason")
                     .and_then(Value::as_str)
-                    .map(finish_reason)
+                    .map(|r| match r {
+                        "tool_use" if self.json_block.is_some() && self.tool_index.is_empty() => {
+                            FinishReason::Stop
+                        }
+                        r => finish_reason(r),
+                    })
                     .unwrap_or(FinishReason::Stop);
                 self.stopped = true;
                 out.push(self.chunk(Delta::default(), Some(reason)));
