@@ -274,7 +274,7 @@ impl GeminiCodec {
                     format!("endpoints/{id}")
                 } else {
                     check_segment("Vertex model name", model, false)?;
-                    let publisher = if is_claude(model) {
+                    let publisher = if is_claude(model) || model == CLAUDE_COUNT_TOKENS {
                         "anthropic"
                     } else {
                         "google"
@@ -418,6 +418,9 @@ impl GeminiCodec {
 fn is_claude(model: &str) -> bool {
     model.starts_with("claude")
 }
+
+/// The `anthropic` publisher's token-counting model on Vertex AI.
+const CLAUDE_COUNT_TOKENS: &str = "count-tokens";
 
 /// The Gemini API's key header.
 static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
@@ -591,8 +594,7 @@ impl Codec for GeminiCodec {
             return Err(Error::unsupported(self.name, "count_tokens"));
         }
         let (body, betas) = platform::count_tokens_body(request, self.name)?;
-        let url = self.model_url("claude-count-tokens", "rawPredict", self.known_project())?;
-        let url = url.replace("/models/claude-count-tokens:", "/models/count-tokens:");
+        let url = self.model_url(CLAUDE_COUNT_TOKENS, "rawPredict", self.known_project())?;
         let mut http = self.http_request(Method::POST, &url, Some(&Value::Object(body)))?;
         if !betas.is_empty() {
             let value = header_value("anthropic-beta", &betas.join(","))?;

@@ -146,14 +146,6 @@ impl PassThrough {
         PassThrough { targets, custom }
     }
 
-    /// No routes configured (tests and tools that build a gateway by hand).
-    pub fn none() -> Self {
-        PassThrough {
-            targets: HashMap::new(),
-            custom: Vec::new(),
-        }
-    }
-
     fn target(&self, prefix: &str) -> Result<Arc<dyn Provider>, Error> {
         match self.targets.get(prefix) {
             Some(Ok(p)) if p.serves_pass_through() => Ok(p.clone()),
@@ -292,6 +284,7 @@ async fn forward(gw: &Arc<Gateway>, call: Call<'_>, path: String, request: Reque
         PassThroughBody::Streamed(reqwest::Body::wrap_stream(body.into_data_stream()))
     };
     let json: Option<Value> = body.whole().and_then(|b| serde_json::from_slice(b).ok());
+    let prompt_bytes = body.whole().map_or(0, |b| b.len() as u64);
     let model = call.endpoint.model.clone().or_else(|| {
         json.as_ref()
             .and_then(|j| j.get("model"))
@@ -310,7 +303,7 @@ async fn forward(gw: &Arc<Gateway>, call: Call<'_>, path: String, request: Reque
             let worst = || match (&prefixed, call.endpoint.priced) {
                 (Some(m), true) => gw.pricing.worst_case_model(
                     m,
-                    body.whole().map_or(0, |b| b.len() as u64),
+                    prompt_bytes,
                     json.as_ref().and_then(max_output_tokens),
                 ),
                 _ => call.cost_per_request.unwrap_or(0),
@@ -321,7 +314,6 @@ async fn forward(gw: &Arc<Gateway>, call: Call<'_>, path: String, request: Reque
             }
         }
     };
-    let prompt_bytes = body.whole().map_or(0, |b| b.len() as u64);
     let query = without_key_param(parts.uri.query());
     let headers = forwarded_headers(&parts.headers, body.whole().is_none());
     let started = Instant::now();
