@@ -25,13 +25,21 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(ra) = self.0.retry_after {
-            let secs = ra.as_secs() + u64::from(ra.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
-        }
+        set_retry_after(headers, self.0.retry_after);
         response
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up, when an error carries one.
+pub(crate) fn set_retry_after(
+    headers: &mut axum::http::HeaderMap,
+    retry_after: Option<std::time::Duration>,
+) {
+    if let Some(ra) = retry_after {
+        let secs = ra.as_secs() + u64::from(ra.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            headers.insert(header::RETRY_AFTER, v);
+        }
     }
 }
 

@@ -16,43 +16,44 @@ pub(crate) fn error_response(prefix: &str, e: Error) -> Response {
         _ => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     };
     let mut response = match prefix {
-        "anthropic" => crate::http::anthropic::AnthropicError(e.clone()).into_response(),
-        "gemini" | "vertex_ai" => body(json!({"error": {
-            "code": status.as_u16(),
-            "message": e.message,
-            "status": google_status(status),
-        }})),
+        "anthropic" => crate::http::anthropic::AnthropicError(e).into_response(),
+        "gemini" | "vertex_ai" => body(
+            json!({"error": {
+                "code": status.as_u16(),
+                "message": e.message,
+                "status": google_status(status),
+            }}),
+            &e,
+        ),
         "bedrock" => {
-            let mut r = body(json!({ "message": e.message }));
+            let mut r = body(json!({ "message": e.message }), &e);
             r.headers_mut().insert(
                 "x-amzn-errortype",
                 HeaderValue::from_static(aws_error_type(status)),
             );
             r
         }
-        "cohere" => body(json!({ "message": e.message })),
-        "ollama" => body(json!({ "error": e.message })),
-        _ => crate::error::ApiError(e.clone()).into_response(),
+        "cohere" => body(json!({ "message": e.message }), &e),
+        "ollama" => body(json!({ "error": e.message }), &e),
+        _ => crate::error::ApiError(e).into_response(),
     };
     *response.status_mut() = status;
-    if let Some(ra) = e.retry_after {
-        let secs = ra.as_secs() + u64::from(ra.subsec_nanos() > 0);
-        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-    }
     response
 }
 
-fn body(value: serde_json::Value) -> Response {
-    (
+/// A JSON error body, with `Retry-After` when `e` carries one (OpenAI's and
+/// Anthropic's error types set their own).
+fn body(value: serde_json::Value, e: &Error) -> Response {
+    let mut response = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
         value.to_string(),
     )
-        .into_response()
+        .into_response();
+    crate::error::set_retry_after(response.headers_mut(), e.retry_after);
+    response
 }
 
 /// Google's canonical status name for an HTTP status.
