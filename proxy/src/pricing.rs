@@ -21,6 +21,9 @@ use llmux_router::{RouteInfo, Router};
 /// `max_tokens` and the model's limit is unknown.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
 
+/// Distinct unpriced models warned about at most (see [`Pricing::warn_once`]).
+const MAX_WARNED_MODELS: usize = 1024;
+
 /// Prices of every deployment, by deployment id and by model group.
 #[derive(Default)]
 pub struct Pricing {
@@ -91,11 +94,22 @@ impl Pricing {
         }
     }
 
+    /// Warn about an unpriced model once. Pass-through callers name models
+    /// themselves, so the set of models warned about is bounded
+    /// ([`MAX_WARNED_MODELS`]); past it, one last warning says so.
     fn warn_once(&self, model: &str, why: &str) {
+        let model = llmux_core::text::truncate(model, 256);
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-        if warned.insert(model.to_string()) {
-            tracing::warn!(model, "{why}: its calls are recorded without a cost; set input_cost_per_token/output_cost_per_token on the deployment to price it");
+        if warned.contains(model) || warned.len() > MAX_WARNED_MODELS {
+            return;
         }
+        if warned.len() == MAX_WARNED_MODELS {
+            warned.insert(String::new());
+            tracing::warn!("{MAX_WARNED_MODELS} unpriced models warned about; further ones are recorded without a cost silently");
+            return;
+        }
+        warned.insert(model.to_string());
+        tracing::warn!(model, "{why}: its calls are recorded without a cost; set input_cost_per_token/output_cost_per_token on the deployment to price it");
     }
 
     /// Cost of an answered call; `None` when its model has no price.
@@ -446,5 +460,24 @@ pub(crate) fn reply_cost(
             (Some(Usage::new(tokens, 0)), cost)
         }
         _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pass-through callers name models: the set of unpriced models warned
+    /// about must not grow with them.
+    #[test]
+    fn warnings_about_unpriced_models_are_bounded() {
+        let p = Pricing::default();
+        for i in 0..3 * MAX_WARNED_MODELS {
+            p.warn_once(&format!("nobody/model-{i}"), "no price");
+        }
+        p.warn_once(&"x".repeat(10_000), "no price");
+        let warned = p.warned.lock().unwrap();
+        assert_eq!(warned.len(), MAX_WARNED_MODELS + 1);
+        assert!(warned.iter().all(|m| m.len() <= 256));
     }
 }
