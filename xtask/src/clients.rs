@@ -40,6 +40,33 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// How often a registry download is tried before the install fails: the
+/// agent CLIs alone are ~800 MB from the npm registry, and one dropped
+/// connection must not fail the whole test run.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
+
+/// [`run`] for a step that downloads from a package registry: tried up to
+/// [`DOWNLOAD_ATTEMPTS`] times, with a growing pause between tries.
+fn run_download(step: &str, make: impl Fn() -> Command) -> Result<(), String> {
+    let mut attempt = 1;
+    loop {
+        match run(step, &mut make()) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < DOWNLOAD_ATTEMPTS => {
+                let pause = std::time::Duration::from_secs(10 * u64::from(attempt));
+                eprintln!(
+                    "xtask: {e}; trying again in {}s ({}/{DOWNLOAD_ATTEMPTS})",
+                    pause.as_secs(),
+                    attempt + 1
+                );
+                std::thread::sleep(pause);
+                attempt += 1;
+            }
+            Err(e) => return Err(format!("{e} after {DOWNLOAD_ATTEMPTS} tries")),
+        }
+    }
+}
+
 /// Whether `stamp` holds `expected` and `installed` exists.
 fn up_to_date(stamp: &Path, expected: &str, installed: &Path) -> bool {
     installed.exists()
@@ -79,10 +106,11 @@ fn python(root: &Path) -> Result<(), String> {
             Command::new("python3").arg("-m").arg("venv").arg(&venv),
         )?;
     }
-    run(
+    run_download(
         "pip install -r tests/clients/python/requirements.txt",
-        Command::new(&py)
-            .args([
+        || {
+            let mut pip = Command::new(&py);
+            pip.args([
                 "-m",
                 "pip",
                 "install",
@@ -91,7 +119,9 @@ fn python(root: &Path) -> Result<(), String> {
                 "--no-input",
                 "-r",
             ])
-            .arg(&requirements),
+            .arg(&requirements);
+            pip
+        },
     )?;
     write_stamp(&stamp, &hash)
 }
@@ -111,11 +141,13 @@ fn node(root: &Path, set: &str, package: &str) -> Result<(), String> {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("clients: cannot create {}: {e}", parent.display()))?;
     }
-    run(
-        &format!("npm ci in tests/clients/{set}"),
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir),
-    )?;
+    // npm's default log level: on a failure its `npm error` lines (the
+    // cause, not only the path of its log file) reach the test run's output.
+    run_download(&format!("npm ci in tests/clients/{set}"), || {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir);
+        npm
+    })?;
     write_stamp(&stamp, &hash)
 }
