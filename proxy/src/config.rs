@@ -40,6 +40,9 @@ pub struct ProxyConfig {
     pub litellm_settings: LitellmSettings,
     /// The `general_settings` section.
     pub general_settings: GeneralSettings,
+    /// Per-callback settings (`callback_settings`: `callback_type`,
+    /// `endpoint`, `headers`, `log_format`, `event_types`, …).
+    pub callback_settings: Map<String, Value>,
     /// Variables that `os.environ/NAME` references see before the process environment
     /// (`environment_variables`).
     pub environment_variables: BTreeMap<String, Value>,
@@ -71,6 +74,14 @@ pub struct LitellmSettings {
     pub cache: Option<bool>,
     /// Where the response cache keeps entries and for how long (read when `cache` is true).
     pub cache_params: Option<CacheParams>,
+    /// Logging callbacks for successes and failures (a list of names).
+    pub callbacks: Option<Value>,
+    /// Logging callbacks for successes only.
+    pub success_callback: Option<Value>,
+    /// Logging callbacks for failures only.
+    pub failure_callback: Option<Value>,
+    /// Leave messages and answers out of what logging callbacks receive.
+    pub turn_off_message_logging: Option<bool>,
     /// Other `litellm_settings` keys, reported as warnings.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -126,6 +137,9 @@ pub struct GeneralSettings {
     /// Custom pass-through routes (LiteLLM's `pass_through_endpoints`).
     #[serde(default)]
     pub pass_through_endpoints: Option<Vec<crate::pass_through::CustomEndpointConfig>>,
+    /// Send LiteLLM's response headers (`x-litellm-call-id`,
+    /// `x-litellm-response-cost`, …) beside llmux's own (default: on).
+    pub litellm_response_headers: Option<bool>,
     /// Origins allowed by CORS (default: any).
     pub cors_allow_origins: Option<Vec<String>>,
     /// Local development only: listen beyond loopback with no master key,
@@ -142,9 +156,6 @@ pub struct GeneralSettings {
 const ACCEPTED_IGNORED: &[&str] = &[
     "litellm_settings.set_verbose",
     "litellm_settings.json_logs",
-    "litellm_settings.success_callback",
-    "litellm_settings.failure_callback",
-    "litellm_settings.callbacks",
     "general_settings.database_connection_pool_limit",
     "general_settings.proxy_batch_write_at",
     "general_settings.disable_spend_logs",

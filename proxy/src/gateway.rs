@@ -20,14 +20,19 @@ use tower::ServiceExt;
 use crate::auth::{Authenticator, Caller};
 use crate::error::ApiError;
 use crate::pricing::Pricing;
+use crate::telemetry::callbacks::Callbacks;
 use crate::telemetry::metrics::{
     DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
 };
+use crate::telemetry::payload::{CapturedRequest, LoggingPayload};
+use crate::telemetry::trace::{AttemptSpan, TraceContext};
+use llmux_router::CallContext;
 use llmux_store::Clock;
 use llmux_store::SpendQueue;
 use llmux_store::{Account, Ledger, Reservation};
 use llmux_store::{KeyRecord, SpendRow};
 use llmux_store::{Limits, Slot};
+use std::time::SystemTime;
 
 /// The service every call goes through: the router, maybe behind the cache.
 pub type CallService = BoxCloneSyncService<RouterRequest, RouterResponse, Error>;
@@ -79,6 +84,10 @@ pub struct Gateway {
     pub(crate) drain_delay: Duration,
     /// Where the pass-through routes go.
     pub(crate) pass_through: crate::pass_through::PassThrough,
+    /// LiteLLM's logging callbacks (webhook, OpenTelemetry, Langfuse).
+    pub callbacks: Callbacks,
+    /// Whether answers carry LiteLLM's `x-litellm-*` headers too.
+    pub(crate) litellm_headers: bool,
 }
 
 /// A call the router answered, with the caller's admission, which
@@ -143,14 +152,55 @@ pub(crate) struct Admission {
     ledger: Arc<dyn Ledger>,
     started_unix: i64,
     request_id: String,
+    /// The call's id: its spend row's, its callbacks' and `x-litellm-call-id`.
+    call_id: String,
     /// LiteLLM's name for the kind of call (the spend row's `call_type`).
     call_type: &'static str,
+    /// What the logging callbacks will be told (only when any is on).
+    log: Option<Box<CallLog>>,
+}
+
+/// What a call's logging payload needs that settling does not, gathered
+/// only when a logging callback is on.
+pub(crate) struct CallLog {
+    trace: TraceContext,
+    started_at: SystemTime,
+    started: Instant,
+    route: &'static str,
+    requested: String,
+    stream: bool,
+    request: CapturedRequest,
+    response: Option<Value>,
+    failure: Option<Error>,
+    /// The router's record of the call's attempts.
+    context: Option<Arc<CallContext>>,
+    requester_ip: Option<String>,
+    user_agent: Option<String>,
+    team_alias: Option<String>,
+    /// Whether messages and answers are kept.
+    log_content: bool,
 }
 
 impl Admission {
     /// The virtual key the call was admitted with, if any.
     pub(crate) fn key(&self) -> Option<&KeyRecord> {
         self.key.as_deref()
+    }
+
+    /// Keep the answer for the logging callbacks, when they log content
+    /// (`answer` runs only then).
+    pub(crate) fn capture_response(&mut self, answer: impl FnOnce() -> Option<Value>) {
+        if let Some(log) = self.log.as_mut().filter(|l| l.log_content) {
+            log.response = answer();
+        }
+    }
+
+    /// The call failed after its answer started (a stream cut short): it is
+    /// settled for what it used, and logged as a failure.
+    pub(crate) fn mark_failed(&mut self, err: &Error) {
+        if let Some(log) = self.log.as_mut() {
+            log.failure = Some(err.clone());
+        }
     }
 }
 
@@ -170,6 +220,8 @@ pub(crate) struct Ctx {
     pub started: Instant,
     pub route: &'static str,
     pub request_id: String,
+    /// The call's id (spend row, callbacks, `x-litellm-call-id`).
+    pub call_id: String,
 }
 
 impl Ctx {
@@ -184,7 +236,35 @@ impl Ctx {
             started: Instant::now(),
             route,
             request_id,
+            call_id: new_id("call"),
         }
+    }
+}
+
+/// The first address of `X-Forwarded-For` (else `X-Real-IP`): the client as
+/// a proxy in front saw it.
+fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-forwarded-for")
+        .or_else(|| headers.get("x-real-ip"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| llmux_core::text::truncate(v.trim(), 64).to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A call's request as JSON, for its logging payload.
+fn request_json(call: &Call) -> Option<Value> {
+    match call {
+        Call::Chat(r) | Call::ChatStream(r) => serde_json::to_value(r).ok(),
+        Call::Responses(r) | Call::ResponsesStream(r) => serde_json::to_value(r).ok(),
+        Call::Messages(m) | Call::MessagesStream(m) => Some(Value::Object(m.body.clone())),
+        Call::Embeddings(r) => serde_json::to_value(r).ok(),
+        Call::ImageGeneration(r) => serde_json::to_value(r).ok(),
+        Call::Speech(r) => serde_json::to_value(r).ok(),
+        Call::Moderation(r) => serde_json::to_value(r).ok(),
+        Call::Rerank(r) => serde_json::to_value(r).ok(),
+        Call::Transcription(_) => None,
     }
 }
 
@@ -377,19 +457,18 @@ impl Gateway {
         if let Some(d) = drop_params.filter(|d| self.drop_params && d.is_none()) {
             *d = Some(true);
         }
-        let admission = match self.admit(ctx, headers, &group, &call).await {
+        let mut admission = match self.admit(ctx, headers, &group, &call).await {
             Ok(a) => a,
             Err(e) => {
                 self.record_error(ctx, &group, &e);
                 return Err(e.into());
             }
         };
-        match self
-            .service
-            .clone()
-            .oneshot(RouterRequest::new(group.clone(), call))
-            .await
-        {
+        let request = RouterRequest::new(group.clone(), call);
+        if let Some(log) = admission.log.as_mut() {
+            log.context = Some(request.context.clone());
+        }
+        match self.service.clone().oneshot(request).await {
             Ok(r) => {
                 self.record_success(ctx, &r.route);
                 Ok(Served {
@@ -400,6 +479,7 @@ impl Gateway {
             }
             Err(e) => {
                 self.record_error(ctx, &group, &e);
+                self.log_failure(admission, &e);
                 Err(e.into())
             }
         }
@@ -412,11 +492,23 @@ impl Gateway {
         group: &str,
         call: &Call,
     ) -> Result<Admission, Error> {
-        let (_, admission) = self
+        let (_, mut admission) = self
             .admit_caller(ctx, headers, Some(group), || {
                 self.pricing.worst_case(group, call)
             })
             .await?;
+        if let Some(log) = admission.log.as_mut() {
+            log.stream = matches!(
+                call,
+                Call::ChatStream(_) | Call::ResponsesStream(_) | Call::MessagesStream(_)
+            );
+            if let Some(json) = request_json(call) {
+                log.request = CapturedRequest::of(json);
+                if !log.log_content {
+                    log.request.content = None;
+                }
+            }
+        }
         Ok(admission)
     }
 
@@ -446,6 +538,27 @@ impl Gateway {
         } else {
             self.ledger.reserve(&accounts, worst_cost()).await?
         };
+        let log = self.callbacks.is_on().then(|| {
+            Box::new(CallLog {
+                trace: TraceContext::of(headers),
+                started_at: SystemTime::now() - ctx.started.elapsed(),
+                started: ctx.started,
+                route: ctx.route,
+                requested: model.unwrap_or_default().to_string(),
+                stream: false,
+                request: CapturedRequest::default(),
+                response: None,
+                failure: None,
+                context: None,
+                requester_ip: forwarded_for(headers),
+                user_agent: headers
+                    .get(axum::http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| llmux_core::text::truncate(v, 256).to_string()),
+                team_alias: caller.team.as_deref().and_then(|t| t.label.clone()),
+                log_content: self.callbacks.log_content(),
+            })
+        });
         let admission = Admission {
             key: caller.key.clone(),
             _slot: slot,
@@ -453,7 +566,9 @@ impl Gateway {
             ledger: self.ledger.clone(),
             started_unix: now,
             request_id: ctx.request_id.clone(),
+            call_id: ctx.call_id.clone(),
             call_type: call_type(ctx.route),
+            log,
         };
         Ok((caller, admission))
     }
@@ -509,7 +624,7 @@ impl Gateway {
             let u = usage.cloned().unwrap_or_default();
             let end = self.clock.now();
             spend.record(SpendRow {
-                call_id: new_id("call"),
+                call_id: admission.call_id.clone(),
                 request_id: admission.request_id.clone(),
                 token_hash: key.map(|k| k.token_hash.clone()),
                 user_id: key.and_then(|k| k.user_id.clone()),
@@ -530,7 +645,188 @@ impl Gateway {
                 call_type: admission.call_type.to_string(),
             });
         }
+        if let Some(log) = admission.log.take() {
+            let payload = self.payload(&admission, *log, Some(route), usage, cost, None);
+            self.callbacks.emit(payload);
+        }
         cost
+    }
+
+    /// Tell the logging callbacks about a call that failed before its answer.
+    fn log_failure(&self, mut admission: Admission, err: &Error) {
+        if let Some(log) = admission.log.take() {
+            let payload = self.payload(&admission, *log, None, None, None, Some(err));
+            self.callbacks.emit(payload);
+        }
+    }
+
+    /// A call's logging payload (LiteLLM's `StandardLoggingPayload`).
+    fn payload(
+        &self,
+        admission: &Admission,
+        log: CallLog,
+        route: Option<&RouteInfo>,
+        usage: Option<&llmux_core::types::chat::Usage>,
+        cost: Option<i64>,
+        err: Option<&Error>,
+    ) -> LoggingPayload {
+        use crate::telemetry::payload as p;
+        let err = err.or(log.failure.as_ref());
+        let status = if err.is_some() {
+            p::Status::Failure
+        } else {
+            p::Status::Success
+        };
+        let ended = log.started.elapsed();
+        let end_time = p::unix_seconds(log.started_at + ended);
+        let start_time = p::unix_seconds(log.started_at);
+        let (prompt, completion, total) = p::token_counts(usage);
+        let attempts: Vec<AttemptSpan> = log
+            .context
+            .as_ref()
+            .map(|c| c.attempt_log())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| AttemptSpan {
+                start: log.started_at + a.started.saturating_duration_since(log.started),
+                duration: a.duration.unwrap_or_else(|| a.started.elapsed()),
+                provider: Some(a.provider).filter(|p| !p.is_empty()),
+                upstream_model: a.upstream_model,
+                deployment_id: a.deployment_id,
+                model_group: a.model_group,
+                error: a.error.map(|(kind, message)| (kind.to_string(), message)),
+            })
+            .collect();
+        // The first token (or the whole answer) came when the last attempt
+        // ended; a cache hit answered at once.
+        let first = attempts
+            .last()
+            .filter(|a| a.error.is_none())
+            .and_then(|a| (a.start + a.duration).duration_since(log.started_at).ok())
+            .unwrap_or(ended)
+            .min(ended);
+        let last_failed = attempts.last().filter(|a| a.error.is_some());
+        let provider = route
+            .map(|r| r.provider.clone())
+            .or_else(|| last_failed.and_then(|a| a.provider.clone()));
+        let key = admission.key.as_deref();
+        let cost_usd = cost.map_or(0.0, llmux_store::from_nano);
+        let model = route.map_or_else(
+            || log.requested.clone(),
+            |r| format!("{}/{}", r.provider, r.upstream_model),
+        );
+        let model_id = route
+            .map(|r| r.deployment_id.clone())
+            .or_else(|| last_failed.map(|a| a.deployment_id.clone()));
+        let api_base = model_id
+            .as_deref()
+            .and_then(|id| self.api_base_of(id))
+            .unwrap_or_default();
+        let served_but_free =
+            route.is_some_and(|r| !r.cache_hit) && cost.is_none() && err.is_none();
+        let requester_metadata = log.request.metadata.clone();
+        p::LoggingPayload {
+            id: admission.call_id.clone(),
+            trace_id: log.trace.trace_id_hex(),
+            call_id: admission.call_id.clone(),
+            call_type: admission.call_type.to_string(),
+            stream: log.stream,
+            response_cost: cost_usd,
+            response_cost_failure_debug_info: served_but_free.then(|| {
+                serde_json::json!({
+                    "error_str": "no price for this deployment's model",
+                    "traceback_str": "",
+                    "model": model,
+                    "cache_hit": false,
+                    "custom_llm_provider": provider,
+                    "call_type": admission.call_type,
+                })
+            }),
+            status,
+            status_fields: p::StatusFields {
+                llm_api_status: status,
+            },
+            custom_llm_provider: provider.clone(),
+            total_tokens: total,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            startTime: start_time,
+            endTime: end_time,
+            completionStartTime: p::unix_seconds(log.started_at + first),
+            response_time: end_time - start_time,
+            model_map_information: p::ModelMapInformation {
+                model_map_key: route
+                    .map_or_else(|| log.requested.clone(), |r| r.upstream_model.clone()),
+                model_map_value: None,
+            },
+            model: model.clone(),
+            model_id: model_id.clone(),
+            model_group: Some(
+                route.map_or_else(|| log.requested.clone(), |r| r.model_group.clone()),
+            ),
+            api_base: api_base.clone(),
+            metadata: p::Metadata {
+                user_api_key_hash: key.map(|k| k.token_hash.clone()),
+                user_api_key_alias: key.and_then(|k| k.key_alias.clone()),
+                user_api_key_team_id: key.and_then(|k| k.team_id.clone()),
+                user_api_key_user_id: key.and_then(|k| k.user_id.clone()),
+                user_api_key_team_alias: log.team_alias.clone(),
+                user_api_key_end_user_id: log.request.end_user.clone(),
+                user_api_key_request_route: Some(log.route.to_string()),
+                spend_logs_metadata: requester_metadata
+                    .as_ref()
+                    .and_then(|m| m.get("spend_logs_metadata"))
+                    .cloned(),
+                requester_ip_address: log.requester_ip.clone(),
+                user_agent: log.user_agent.clone(),
+                requester_metadata,
+                team_id: key.and_then(|k| k.team_id.clone()),
+                team_alias: log.team_alias.clone(),
+            },
+            cache_hit: Some(route.is_some_and(|r| r.cache_hit)),
+            cache_key: None,
+            saved_cache_cost: 0.0,
+            request_tags: log.request.tags,
+            end_user: log.request.end_user,
+            requester_ip_address: log.requester_ip,
+            user_agent: log.user_agent,
+            messages: log.request.content,
+            response: log.response,
+            error_str: err.map(|e| e.to_string()),
+            error_information: err.map(|e| p::error_information(e, provider.as_deref())),
+            model_parameters: log.request.parameters,
+            hidden_params: p::HiddenParams {
+                model_id,
+                cache_key: None,
+                api_base: Some(api_base).filter(|a| !a.is_empty()),
+                response_cost: cost.map(|c| llmux_store::from_nano(c).to_string()),
+                litellm_overhead_time_ms: route
+                    .map(|r| first.saturating_sub(r.latency).as_secs_f64() * 1000.0),
+                additional_headers: serde_json::Map::new(),
+                litellm_model_name: route.map(|r| r.upstream_model.clone()),
+            },
+            guardrail_information: None,
+            standard_built_in_tools_params: None,
+            spans: p::SpanFacts {
+                trace: log.trace,
+                route: log.route,
+                requested_model: log.requested,
+                attempt_count: route.map_or(attempts.len() as u32, |r| r.attempts),
+                fallback_from: route.and_then(|r| r.fallback_from.clone()),
+                attempts,
+                finish_reasons: Vec::new(),
+            },
+        }
+    }
+
+    /// The configured `api_base` of a deployment, for logging payloads.
+    fn api_base_of(&self, deployment_id: &str) -> Option<String> {
+        self.model_info
+            .iter()
+            .find(|m| m.pointer("/model_info/id").and_then(Value::as_str) == Some(deployment_id))
+            .and_then(|m| m.pointer("/litellm_params/api_base"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 
     /// Start new budget periods that are due (run every minute by the
@@ -572,11 +868,13 @@ impl Gateway {
         self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Write out queued spend (graceful shutdown).
+    /// Write out queued spend and deliver queued callback events (graceful
+    /// shutdown; each callback is given at most ten seconds).
     pub async fn flush(&self) {
         if let Some(s) = &self.spend {
             s.flush().await;
         }
+        self.callbacks.flush(Duration::from_secs(10)).await;
     }
 
     /// Authenticate a request that calls no model (listing, info) and

@@ -426,6 +426,27 @@ fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
         })
 }
 
+/// The logging callbacks `litellm_settings` names, started.
+fn callbacks(
+    cfg: &ProxyConfig,
+    env: &dyn Env,
+    metrics: &Metrics,
+) -> Result<(crate::telemetry::callbacks::Callbacks, Vec<String>), StartError> {
+    use crate::telemetry::callbacks::{name_list, start, CallbackConfig};
+    let s = &cfg.litellm_settings;
+    let list = |key: &str, v: &Option<serde_json::Value>| {
+        name_list(v).map_err(|e| StartError::Invalid(format!("litellm_settings.{key}: {e}")))
+    };
+    let config = CallbackConfig {
+        callbacks: list("callbacks", &s.callbacks)?,
+        success_callback: list("success_callback", &s.success_callback)?,
+        failure_callback: list("failure_callback", &s.failure_callback)?,
+        callback_settings: cfg.callback_settings.clone(),
+        turn_off_message_logging: s.turn_off_message_logging.unwrap_or(false),
+    };
+    start(&config, env, metrics).map_err(StartError::Invalid)
+}
+
 /// The pass-through routes' upstreams and the custom routes of
 /// `general_settings.pass_through_endpoints`.
 fn pass_through(
@@ -630,7 +651,21 @@ pub async fn build_with_clock(
     };
     let drain_delay = drain_delay(&cfg)?;
     let pass_through = pass_through(&cfg, &router, &env)?;
+    let metrics = Arc::new(Metrics::default());
+    let (callbacks, callback_warnings) = callbacks(&cfg, &env, &metrics)?;
+    warnings.extend(callback_warnings);
+    if callbacks.is_on() {
+        notes.push(format!(
+            "logging callbacks: {}",
+            callbacks.names().join(", ")
+        ));
+    }
     let gateway = Gateway {
+        callbacks,
+        litellm_headers: cfg
+            .general_settings
+            .litellm_response_headers
+            .unwrap_or(true),
         pass_through,
         draining: std::sync::atomic::AtomicBool::new(false),
         auth_failures: crate::gateway::auth_failure_table(),
@@ -647,7 +682,7 @@ pub async fn build_with_clock(
         limits,
         clock,
         drop_params: cfg.litellm_settings.drop_params.unwrap_or(false),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         model_info: model_list.iter().map(sanitized).collect(),
         keep_alive: Duration::from_secs(15),
         max_body_bytes: (max_mb * 1024.0 * 1024.0) as usize,

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use llmux_core::endpoint::{Call, Reply};
 use llmux_core::endpoint::{CallRequest, CallResponse};
@@ -13,15 +13,65 @@ use llmux_core::endpoint::{CallRequest, CallResponse};
 #[derive(Debug, Default)]
 pub struct CallContext {
     attempts: AtomicU32,
-    tried: Mutex<Vec<String>>,
+    tried: Mutex<Vec<Attempt>>,
+}
+
+/// One attempt at a call: the deployment tried, when, and how it ended (for
+/// traces: a span per attempt).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The deployment tried.
+    pub deployment_id: String,
+    /// The model group it serves.
+    pub model_group: String,
+    /// Its provider.
+    pub provider: String,
+    /// The model name sent upstream.
+    pub upstream_model: String,
+    /// When the attempt started.
+    pub started: Instant,
+    /// How long it took (streams: to the first event); `None` while running.
+    pub duration: Option<Duration>,
+    /// The error it ended in: LiteLLM's exception name and the message.
+    pub error: Option<(&'static str, String)>,
 }
 
 impl CallContext {
-    pub(crate) fn record_attempt(&self, deployment_id: &str) -> u32 {
+    pub(crate) fn record_attempt(&self, deployment_id: &str, model_group: &str) -> u32 {
         if let Ok(mut t) = self.tried.lock() {
-            t.push(deployment_id.to_string());
+            t.push(Attempt {
+                deployment_id: deployment_id.to_string(),
+                model_group: model_group.to_string(),
+                provider: String::new(),
+                upstream_model: String::new(),
+                started: Instant::now(),
+                duration: None,
+                error: None,
+            });
         }
         self.attempts.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Record how the running attempt on `deployment_id` ended.
+    pub(crate) fn attempt_ended(
+        &self,
+        deployment_id: &str,
+        provider: &str,
+        upstream_model: &str,
+        error: Option<&llmux_core::Error>,
+    ) {
+        if let Ok(mut t) = self.tried.lock() {
+            if let Some(a) = t
+                .iter_mut()
+                .rev()
+                .find(|a| a.deployment_id == deployment_id && a.duration.is_none())
+            {
+                a.duration = Some(a.started.elapsed());
+                a.provider = provider.to_string();
+                a.upstream_model = upstream_model.to_string();
+                a.error = error.map(|e| (e.kind.name(), e.to_string()));
+            }
+        }
     }
 
     /// Attempts made so far.
@@ -29,10 +79,15 @@ impl CallContext {
         self.attempts.load(Ordering::Relaxed)
     }
 
+    /// Every attempt so far, in the order they started.
+    pub fn attempt_log(&self) -> Vec<Attempt> {
+        self.tried.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
     pub(crate) fn tried(&self, deployment_id: &str) -> bool {
         self.tried
             .lock()
-            .map(|t| t.iter().any(|d| d == deployment_id))
+            .map(|t| t.iter().any(|a| a.deployment_id == deployment_id))
             .unwrap_or(false)
     }
 }

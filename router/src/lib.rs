@@ -64,7 +64,9 @@ pub mod select;
 pub mod shared;
 pub mod strategy;
 
-pub use call::{Call, Reply, RouteInfo, Routed, RouterRequest, RouterResponse};
+pub use call::{
+    Attempt, Call, CallContext, Reply, RouteInfo, Routed, RouterRequest, RouterResponse,
+};
 pub use config::{LitellmParams, ModelListEntry, RouterSettings};
 pub use registry::{provider_names, resolve, ResolvedModel};
 pub use router::{CooldownListener, Router, UsageListener};

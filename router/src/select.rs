@@ -48,8 +48,17 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
     let group_members = shared.candidates(&req.group)?;
     let group_size = group_members.len();
     let deployment = choose(shared, &req, group_members, now)?;
-    let attempts = req.context.record_attempt(&deployment.spec.id);
-    let (provider, upstream_model) = deployment.provider_for(&req.group)?;
+    let attempts = req
+        .context
+        .record_attempt(&deployment.spec.id, &deployment.spec.group);
+    let (provider, upstream_model) = match deployment.provider_for(&req.group) {
+        Ok(p) => p,
+        Err(e) => {
+            req.context
+                .attempt_ended(&deployment.spec.id, "", &req.group, Some(&e));
+            return Err(e);
+        }
+    };
     let guard = deployment.start_call();
     let started = Instant::now();
     let settings = &shared.settings;
@@ -113,6 +122,12 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
         }
     };
     let latency = started.elapsed();
+    req.context.attempt_ended(
+        &deployment.spec.id,
+        provider.name(),
+        &upstream_model,
+        result.as_ref().err(),
+    );
     match result {
         Ok(reply) => {
             deployment.state.record_latency(latency);

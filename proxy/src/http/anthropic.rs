@@ -25,7 +25,7 @@ use crate::gateway::Ctx;
 use crate::gateway::Gateway;
 use crate::http::chat::fill_usage;
 use crate::http::chat::force_stream_usage;
-use crate::http::respond::{event_stream_headers, route_headers};
+use crate::http::respond::event_stream_headers;
 use crate::pricing::{PromptSize, UsageTracker};
 
 use crate::http::Routes;
@@ -219,13 +219,15 @@ pub(crate) async fn messages(
                     tracing::warn!(error = %e, "native messages answer without readable usage; estimating")
                 }
             }
+            let mut admission = admission;
+            admission.capture_response(|| serde_json::from_slice(&answer).ok());
             let cost = gw.finish(admission, &route, Some(&usage.usage()));
             let mut response = (StatusCode::OK, answer).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            crate::http::respond::cost_header(response.headers_mut(), cost);
+            gw.cost_header(response.headers_mut(), cost);
             response
         }
         Reply::MessagesStream(events) => {
@@ -244,15 +246,18 @@ pub(crate) async fn messages(
         }
         Reply::Chat(mut completion) => {
             fill_usage(&mut completion, &route, prompt);
+            let message = inbound::to_message(&completion);
+            let mut admission = admission;
+            admission.capture_response(|| serde_json::to_value(&message).ok());
             let cost = gw.finish(admission, &route, completion.usage.as_ref());
-            let body = serde_json::to_string(&inbound::to_message(&completion))
+            let body = serde_json::to_string(&message)
                 .map_err(|e| Error::new(ErrorKind::InternalServer, e.to_string()))?;
             let mut response = (StatusCode::OK, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            crate::http::respond::cost_header(response.headers_mut(), cost);
+            gw.cost_header(response.headers_mut(), cost);
             response
         }
         _ => {
@@ -264,7 +269,7 @@ pub(crate) async fn messages(
         }
     };
     let mut response = response;
-    route_headers(response.headers_mut(), &ctx, &route);
+    gw.route_headers(response.headers_mut(), &ctx, &route);
     Ok(response)
 }
 
@@ -276,6 +281,10 @@ fn settle_stream(
     route: llmux_router::RouteInfo,
 ) -> impl FnOnce(&mut UsageTracker, Option<Error>) + Send + 'static {
     move |usage: &mut UsageTracker, err: Option<Error>| {
+        let mut admission = admission;
+        if let Some(e) = &err {
+            admission.mark_failed(e);
+        }
         gateway.finish(admission, &route, Some(&usage.usage()));
         if let Some(e) = err {
             tracing::warn!(model = crate::gateway::loggable(&route.model_group), error = %e, "messages stream failed after it started");

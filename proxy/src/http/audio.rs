@@ -4,7 +4,7 @@
 use crate::body::parse_json;
 use crate::error::internal;
 use crate::gateway::Ctx;
-use crate::http::respond::{cost_header, header_value, route_headers};
+use crate::http::respond::header_value;
 
 use axum::body::Bytes;
 use axum::extract::{Multipart, State};
@@ -46,8 +46,8 @@ pub(crate) async fn speech(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, header_value(&audio.content_type));
-    route_headers(response.headers_mut(), &ctx, &r.route);
-    cost_header(response.headers_mut(), cost);
+    gw.route_headers(response.headers_mut(), &ctx, &r.route);
+    gw.cost_header(response.headers_mut(), cost);
     Ok(response)
 }
 
@@ -130,7 +130,7 @@ pub(crate) async fn transcription(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             );
-            route_headers(response.headers_mut(), &ctx, &r.route);
+            gw.route_headers(response.headers_mut(), &ctx, &r.route);
             Ok(response)
         }
         _ => Err(internal(

@@ -35,7 +35,7 @@ use crate::body::parse_json;
 use crate::conversations::Conversations;
 use crate::error::{internal, ApiError};
 use crate::gateway::{loggable, Admission, Ctx, Gateway};
-use crate::http::respond::{event_stream_headers, route_headers};
+use crate::http::respond::event_stream_headers;
 use crate::http::{Routes, Shared};
 use crate::pricing::{PromptSize, UsageTracker};
 
@@ -220,7 +220,9 @@ async fn create(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
             if let Some(s) = to_store {
                 s.store(&response).await;
             }
-            let cost = gw.finish(r.admission, &r.route, Some(&usage.usage()));
+            let mut admission = r.admission;
+            admission.capture_response(|| serde_json::to_value(&response).ok());
+            let cost = gw.finish(admission, &r.route, Some(&usage.usage()));
             let body = serde_json::to_vec(&response).map_err(|e| internal(&e.to_string()))?;
             Ok(gw.json_response(&ctx, &r.route, cost, body))
         }
@@ -241,7 +243,7 @@ async fn create(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
             };
             let mut response = Response::new(Body::from_stream(event_stream(state)));
             event_stream_headers(response.headers_mut());
-            route_headers(response.headers_mut(), &ctx, &r.route);
+            gw.route_headers(response.headers_mut(), &ctx, &r.route);
             Ok(response)
         }
         _ => Err(internal(
@@ -349,6 +351,9 @@ impl EventState {
         }
         let route = &self.route;
         tracing::warn!(model = loggable(&route.model_group), deployment = %route.deployment_id, events = self.sent, error = %e, "responses stream failed after it started");
+        if let Some(a) = self.admission.as_mut() {
+            a.mark_failed(&e);
+        }
         self.settle();
     }
 }

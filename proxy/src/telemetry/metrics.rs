@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -60,6 +61,13 @@ pub struct ErrorLabels {
     pub kind: &'static str,
 }
 
+/// Labels of the logging-callback metrics: the callback's configured name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallbackLabels {
+    /// The callback's name in the config (`otel`, `generic_api`, …).
+    pub callback: String,
+}
+
 /// The gateway's metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -82,6 +90,16 @@ pub struct Metrics {
     pub stream_errors: Family<RouteLabels, Counter>,
     /// Requests answered from the response cache (`llmux_cache_hits_total`).
     pub cache_hits: Family<RouteLabels, Counter>,
+    /// Events waiting in a logging callback's queue (`llmux_callback_queue_depth`).
+    pub callback_queue_depth: Family<CallbackLabels, Gauge>,
+    /// Events a logging callback dropped: its queue was full, or it refused
+    /// them for good (`llmux_callback_dropped_total`).
+    pub callback_dropped: Family<CallbackLabels, Counter>,
+    /// Events a logging callback delivered (`llmux_callback_delivered_total`).
+    pub callback_delivered: Family<CallbackLabels, Counter>,
+    /// Failed deliveries to a logging callback, each retried or dropped
+    /// (`llmux_callback_failed_deliveries_total`).
+    pub callback_failed_deliveries: Family<CallbackLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -105,6 +123,10 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let stream_errors = Family::<RouteLabels, Counter>::default();
         let cache_hits = Family::<RouteLabels, Counter>::default();
+        let callback_queue_depth = Family::<CallbackLabels, Gauge>::default();
+        let callback_dropped = Family::<CallbackLabels, Counter>::default();
+        let callback_delivered = Family::<CallbackLabels, Counter>::default();
+        let callback_failed_deliveries = Family::<CallbackLabels, Counter>::default();
         let mut r = Registry::with_prefix("llmux");
         r.register(
             "requests",
@@ -143,8 +165,32 @@ impl Default for Metrics {
             "Requests answered from the response cache",
             cache_hits.clone(),
         );
+        r.register(
+            "callback_queue_depth",
+            "Events waiting in a logging callback's queue",
+            callback_queue_depth.clone(),
+        );
+        r.register(
+            "callback_dropped",
+            "Events a logging callback dropped (queue full, or refused for good)",
+            callback_dropped.clone(),
+        );
+        r.register(
+            "callback_delivered",
+            "Events a logging callback delivered",
+            callback_delivered.clone(),
+        );
+        r.register(
+            "callback_failed_deliveries",
+            "Failed deliveries to a logging callback (each retried, or dropped when refused)",
+            callback_failed_deliveries.clone(),
+        );
         Metrics {
             registry: Mutex::new(r),
+            callback_queue_depth,
+            callback_dropped,
+            callback_delivered,
+            callback_failed_deliveries,
             requests,
             request_duration,
             upstream_latency,

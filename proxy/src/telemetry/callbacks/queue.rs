@@ -1,0 +1,268 @@
+//! Delivery to one sink, off the request path: a bounded queue the request
+//! path pushes into without waiting, and a task that sends batches, retries
+//! a sink that is down with backoff, and drops (counting each drop) only
+//! when the queue is full. Flushed on graceful shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::telemetry::payload::{LoggingPayload, Status};
+
+/// Why a batch was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The sink may take it later (it is down, overloaded or answered 5xx/429).
+    #[error("{0}")]
+    Retry(String),
+    /// The sink refused it for good (4xx): retrying cannot help.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// Where a sink sends its batches.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Deliver `batch` (at most the sink's batch size, oldest first).
+    async fn deliver(&self, batch: &[Arc<LoggingPayload>]) -> Result<(), DeliveryError>;
+}
+
+/// How a sink's queue batches and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    /// Payloads held at most; past it new ones are dropped.
+    pub capacity: usize,
+    /// Payloads per delivery at most.
+    pub batch_size: usize,
+    /// How long the first payload of a batch waits for more.
+    pub flush_interval: Duration,
+    /// First pause before retrying a failed delivery (doubling, capped).
+    pub retry_base: Duration,
+    /// Longest pause between retries.
+    pub retry_max: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            capacity: 10_000,
+            batch_size: 100,
+            flush_interval: Duration::from_secs(5),
+            retry_base: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which events a sink takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Events {
+    /// Successful calls.
+    pub success: bool,
+    /// Failed calls.
+    pub failure: bool,
+}
+
+impl Events {
+    /// Both kinds.
+    pub const ALL: Events = Events {
+        success: true,
+        failure: true,
+    };
+
+    fn takes(&self, status: Status) -> bool {
+        match status {
+            Status::Success => self.success,
+            Status::Failure => self.failure,
+        }
+    }
+}
+
+/// The counters of one sink, registered under its name.
+#[derive(Clone, Default)]
+pub struct SinkMetrics {
+    /// Payloads waiting.
+    pub depth: Gauge,
+    /// Payloads dropped (queue full, or refused for good).
+    pub dropped: Counter,
+    /// Payloads delivered.
+    pub delivered: Counter,
+    /// Failed delivery attempts.
+    pub failed_deliveries: Counter,
+}
+
+enum Message {
+    Payload(Arc<LoggingPayload>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The request path's end of one sink's queue.
+pub struct SinkQueue {
+    name: String,
+    events: Events,
+    tx: mpsc::Sender<Message>,
+    metrics: SinkMetrics,
+    /// When the last "queue full" warning was written (one a minute).
+    last_warning: std::sync::Mutex<Option<Instant>>,
+}
+
+impl SinkQueue {
+    /// Start delivering to `sink` (named `name` in metrics and logs).
+    pub fn start(
+        name: String,
+        events: Events,
+        sink: Arc<dyn Sink>,
+        settings: QueueSettings,
+        metrics: SinkMetrics,
+    ) -> SinkQueue {
+        let (tx, rx) = mpsc::channel(settings.capacity.max(1));
+        tokio::spawn(run(name.clone(), rx, sink, settings, metrics.clone()));
+        SinkQueue {
+            name,
+            events,
+            tx,
+            metrics,
+            last_warning: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Queue `payload` if the sink takes its kind; never waits. A full
+    /// queue drops it (counted; warned about once a minute).
+    pub fn push(&self, payload: &Arc<LoggingPayload>) {
+        if !self.events.takes(payload.status) {
+            return;
+        }
+        match self.tx.try_send(Message::Payload(payload.clone())) {
+            Ok(()) => {
+                self.metrics.depth.inc();
+            }
+            Err(_) => {
+                self.metrics.dropped.inc();
+                let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
+                if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    *last = Some(Instant::now());
+                    tracing::warn!(callback = %self.name, dropped = self.metrics.dropped.get(), "logging callback queue full; dropping events until it drains");
+                }
+            }
+        }
+    }
+
+    /// Deliver everything queued so far; returns when done or at `deadline`.
+    pub async fn flush(&self, deadline: Duration) {
+        let (ack, done) = oneshot::channel();
+        let sent = tokio::time::timeout(deadline, self.tx.send(Message::Flush(ack))).await;
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = tokio::time::timeout(deadline, done).await;
+        }
+    }
+}
+
+/// The delivery task: gather a batch (up to `batch_size`, or what arrived
+/// within `flush_interval` of its first payload), send it, retry it while
+/// the sink asks for that; a flush sends at once.
+async fn run(
+    name: String,
+    mut rx: mpsc::Receiver<Message>,
+    sink: Arc<dyn Sink>,
+    settings: QueueSettings,
+    metrics: SinkMetrics,
+) {
+    let mut batch: Vec<Arc<LoggingPayload>> = Vec::with_capacity(settings.batch_size);
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        if batch.is_empty() && flushes.is_empty() {
+            match rx.recv().await {
+                Some(Message::Payload(p)) => batch.push(p),
+                Some(Message::Flush(ack)) => {
+                    let _ = ack.send(());
+                    continue;
+                }
+                None => return,
+            }
+        }
+        let deadline = tokio::time::Instant::now() + settings.flush_interval;
+        let mut closed = false;
+        while batch.len() < settings.batch_size && flushes.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Message::Payload(p))) => batch.push(p),
+                Ok(Some(Message::Flush(ack))) => flushes.push(ack),
+                Ok(None) => {
+                    closed = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        // A flush also takes what is already queued behind the batch.
+        while !flushes.is_empty() && batch.len() < settings.batch_size {
+            match rx.try_recv() {
+                Ok(Message::Payload(p)) => batch.push(p),
+                Ok(Message::Flush(ack)) => flushes.push(ack),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            deliver(&name, sink.as_ref(), &batch, &settings, &metrics).await;
+            metrics.depth.dec_by(batch.len() as i64);
+            batch.clear();
+        }
+        // More may be queued behind a full batch: the flush waits for it.
+        if !flushes.is_empty() && rx.is_empty() {
+            for ack in flushes.drain(..) {
+                let _ = ack.send(());
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Send one batch until it is taken or refused for good, pausing between
+/// tries (doubling up to `retry_max`). While it retries, new payloads wait
+/// in the queue, and past its capacity they are dropped.
+async fn deliver(
+    name: &str,
+    sink: &dyn Sink,
+    batch: &[Arc<LoggingPayload>],
+    settings: &QueueSettings,
+    metrics: &SinkMetrics,
+) {
+    let mut pause = settings.retry_base;
+    let mut warned = false;
+    loop {
+        match sink.deliver(batch).await {
+            Ok(()) => {
+                metrics.delivered.inc_by(batch.len() as u64);
+                if warned {
+                    tracing::info!(callback = %name, events = batch.len(), "logging callback reachable again; delivered");
+                }
+                return;
+            }
+            Err(DeliveryError::Rejected(reason)) => {
+                metrics.failed_deliveries.inc();
+                metrics.dropped.inc_by(batch.len() as u64);
+                tracing::warn!(callback = %name, events = batch.len(), error = %reason, "logging callback refused a batch; dropped");
+                return;
+            }
+            Err(DeliveryError::Retry(reason)) => {
+                metrics.failed_deliveries.inc();
+                if !warned {
+                    warned = true;
+                    tracing::warn!(callback = %name, events = batch.len(), error = %reason, "logging callback unreachable; retrying with backoff");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(settings.retry_max);
+            }
+        }
+    }
+}

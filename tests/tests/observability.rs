@@ -1,0 +1,933 @@
+//! Observability end to end: LiteLLM's logging callbacks (the `generic_api`
+//! webhook with each log format, OpenTelemetry over OTLP HTTP/protobuf and
+//! gRPC, Langfuse's OTLP endpoint) receive what LiteLLM's would, off the
+//! request path: a sink that is down costs calls nothing, its events wait
+//! (bounded, drops counted) and are delivered when it is back; LiteLLM's
+//! response headers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{new_key, post, Reply};
+use llmux_tests::gateway::{config_yaml, master_key_settings, TestGateway, PRICED};
+use llmux_tests::mock::{openai, MockResponse, MockServer, RecordedRequest};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::{json, Value};
+
+const MASTER: &str = "sk-master-1234";
+
+/// The W3C example trace a client continues.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn deployment(name: &str, model: &str, base: &str) -> String {
+    format!(
+        "  - model_name: {name}\n    litellm_params:\n      model: openai/{model}\n      api_base: {base}\n      api_key: sk-upstream\n{PRICED}    model_info:\n      id: {name}-1\n"
+    )
+}
+
+/// A sink that answers 200 to everything.
+async fn sink() -> MockServer {
+    MockServer::start(|_| MockResponse::json(200, &json!({})))
+        .await
+        .unwrap()
+}
+
+/// Wait (at most 10 s) until `sink` has received `n` requests.
+async fn received(sink: &MockServer, n: usize) -> Vec<RecordedRequest> {
+    let start = Instant::now();
+    loop {
+        let got = sink.requests();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sink received {} of {n} requests",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every payload the sink received, in order (each request a JSON array).
+async fn payloads(sink: &MockServer, n: usize) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let all: Vec<Value> = sink
+            .requests()
+            .iter()
+            .flat_map(|r| r.json().as_array().cloned().unwrap_or_default())
+            .collect();
+        if all.len() >= n {
+            return all;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sink received {} of {n} payloads",
+            all.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn call(gw: &TestGateway, key: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(key)
+        .json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    }
+}
+
+fn webhook_config(upstream: &MockServer, callbacks: &str, settings: &str) -> String {
+    config_yaml(
+        &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+        &format!(
+            "litellm_settings:\n{callbacks}callback_settings:\n{settings}{}",
+            master_key_settings(MASTER)
+        ),
+    )
+}
+
+/// A gateway from `config` on a fresh SQLite database, with `env` added to
+/// its environment.
+async fn start_env(config: &str, env: &[(&str, &str)]) -> TestGateway {
+    let db = llmux_tests::db::TestDb::sqlite();
+    let url = db.url.clone();
+    let mut all = vec![("DATABASE_URL", url.as_str())];
+    all.extend_from_slice(env);
+    TestGateway::start_with_env(config, Some(db), &all)
+        .await
+        .unwrap()
+}
+
+/// A team `platform` and a key `ci-bot` in it.
+async fn team_key(gw: &TestGateway) -> (String, String) {
+    let team = post(
+        gw,
+        "/team/new",
+        Some(MASTER),
+        json!({"team_id": "t-platform", "team_alias": "platform"}),
+    )
+    .await;
+    assert_eq!(team.status, 200, "{}", team.body);
+    new_key(
+        gw,
+        MASTER,
+        json!({"key_alias": "ci-bot", "team_id": "t-platform"}),
+    )
+    .await
+}
+
+/// LiteLLM's StandardLoggingPayload, field for field, for a success and a
+/// failure; the sink's own headers; never a key.
+#[tokio::test]
+async fn webhook_receives_litellm_standard_logging_payloads() {
+    let upstream = openai::start().await.unwrap();
+    let hook = sink().await;
+    let gw = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!(
+            "  generic_api:\n    callback_type: generic_api\n    endpoint: {}/logs\n    headers:\n      Authorization: Bearer sink-secret\n    flush_interval: 0.05\n",
+            hook.url()
+        ),
+    ))
+    .await
+    .unwrap();
+    let (key, hash) = team_key(&gw).await;
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "temperature": 0.2,
+        "user": "customer-7",
+        "metadata": {"tags": ["checkout", "eu"], "spend_logs_metadata": {"ticket": "T-1"}}
+    });
+    let r = call(
+        &gw,
+        &key,
+        body,
+        &[
+            ("traceparent", TRACEPARENT),
+            ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let call_id = r.header("x-litellm-call-id").unwrap().to_string();
+    assert!(call_id.starts_with("call_"), "{call_id}");
+
+    let p = payloads(&hook, 1).await.remove(0);
+    let sent = &hook.requests()[0];
+    assert_eq!(sent.path, "/logs");
+    assert_eq!(sent.header("authorization"), Some("Bearer sink-secret"));
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_eq!(p["id"], json!(call_id));
+    assert_eq!(p["call_id"], json!(call_id));
+    assert_eq!(p["trace_id"], json!("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert_eq!(p["call_type"], json!("acompletion"));
+    assert_eq!(p["status"], json!("success"));
+    assert_eq!(p["status_fields"], json!({"llm_api_status": "success"}));
+    assert_eq!(p["stream"], json!(false));
+    assert_eq!(p["custom_llm_provider"], json!("openai"));
+    assert_eq!(p["model"], json!("openai/gpt-4o-mini"));
+    assert_eq!(p["model_group"], json!("gpt-4o-mini"));
+    assert_eq!(p["model_id"], json!("gpt-4o-mini-1"));
+    assert_eq!(p["api_base"], json!(upstream.url()));
+    assert_eq!(
+        (
+            &p["prompt_tokens"],
+            &p["completion_tokens"],
+            &p["total_tokens"]
+        ),
+        (&json!(9), &json!(5), &json!(14))
+    );
+    // 9 × $0.000001 + 5 × $0.000002
+    assert!(
+        (p["response_cost"].as_f64().unwrap() - 0.000019).abs() < 1e-12,
+        "{}",
+        p["response_cost"]
+    );
+    assert_eq!(p["hidden_params"]["response_cost"], json!("0.000019"));
+    assert_eq!(r.header("x-litellm-response-cost"), Some("0.000019"));
+    assert_eq!(p["cache_hit"], json!(false));
+    assert_eq!(p["messages"], json!([{"role": "user", "content": "Hi"}]));
+    assert_eq!(
+        p["response"]["choices"][0]["message"]["content"],
+        json!(openai::REPLY)
+    );
+    assert_eq!(
+        p["model_parameters"],
+        json!({"temperature": 0.2, "user": "customer-7"})
+    );
+    assert_eq!(p["request_tags"], json!(["checkout", "eu"]));
+    assert_eq!(p["end_user"], json!("customer-7"));
+    assert_eq!(p["requester_ip_address"], json!("203.0.113.9"));
+    let m = &p["metadata"];
+    assert_eq!(m["user_api_key_hash"], json!(hash));
+    assert_eq!(m["user_api_key_alias"], json!("ci-bot"));
+    assert_eq!(m["user_api_key_team_id"], json!("t-platform"));
+    assert_eq!(m["user_api_key_team_alias"], json!("platform"));
+    assert_eq!(m["user_api_key_end_user_id"], json!("customer-7"));
+    assert_eq!(m["spend_logs_metadata"], json!({"ticket": "T-1"}));
+    assert_eq!(m["user_api_key_request_route"], json!("chat_completions"));
+    let (start, first, end) = (
+        p["startTime"].as_f64().unwrap(),
+        p["completionStartTime"].as_f64().unwrap(),
+        p["endTime"].as_f64().unwrap(),
+    );
+    assert!(start <= first && first <= end, "{start} {first} {end}");
+    assert!((p["response_time"].as_f64().unwrap() - (end - start)).abs() < 1e-6);
+    assert_eq!(p["error_str"], Value::Null);
+
+    // A failure: the upstream refuses the request (400, not retried).
+    upstream.enqueue(MockResponse::json(
+        400,
+        &openai::error_body(
+            "Invalid 'temperature'",
+            "invalid_request_error",
+            Some("temperature"),
+            None,
+        ),
+    ));
+    let r = call(&gw, &key, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 400);
+    let p = payloads(&hook, 2).await.remove(1);
+    assert_eq!(p["status"], json!("failure"));
+    assert_eq!(p["status_fields"], json!({"llm_api_status": "failure"}));
+    assert_eq!(p["model_group"], json!("gpt-4o-mini"));
+    assert_eq!(p["model_id"], json!("gpt-4o-mini-1"));
+    assert_eq!(p["custom_llm_provider"], json!("openai"));
+    assert_eq!(p["response_cost"], json!(0.0));
+    assert_eq!(p["error_information"]["error_code"], json!("400"));
+    assert_eq!(
+        p["error_information"]["error_class"],
+        json!("BadRequestError")
+    );
+    assert_eq!(p["error_information"]["llm_provider"], json!("openai"));
+    assert!(
+        p["error_str"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid 'temperature'"),
+        "{}",
+        p["error_str"]
+    );
+    assert_ne!(p["trace_id"], json!("4bf92f3577b34da6a3ce929d0e0e4736"));
+
+    // No key (virtual, master or upstream) in anything the sink received.
+    for req in hook.requests() {
+        let text = String::from_utf8_lossy(&req.body);
+        for secret in [key.as_str(), MASTER, "sk-upstream"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+}
+
+/// `ndjson` and `single` formats, `success_callback`/`failure_callback`
+/// lists, `event_types`, `GENERIC_LOGGER_*` variables and
+/// `turn_off_message_logging`.
+#[tokio::test]
+async fn log_formats_event_lists_and_message_redaction() {
+    let upstream = openai::start().await.unwrap();
+    let (ndjson, single, failures, from_env) =
+        (sink().await, sink().await, sink().await, sink().await);
+    let config = webhook_config(
+        &upstream,
+        "  success_callback: [\"lines\", \"each\", \"generic_api\"]\n  failure_callback: [\"failures\"]\n  turn_off_message_logging: true\n",
+        &format!(
+            "  lines: {{callback_type: generic_api, endpoint: {}, log_format: ndjson, flush_interval: 0.05}}\n  each: {{callback_type: generic_api, endpoint: {}, log_format: single, flush_interval: 0.05}}\n  failures: {{callback_type: generic_api, endpoint: {}, flush_interval: 0.05, event_types: [llm_api_failure]}}\n  generic_api: {{flush_interval: 0.05}}\n",
+            ndjson.url(),
+            single.url(),
+            failures.url()
+        ),
+    );
+    let env_endpoint = format!("{}/env", from_env.url());
+    let gw = start_env(
+        &config,
+        &[
+            ("GENERIC_LOGGER_ENDPOINT", env_endpoint.as_str()),
+            (
+                "GENERIC_LOGGER_HEADERS",
+                "Authorization=Bearer env-secret,X-Source=llmux",
+            ),
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    upstream.enqueue(MockResponse::json(
+        400,
+        &openai::error_body("bad", "invalid_request_error", None, None),
+    ));
+    assert_eq!(
+        call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[])
+            .await
+            .status,
+        400
+    );
+
+    // ndjson: one line per success, the failure not sent (success_callback).
+    let start = Instant::now();
+    let lines: Vec<Value> = loop {
+        let lines: Vec<Value> = ndjson
+            .requests()
+            .iter()
+            .flat_map(|r| {
+                assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+                let text = String::from_utf8(r.body.to_vec()).unwrap();
+                assert!(text.ends_with('\n'));
+                text.lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<Value>>()
+            })
+            .collect();
+        if lines.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["status"], json!("success"));
+        assert_eq!(l["messages"], Value::Null, "turn_off_message_logging");
+        assert_eq!(l["response"], Value::Null, "turn_off_message_logging");
+        assert_eq!(l["prompt_tokens"], json!(9));
+    }
+    // single: one request per payload, each a JSON object.
+    let each = received(&single, 2).await;
+    for r in &each {
+        assert_eq!(r.json()["status"], json!("success"));
+    }
+    // failure_callback with event_types: only the failure.
+    let f = payloads(&failures, 1).await;
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["status"], json!("failure"));
+    // generic_api without an endpoint in its settings: the variables.
+    let e = received(&from_env, 1).await;
+    assert_eq!(e[0].path, "/env");
+    assert_eq!(e[0].header("authorization"), Some("Bearer env-secret"));
+    assert_eq!(e[0].header("x-source"), Some("llmux"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(each.len(), single.requests().len(), "only successes");
+    let all: usize = from_env
+        .requests()
+        .iter()
+        .map(|r| r.json().as_array().unwrap().len())
+        .sum();
+    assert_eq!(all, 2, "only successes");
+}
+
+/// A sink that is down costs calls nothing; its events wait in the queue
+/// (past its capacity they are dropped, and counted), are retried with
+/// backoff and delivered when it is back; shutdown flushes what is queued.
+#[tokio::test]
+async fn a_sink_that_is_down_never_slows_calls_and_gets_its_events_later() {
+    let upstream = openai::start().await.unwrap();
+    let hook = sink().await;
+    for _ in 0..2 {
+        hook.enqueue(MockResponse::json(503, &json!({"error": "busy"})));
+    }
+    let gw = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!(
+            "  generic_api:\n    endpoint: {}\n    flush_interval: 0.05\n    queue_size: 3\n    batch_size: 1\n",
+            hook.url()
+        ),
+    ))
+    .await
+    .unwrap();
+    // The first event is retried (503, 503, then taken) with 0.5 s and 1 s
+    // pauses; meanwhile three more fill the queue and the rest are dropped.
+    for _ in 0..6 {
+        let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+        assert_eq!(r.status, 200);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{callback=\"generic_api\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+    };
+    assert_eq!(line("llmux_callback_dropped_total"), "2", "{metrics}");
+    // Every call was answered while the sink had taken nothing yet.
+    assert_eq!(line("llmux_callback_delivered_total"), "0", "{metrics}");
+    // After the two 503s the first event and the three queued ones arrive.
+    let got = received(&hook, 6).await;
+    assert_eq!(got.len(), 6);
+    // The first event went out three times (503, 503, taken): four events.
+    let ids: std::collections::BTreeSet<String> = payloads(&hook, 6)
+        .await
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let metrics = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("llmux_callback_delivered_total{callback=\"generic_api\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llmux_callback_failed_deliveries_total{callback=\"generic_api\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("llmux_callback_queue_depth{callback=\"generic_api\"} 0"));
+
+    // Shutdown delivers what is queued, though its flush interval is long.
+    let slow = sink().await;
+    let gw = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!(
+            "  generic_api:\n    endpoint: {}\n    flush_interval: 600\n",
+            slow.url()
+        ),
+    ))
+    .await
+    .unwrap();
+    let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(slow.requests().is_empty());
+    gw.stop().await.unwrap();
+    assert_eq!(payloads(&slow, 1).await.len(), 1);
+}
+
+/// A callback llmux does not have is reported by name; one it has but
+/// cannot start says what to set.
+#[tokio::test]
+async fn unknown_and_unconfigured_callbacks_are_reported_at_start() {
+    let upstream = openai::start().await.unwrap();
+    // No master key: no database is opened.
+    let yaml = config_yaml(
+        &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+        "litellm_settings:\n  callbacks: [\"datadog\", \"prometheus\"]\n",
+    );
+    let loaded = llmux_proxy::config::parse(
+        "test.yaml",
+        &yaml,
+        std::sync::Arc::new(llmux_core::MapEnv::default()),
+    )
+    .unwrap();
+    let clock = std::sync::Arc::new(llmux_store::clock::OffsetClock::default());
+    let built = llmux_proxy::server::build_with_clock(Some(loaded), &[], clock)
+        .await
+        .unwrap();
+    assert!(
+        built
+            .warnings
+            .iter()
+            .any(|w| w.contains("callback `datadog` is not one llmux has")),
+        "{:?}",
+        built.warnings
+    );
+    assert!(!built.gateway.callbacks.is_on(), "prometheus is /metrics");
+
+    let err = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        "",
+    ))
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        err.contains("callback `generic_api` needs an endpoint: set callback_settings.generic_api.endpoint or GENERIC_LOGGER_ENDPOINT"),
+        "{err}"
+    );
+    let err = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"langfuse\"]\n",
+        "",
+    ))
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        err.contains("LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"),
+        "{err}"
+    );
+}
+
+/// LiteLLM's response headers, beside llmux's; a setting turns them off.
+#[tokio::test]
+async fn litellm_response_headers_and_their_switch() {
+    let upstream = openai::start().await.unwrap();
+    let config = |extra: &str| {
+        config_yaml(
+            &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+            &format!("{}{extra}", master_key_settings(MASTER)),
+        )
+    };
+    let gw = TestGateway::start(&config("")).await.unwrap();
+    let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-litellm-call-id").unwrap().starts_with("call_"));
+    assert_eq!(r.header("x-litellm-model-id"), Some("gpt-4o-mini-1"));
+    assert_eq!(r.header("x-litellm-model-group"), Some("gpt-4o-mini"));
+    assert_eq!(r.header("x-litellm-attempted-retries"), Some("0"));
+    assert_eq!(r.header("x-litellm-attempted-fallbacks"), Some("0"));
+    assert_eq!(
+        r.header("x-litellm-response-cost"),
+        r.header("x-llmux-response-cost")
+    );
+    assert!(r
+        .header("x-litellm-response-duration-ms")
+        .unwrap()
+        .parse::<f64>()
+        .is_ok());
+    assert!(r
+        .header("x-litellm-overhead-duration-ms")
+        .unwrap()
+        .parse::<f64>()
+        .is_ok());
+
+    let gw = TestGateway::start(&config("  litellm_response_headers: false\n"))
+        .await
+        .unwrap();
+    let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.headers
+            .keys()
+            .all(|k| !k.as_str().starts_with("x-litellm-")),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("x-llmux-model-group"), Some("gpt-4o-mini"));
+}
+
+// ---------------------------------------------------------------- traces
+
+/// The spans of every export a receiver took.
+fn spans(receiver: &MockServer) -> Vec<Span> {
+    receiver
+        .requests()
+        .iter()
+        .flat_map(|r| {
+            assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
+            let export = ExportTraceServiceRequest::decode(r.body.as_ref()).unwrap();
+            let resource = export.resource_spans[0].resource.clone().unwrap();
+            assert!(resource.attributes.iter().any(|a| a.key == "service.name"));
+            export
+                .resource_spans
+                .into_iter()
+                .flat_map(|rs| rs.scope_spans)
+                .flat_map(|ss| ss.spans)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+async fn wait_spans(receiver: &MockServer, n: usize) -> Vec<Span> {
+    let start = Instant::now();
+    loop {
+        let s = spans(receiver);
+        if s.len() >= n {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} of {n} spans",
+            s.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn attr(span: &Span, key: &str) -> Option<Value> {
+    span.attributes.iter().find(|a| a.key == key).map(|a| {
+        match a.value.as_ref().and_then(|v| v.value.clone()) {
+            Some(any_value::Value::StringValue(s)) => json!(s),
+            Some(any_value::Value::IntValue(i)) => json!(i),
+            Some(any_value::Value::BoolValue(b)) => json!(b),
+            Some(any_value::Value::DoubleValue(d)) => json!(d),
+            Some(any_value::Value::ArrayValue(a)) => json!(a
+                .values
+                .iter()
+                .map(|v| format!("{:?}", v.value))
+                .collect::<Vec<_>>()),
+            other => json!(format!("{other:?}")),
+        }
+    })
+}
+
+/// A span attribute holding JSON text, parsed.
+fn messages_attr(span: &Span, key: &str) -> Value {
+    let text = attr(span, key).unwrap_or_else(|| panic!("no {key}"));
+    serde_json::from_str(text.as_str().unwrap()).unwrap()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The OTLP span tree of a plain call (continuing the client's trace), a
+/// retry then fallback, and an error; GenAI attributes; no key material.
+#[tokio::test]
+async fn otel_exports_the_span_tree_over_otlp_http() {
+    let upstream = openai::start().await.unwrap();
+    let broken = MockServer::start(|_| {
+        MockResponse::json(
+            500,
+            &json!({"error": {"message": "boom", "type": "server_error"}}),
+        )
+    })
+    .await
+    .unwrap();
+    let receiver = sink().await;
+    let config = format!(
+        "\nmodel_list:\n{}{}router_settings:\n  num_retries: 1\n  retry_after: 0\n  fallbacks: [{{\"flaky\": [\"gpt-4o-mini\"]}}]\nlitellm_settings:\n  callbacks: [\"otel\"]\ncallback_settings:\n  otel: {{flush_interval: 0.05}}\n{}",
+        deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url()),
+        deployment("flaky", "gpt-4o", &broken.url()),
+        master_key_settings(MASTER)
+    );
+    let endpoint = receiver.url();
+    let gw = start_env(
+        &config,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-token=tok%201"),
+            ("OTEL_SERVICE_NAME", "gateway-eu"),
+            ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"),
+        ],
+    )
+    .await;
+    let (key, _) = new_key(&gw, MASTER, json!({"key_alias": "tracer"})).await;
+
+    // A plain call continuing the client's trace: request → attempt → upstream.
+    let r = call(
+        &gw,
+        &key,
+        common::hi_body("gpt-4o-mini", json!({})),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let s = wait_spans(&receiver, 3).await;
+    let sent = &receiver.requests()[0];
+    assert_eq!(sent.path, "/v1/traces");
+    assert_eq!(sent.header("x-collector-token"), Some("tok 1"));
+    assert_eq!(s.len(), 3);
+    let (root, attempt, client) = (&s[0], &s[1], &s[2]);
+    for span in &s {
+        assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+    assert_eq!(hex(&root.parent_span_id), "00f067aa0ba902b7");
+    assert_eq!(attempt.parent_span_id, root.span_id);
+    assert_eq!(client.parent_span_id, attempt.span_id);
+    assert_eq!(root.name, "chat gpt-4o-mini");
+    assert_eq!(root.kind, 2, "SERVER");
+    assert_eq!(attempt.kind, 1, "INTERNAL");
+    assert_eq!(client.kind, 3, "CLIENT");
+    assert_eq!(client.name, "chat gpt-4o-mini");
+    assert!(root.start_time_unix_nano <= attempt.start_time_unix_nano);
+    assert!(attempt.end_time_unix_nano <= root.end_time_unix_nano);
+    assert_eq!(attr(root, "gen_ai.operation.name"), Some(json!("chat")));
+    assert_eq!(attr(root, "gen_ai.system"), Some(json!("openai")));
+    assert_eq!(
+        attr(root, "gen_ai.request.model"),
+        Some(json!("gpt-4o-mini"))
+    );
+    assert_eq!(
+        attr(root, "gen_ai.response.model"),
+        Some(json!("gpt-4o-mini"))
+    );
+    assert_eq!(attr(root, "gen_ai.usage.input_tokens"), Some(json!(9)));
+    assert_eq!(attr(root, "gen_ai.usage.output_tokens"), Some(json!(5)));
+    assert_eq!(attr(root, "llmux.model_group"), Some(json!("gpt-4o-mini")));
+    assert_eq!(attr(root, "llmux.deployment"), Some(json!("gpt-4o-mini-1")));
+    assert_eq!(attr(root, "llmux.key_alias"), Some(json!("tracer")));
+    assert_eq!(attr(root, "llmux.attempts"), Some(json!(1)));
+    assert_eq!(attr(root, "llmux.cache_hit"), Some(json!(false)));
+    assert_eq!(attr(root, "llmux.cost_usd"), Some(json!(0.000019)));
+    assert_eq!(
+        attr(root, "llmux.call_id"),
+        Some(json!(r.header("x-litellm-call-id").unwrap()))
+    );
+    assert_eq!(
+        messages_attr(root, "gen_ai.input.messages"),
+        json!([{"role": "user", "content": "Hi"}])
+    );
+    assert_eq!(attr(client, "gen_ai.usage.input_tokens"), Some(json!(9)));
+    assert_eq!(root.status, None);
+
+    // Retry, then fallback: two failed attempts on `flaky`, one served.
+    let r = call(&gw, &key, common::hi_body("flaky", json!({})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-litellm-attempted-retries"), Some("1"));
+    assert_eq!(r.header("x-litellm-attempted-fallbacks"), Some("1"));
+    let s = wait_spans(&receiver, 3 + 7).await;
+    let s = &s[3..];
+    assert_eq!(s.len(), 7);
+    let root = &s[0];
+    assert_ne!(hex(&root.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(attr(root, "llmux.attempts"), Some(json!(3)));
+    assert_eq!(attr(root, "llmux.fallback_from"), Some(json!("flaky")));
+    assert_eq!(attr(root, "llmux.model_group"), Some(json!("gpt-4o-mini")));
+    let attempts: Vec<&Span> = s.iter().filter(|x| x.kind == 1).collect();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| attr(a, "llmux.deployment").unwrap())
+            .collect::<Vec<_>>(),
+        vec![json!("flaky-1"), json!("flaky-1"), json!("gpt-4o-mini-1")]
+    );
+    for a in &attempts[..2] {
+        assert_eq!(attr(a, "error.type"), Some(json!("InternalServerError")));
+        assert_eq!(a.status.as_ref().unwrap().code, 2, "ERROR");
+    }
+    assert_eq!(attempts[2].status, None);
+    for a in &attempts {
+        assert_eq!(a.parent_span_id, root.span_id);
+    }
+
+    // An error: the root span carries it.
+    upstream.enqueue(MockResponse::json(
+        400,
+        &openai::error_body("Invalid 'temperature'", "invalid_request_error", None, None),
+    ));
+    let r = call(&gw, &key, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 400);
+    let s = wait_spans(&receiver, 10 + 3).await;
+    let root = &s[10];
+    assert_eq!(root.status.as_ref().unwrap().code, 2);
+    assert!(root
+        .status
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("Invalid 'temperature'"));
+    assert_eq!(attr(root, "llmux.status"), Some(json!("failure")));
+    assert_eq!(attr(&s[11], "error.type"), Some(json!("BadRequestError")));
+
+    for req in receiver.requests() {
+        for secret in [key.as_bytes(), MASTER.as_bytes(), b"sk-upstream"] {
+            assert!(
+                !req.body.windows(secret.len()).any(|w| w == secret),
+                "key material in an export"
+            );
+        }
+    }
+}
+
+/// Langfuse: its OTLP path, the public/secret key pair as basic auth.
+#[tokio::test]
+async fn langfuse_gets_spans_on_its_otlp_endpoint_with_basic_auth() {
+    let upstream = openai::start().await.unwrap();
+    let langfuse = sink().await;
+    let config = webhook_config(
+        &upstream,
+        "  success_callback: [\"langfuse\"]\n",
+        "  langfuse: {flush_interval: 0.05}\n",
+    );
+    let host = format!("{}/", langfuse.url());
+    let gw = start_env(
+        &config,
+        &[
+            ("LANGFUSE_PUBLIC_KEY", "pk-lf-1"),
+            ("LANGFUSE_SECRET_KEY", "sk-lf-2"),
+            ("LANGFUSE_HOST", host.as_str()),
+        ],
+    )
+    .await;
+    let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(r.status, 200);
+    let s = wait_spans(&langfuse, 3).await;
+    let sent = &langfuse.requests()[0];
+    assert_eq!(sent.path, "/api/public/otel/v1/traces");
+    let basic = base64::engine::general_purpose::STANDARD.encode("pk-lf-1:sk-lf-2");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    // Langfuse shows the conversation.
+    assert_eq!(
+        messages_attr(&s[0], "gen_ai.input.messages"),
+        json!([{"role": "user", "content": "Hi"}])
+    );
+    assert!(attr(&s[0], "gen_ai.output.messages")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains(openai::REPLY));
+}
+
+mod grpc {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+
+    /// An OTLP gRPC collector that keeps what it is sent, with the request
+    /// metadata it came with.
+    #[derive(Clone, Default)]
+    pub(crate) struct Collector {
+        pub(crate) got: Arc<Mutex<Vec<(tonic::metadata::MetadataMap, ExportTraceServiceRequest)>>>,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let metadata = request.metadata().clone();
+            self.got
+                .lock()
+                .unwrap()
+                .push((metadata, request.into_inner()));
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    /// Serve `collector` on a random 127.0.0.1 port; its address.
+    pub(crate) async fn serve(collector: Collector) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(collector))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        addr
+    }
+}
+
+/// LiteLLM's `OTEL_EXPORTER=otlp_grpc`: the same spans through OTLP gRPC,
+/// with `OTEL_HEADERS` as request metadata.
+#[tokio::test]
+async fn otel_exports_over_otlp_grpc() {
+    let upstream = openai::start().await.unwrap();
+    let collector = grpc::Collector::default();
+    let addr = grpc::serve(collector.clone()).await;
+    let config = webhook_config(
+        &upstream,
+        "  callbacks: [\"otel\"]\n",
+        "  otel: {flush_interval: 0.05}\n",
+    );
+    let endpoint = format!("http://{addr}");
+    let gw = start_env(
+        &config,
+        &[
+            ("OTEL_EXPORTER", "otlp_grpc"),
+            ("OTEL_ENDPOINT", endpoint.as_str()),
+            ("OTEL_HEADERS", "api-key=collector-key"),
+        ],
+    )
+    .await;
+    let r = call(
+        &gw,
+        MASTER,
+        common::hi_body("gpt-4o-mini", json!({})),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let start = Instant::now();
+    while collector.got.lock().unwrap().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nothing exported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (metadata, export) = collector.got.lock().unwrap()[0].clone();
+    assert_eq!(metadata.get("api-key").unwrap(), "collector-key");
+    let spans: Vec<Span> = export
+        .resource_spans
+        .into_iter()
+        .flat_map(|rs| rs.scope_spans)
+        .flat_map(|ss| ss.spans)
+        .collect();
+    assert_eq!(spans.len(), 3);
+    assert_eq!(hex(&spans[0].trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        attr(&spans[0], "gen_ai.request.model"),
+        Some(json!("gpt-4o-mini"))
+    );
+    assert_eq!(
+        attr(&spans[0], "gen_ai.input.messages"),
+        None,
+        "content off by default"
+    );
+}
