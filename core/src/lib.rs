@@ -29,6 +29,7 @@ pub mod model;
 pub mod multipart;
 pub mod params;
 pub mod pass_through;
+pub mod propagation;
 pub mod provider;
 pub mod responses;
 pub mod responses_bridge;

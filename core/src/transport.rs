@@ -178,7 +178,10 @@ impl HttpTransport {
         request: http::Request<impl Into<reqwest::Body>>,
         timeout: Option<Duration>,
     ) -> reqwest::RequestBuilder {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        if let Some(traceparent) = crate::propagation::current() {
+            parts.headers.entry("traceparent").or_insert(traceparent);
+        }
         let mut builder = self
             .client
             .request(parts.method, parts.uri.to_string())

@@ -82,6 +82,9 @@ pub struct LitellmSettings {
     pub failure_callback: Option<Value>,
     /// Leave messages and answers out of what logging callbacks receive.
     pub turn_off_message_logging: Option<bool>,
+    /// Where the `s3` callback writes (`s3_bucket_name`, `s3_region_name`,
+    /// `s3_endpoint_url`, `s3_path`, credentials, …).
+    pub s3_callback_params: Option<Map<String, Value>>,
     /// Other `litellm_settings` keys, reported as warnings.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

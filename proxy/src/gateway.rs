@@ -164,6 +164,8 @@ pub(crate) struct Admission {
 /// only when a logging callback is on.
 pub(crate) struct CallLog {
     trace: TraceContext,
+    /// The gateway request's span (the parent the upstream is told of).
+    span_id: [u8; 8],
     started_at: SystemTime,
     started: Instant,
     route: &'static str,
@@ -465,10 +467,17 @@ impl Gateway {
             }
         };
         let request = RouterRequest::new(group.clone(), call);
-        if let Some(log) = admission.log.as_mut() {
-            log.context = Some(request.context.clone());
-        }
-        match self.service.clone().oneshot(request).await {
+        let context = admission.log.is_some().then(|| request.context.clone());
+        let routed = self.service.clone().oneshot(request);
+        let result = match admission.log.as_mut() {
+            Some(log) => {
+                log.context = context;
+                let traceparent = log.trace.traceparent(log.span_id);
+                llmux_core::propagation::with_traceparent(traceparent, routed).await
+            }
+            None => routed.await,
+        };
+        match result {
             Ok(r) => {
                 self.record_success(ctx, &r.route);
                 Ok(Served {
@@ -541,6 +550,7 @@ impl Gateway {
         let log = self.callbacks.is_on().then(|| {
             Box::new(CallLog {
                 trace: TraceContext::of(headers),
+                span_id: crate::telemetry::trace::new_span_id(),
                 started_at: SystemTime::now() - ctx.started.elapsed(),
                 started: ctx.started,
                 route: ctx.route,
@@ -809,6 +819,7 @@ impl Gateway {
             standard_built_in_tools_params: None,
             spans: p::SpanFacts {
                 trace: log.trace,
+                span_id: log.span_id,
                 route: log.route,
                 requested_model: log.requested,
                 attempt_count: route.map_or(attempts.len() as u32, |r| r.attempts),

@@ -443,6 +443,7 @@ fn callbacks(
         failure_callback: list("failure_callback", &s.failure_callback)?,
         callback_settings: cfg.callback_settings.clone(),
         turn_off_message_logging: s.turn_off_message_logging.unwrap_or(false),
+        s3_callback_params: s.s3_callback_params.clone().unwrap_or_default(),
     };
     start(&config, env, metrics).map_err(StartError::Invalid)
 }

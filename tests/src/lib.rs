@@ -14,6 +14,7 @@ pub mod db;
 pub mod gateway;
 pub mod litellm;
 pub mod mock;
+pub mod moto;
 pub mod process;
 pub mod services;
 

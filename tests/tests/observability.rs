@@ -687,6 +687,17 @@ async fn otel_exports_the_span_tree_over_otlp_http() {
         assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
     assert_eq!(hex(&root.parent_span_id), "00f067aa0ba902b7");
+    // The upstream is told its caller is the gateway's request span.
+    assert_eq!(
+        upstream.requests()[0].header("traceparent"),
+        Some(
+            format!(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01",
+                hex(&root.span_id)
+            )
+            .as_str()
+        )
+    );
     assert_eq!(attempt.parent_span_id, root.span_id);
     assert_eq!(client.parent_span_id, attempt.span_id);
     assert_eq!(root.name, "chat gpt-4o-mini");
@@ -930,4 +941,82 @@ async fn otel_exports_over_otlp_grpc() {
         None,
         "content off by default"
     );
+}
+
+/// LiteLLM's `s3` callback against a real S3 implementation (moto): one
+/// object per call under `{s3_path}/{team}/{date}/time-…_{call id}.json`,
+/// holding the call's payload.
+#[tokio::test]
+async fn s3_callback_writes_one_object_per_call() {
+    let moto = llmux_tests::moto::MotoServer::start().await.unwrap();
+    moto.create_bucket("llmux-logs").await.unwrap();
+    let upstream = openai::start().await.unwrap();
+    let config = webhook_config(
+        &upstream,
+        &format!(
+            "  callbacks: [\"s3\"]\n  s3_callback_params:\n    s3_bucket_name: llmux-logs\n    s3_region_name: eu-west-1\n    s3_endpoint_url: {}\n    s3_aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n    s3_aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY\n    s3_path: gateway-logs/\n    s3_use_team_prefix: true\n",
+            moto.url
+        ),
+        "  s3: {flush_interval: 0.05}\n",
+    );
+    let gw = start_env(
+        &config,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDLOGS"),
+            ("AWS_SECRET_ACCESS_KEY", "logs-secret"),
+        ],
+    )
+    .await;
+    let (key, _) = team_key(&gw).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = call(&gw, &key, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+        assert_eq!(r.status, 200);
+        ids.push(r.header("x-litellm-call-id").unwrap().to_string());
+    }
+    let start = Instant::now();
+    let keys = loop {
+        let keys = moto.keys("llmux-logs").await.unwrap();
+        if keys.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break keys;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    for id in &ids {
+        let object_key = keys
+            .iter()
+            .find(|k| k.ends_with(&format!("_{id}.json")))
+            .unwrap_or_else(|| panic!("no object for {id}: {keys:?}"));
+        let parts: Vec<&str> = object_key.split('/').collect();
+        assert_eq!(parts.len(), 4, "{object_key}");
+        assert_eq!((parts[0], parts[1]), ("gateway-logs", "platform"));
+        assert_eq!(parts[2].len(), 10, "a date: {object_key}");
+        assert!(parts[3].starts_with("time-"), "{object_key}");
+        let payload: Value = serde_json::from_slice(
+            &moto
+                .object("llmux-logs", object_key, "AKIDLOGS", "logs-secret")
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload["id"], json!(id));
+        assert_eq!(payload["status"], json!("success"));
+        assert_eq!(payload["model_group"], json!("gpt-4o-mini"));
+        assert_eq!(
+            payload["metadata"]["user_api_key_team_alias"],
+            json!("platform")
+        );
+        assert_eq!(
+            payload["messages"],
+            json!([{"role": "user", "content": "Hi"}])
+        );
+        let start_day = payload["startTime"].as_f64().unwrap() as u64 / 86_400;
+        assert!(start_day == today || start_day + 1 == today);
+    }
 }

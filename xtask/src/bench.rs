@@ -197,7 +197,15 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
         entry("bench", "gpt-4o-mini"),
         entry("bench-slow", "gpt-4o-mini-slow"),
     );
-    std::fs::write(&path, config).map_err(|e| format!("bench: {}: {e}", path.display()))?;
+    std::fs::write(&path, &config).map_err(|e| format!("bench: {}: {e}", path.display()))?;
+    // The same gateway with logging callbacks on: a webhook and OTLP traces,
+    // both to sinks on the mock upstream (see CALLBACK_ENV).
+    let with_callbacks = dir.join("config-callbacks.yaml");
+    let callbacks = format!(
+        "{config}litellm_settings:\n  callbacks: [\"generic_api\", \"otel\"]\ncallback_settings:\n  generic_api:\n    endpoint: http://{upstream}/sink/logs\n"
+    );
+    std::fs::write(&with_callbacks, callbacks)
+        .map_err(|e| format!("bench: {}: {e}", with_callbacks.display()))?;
     Ok(path)
 }
 
@@ -206,6 +214,7 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
 async fn start_gateway(
     llmux: &Path,
     config: &Path,
+    env: &[(&str, String)],
     target: &mut Target,
 ) -> Result<(Gateway, Duration), String> {
     let port = free_port()?;
@@ -229,6 +238,7 @@ async fn start_gateway(
         .arg("--config")
         .arg(config)
         .env_remove("LLMUX_LOG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -351,7 +361,7 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     let mut rss_start = 0;
     for _ in 0..plan.startup_runs.max(1) {
         drop(gw.take());
-        let (g, took) = start_gateway(llmux, &config, &mut via).await?;
+        let (g, took) = start_gateway(llmux, &config, &[], &mut via).await?;
         rss_start = status_kb(g.pid(), "VmRSS").unwrap_or(0);
         startups.push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
         gw = Some(g);
@@ -446,6 +456,22 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     let cpu_share = match (cpu_before, cpu_after) {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / v_time.as_secs_f64(),
         _ => 0.0,
+    };
+
+    eprintln!("bench: throughput at 32 connections, logging callbacks on");
+    let callbacks = {
+        let config = config.with_file_name("config-callbacks.yaml");
+        let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{up}/sink"))];
+        let mut target = via.clone();
+        let (g, _) = start_gateway(llmux, &config, &env, &mut target).await?;
+        load::sequential_pair(&direct, &target, 300, Duration::from_secs(10), false).await?;
+        let before = cpu_time(g.pid());
+        let (done, err, _) = load::closed_loop(&target, 32, plan.throughput_for).await?;
+        let after = cpu_time(g.pid());
+        match (before, after) {
+            (Some(a), Some(b)) if done > 0 && err == 0 => Some(b.saturating_sub(a) / done as u32),
+            _ => None,
+        }
     };
 
     eprintln!("bench: open loop at {:?} req/s", plan.rates);
@@ -577,6 +603,16 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
             cpu_share
         )),
     );
+    if let (Some(on), Some(off)) = (callbacks, cpu_per_request) {
+        let more = on.as_secs_f64() / off.as_secs_f64() - 1.0;
+        let _ = writeln!(
+            out,
+            "| Gateway CPU time per request, callbacks on (webhook + OTel) | | {:.1} µs | {:+.1}% | ≤ +15% | {} |",
+            on.as_secs_f64() * 1e6,
+            more * 100.0,
+            verdict(more <= 0.15)
+        );
+    }
     let _ = writeln!(
         out,
         "| Start to first served request (median of {}) | | {} | | ≤ 50 ms | {} |",

@@ -14,7 +14,8 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign as sigv4_sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+    SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -25,6 +26,10 @@ use llmux_core::{Error, Result};
 
 /// The SigV4 signing name of Bedrock's runtime API.
 pub const SERVICE: &str = "bedrock";
+
+/// The SigV4 signing name of S3, whose paths are signed as sent (encoded
+/// once, not normalised), unlike every other service's.
+pub const S3: &str = "s3";
 
 /// An AWS access key pair, with a session token for temporary credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -113,6 +118,10 @@ pub fn sign(
     if payload == PayloadHash::SignedWithHeader {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     }
+    if service == S3 {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -192,6 +201,36 @@ mod tests {
 
     fn auth(req: &http::Request<Bytes>) -> &str {
         req.headers()["authorization"].to_str().unwrap()
+    }
+
+    /// AWS's S3 documentation, "Signature Calculations for the
+    /// Authorization Header", Example: GET Object (2013-05-24, bucket
+    /// `examplebucket`, the first ten bytes of `test.txt`).
+    #[test]
+    fn s3_get_object_example() {
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri("https://examplebucket.s3.amazonaws.com/test.txt")
+            .header("range", "bytes=0-9")
+            .body(Bytes::new())
+            .unwrap();
+        sign(
+            &mut req,
+            &AwsCredentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            "us-east-1",
+            S3,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600),
+            PayloadHash::SignedWithHeader,
+        )
+        .unwrap();
+        assert_eq!(auth(&req), "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+        assert_eq!(
+            req.headers()["x-amz-content-sha256"],
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

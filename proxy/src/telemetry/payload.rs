@@ -114,6 +114,8 @@ pub struct LoggingPayload {
 pub struct SpanFacts {
     /// The trace the call belongs to.
     pub trace: TraceContext,
+    /// The gateway request's span id (sent upstream as the parent).
+    pub span_id: [u8; 8],
     /// The gateway route (`chat_completions`).
     pub route: &'static str,
     /// The model the client asked for.
@@ -132,6 +134,7 @@ impl Default for SpanFacts {
     fn default() -> Self {
         SpanFacts {
             trace: TraceContext::new_root(),
+            span_id: crate::telemetry::trace::new_span_id(),
             route: "",
             requested_model: String::new(),
             attempt_count: 0,

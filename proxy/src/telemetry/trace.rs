@@ -83,6 +83,17 @@ impl TraceContext {
             .unwrap_or_else(TraceContext::new_root)
     }
 
+    /// The `traceparent` naming `span_id` of this trace as the parent.
+    pub fn traceparent(&self, span_id: [u8; 8]) -> http::HeaderValue {
+        let flags = if self.sampled { "01" } else { "00" };
+        let text = format!("00-{}-{}-{flags}", hex(&self.trace_id), hex(&span_id));
+        http::HeaderValue::from_str(&text).unwrap_or_else(|_| {
+            http::HeaderValue::from_static(
+                "00-00000000000000000000000000000000-0000000000000000-00",
+            )
+        })
+    }
+
     /// The trace id as 32 hex digits.
     pub fn trace_id_hex(&self) -> String {
         hex(&self.trace_id)

@@ -148,6 +148,15 @@ fn fixed(stream: bool, whole: &'static str, events: fn() -> Vec<Bytes>) -> Respo
 }
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    // Logging callbacks' sinks (webhook, OTLP): take the body, answer 200.
+    if req.uri().path().starts_with("/sink/") {
+        let _ = req.into_body().collect().await;
+        return Ok(respond(
+            StatusCode::OK,
+            "application/json",
+            Full::new(Bytes::from_static(b"{}")).boxed_unsync(),
+        ));
+    }
     let is_responses = req.uri().path().ends_with("/responses");
     let is_messages = req.uri().path().ends_with("/v1/messages");
     let is_chat = is_responses || is_messages || req.uri().path().ends_with("/chat/completions");

@@ -6,6 +6,7 @@
 
 pub mod otlp;
 pub mod queue;
+pub mod s3;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub const KNOWN: &[&str] = &[
     "generic",
     "custom_callback_api",
     "prometheus",
+    "s3",
+    "s3_v2",
 ];
 
 /// The gateway's callbacks.
@@ -82,6 +85,8 @@ pub struct CallbackConfig {
     pub callback_settings: Map<String, Value>,
     /// `litellm_settings.turn_off_message_logging`.
     pub turn_off_message_logging: bool,
+    /// `litellm_settings.s3_callback_params`.
+    pub s3_callback_params: Map<String, Value>,
 }
 
 /// A callback name list as LiteLLM takes it: a list of names or one name.
@@ -189,6 +194,11 @@ pub fn start(
             "generic_api" | "generic" | "custom_callback_api" => {
                 Arc::new(webhook_from(&spec, env, client.clone())?)
             }
+            "s3" | "s3_v2" => Arc::new(s3::S3Bucket::from_params(
+                &cfg.s3_callback_params,
+                env,
+                client.clone(),
+            )?),
             "otel" => Arc::new(otlp::Otlp::from_env(
                 env,
                 client.clone(),

@@ -433,7 +433,7 @@ pub fn spans_of(p: &LoggingPayload, capture_content: bool) -> Vec<Span> {
     let operation = operation_name(&p.call_type);
     let requested = facts.requested_model.as_str();
     let provider = p.custom_llm_provider.as_deref().map(provider_name);
-    let root_id = new_span_id();
+    let root_id = facts.span_id;
     let mut root_attributes = vec![
         string("gen_ai.operation.name", operation),
         string("gen_ai.request.model", requested),
