@@ -22,7 +22,8 @@ use crate::error::ApiError;
 use crate::pricing::Pricing;
 use crate::telemetry::callbacks::Callbacks;
 use crate::telemetry::metrics::{
-    DeploymentLabels, ErrorLabels, Metrics, RequestLabels, RouteLabels, TokenLabels,
+    BudgetLabels, CallerLabels, CallerStatusLabels, DeploymentLabels, ErrorLabels, KeyBudgetLabels,
+    LitellmDeploymentLabels, Metrics, RequestLabels, RouteLabels, TeamBudgetLabels, TokenLabels,
 };
 use crate::telemetry::payload::{CapturedRequest, LoggingPayload};
 use crate::telemetry::trace::{AttemptSpan, TraceContext};
@@ -158,6 +159,21 @@ pub(crate) struct Admission {
     call_type: &'static str,
     /// What the logging callbacks will be told (only when any is on).
     log: Option<Box<CallLog>>,
+    /// When the request arrived.
+    started: Instant,
+    /// The key's team, for metric labels and its budget gauge.
+    team: Option<Arc<llmux_store::Owner>>,
+    /// Whether the answer is streamed.
+    stream: bool,
+    /// The gateway route that took the call.
+    route: &'static str,
+    /// The status of an error that ended the answer after it started.
+    failed_status: Option<u16>,
+    /// The router's record of the call's attempts (set when it is routed).
+    context: Option<Arc<CallContext>>,
+    /// The key's, user's and team's budgets the call spends from, for the
+    /// remaining-budget gauges.
+    budgets: Vec<Account>,
 }
 
 /// What a call's logging payload needs that settling does not, gathered
@@ -174,8 +190,6 @@ pub(crate) struct CallLog {
     request: CapturedRequest,
     response: Option<Value>,
     failure: Option<Error>,
-    /// The router's record of the call's attempts.
-    context: Option<Arc<CallContext>>,
     requester_ip: Option<String>,
     user_agent: Option<String>,
     team_alias: Option<String>,
@@ -200,6 +214,7 @@ impl Admission {
     /// The call failed after its answer started (a stream cut short): it is
     /// settled for what it used, and logged as a failure.
     pub(crate) fn mark_failed(&mut self, err: &Error) {
+        self.failed_status = Some(err.status());
         if let Some(log) = self.log.as_mut() {
             log.failure = Some(err.clone());
         }
@@ -212,6 +227,55 @@ impl Drop for Admission {
             if r.amount() != 0 {
                 let ledger = self.ledger.clone();
                 tokio::spawn(async move { ledger.settle(r, 0).await });
+            }
+        }
+    }
+}
+
+/// A remaining-budget gauge (llmux's and LiteLLM's names).
+enum BudgetGauge {
+    Key { hash: String, alias: String },
+    Team { id: String, alias: String },
+}
+
+impl BudgetGauge {
+    fn set(self, metrics: &Metrics, usd: f64) {
+        match self {
+            BudgetGauge::Key { hash, alias } => {
+                metrics
+                    .remaining_budget
+                    .get_or_create(&BudgetLabels {
+                        kind: "key",
+                        id: hash.clone(),
+                        alias: alias.clone(),
+                    })
+                    .set(usd);
+                metrics
+                    .litellm
+                    .remaining_api_key_budget
+                    .get_or_create(&KeyBudgetLabels {
+                        hashed_api_key: hash,
+                        api_key_alias: alias,
+                    })
+                    .set(usd);
+            }
+            BudgetGauge::Team { id, alias } => {
+                metrics
+                    .remaining_budget
+                    .get_or_create(&BudgetLabels {
+                        kind: "team",
+                        id: id.clone(),
+                        alias: alias.clone(),
+                    })
+                    .set(usd);
+                metrics
+                    .litellm
+                    .remaining_team_budget
+                    .get_or_create(&TeamBudgetLabels {
+                        team: id,
+                        team_alias: alias,
+                    })
+                    .set(usd);
             }
         }
     }
@@ -459,6 +523,19 @@ impl Gateway {
         if let Some(d) = drop_params.filter(|d| self.drop_params && d.is_none()) {
             *d = Some(true);
         }
+        if let Some(size) = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.metrics
+                .request_size
+                .get_or_create(&RouteLabels {
+                    route: ctx.route,
+                    model_group: self.group_label(&group),
+                })
+                .observe(size as f64);
+        }
         let mut admission = match self.admit(ctx, headers, &group, &call).await {
             Ok(a) => a,
             Err(e) => {
@@ -467,11 +544,10 @@ impl Gateway {
             }
         };
         let request = RouterRequest::new(group.clone(), call);
-        let context = admission.log.is_some().then(|| request.context.clone());
+        admission.context = Some(request.context.clone());
         let routed = self.service.clone().oneshot(request);
-        let result = match admission.log.as_mut() {
+        let result = match admission.log.as_ref() {
             Some(log) => {
-                log.context = context;
                 let traceparent = log.trace.traceparent(log.span_id);
                 llmux_core::propagation::with_traceparent(traceparent, routed).await
             }
@@ -480,6 +556,9 @@ impl Gateway {
         match result {
             Ok(r) => {
                 self.record_success(ctx, &r.route);
+                if admission.stream && !r.route.cache_hit {
+                    self.record_first_token(&admission, &r.route);
+                }
                 Ok(Served {
                     reply: r.reply,
                     route: r.route,
@@ -488,6 +567,7 @@ impl Gateway {
             }
             Err(e) => {
                 self.record_error(ctx, &group, &e);
+                self.record_call(&admission, &group, None, None, None, e.status());
                 self.log_failure(admission, &e);
                 Err(e.into())
             }
@@ -506,11 +586,12 @@ impl Gateway {
                 self.pricing.worst_case(group, call)
             })
             .await?;
+        admission.stream = matches!(
+            call,
+            Call::ChatStream(_) | Call::ResponsesStream(_) | Call::MessagesStream(_)
+        );
         if let Some(log) = admission.log.as_mut() {
-            log.stream = matches!(
-                call,
-                Call::ChatStream(_) | Call::ResponsesStream(_) | Call::MessagesStream(_)
-            );
+            log.stream = admission.stream;
             if let Some(json) = request_json(call) {
                 log.request = CapturedRequest::of(json);
                 if !log.log_content {
@@ -540,12 +621,15 @@ impl Gateway {
             Some(k) => self.limits.admit(k, now).await?,
             None => Slot::none(),
         };
-        let mut accounts = budget_accounts(&caller, now);
-        accounts.extend(self.proxy_budget.clone());
-        let reservation = if accounts.is_empty() {
-            Reservation::none()
-        } else {
-            self.ledger.reserve(&accounts, worst_cost()).await?
+        let budgets = budget_accounts(&caller, now);
+        let reservation = match (&budgets[..], &self.proxy_budget) {
+            ([], None) => Reservation::none(),
+            (_, None) => self.ledger.reserve(&budgets, worst_cost()).await?,
+            (_, Some(proxy)) => {
+                let mut accounts = budgets.clone();
+                accounts.push(proxy.clone());
+                self.ledger.reserve(&accounts, worst_cost()).await?
+            }
         };
         let log = self.callbacks.is_on().then(|| {
             Box::new(CallLog {
@@ -559,7 +643,6 @@ impl Gateway {
                 request: CapturedRequest::default(),
                 response: None,
                 failure: None,
-                context: None,
                 requester_ip: forwarded_for(headers),
                 user_agent: headers
                     .get(axum::http::header::USER_AGENT)
@@ -579,6 +662,13 @@ impl Gateway {
             call_id: ctx.call_id.clone(),
             call_type: call_type(ctx.route),
             log,
+            started: ctx.started,
+            team: caller.team.clone(),
+            stream: false,
+            route: ctx.route,
+            failed_status: None,
+            context: None,
+            budgets,
         };
         Ok((caller, admission))
     }
@@ -626,7 +716,16 @@ impl Gateway {
             let ledger = self.ledger.clone();
             let actual = cost.unwrap_or(0);
             if r.amount() != 0 || actual != 0 {
-                tokio::spawn(async move { ledger.settle(r, actual).await });
+                let gauges = self.budget_gauges(&admission);
+                let metrics = self.metrics.clone();
+                tokio::spawn(async move {
+                    ledger.settle(r, actual).await;
+                    // What is left, as the ledger (this process or Redis) knows it.
+                    for (account, max, labels) in gauges {
+                        let (spent, _) = ledger.balance(&account).await;
+                        labels.set(&metrics, llmux_store::from_nano(max.saturating_sub(spent)));
+                    }
+                });
             }
         }
         if let Some(spend) = &self.spend {
@@ -655,11 +754,255 @@ impl Gateway {
                 call_type: admission.call_type.to_string(),
             });
         }
+        let status = admission.failed_status.unwrap_or(200);
+        let requested = route.fallback_from.as_deref().unwrap_or(&route.model_group);
+        self.record_call(&admission, requested, Some(route), usage, cost, status);
         if let Some(log) = admission.log.take() {
             let payload = self.payload(&admission, *log, Some(route), usage, cost, None);
             self.callbacks.emit(payload);
         }
         cost
+    }
+
+    /// LiteLLM's labels for a call of `admission`'s caller for `requested`.
+    fn caller_labels(&self, admission: &Admission, requested: &str) -> CallerLabels {
+        let key = admission.key.as_deref();
+        let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+        CallerLabels {
+            end_user: String::new(),
+            hashed_api_key: key.map(|k| k.token_hash.clone()).unwrap_or_default(),
+            api_key_alias: text(key.and_then(|k| k.key_alias.as_ref())),
+            requested_model: self.group_label(requested),
+            team: text(key.and_then(|k| k.team_id.as_ref())),
+            team_alias: text(admission.team.as_deref().and_then(|t| t.label.as_ref())),
+            user: text(key.and_then(|k| k.user_id.as_ref())),
+        }
+    }
+
+    /// A streamed call's first event arrived: its time to first token.
+    fn record_first_token(&self, admission: &Admission, route: &RouteInfo) {
+        let ttft = admission.started.elapsed();
+        self.metrics
+            .time_to_first_token
+            .get_or_create(&RouteLabels {
+                route: admission.route,
+                model_group: self.group_label(&route.model_group),
+            })
+            .observe(ttft.as_secs_f64());
+        let requested = route.fallback_from.as_deref().unwrap_or(&route.model_group);
+        let caller = self.caller_labels(admission, requested);
+        let litellm = &self.metrics.litellm;
+        litellm
+            .time_to_first_token
+            .get_or_create(&caller)
+            .observe(ttft.as_secs_f64());
+        litellm
+            .overhead_latency
+            .get_or_create(&caller)
+            .observe(ttft.saturating_sub(route.latency).as_secs_f64());
+    }
+
+    /// The per-call metrics of a finished call (`status` its HTTP status):
+    /// LiteLLM's by caller, per deployment (every attempt), token rates and
+    /// remaining budgets.
+    fn record_call(
+        &self,
+        admission: &Admission,
+        requested: &str,
+        route: Option<&RouteInfo>,
+        usage: Option<&llmux_core::types::chat::Usage>,
+        cost: Option<i64>,
+        status: u16,
+    ) {
+        let m = &self.metrics;
+        let caller = self.caller_labels(admission, requested);
+        let with_status = CallerStatusLabels {
+            caller: caller.clone(),
+            status_code: status.to_string(),
+        };
+        m.litellm.requests.get_or_create(&with_status).inc();
+        m.litellm
+            .proxy_total_requests
+            .get_or_create(&with_status)
+            .inc();
+        if status >= 400 {
+            m.litellm
+                .proxy_failed_requests
+                .get_or_create(&with_status)
+                .inc();
+        }
+        let output_tokens = usage.map_or(0, |u| u.completion_tokens);
+        if let Some(context) = &admission.context {
+            // Labels from the config only: a wildcard deployment's upstream
+            // model is the caller's choice.
+            context.with_attempts(|attempts| {
+                for a in attempts {
+                    let (provider, model) = a
+                        .configured_model
+                        .split_once('/')
+                        .unwrap_or(("", &a.configured_model));
+                    let labels = LitellmDeploymentLabels {
+                        litellm_model_name: model.to_string(),
+                        model_id: a.deployment_id.clone(),
+                        api_provider: provider.to_string(),
+                        model_group: a.model_group.clone(),
+                    };
+                    m.litellm.deployment_total.get_or_create(&labels).inc();
+                    match (&a.error, a.duration) {
+                        (Some(_), _) => {
+                            m.litellm.deployment_failure.get_or_create(&labels).inc();
+                        }
+                        (None, Some(latency)) => {
+                            m.litellm.deployment_success.get_or_create(&labels).inc();
+                            if output_tokens > 0 && route.is_some_and(|r| !r.cache_hit) {
+                                m.litellm
+                                    .deployment_latency_per_output_token
+                                    .get_or_create(&labels)
+                                    .observe(latency.as_secs_f64() / output_tokens as f64);
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
+            });
+        }
+        let total = admission.started.elapsed();
+        m.litellm
+            .request_total_latency
+            .get_or_create(&caller)
+            .observe(total.as_secs_f64());
+        if let Some(route) = route.filter(|r| !r.cache_hit) {
+            m.litellm
+                .llm_api_latency
+                .get_or_create(&caller)
+                .observe(route.latency.as_secs_f64());
+            // A stream's overhead is taken at its first token.
+            if !admission.stream {
+                m.litellm
+                    .overhead_latency
+                    .get_or_create(&caller)
+                    .observe(total.saturating_sub(route.latency).as_secs_f64());
+            }
+            if let Some(u) = usage {
+                m.litellm
+                    .total_tokens
+                    .get_or_create(&caller)
+                    .inc_by(u.total_tokens);
+                m.litellm
+                    .input_tokens
+                    .get_or_create(&caller)
+                    .inc_by(u.prompt_tokens);
+                m.litellm
+                    .output_tokens
+                    .get_or_create(&caller)
+                    .inc_by(u.completion_tokens);
+                self.record_token_rate(admission, route, u.completion_tokens, total);
+            }
+            if let Some(nano) = cost.filter(|c| *c > 0) {
+                m.litellm
+                    .spend
+                    .get_or_create(&caller)
+                    .inc_by(llmux_store::from_nano(nano));
+            }
+        }
+    }
+
+    /// Seconds per output token and output tokens per second: after the
+    /// first token on a stream, the upstream's whole time on an answer.
+    fn record_token_rate(
+        &self,
+        admission: &Admission,
+        route: &RouteInfo,
+        completion_tokens: u64,
+        total: Duration,
+    ) {
+        if completion_tokens == 0 {
+            return;
+        }
+        let generating = if admission.stream {
+            total.saturating_sub(route.latency)
+        } else {
+            route.latency
+        };
+        let per_token = generating.as_secs_f64() / completion_tokens as f64;
+        let labels = RouteLabels {
+            route: admission.route,
+            model_group: self.group_label(&route.model_group),
+        };
+        self.metrics
+            .time_per_output_token
+            .get_or_create(&labels)
+            .observe(per_token);
+        if per_token > 0.0 {
+            self.metrics
+                .output_tokens_per_second
+                .get_or_create(&labels)
+                .observe(1.0 / per_token);
+        }
+    }
+
+    /// The remaining-budget gauges a settled call updates: each budget's
+    /// ledger account, its limit and the gauge's labels.
+    fn budget_gauges(&self, admission: &Admission) -> Vec<(String, i64, BudgetGauge)> {
+        admission
+            .budgets
+            .iter()
+            .filter_map(|account| {
+                let gauge = match account.kind {
+                    "key" => {
+                        let k = admission.key.as_deref()?;
+                        BudgetGauge::Key {
+                            hash: k.token_hash.clone(),
+                            alias: k.key_alias.clone().unwrap_or_default(),
+                        }
+                    }
+                    "team" => {
+                        let t = admission.team.as_deref()?;
+                        BudgetGauge::Team {
+                            id: t.id.clone(),
+                            alias: t.label.clone().unwrap_or_default(),
+                        }
+                    }
+                    _ => return None,
+                };
+                Some((account.id.clone(), account.max_nano, gauge))
+            })
+            .collect()
+    }
+
+    /// Set the deployment gauges from the router's state (at each scrape).
+    pub(crate) fn refresh_deployment_gauges(&self) {
+        let now = tokio::time::Instant::now();
+        let m = &self.metrics;
+        for d in self.router.deployments() {
+            let labels = DeploymentLabels {
+                model_group: d.spec.group.clone(),
+                deployment: d.spec.id.clone(),
+            };
+            let state = d.state();
+            let cooling = i64::from(state.cooling_down(now).is_some()) * 2;
+            let (rpm, tpm) = state.usage_this_minute(now);
+            m.deployment_state.get_or_create(&labels).set(cooling);
+            m.deployment_in_flight
+                .get_or_create(&labels)
+                .set(i64::try_from(state.in_flight()).unwrap_or(i64::MAX));
+            m.deployment_rpm
+                .get_or_create(&labels)
+                .set(i64::try_from(rpm).unwrap_or(i64::MAX));
+            m.deployment_tpm
+                .get_or_create(&labels)
+                .set(i64::try_from(tpm).unwrap_or(i64::MAX));
+            let (provider, model) = d.spec.model.split_once('/').unwrap_or(("", &d.spec.model));
+            m.litellm
+                .deployment_state
+                .get_or_create(&LitellmDeploymentLabels {
+                    litellm_model_name: model.to_string(),
+                    model_id: d.spec.id.clone(),
+                    api_provider: provider.to_string(),
+                    model_group: d.spec.group.clone(),
+                })
+                .set(cooling);
+        }
     }
 
     /// Tell the logging callbacks about a call that failed before its answer.
@@ -691,7 +1034,7 @@ impl Gateway {
         let end_time = p::unix_seconds(log.started_at + ended);
         let start_time = p::unix_seconds(log.started_at);
         let (prompt, completion, total) = p::token_counts(usage);
-        let attempts: Vec<AttemptSpan> = log
+        let attempts: Vec<AttemptSpan> = admission
             .context
             .as_ref()
             .map(|c| c.attempt_log())

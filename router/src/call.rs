@@ -24,6 +24,8 @@ pub struct Attempt {
     pub deployment_id: String,
     /// The model group it serves.
     pub model_group: String,
+    /// Its configured `provider/model` (a pattern for wildcard groups).
+    pub configured_model: String,
     /// Its provider.
     pub provider: String,
     /// The model name sent upstream.
@@ -37,11 +39,12 @@ pub struct Attempt {
 }
 
 impl CallContext {
-    pub(crate) fn record_attempt(&self, deployment_id: &str, model_group: &str) -> u32 {
+    pub(crate) fn record_attempt(&self, spec: &crate::deployment::DeploymentSpec) -> u32 {
         if let Ok(mut t) = self.tried.lock() {
             t.push(Attempt {
-                deployment_id: deployment_id.to_string(),
-                model_group: model_group.to_string(),
+                deployment_id: spec.id.clone(),
+                model_group: spec.group.clone(),
+                configured_model: spec.model.clone(),
                 provider: String::new(),
                 upstream_model: String::new(),
                 started: Instant::now(),
@@ -81,7 +84,15 @@ impl CallContext {
 
     /// Every attempt so far, in the order they started.
     pub fn attempt_log(&self) -> Vec<Attempt> {
-        self.tried.lock().map(|t| t.clone()).unwrap_or_default()
+        self.with_attempts(<[Attempt]>::to_vec)
+    }
+
+    /// `f` of every attempt so far, without copying them.
+    pub fn with_attempts<R>(&self, f: impl FnOnce(&[Attempt]) -> R) -> R {
+        match self.tried.lock() {
+            Ok(t) => f(&t),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
     }
 
     pub(crate) fn tried(&self, deployment_id: &str) -> bool {

@@ -48,9 +48,7 @@ async fn select_and_call(shared: &Shared, req: RouterRequest) -> Result<RouterRe
     let group_members = shared.candidates(&req.group)?;
     let group_size = group_members.len();
     let deployment = choose(shared, &req, group_members, now)?;
-    let attempts = req
-        .context
-        .record_attempt(&deployment.spec.id, &deployment.spec.group);
+    let attempts = req.context.record_attempt(&deployment.spec);
     let (provider, upstream_model) = match deployment.provider_for(&req.group) {
         Ok(p) => p,
         Err(e) => {

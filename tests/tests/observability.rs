@@ -1020,3 +1020,214 @@ async fn s3_callback_writes_one_object_per_call() {
         assert!(start_day == today || start_day + 1 == today);
     }
 }
+
+/// The value of the `/metrics` line that starts with `series` (name and labels).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// LiteLLM's Prometheus names by caller (key hash, alias, team), per
+/// deployment, remaining budgets; llmux's time to first token, token rates,
+/// sizes and deployment state.
+#[tokio::test]
+async fn metrics_by_caller_under_litellm_names_and_per_deployment() {
+    let upstream = openai::start().await.unwrap();
+    let gw = TestGateway::start(&config_yaml(
+        &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+        &master_key_settings(MASTER),
+    ))
+    .await
+    .unwrap();
+    let team = post(
+        &gw,
+        "/team/new",
+        Some(MASTER),
+        json!({"team_id": "t-platform", "team_alias": "platform", "max_budget": 5.0}),
+    )
+    .await;
+    assert_eq!(team.status, 200, "{}", team.body);
+    let (key, hash) = new_key(
+        &gw,
+        MASTER,
+        json!({"key_alias": "ci-bot", "team_id": "t-platform", "max_budget": 10.0}),
+    )
+    .await;
+    let whole = call(&gw, &key, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+    assert_eq!(whole.status, 200);
+    let stream = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(&key)
+        .json(&common::hi_body("gpt-4o-mini", json!({"stream": true})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stream.text().await.unwrap();
+    upstream.enqueue(MockResponse::json(
+        400,
+        &openai::error_body("bad", "invalid_request_error", None, None),
+    ));
+    assert_eq!(
+        call(&gw, &key, common::hi_body("gpt-4o-mini", json!({})), &[])
+            .await
+            .status,
+        400
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let caller = format!(
+        "end_user=\"\",hashed_api_key=\"{hash}\",api_key_alias=\"ci-bot\",requested_model=\"gpt-4o-mini\",team=\"t-platform\",team_alias=\"platform\",user=\"\""
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_requests_metric_total{{{caller},status_code=\"200\"}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_requests_metric_total{{{caller},status_code=\"400\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_proxy_failed_requests_metric_total{{{caller},status_code=\"400\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_input_tokens_metric_total{{{caller}}}")
+        ),
+        18.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_output_tokens_metric_total{{{caller}}}")
+        ),
+        10.0
+    );
+    assert!(
+        (metric(&text, &format!("litellm_spend_metric_total{{{caller}}}")) - 0.000038).abs()
+            < 1e-12
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_llm_api_time_to_first_token_metric_count{{{caller}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_request_total_latency_metric_count{{{caller}}}")
+        ),
+        3.0
+    );
+    let deployment = "litellm_model_name=\"gpt-4o-mini\",model_id=\"gpt-4o-mini-1\",api_provider=\"openai\",model_group=\"gpt-4o-mini\"";
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_deployment_success_responses_total{{{deployment}}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_deployment_failure_responses_total{{{deployment}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("litellm_deployment_total_requests_total{{{deployment}}}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(&text, &format!("litellm_deployment_state{{{deployment}}}")),
+        0.0
+    );
+    let key_left = metric(&text, &format!("litellm_remaining_api_key_budget_metric{{hashed_api_key=\"{hash}\",api_key_alias=\"ci-bot\"}}"));
+    assert!(key_left < 10.0 && key_left > 9.9999, "{key_left}");
+    let team_left = metric(
+        &text,
+        "litellm_remaining_team_budget_metric{team=\"t-platform\",team_alias=\"platform\"}",
+    );
+    assert!(team_left < 5.0 && team_left > 4.9999, "{team_left}");
+    assert_eq!(
+        metric(
+            &text,
+            &format!("llmux_remaining_budget_usd{{kind=\"key\",id=\"{hash}\",alias=\"ci-bot\"}}")
+        ),
+        key_left
+    );
+    let route = "route=\"chat_completions\",model_group=\"gpt-4o-mini\"";
+    assert_eq!(
+        metric(
+            &text,
+            &format!("llmux_time_to_first_token_seconds_count{{{route}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("llmux_time_per_output_token_seconds_count{{{route}}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("llmux_output_tokens_per_second_count{{{route}}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(&text, &format!("llmux_request_size_bytes_count{{{route}}}")),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("llmux_response_size_bytes_count{{{route}}}")
+        ),
+        1.0
+    );
+    let d = "model_group=\"gpt-4o-mini\",deployment=\"gpt-4o-mini-1\"";
+    assert_eq!(
+        metric(&text, &format!("llmux_deployment_state{{{d}}}")),
+        0.0
+    );
+    assert_eq!(
+        metric(&text, &format!("llmux_deployment_in_flight{{{d}}}")),
+        0.0
+    );
+    assert_eq!(
+        metric(&text, &format!("llmux_deployment_rpm_in_use{{{d}}}")),
+        2.0,
+        "answered calls count against a deployment's rpm"
+    );
+}

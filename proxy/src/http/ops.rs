@@ -114,6 +114,7 @@ pub(crate) async fn health(State(gw): Shared, headers: HeaderMap) -> Result<Resp
 }
 
 pub(crate) async fn metrics(State(gw): Shared) -> Response {
+    gw.refresh_deployment_gauges();
     let mut response = gw.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -88,6 +88,13 @@ impl Gateway {
         body: Vec<u8>,
     ) -> Response {
         self.record_status(ctx, &route.model_group, 200);
+        self.metrics
+            .response_size
+            .get_or_create(&RouteLabels {
+                route: ctx.route,
+                model_group: self.group_label(&route.model_group),
+            })
+            .observe(body.len() as f64);
         let mut response = (StatusCode::OK, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
