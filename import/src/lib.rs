@@ -913,6 +913,9 @@ fn spend_log(r: &Src<'_>) -> Result<SpendRow> {
             .text("cache_hit")?
             .is_some_and(|c| c.eq_ignore_ascii_case("true")),
         call_type: r.text("call_type")?.unwrap_or_default(),
+        // LiteLLM's stored prompts are not imported.
+        messages: None,
+        response: None,
     })
 }
 

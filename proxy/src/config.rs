@@ -140,6 +140,9 @@ pub struct GeneralSettings {
     /// Custom pass-through routes (LiteLLM's `pass_through_endpoints`).
     #[serde(default)]
     pub pass_through_endpoints: Option<Vec<crate::pass_through::CustomEndpointConfig>>,
+    /// Keep each call's messages and answer in its spend row (capped at
+    /// 64 Ki characters each, credentials redacted).
+    pub store_prompts_in_spend_logs: Option<bool>,
     /// Send LiteLLM's response headers (`x-litellm-call-id`,
     /// `x-litellm-response-cost`, …) beside llmux's own (default: on).
     pub litellm_response_headers: Option<bool>,

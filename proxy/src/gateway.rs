@@ -22,8 +22,9 @@ use crate::error::ApiError;
 use crate::pricing::Pricing;
 use crate::telemetry::callbacks::Callbacks;
 use crate::telemetry::metrics::{
-    BudgetLabels, CallerLabels, CallerStatusLabels, DeploymentLabels, ErrorLabels, KeyBudgetLabels,
-    LitellmDeploymentLabels, Metrics, RequestLabels, RouteLabels, TeamBudgetLabels, TokenLabels,
+    BudgetLabels, CallerLabels, CallerSeries, CallerStatusLabels, DeploymentLabels,
+    DeploymentSeries, ErrorLabels, KeyBudgetLabels, LitellmDeploymentLabels, Metrics,
+    RequestLabels, RouteLabels, TeamBudgetLabels, TokenLabels,
 };
 use crate::telemetry::payload::{CapturedRequest, LoggingPayload};
 use crate::telemetry::trace::{AttemptSpan, TraceContext};
@@ -33,6 +34,7 @@ use llmux_store::SpendQueue;
 use llmux_store::{Account, Ledger, Reservation};
 use llmux_store::{KeyRecord, SpendRow};
 use llmux_store::{Limits, Slot};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 /// The service every call goes through: the router, maybe behind the cache.
@@ -89,6 +91,43 @@ pub struct Gateway {
     pub callbacks: Callbacks,
     /// Whether answers carry LiteLLM's `x-litellm-*` headers too.
     pub(crate) litellm_headers: bool,
+    /// `general_settings.store_prompts_in_spend_logs`: spend rows keep the
+    /// request's messages and the answer.
+    pub(crate) store_prompts: bool,
+    /// LiteLLM's per-caller series by key hash and model group, resolved on
+    /// a caller's first call (bounded: past [`CALLER_SERIES_MAX`] entries
+    /// calls look their series up each time).
+    pub(crate) caller_series: std::sync::RwLock<HashMap<String, Arc<CallerSeries>>>,
+    /// LiteLLM's per-deployment series, by deployment id, made at start.
+    pub(crate) deployment_series: HashMap<String, DeploymentSeries>,
+}
+
+/// How many (key, model group) series [`Gateway::caller_series`] keeps.
+const CALLER_SERIES_MAX: usize = 10_000;
+
+/// LiteLLM's series of every configured deployment (labels from the config
+/// only: a wildcard deployment's upstream model is the caller's choice).
+pub(crate) fn deployment_series(
+    router: &Router,
+    metrics: &Metrics,
+) -> HashMap<String, DeploymentSeries> {
+    router
+        .deployments()
+        .iter()
+        .map(|d| {
+            let (provider, model) = d.spec.model.split_once('/').unwrap_or(("", &d.spec.model));
+            let labels = LitellmDeploymentLabels {
+                litellm_model_name: model.to_string(),
+                model_id: d.spec.id.clone(),
+                api_provider: provider.to_string(),
+                model_group: d.spec.group.clone(),
+            };
+            (
+                d.spec.id.clone(),
+                metrics.litellm.deployment_series(&labels),
+            )
+        })
+        .collect()
 }
 
 /// A call the router answered, with the caller's admission, which
@@ -230,6 +269,22 @@ impl Drop for Admission {
             }
         }
     }
+}
+
+/// The longest stored prompt or answer, in characters.
+const STORED_PROMPT_MAX: usize = 64 * 1024;
+
+/// A request's messages or an answer as a spend row keeps it: JSON text, cut
+/// at [`STORED_PROMPT_MAX`] characters (a cut one ends in `…[truncated]`),
+/// with credentials (bearer tokens, `sk-…` keys) redacted.
+fn stored_prompt(value: &Value) -> String {
+    let text = value.to_string();
+    let cut = llmux_core::text::truncate(&text, STORED_PROMPT_MAX);
+    let mut stored = llmux_core::text::redact_secrets(cut).into_owned();
+    if cut.len() < text.len() {
+        stored.push_str("…[truncated]");
+    }
+    stored
 }
 
 /// A remaining-budget gauge (llmux's and LiteLLM's names).
@@ -631,7 +686,7 @@ impl Gateway {
                 self.ledger.reserve(&accounts, worst_cost()).await?
             }
         };
-        let log = self.callbacks.is_on().then(|| {
+        let log = (self.callbacks.is_on() || self.store_prompts).then(|| {
             Box::new(CallLog {
                 trace: TraceContext::of(headers),
                 span_id: crate::telemetry::trace::new_span_id(),
@@ -649,7 +704,7 @@ impl Gateway {
                     .and_then(|v| v.to_str().ok())
                     .map(|v| llmux_core::text::truncate(v, 256).to_string()),
                 team_alias: caller.team.as_deref().and_then(|t| t.label.clone()),
-                log_content: self.callbacks.log_content(),
+                log_content: self.callbacks.log_content() || self.store_prompts,
             })
         });
         let admission = Admission {
@@ -728,7 +783,15 @@ impl Gateway {
                 });
             }
         }
+        let log = admission.log.take();
         if let Some(spend) = &self.spend {
+            let (messages, response) = match log.as_deref().filter(|_| self.store_prompts) {
+                Some(l) => (
+                    l.request.content.as_ref().map(stored_prompt),
+                    l.response.as_ref().map(stored_prompt),
+                ),
+                None => (None, None),
+            };
             let key = admission.key.as_deref();
             let u = usage.cloned().unwrap_or_default();
             let end = self.clock.now();
@@ -752,12 +815,14 @@ impl Gateway {
                 status: "success".into(),
                 cache_hit: route.cache_hit,
                 call_type: admission.call_type.to_string(),
+                messages,
+                response,
             });
         }
         let status = admission.failed_status.unwrap_or(200);
         let requested = route.fallback_from.as_deref().unwrap_or(&route.model_group);
         self.record_call(&admission, requested, Some(route), usage, cost, status);
-        if let Some(log) = admission.log.take() {
+        if let Some(log) = log.filter(|_| self.callbacks.is_on()) {
             let payload = self.payload(&admission, *log, Some(route), usage, cost, None);
             self.callbacks.emit(payload);
         }
@@ -790,21 +855,47 @@ impl Gateway {
             })
             .observe(ttft.as_secs_f64());
         let requested = route.fallback_from.as_deref().unwrap_or(&route.model_group);
-        let caller = self.caller_labels(admission, requested);
-        let litellm = &self.metrics.litellm;
-        litellm
-            .time_to_first_token
-            .get_or_create(&caller)
-            .observe(ttft.as_secs_f64());
-        litellm
+        let series = self.series_of(admission, requested);
+        series.time_to_first_token.observe(ttft.as_secs_f64());
+        series
             .overhead_latency
-            .get_or_create(&caller)
             .observe(ttft.saturating_sub(route.latency).as_secs_f64());
     }
 
+    /// LiteLLM's series for `admission`'s caller and `requested`, from the
+    /// cache when it is there.
+    fn series_of(&self, admission: &Admission, requested: &str) -> Arc<CallerSeries> {
+        let group = self.router.group_name(requested).unwrap_or("unknown");
+        let hash = admission
+            .key
+            .as_deref()
+            .map_or("", |k| k.token_hash.as_str());
+        let id = format!("{hash}\u{0}{group}");
+        if let Some(s) = self
+            .caller_series
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return s.clone();
+        }
+        let series = Arc::new(
+            self.metrics
+                .litellm
+                .series(&self.caller_labels(admission, requested)),
+        );
+        let mut cache = self
+            .caller_series
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.len() < CALLER_SERIES_MAX {
+            cache.insert(id, series.clone());
+        }
+        series
+    }
+
     /// The per-call metrics of a finished call (`status` its HTTP status):
-    /// LiteLLM's by caller, per deployment (every attempt), token rates and
-    /// remaining budgets.
+    /// LiteLLM's by caller, per deployment (every attempt), token rates.
     fn record_call(
         &self,
         admission: &Admission,
@@ -815,49 +906,43 @@ impl Gateway {
         status: u16,
     ) {
         let m = &self.metrics;
-        let caller = self.caller_labels(admission, requested);
-        let with_status = CallerStatusLabels {
-            caller: caller.clone(),
-            status_code: status.to_string(),
-        };
-        m.litellm.requests.get_or_create(&with_status).inc();
-        m.litellm
-            .proxy_total_requests
-            .get_or_create(&with_status)
-            .inc();
-        if status >= 400 {
+        let series = self.series_of(admission, requested);
+        if status == 200 {
+            series.requests_ok.inc();
+            series.proxy_requests_ok.inc();
+        } else {
+            let with_status = CallerStatusLabels {
+                caller: self.caller_labels(admission, requested),
+                status_code: status.to_string(),
+            };
+            m.litellm.requests.get_or_create(&with_status).inc();
             m.litellm
-                .proxy_failed_requests
+                .proxy_total_requests
                 .get_or_create(&with_status)
                 .inc();
+            if status >= 400 {
+                m.litellm
+                    .proxy_failed_requests
+                    .get_or_create(&with_status)
+                    .inc();
+            }
         }
         let output_tokens = usage.map_or(0, |u| u.completion_tokens);
         if let Some(context) = &admission.context {
-            // Labels from the config only: a wildcard deployment's upstream
-            // model is the caller's choice.
             context.with_attempts(|attempts| {
                 for a in attempts {
-                    let (provider, model) = a
-                        .configured_model
-                        .split_once('/')
-                        .unwrap_or(("", &a.configured_model));
-                    let labels = LitellmDeploymentLabels {
-                        litellm_model_name: model.to_string(),
-                        model_id: a.deployment_id.clone(),
-                        api_provider: provider.to_string(),
-                        model_group: a.model_group.clone(),
+                    let Some(d) = self.deployment_series.get(a.deployment_id.as_str()) else {
+                        continue;
                     };
-                    m.litellm.deployment_total.get_or_create(&labels).inc();
+                    d.total.inc();
                     match (&a.error, a.duration) {
                         (Some(_), _) => {
-                            m.litellm.deployment_failure.get_or_create(&labels).inc();
+                            d.failure.inc();
                         }
                         (None, Some(latency)) => {
-                            m.litellm.deployment_success.get_or_create(&labels).inc();
+                            d.success.inc();
                             if output_tokens > 0 && route.is_some_and(|r| !r.cache_hit) {
-                                m.litellm
-                                    .deployment_latency_per_output_token
-                                    .get_or_create(&labels)
+                                d.latency_per_output_token
                                     .observe(latency.as_secs_f64() / output_tokens as f64);
                             }
                         }
@@ -867,42 +952,23 @@ impl Gateway {
             });
         }
         let total = admission.started.elapsed();
-        m.litellm
-            .request_total_latency
-            .get_or_create(&caller)
-            .observe(total.as_secs_f64());
+        series.request_total_latency.observe(total.as_secs_f64());
         if let Some(route) = route.filter(|r| !r.cache_hit) {
-            m.litellm
-                .llm_api_latency
-                .get_or_create(&caller)
-                .observe(route.latency.as_secs_f64());
+            series.llm_api_latency.observe(route.latency.as_secs_f64());
             // A stream's overhead is taken at its first token.
             if !admission.stream {
-                m.litellm
+                series
                     .overhead_latency
-                    .get_or_create(&caller)
                     .observe(total.saturating_sub(route.latency).as_secs_f64());
             }
             if let Some(u) = usage {
-                m.litellm
-                    .total_tokens
-                    .get_or_create(&caller)
-                    .inc_by(u.total_tokens);
-                m.litellm
-                    .input_tokens
-                    .get_or_create(&caller)
-                    .inc_by(u.prompt_tokens);
-                m.litellm
-                    .output_tokens
-                    .get_or_create(&caller)
-                    .inc_by(u.completion_tokens);
+                series.total_tokens.inc_by(u.total_tokens);
+                series.input_tokens.inc_by(u.prompt_tokens);
+                series.output_tokens.inc_by(u.completion_tokens);
                 self.record_token_rate(admission, route, u.completion_tokens, total);
             }
             if let Some(nano) = cost.filter(|c| *c > 0) {
-                m.litellm
-                    .spend
-                    .get_or_create(&caller)
-                    .inc_by(llmux_store::from_nano(nano));
+                series.spend.inc_by(llmux_store::from_nano(nano));
             }
         }
     }
@@ -1007,7 +1073,7 @@ impl Gateway {
 
     /// Tell the logging callbacks about a call that failed before its answer.
     fn log_failure(&self, mut admission: Admission, err: &Error) {
-        if let Some(log) = admission.log.take() {
+        if let Some(log) = admission.log.take().filter(|_| self.callbacks.is_on()) {
             let payload = self.payload(&admission, *log, None, None, None, Some(err));
             self.callbacks.emit(payload);
         }
@@ -1143,8 +1209,8 @@ impl Gateway {
             end_user: log.request.end_user,
             requester_ip_address: log.requester_ip,
             user_agent: log.user_agent,
-            messages: log.request.content,
-            response: log.response,
+            messages: log.request.content.filter(|_| self.callbacks.log_content()),
+            response: log.response.filter(|_| self.callbacks.log_content()),
             error_str: err.map(|e| e.to_string()),
             error_information: err.map(|e| p::error_information(e, provider.as_deref())),
             model_parameters: log.request.parameters,

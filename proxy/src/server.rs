@@ -661,12 +661,19 @@ pub async fn build_with_clock(
             callbacks.names().join(", ")
         ));
     }
+    let deployment_series = crate::gateway::deployment_series(&router, &metrics);
     let gateway = Gateway {
+        caller_series: Default::default(),
+        deployment_series,
         callbacks,
         litellm_headers: cfg
             .general_settings
             .litellm_response_headers
             .unwrap_or(true),
+        store_prompts: cfg
+            .general_settings
+            .store_prompts_in_spend_logs
+            .unwrap_or(false),
         pass_through,
         draining: std::sync::atomic::AtomicBool::new(false),
         auth_failures: crate::gateway::auth_failure_table(),

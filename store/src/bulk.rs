@@ -67,7 +67,7 @@ impl Store {
     /// bring their own).
     pub async fn insert_new_spend_logs(&self, rows: &[SpendRow]) -> Result<u64> {
         let sql = format!(
-            "INSERT INTO llmux_spend_logs ({SPEND_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) ON CONFLICT (call_id) DO NOTHING"
+            "INSERT INTO llmux_spend_logs ({SPEND_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21) ON CONFLICT (call_id) DO NOTHING"
         );
         insert_each!(self, rows, "import spend logs", |r| bind_spend(
             sqlx::query(&sql),

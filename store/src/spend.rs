@@ -53,6 +53,13 @@ pub struct SpendRow {
     /// `anthropic_messages`, `aembedding`, …); empty in older rows.
     #[serde(default)]
     pub call_type: String,
+    /// The request's messages as JSON text, when the gateway stores prompts
+    /// (`store_prompts_in_spend_logs`); capped and with secrets redacted.
+    #[serde(default)]
+    pub messages: Option<String>,
+    /// The answer as JSON text, stored like `messages`.
+    #[serde(default)]
+    pub response: Option<String>,
 }
 
 impl SpendRow {
@@ -68,7 +75,7 @@ impl SpendRow {
 }
 
 /// The spend-log columns, in [`bind_spend`]'s order.
-pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit, call_type";
+pub(crate) const SPEND_COLUMNS: &str = "call_id, request_id, token_hash, user_id, team_id, model, model_group, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, spend_nano, start_time, end_time, latency_ms, status, cache_hit, call_type, messages, response";
 
 /// Bind a spend row's [`SPEND_COLUMNS`].
 pub(crate) fn bind_spend<'q>(
@@ -94,6 +101,8 @@ pub(crate) fn bind_spend<'q>(
         .bind(&r.status)
         .bind(i64::from(r.cache_hit))
         .bind(&r.call_type)
+        .bind(&r.messages)
+        .bind(&r.response)
 }
 
 impl Store {
@@ -104,10 +113,10 @@ impl Store {
     /// key, user and team gets one `UPDATE` for the batch, in a fixed order
     /// (so two instances writing at once cannot deadlock on Postgres).
     pub async fn record_spend(&self, rows: &[SpendRow]) -> Result<()> {
-        /// Rows per statement: 19 parameters each, well under SQLite's and
+        /// Rows per statement: 21 parameters each, well under SQLite's and
         /// Postgres's limits on bound parameters.
         const ROWS_PER_INSERT: usize = 200;
-        const COLUMNS: usize = 19;
+        const COLUMNS: usize = 21;
         let mut added: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
         let mut tx = self
             .pool()
@@ -324,6 +333,8 @@ impl Store {
                     status: r.try_get("status")?,
                     cache_hit: r.try_get::<i64, _>("cache_hit")? != 0,
                     call_type: r.try_get("call_type")?,
+                    messages: r.try_get("messages")?,
+                    response: r.try_get("response")?,
                 })
             })
             .collect::<std::result::Result<_, _>>()

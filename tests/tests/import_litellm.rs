@@ -223,17 +223,17 @@ async fn assert_imported_rows(store: &Store) {
             json!({"call_id": "req-1", "request_id": "req-1", "token_hash": hash_key("sk-1234"), "user_id": "u-1", "team_id": "team-1",
                 "model": "gpt-4o", "model_group": "gpt-4o", "deployment_id": "dep-1", "provider": "openai",
                 "prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150, "spend_nano": 150_000_000,
-                "start_time": 1_740_909_600, "end_time": 1_740_909_601, "latency_ms": 1500, "status": "success", "cache_hit": 0, "call_type": "acompletion"}),
+                "start_time": 1_740_909_600, "end_time": 1_740_909_601, "latency_ms": 1500, "status": "success", "cache_hit": 0, "call_type": "acompletion", "messages": null, "response": null}),
             // No duration logged: end − start; no model group: the model; no status: success.
             json!({"call_id": "req-2", "request_id": "req-2", "token_hash": hash_key("sk-1234"), "user_id": "u-1", "team_id": "team-1",
                 "model": "gpt-4o-2024-08-06", "model_group": "gpt-4o-2024-08-06", "deployment_id": null, "provider": null,
                 "prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30, "spend_nano": 100_000_000,
-                "start_time": 1_740_909_900, "end_time": 1_740_909_900, "latency_ms": 250, "status": "success", "cache_hit": 1, "call_type": "acompletion"}),
+                "start_time": 1_740_909_900, "end_time": 1_740_909_900, "latency_ms": 250, "status": "success", "cache_hit": 1, "call_type": "acompletion", "messages": null, "response": null}),
             // LiteLLM's '' defaults are absent values in llmux.
             json!({"call_id": "req-3", "request_id": "req-3", "token_hash": null, "user_id": null, "team_id": null,
                 "model": "text-embedding-3-small", "model_group": "text-embedding-3-small", "deployment_id": null, "provider": null,
                 "prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5, "spend_nano": 0,
-                "start_time": 1_740_913_200, "end_time": 1_740_913_200, "latency_ms": 3, "status": "failure", "cache_hit": 0, "call_type": "aembedding"}),
+                "start_time": 1_740_913_200, "end_time": 1_740_913_200, "latency_ms": 3, "status": "failure", "cache_hit": 0, "call_type": "aembedding", "messages": null, "response": null}),
         ]
     );
 

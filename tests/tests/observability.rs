@@ -1039,9 +1039,14 @@ fn metric(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_by_caller_under_litellm_names_and_per_deployment() {
     let upstream = openai::start().await.unwrap();
-    let gw = TestGateway::start(&config_yaml(
-        &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
-        &master_key_settings(MASTER),
+    let hook = sink().await;
+    let gw = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!(
+            "  generic_api:\n    endpoint: {}\n    flush_interval: 0.05\n",
+            hook.url()
+        ),
     ))
     .await
     .unwrap();
@@ -1225,9 +1230,109 @@ async fn metrics_by_caller_under_litellm_names_and_per_deployment() {
         metric(&text, &format!("llmux_deployment_in_flight{{{d}}}")),
         0.0
     );
+    // Every series the Grafana dashboard in docs/ queries is served.
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../../docs/grafana-dashboard.json")).unwrap();
+    let exprs: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["expr"].as_str().unwrap())
+        .collect();
+    assert!(exprs.len() >= 14);
+    for expr in exprs {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            // Two families this test sends nothing to (cache hits, streams
+            // cut short) are served by the gateway tests.
+            let unexercised = ["llmux_cache_hits_total", "llmux_stream_errors_total"];
+            if (word.starts_with("llmux_") || word.starts_with("litellm_"))
+                && !unexercised.contains(&word)
+            {
+                assert!(
+                    text.lines().any(|l| l.starts_with(&format!(
+                        "# TYPE {} ",
+                        word.trim_end_matches("_bucket").trim_end_matches("_total")
+                    ))),
+                    "the dashboard queries {word}, which /metrics does not serve"
+                );
+            }
+        }
+    }
     assert_eq!(
         metric(&text, &format!("llmux_deployment_rpm_in_use{{{d}}}")),
         2.0,
         "answered calls count against a deployment's rpm"
     );
+}
+
+/// `store_prompts_in_spend_logs`: spend rows keep the request's messages and
+/// the answer (credentials redacted, cut at 64 Ki characters), shown by
+/// `/spend/logs` as LiteLLM shows them; without it, nothing is kept.
+#[tokio::test]
+async fn prompts_stored_in_spend_logs_are_capped_and_redacted() {
+    let upstream = openai::start().await.unwrap();
+    let config = |store: bool| {
+        config_yaml(
+            &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+            &format!(
+                "{}  store_prompts_in_spend_logs: {store}\n",
+                master_key_settings(MASTER)
+            ),
+        )
+    };
+    let gw = TestGateway::start(&config(true)).await.unwrap();
+    let secret = "use sk-proj-abcdefghijklmnopqrstuvwxyz0123 for it";
+    let r = call(
+        &gw,
+        MASTER,
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": secret}]}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let long = "x".repeat(70_000);
+    let r = call(
+        &gw,
+        MASTER,
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": long}]}),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    gw.gateway.flush().await;
+    let logs = common::get_json(&gw, "/spend/logs", Some(MASTER)).await;
+    let logs = logs.as_array().unwrap();
+    assert_eq!(logs.len(), 2);
+    // The long one, cut and so no longer JSON; the other as JSON.
+    let (long, short) = match logs[0]["messages"].is_string() {
+        true => (&logs[0], &logs[1]),
+        false => (&logs[1], &logs[0]),
+    };
+    let cut = long["messages"].as_str().unwrap();
+    assert_eq!(
+        cut.chars().count(),
+        64 * 1024 + "…[truncated]".chars().count()
+    );
+    assert!(cut.ends_with("…[truncated]"));
+    assert_eq!(
+        short["messages"],
+        json!([{"role": "user", "content": "use sk-[redacted] for it"}])
+    );
+    assert_eq!(
+        short["response"]["choices"][0]["message"]["content"],
+        json!(openai::REPLY)
+    );
+
+    let gw = TestGateway::start(&config(false)).await.unwrap();
+    assert_eq!(
+        call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[])
+            .await
+            .status,
+        200
+    );
+    gw.gateway.flush().await;
+    let logs = common::get_json(&gw, "/spend/logs", Some(MASTER)).await;
+    assert_eq!(logs[0]["messages"], json!({}));
+    assert_eq!(logs[0]["response"], json!({}));
 }

@@ -55,6 +55,8 @@ fn spend(request_id: &str, token_hash: &str, usd: f64) -> SpendRow {
         status: "success".into(),
         cache_hit: false,
         call_type: "acompletion".into(),
+        messages: None,
+        response: None,
     }
 }
 

@@ -81,6 +81,15 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
     })
 }
 
+/// A stored prompt or answer as JSON again (a cut one, no longer JSON, as
+/// text); `{}` when none was stored, as LiteLLM shows it.
+fn stored_json(text: Option<&str>) -> Value {
+    match text {
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())),
+        None => json!({}),
+    }
+}
+
 /// `GET /spend/logs`: the spend-log rows matching the filters, newest first.
 pub(crate) async fn spend_logs(
     AdminKeys(keys): AdminKeys,
@@ -115,6 +124,8 @@ pub(crate) async fn spend_logs(
                 "status": r.status,
                 "cache_hit": r.cache_hit,
                 "call_type": r.call_type,
+                "messages": stored_json(r.messages.as_deref()),
+                "response": stored_json(r.response.as_deref()),
             })
         })
         .collect();

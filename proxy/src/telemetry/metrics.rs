@@ -242,6 +242,46 @@ pub struct LitellmMetrics {
     pub deployment_latency_per_output_token: Family<LitellmDeploymentLabels, Histogram>,
 }
 
+/// LiteLLM's per-caller series of one key and model group, resolved once
+/// (see [`LitellmMetrics::series`]): a call updates them without building
+/// labels or looking them up.
+#[derive(Clone)]
+pub struct CallerSeries {
+    /// `litellm_requests_metric{…,status_code="200"}`.
+    pub requests_ok: Counter,
+    /// `litellm_proxy_total_requests_metric{…,status_code="200"}`.
+    pub proxy_requests_ok: Counter,
+    /// `litellm_spend_metric`.
+    pub spend: Counter<f64, std::sync::atomic::AtomicU64>,
+    /// `litellm_total_tokens_metric`.
+    pub total_tokens: Counter,
+    /// `litellm_input_tokens_metric`.
+    pub input_tokens: Counter,
+    /// `litellm_output_tokens_metric`.
+    pub output_tokens: Counter,
+    /// `litellm_llm_api_latency_metric`.
+    pub llm_api_latency: Histogram,
+    /// `litellm_request_total_latency_metric`.
+    pub request_total_latency: Histogram,
+    /// `litellm_llm_api_time_to_first_token_metric`.
+    pub time_to_first_token: Histogram,
+    /// `litellm_overhead_latency_metric`.
+    pub overhead_latency: Histogram,
+}
+
+/// LiteLLM's per-deployment series of one deployment, resolved at start.
+#[derive(Clone)]
+pub struct DeploymentSeries {
+    /// `litellm_deployment_success_responses`.
+    pub success: Counter,
+    /// `litellm_deployment_failure_responses`.
+    pub failure: Counter,
+    /// `litellm_deployment_total_requests`.
+    pub total: Counter,
+    /// `litellm_deployment_latency_per_output_token`.
+    pub latency_per_output_token: Histogram,
+}
+
 fn latency_family<L>() -> Family<L, Histogram>
 where
     L: Clone + std::hash::Hash + Eq,
@@ -289,6 +329,39 @@ impl LitellmMetrics {
             deployment_latency_per_output_token: Family::new_with_constructor(
                 small_latency_histogram as fn() -> Histogram,
             ),
+        }
+    }
+
+    /// The series of `labels`, created when new.
+    pub fn series(&self, labels: &CallerLabels) -> CallerSeries {
+        let ok = CallerStatusLabels {
+            caller: labels.clone(),
+            status_code: "200".into(),
+        };
+        CallerSeries {
+            requests_ok: self.requests.get_or_create(&ok).clone(),
+            proxy_requests_ok: self.proxy_total_requests.get_or_create(&ok).clone(),
+            spend: self.spend.get_or_create(labels).clone(),
+            total_tokens: self.total_tokens.get_or_create(labels).clone(),
+            input_tokens: self.input_tokens.get_or_create(labels).clone(),
+            output_tokens: self.output_tokens.get_or_create(labels).clone(),
+            llm_api_latency: self.llm_api_latency.get_or_create(labels).clone(),
+            request_total_latency: self.request_total_latency.get_or_create(labels).clone(),
+            time_to_first_token: self.time_to_first_token.get_or_create(labels).clone(),
+            overhead_latency: self.overhead_latency.get_or_create(labels).clone(),
+        }
+    }
+
+    /// The series of the deployment `labels`, created when new.
+    pub fn deployment_series(&self, labels: &LitellmDeploymentLabels) -> DeploymentSeries {
+        DeploymentSeries {
+            success: self.deployment_success.get_or_create(labels).clone(),
+            failure: self.deployment_failure.get_or_create(labels).clone(),
+            total: self.deployment_total.get_or_create(labels).clone(),
+            latency_per_output_token: self
+                .deployment_latency_per_output_token
+                .get_or_create(labels)
+                .clone(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::telemetry::payload::{LoggingPayload, Status};
 
@@ -95,16 +95,16 @@ pub struct SinkMetrics {
     pub failed_deliveries: Counter,
 }
 
-enum Message {
-    Payload(Arc<LoggingPayload>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The request path's end of one sink's queue.
 pub struct SinkQueue {
     name: String,
     events: Events,
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Arc<LoggingPayload>>,
+    /// Wakes the delivery task early: a batch is full.
+    full: Arc<Notify>,
+    /// Asks the delivery task to deliver everything now, then answer.
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    batch_size: usize,
     metrics: SinkMetrics,
     /// When the last "queue full" warning was written (one a minute).
     last_warning: std::sync::Mutex<Option<Instant>>,
@@ -120,11 +120,26 @@ impl SinkQueue {
         metrics: SinkMetrics,
     ) -> SinkQueue {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
-        tokio::spawn(run(name.clone(), rx, sink, settings, metrics.clone()));
+        let (flushes, flush_rx) = mpsc::unbounded_channel();
+        let full = Arc::new(Notify::new());
+        tokio::spawn(run(
+            name.clone(),
+            Inbox {
+                rx,
+                full: full.clone(),
+                flushes: flush_rx,
+            },
+            sink,
+            settings,
+            metrics.clone(),
+        ));
         SinkQueue {
             name,
             events,
             tx,
+            full,
+            flushes,
+            batch_size: settings.batch_size.max(1),
             metrics,
             last_warning: std::sync::Mutex::new(None),
         }
@@ -135,15 +150,19 @@ impl SinkQueue {
         &self.name
     }
 
-    /// Queue `payload` if the sink takes its kind; never waits. A full
-    /// queue drops it (counted; warned about once a minute).
+    /// Queue `payload` if the sink takes its kind; never waits, and wakes
+    /// the delivery task only when a batch is full (not once per call). A
+    /// full queue drops it (counted; warned about once a minute).
     pub fn push(&self, payload: &Arc<LoggingPayload>) {
         if !self.events.takes(payload.status) {
             return;
         }
-        match self.tx.try_send(Message::Payload(payload.clone())) {
+        match self.tx.try_send(payload.clone()) {
             Ok(()) => {
                 self.metrics.depth.inc();
+                if self.tx.max_capacity() - self.tx.capacity() >= self.batch_size {
+                    self.full.notify_one();
+                }
             }
             Err(_) => {
                 self.metrics.dropped.inc();
@@ -159,67 +178,66 @@ impl SinkQueue {
     /// Deliver everything queued so far; returns when done or at `deadline`.
     pub async fn flush(&self, deadline: Duration) {
         let (ack, done) = oneshot::channel();
-        let sent = tokio::time::timeout(deadline, self.tx.send(Message::Flush(ack))).await;
-        if matches!(sent, Ok(Ok(()))) {
+        if self.flushes.send(ack).is_ok() {
             let _ = tokio::time::timeout(deadline, done).await;
         }
     }
 }
 
-/// The delivery task: gather a batch (up to `batch_size`, or what arrived
-/// within `flush_interval` of its first payload), send it, retry it while
-/// the sink asks for that; a flush sends at once.
+/// The delivery task's end of a queue.
+struct Inbox {
+    rx: mpsc::Receiver<Arc<LoggingPayload>>,
+    full: Arc<Notify>,
+    flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+}
+
+/// The delivery task: every `flush_interval` (sooner when a batch is full,
+/// at once on a flush) send what is queued, `batch_size` at a time, each
+/// batch retried while the sink asks for that.
 async fn run(
     name: String,
-    mut rx: mpsc::Receiver<Message>,
+    mut inbox: Inbox,
     sink: Arc<dyn Sink>,
     settings: QueueSettings,
     metrics: SinkMetrics,
 ) {
-    let mut batch: Vec<Arc<LoggingPayload>> = Vec::with_capacity(settings.batch_size);
-    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    let batch_size = settings.batch_size.max(1);
+    let mut batch: Vec<Arc<LoggingPayload>> = Vec::with_capacity(batch_size);
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
-        if batch.is_empty() && flushes.is_empty() {
-            match rx.recv().await {
-                Some(Message::Payload(p)) => batch.push(p),
-                Some(Message::Flush(ack)) => {
-                    let _ = ack.send(());
-                    continue;
-                }
-                None => return,
-            }
+        tokio::select! {
+            () = inbox.full.notified() => {}
+            () = tokio::time::sleep(settings.flush_interval) => {}
+            ack = inbox.flushes.recv() => acks.extend(ack),
         }
-        let deadline = tokio::time::Instant::now() + settings.flush_interval;
         let mut closed = false;
-        while batch.len() < settings.batch_size && flushes.is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Message::Payload(p))) => batch.push(p),
-                Ok(Some(Message::Flush(ack))) => flushes.push(ack),
-                Ok(None) => {
-                    closed = true;
-                    break;
+        loop {
+            while batch.len() < batch_size {
+                match inbox.rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
-                Err(_) => break,
             }
-        }
-        // A flush also takes what is already queued behind the batch.
-        while !flushes.is_empty() && batch.len() < settings.batch_size {
-            match rx.try_recv() {
-                Ok(Message::Payload(p)) => batch.push(p),
-                Ok(Message::Flush(ack)) => flushes.push(ack),
-                Err(_) => break,
+            if batch.is_empty() {
+                break;
             }
-        }
-        if !batch.is_empty() {
+            let drained = batch.len() < batch_size;
             deliver(&name, sink.as_ref(), &batch, &settings, &metrics).await;
             metrics.depth.dec_by(batch.len() as i64);
             batch.clear();
-        }
-        // More may be queued behind a full batch: the flush waits for it.
-        if !flushes.is_empty() && rx.is_empty() {
-            for ack in flushes.drain(..) {
-                let _ = ack.send(());
+            if drained {
+                break;
             }
+        }
+        while let Ok(ack) = inbox.flushes.try_recv() {
+            acks.push(ack);
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
         if closed {
             return;
