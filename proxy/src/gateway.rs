@@ -26,7 +26,7 @@ use crate::telemetry::metrics::{
     DeploymentSeries, ErrorLabels, KeyBudgetLabels, LitellmDeploymentLabels, Metrics,
     RequestLabels, RouteLabels, TeamBudgetLabels, TokenLabels,
 };
-use crate::telemetry::payload::{CapturedRequest, LoggingPayload};
+use crate::telemetry::payload::{Captured, CapturedRequest, LoggingPayload};
 use crate::telemetry::trace::{AttemptSpan, TraceContext};
 use llmux_router::CallContext;
 use llmux_store::Clock;
@@ -100,6 +100,8 @@ pub struct Gateway {
     pub(crate) caller_series: std::sync::RwLock<HashMap<String, Arc<CallerSeries>>>,
     /// LiteLLM's per-deployment series, by deployment id, made at start.
     pub(crate) deployment_series: HashMap<String, DeploymentSeries>,
+    /// Each deployment's `api_base`, by deployment id (logging payloads).
+    pub(crate) api_bases: HashMap<String, String>,
 }
 
 /// How many (key, model group) series [`Gateway::caller_series`] keeps.
@@ -227,7 +229,7 @@ pub(crate) struct CallLog {
     requested: String,
     stream: bool,
     request: CapturedRequest,
-    response: Option<Value>,
+    response: Option<Captured>,
     failure: Option<Error>,
     requester_ip: Option<String>,
     user_agent: Option<String>,
@@ -246,7 +248,15 @@ impl Admission {
     /// (`answer` runs only then).
     pub(crate) fn capture_response(&mut self, answer: impl FnOnce() -> Option<Value>) {
         if let Some(log) = self.log.as_mut().filter(|l| l.log_content) {
-            log.response = answer();
+            log.response = answer().map(Captured::Value);
+        }
+    }
+
+    /// Keep the answer's JSON as the client is sent it, when the logging
+    /// callbacks log content (shares the bytes; copies nothing).
+    pub(crate) fn capture_response_json(&mut self, answer: &bytes::Bytes) {
+        if let Some(log) = self.log.as_mut().filter(|l| l.log_content) {
+            log.response = Some(Captured::Json(answer.clone()));
         }
     }
 
@@ -278,7 +288,11 @@ const STORED_PROMPT_MAX: usize = 64 * 1024;
 /// at [`STORED_PROMPT_MAX`] characters (a cut one ends in `…[truncated]`),
 /// with credentials (bearer tokens, `sk-…` keys) redacted.
 fn stored_prompt(value: &Value) -> String {
-    let text = value.to_string();
+    capped_text(value.to_string())
+}
+
+/// [`stored_prompt`] of JSON text.
+fn capped_text(text: String) -> String {
     let cut = llmux_core::text::truncate(&text, STORED_PROMPT_MAX);
     let mut stored = llmux_core::text::redact_secrets(cut).into_owned();
     if cut.len() < text.len() {
@@ -788,7 +802,7 @@ impl Gateway {
             let (messages, response) = match log.as_deref().filter(|_| self.store_prompts) {
                 Some(l) => (
                     l.request.content.as_ref().map(stored_prompt),
-                    l.response.as_ref().map(stored_prompt),
+                    l.response.as_ref().map(|r| capped_text(r.to_json_string())),
                 ),
                 None => (None, None),
             };
@@ -1241,12 +1255,7 @@ impl Gateway {
 
     /// The configured `api_base` of a deployment, for logging payloads.
     fn api_base_of(&self, deployment_id: &str) -> Option<String> {
-        self.model_info
-            .iter()
-            .find(|m| m.pointer("/model_info/id").and_then(Value::as_str) == Some(deployment_id))
-            .and_then(|m| m.pointer("/litellm_params/api_base"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        self.api_bases.get(deployment_id).cloned()
     }
 
     /// Start new budget periods that are due (run every minute by the

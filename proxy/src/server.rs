@@ -662,9 +662,15 @@ pub async fn build_with_clock(
         ));
     }
     let deployment_series = crate::gateway::deployment_series(&router, &metrics);
+    let api_bases = router
+        .deployments()
+        .iter()
+        .filter_map(|d| Some((d.spec.id.clone(), d.spec.params.api_base.clone()?)))
+        .collect();
     let gateway = Gateway {
         caller_series: Default::default(),
         deployment_series,
+        api_bases,
         callbacks,
         litellm_headers: cfg
             .general_settings

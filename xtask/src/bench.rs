@@ -201,8 +201,11 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
     // The same gateway with logging callbacks on: a webhook and OTLP traces,
     // both to sinks on the mock upstream (see CALLBACK_ENV).
     let with_callbacks = dir.join("config-callbacks.yaml");
+    // LLMUX_BENCH_CALLBACKS (e.g. `"otel"`) measures other callback sets.
+    let names = std::env::var("LLMUX_BENCH_CALLBACKS")
+        .unwrap_or_else(|_| "\"generic_api\", \"otel\"".into());
     let callbacks = format!(
-        "{config}litellm_settings:\n  callbacks: [\"generic_api\", \"otel\"]\ncallback_settings:\n  generic_api:\n    endpoint: http://{upstream}/sink/logs\n"
+        "{config}litellm_settings:\n  callbacks: [{names}]\ncallback_settings:\n  generic_api:\n    endpoint: http://{upstream}/sink/logs\n"
     );
     std::fs::write(&with_callbacks, callbacks)
         .map_err(|e| format!("bench: {}: {e}", with_callbacks.display()))?;

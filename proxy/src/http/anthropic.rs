@@ -220,7 +220,7 @@ pub(crate) async fn messages(
                 }
             }
             let mut admission = admission;
-            admission.capture_response(|| serde_json::from_slice(&answer).ok());
+            admission.capture_response_json(&answer);
             let cost = gw.finish(admission, &route, Some(&usage.usage()));
             let mut response = (StatusCode::OK, answer).into_response();
             response.headers_mut().insert(

@@ -136,9 +136,9 @@ pub(crate) async fn serve_chat(
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
     fill_usage(&mut completion, &r.route, prompt);
+    let body = Bytes::from(serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?);
     let mut admission = r.admission;
-    admission.capture_response(|| serde_json::to_value(&completion).ok());
+    admission.capture_response_json(&body);
     let cost = gw.finish(admission, &r.route, completion.usage.as_ref());
-    let body = serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?;
     Ok(gw.json_response(ctx, &r.route, cost, body))
 }

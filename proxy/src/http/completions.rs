@@ -235,10 +235,12 @@ pub(crate) async fn text_completions(
         return Err(internal("router returned a non-chat reply to a chat call"));
     };
     fill_usage(&mut completion, &r.route, prompt);
-    let text = to_text_completion(&completion);
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&to_text_completion(&completion))
+            .map_err(|e| internal(&e.to_string()))?,
+    );
     let mut admission = r.admission;
-    admission.capture_response(|| serde_json::to_value(&text).ok());
+    admission.capture_response_json(&body);
     let cost = gw.finish(admission, &r.route, completion.usage.as_ref());
-    let body = serde_json::to_vec(&text).map_err(|e| internal(&e.to_string()))?;
     Ok(gw.json_response(&ctx, &r.route, cost, body))
 }

@@ -85,8 +85,9 @@ impl Gateway {
         ctx: &Ctx,
         route: &RouteInfo,
         cost: Option<i64>,
-        body: Vec<u8>,
+        body: impl Into<bytes::Bytes>,
     ) -> Response {
+        let body: bytes::Bytes = body.into();
         self.record_status(ctx, &route.model_group, 200);
         self.metrics
             .response_size

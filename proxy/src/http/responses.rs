@@ -220,10 +220,12 @@ async fn create(State(gw): Shared, headers: HeaderMap, body: Bytes) -> Result<Re
             if let Some(s) = to_store {
                 s.store(&response).await;
             }
+            let body = bytes::Bytes::from(
+                serde_json::to_vec(&response).map_err(|e| internal(&e.to_string()))?,
+            );
             let mut admission = r.admission;
-            admission.capture_response(|| serde_json::to_value(&response).ok());
+            admission.capture_response_json(&body);
             let cost = gw.finish(admission, &r.route, Some(&usage.usage()));
-            let body = serde_json::to_vec(&response).map_err(|e| internal(&e.to_string()))?;
             Ok(gw.json_response(&ctx, &r.route, cost, body))
         }
         Reply::ResponsesStream(events) => {

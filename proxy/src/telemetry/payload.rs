@@ -91,7 +91,7 @@ pub struct LoggingPayload {
     /// logging is off.
     pub messages: Option<Value>,
     /// The answer; `null` when message logging is off or for streams.
-    pub response: Option<Value>,
+    pub response: Option<Captured>,
     /// The error's message, for failures.
     pub error_str: Option<String>,
     /// The error, for failures.
@@ -141,6 +141,38 @@ impl Default for SpanFacts {
             fallback_from: None,
             attempts: Vec::new(),
             finish_reasons: Vec::new(),
+        }
+    }
+}
+
+/// A captured JSON document: a value, or the very bytes a client was sent
+/// (kept as they are: no second serialization, no tree of allocations).
+#[derive(Debug, Clone)]
+pub enum Captured {
+    /// A parsed or built value.
+    Value(Value),
+    /// JSON text as sent.
+    Json(bytes::Bytes),
+}
+
+impl Captured {
+    /// The document as JSON text.
+    pub fn to_json_string(&self) -> String {
+        match self {
+            Captured::Value(v) => v.to_string(),
+            Captured::Json(b) => String::from_utf8_lossy(b).into_owned(),
+        }
+    }
+}
+
+impl Serialize for Captured {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Captured::Value(v) => v.serialize(s),
+            Captured::Json(b) => match serde_json::from_slice::<&serde_json::value::RawValue>(b) {
+                Ok(raw) => raw.serialize(s),
+                Err(_) => s.serialize_none(),
+            },
         }
     }
 }

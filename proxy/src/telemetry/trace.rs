@@ -30,9 +30,15 @@ fn hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (one allocation: this runs for every traced call).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 impl TraceContext {
@@ -85,8 +91,12 @@ impl TraceContext {
 
     /// The `traceparent` naming `span_id` of this trace as the parent.
     pub fn traceparent(&self, span_id: [u8; 8]) -> http::HeaderValue {
-        let flags = if self.sampled { "01" } else { "00" };
-        let text = format!("00-{}-{}-{flags}", hex(&self.trace_id), hex(&span_id));
+        let mut text = String::with_capacity(55);
+        text.push_str("00-");
+        text.push_str(&hex(&self.trace_id));
+        text.push('-');
+        text.push_str(&hex(&span_id));
+        text.push_str(if self.sampled { "-01" } else { "-00" });
         http::HeaderValue::from_str(&text).unwrap_or_else(|_| {
             http::HeaderValue::from_static(
                 "00-00000000000000000000000000000000-0000000000000000-00",

@@ -21,7 +21,7 @@ use prost::Message;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use super::queue::{DeliveryError, Sink};
-use super::webhook::answer_status;
+use super::webhook::answered;
 use crate::telemetry::payload::{LoggingPayload, Status as CallStatus};
 use crate::telemetry::trace::new_span_id;
 
@@ -280,7 +280,7 @@ impl Otlp {
             .send()
             .await
             .map_err(|e| DeliveryError::Retry(format!("POST {}: {e}", self.endpoint)))?;
-        answer_status(sent.status(), &self.endpoint)
+        answered(sent, &self.endpoint).await
     }
 
     async fn export_grpc(&self, request: ExportTraceServiceRequest) -> Result<(), DeliveryError> {
@@ -505,7 +505,7 @@ pub fn spans_of(p: &LoggingPayload, capture_content: bool) -> Vec<Span> {
         if let Some(r) = &p.response {
             root_attributes.push(string(
                 "gen_ai.output.messages",
-                llmux_core::text::truncate(&r.to_string(), MAX_ATTRIBUTE_CHARS),
+                llmux_core::text::truncate(&r.to_json_string(), MAX_ATTRIBUTE_CHARS),
             ));
         }
     }

@@ -14,7 +14,7 @@ use llmux_core::Env;
 use serde_json::{Map, Value};
 
 use super::queue::{DeliveryError, Sink};
-use super::webhook::answer_status;
+use super::webhook::answered;
 use crate::telemetry::payload::LoggingPayload;
 
 /// How long one PUT may take.
@@ -153,7 +153,7 @@ impl S3Bucket {
             .send()
             .await
             .map_err(|e| DeliveryError::Retry(format!("PUT {url}: {e}")))?;
-        answer_status(sent.status(), &self.base)
+        answered(sent, &self.base).await
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Webhook {
     format: LogFormat,
 }
 
+/// About how large one payload's JSON is, to size a batch's buffer once.
+const PAYLOAD_SIZE_HINT: usize = 2048;
+
 /// How long one delivery may take.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -82,16 +85,29 @@ impl Webhook {
             .send()
             .await
             .map_err(|e| DeliveryError::Retry(format!("POST {}: {e}", self.endpoint)))?;
-        answer_status(sent.status(), &self.endpoint)
+        answered(sent, &self.endpoint).await
     }
 }
 
 /// A sink's HTTP answer as a delivery result: 2xx taken, 408/429/5xx worth
-/// retrying, any other status refused for good.
-pub(crate) fn answer_status(
-    status: reqwest::StatusCode,
+/// retrying, any other status refused for good. Its body is read (up to
+/// 64 KiB) so the connection goes back to the pool instead of being closed.
+pub(crate) async fn answered(
+    mut sent: reqwest::Response,
     endpoint: &str,
 ) -> Result<(), DeliveryError> {
+    let status = sent.status();
+    let mut read = 0usize;
+    while let Ok(Some(chunk)) = sent.chunk().await {
+        read += chunk.len();
+        if read > 64 * 1024 {
+            break;
+        }
+    }
+    answer_status(status, endpoint)
+}
+
+fn answer_status(status: reqwest::StatusCode, endpoint: &str) -> Result<(), DeliveryError> {
     if status.is_success() {
         Ok(())
     } else if status.is_server_error()
@@ -118,14 +134,16 @@ impl Sink for Webhook {
         match self.format {
             LogFormat::JsonArray => {
                 let items: Vec<&LoggingPayload> = batch.iter().map(|p| p.as_ref()).collect();
-                let body = serde_json::to_vec(&items)
+                let mut body = Vec::with_capacity(batch.len() * PAYLOAD_SIZE_HINT);
+                serde_json::to_writer(&mut body, &items)
                     .map_err(|e| DeliveryError::Rejected(e.to_string()))?;
                 self.post("application/json", body).await
             }
             LogFormat::Ndjson => {
-                let mut body = Vec::new();
+                let mut body = Vec::with_capacity(batch.len() * PAYLOAD_SIZE_HINT);
                 for p in batch {
-                    body.extend(json(p)?);
+                    serde_json::to_writer(&mut body, p.as_ref())
+                        .map_err(|e| DeliveryError::Rejected(e.to_string()))?;
                     body.push(b'\n');
                 }
                 self.post("application/x-ndjson", body).await
