@@ -700,7 +700,11 @@ impl Gateway {
                 self.ledger.reserve(&accounts, worst_cost()).await?
             }
         };
-        let log = (self.callbacks.is_on() || self.store_prompts).then(|| {
+        let wants_events = self.callbacks.wants(
+            caller.key.as_deref().map(|k| &k.metadata),
+            caller.team.as_deref().map(|t| &t.metadata),
+        );
+        let log = (wants_events || self.store_prompts).then(|| {
             Box::new(CallLog {
                 trace: TraceContext::of(headers),
                 span_id: crate::telemetry::trace::new_span_id(),
@@ -836,9 +840,9 @@ impl Gateway {
         let status = admission.failed_status.unwrap_or(200);
         let requested = route.fallback_from.as_deref().unwrap_or(&route.model_group);
         self.record_call(&admission, requested, Some(route), usage, cost, status);
-        if let Some(log) = log.filter(|_| self.callbacks.is_on()) {
+        if let Some(log) = log.filter(|_| self.wants_events(&admission)) {
             let payload = self.payload(&admission, *log, Some(route), usage, cost, None);
-            self.callbacks.emit(payload);
+            self.emit(&admission, payload);
         }
         cost
     }
@@ -1087,10 +1091,31 @@ impl Gateway {
 
     /// Tell the logging callbacks about a call that failed before its answer.
     fn log_failure(&self, mut admission: Admission, err: &Error) {
-        if let Some(log) = admission.log.take().filter(|_| self.callbacks.is_on()) {
+        if let Some(log) = admission
+            .log
+            .take()
+            .filter(|_| self.wants_events(&admission))
+        {
             let payload = self.payload(&admission, *log, None, None, None, Some(err));
-            self.callbacks.emit(payload);
+            self.emit(&admission, payload);
         }
+    }
+
+    /// Whether `admission`'s call goes to any logging callback.
+    fn wants_events(&self, admission: &Admission) -> bool {
+        self.callbacks.wants(
+            admission.key.as_deref().map(|k| &k.metadata),
+            admission.team.as_deref().map(|t| &t.metadata),
+        )
+    }
+
+    /// Hand a call's payload to the gateway's callbacks and its key's and team's.
+    fn emit(&self, admission: &Admission, payload: LoggingPayload) {
+        self.callbacks.emit(
+            payload,
+            admission.key.as_deref().map(|k| &k.metadata),
+            admission.team.as_deref().map(|t| &t.metadata),
+        );
     }
 
     /// A call's logging payload (LiteLLM's `StandardLoggingPayload`).

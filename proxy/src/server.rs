@@ -429,8 +429,8 @@ fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
 /// The logging callbacks `litellm_settings` names, started.
 fn callbacks(
     cfg: &ProxyConfig,
-    env: &dyn Env,
-    metrics: &Metrics,
+    env: Arc<dyn Env>,
+    metrics: &Arc<Metrics>,
 ) -> Result<(crate::telemetry::callbacks::Callbacks, Vec<String>), StartError> {
     use crate::telemetry::callbacks::{name_list, start, CallbackConfig};
     let s = &cfg.litellm_settings;
@@ -653,7 +653,7 @@ pub async fn build_with_clock(
     let drain_delay = drain_delay(&cfg)?;
     let pass_through = pass_through(&cfg, &router, &env)?;
     let metrics = Arc::new(Metrics::default());
-    let (callbacks, callback_warnings) = callbacks(&cfg, &env, &metrics)?;
+    let (callbacks, callback_warnings) = callbacks(&cfg, env_arc.clone(), &metrics)?;
     warnings.extend(callback_warnings);
     if callbacks.is_on() {
         notes.push(format!(

@@ -1336,3 +1336,75 @@ async fn prompts_stored_in_spend_logs_are_capped_and_redacted() {
     assert_eq!(logs[0]["messages"], json!({}));
     assert_eq!(logs[0]["response"], json!({}));
 }
+
+/// LiteLLM's per-key and per-team logging (`metadata.logging`): a key's own
+/// Langfuse project (its credentials from `callback_vars`, one through
+/// `os.environ/`), a team's webhook for failures only; calls of other keys
+/// go to neither, and the gateway has no callbacks of its own.
+#[tokio::test]
+async fn keys_and_teams_log_to_their_own_callbacks() {
+    let upstream = openai::start().await.unwrap();
+    let (langfuse, team_hook) = (sink().await, sink().await);
+    let gw = start_env(
+        &config_yaml(
+            &[deployment("gpt-4o-mini", "gpt-4o-mini", &upstream.url())],
+            &master_key_settings(MASTER),
+        ),
+        &[("TEAM_A_LANGFUSE_SECRET", "sk-lf-team-a")],
+    )
+    .await;
+    assert!(!gw.gateway.callbacks.is_on());
+    let team = post(
+        &gw,
+        "/team/new",
+        Some(MASTER),
+        json!({"team_id": "t-a", "team_alias": "team-a", "metadata": {"logging": [
+            {"callback_name": "generic_api", "callback_type": "failure",
+             "callback_vars": {"endpoint": format!("{}/team-a", team_hook.url())}}
+        ]}}),
+    )
+    .await;
+    assert_eq!(team.status, 200, "{}", team.body);
+    let (logged, _) = new_key(
+        &gw,
+        MASTER,
+        json!({"team_id": "t-a", "metadata": {"logging": [
+            {"callback_name": "langfuse", "callback_type": "success",
+             "callback_vars": {"langfuse_public_key": "pk-lf-team-a",
+                               "langfuse_secret_key": "os.environ/TEAM_A_LANGFUSE_SECRET",
+                               "langfuse_host": langfuse.url()}}
+        ]}}),
+    )
+    .await;
+    let (plain, _) = new_key(&gw, MASTER, json!({})).await;
+    for key in [&logged, &plain] {
+        let r = call(&gw, key, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
+        assert_eq!(r.status, 200);
+    }
+    upstream.enqueue(MockResponse::json(
+        400,
+        &openai::error_body("bad", "invalid_request_error", None, None),
+    ));
+    assert_eq!(
+        call(&gw, &logged, common::hi_body("gpt-4o-mini", json!({})), &[])
+            .await
+            .status,
+        400
+    );
+    gw.gateway.flush().await;
+    // The key's success went to its Langfuse, with its credentials.
+    let spans = wait_spans(&langfuse, 3).await;
+    assert_eq!(spans.len(), 3, "one call: request, attempt, upstream");
+    let sent = &langfuse.requests()[0];
+    assert_eq!(sent.path, "/api/public/otel/v1/traces");
+    let basic = base64::engine::general_purpose::STANDARD.encode("pk-lf-team-a:sk-lf-team-a");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    // The team's failure went to its webhook; its success did not.
+    let failures = payloads(&team_hook, 1).await;
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0]["status"], json!("failure"));
+    assert_eq!(team_hook.requests()[0].path, "/team-a");
+}

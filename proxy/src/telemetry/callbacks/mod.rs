@@ -5,6 +5,7 @@
 //! pushes a shared payload into bounded queues, never waits on a sink.
 
 pub mod otlp;
+pub mod per_caller;
 pub mod queue;
 pub mod s3;
 pub mod webhook;
@@ -39,6 +40,8 @@ pub struct Callbacks {
     /// Whether payloads carry messages and answers
     /// (`turn_off_message_logging` off).
     log_content: bool,
+    /// The callbacks keys and teams name in their `metadata.logging`.
+    callers: Option<per_caller::CallerSinks>,
 }
 
 impl Callbacks {
@@ -57,11 +60,36 @@ impl Callbacks {
         self.queues.iter().map(SinkQueue::name).collect()
     }
 
-    /// Hand `payload` to every callback that takes its kind; never waits.
-    pub fn emit(&self, payload: LoggingPayload) {
+    /// Whether a call of a key and team with these metadata is logged: a
+    /// gateway callback is on, or the key or team names its own.
+    pub fn wants(
+        &self,
+        key: Option<&Map<String, Value>>,
+        team: Option<&Map<String, Value>>,
+    ) -> bool {
+        self.is_on()
+            || [key, team]
+                .into_iter()
+                .flatten()
+                .any(|m| !per_caller::entries(m).is_empty())
+    }
+
+    /// Hand `payload` to every callback that takes its kind — the gateway's
+    /// and those the key's and team's metadata name; never waits.
+    pub fn emit(
+        &self,
+        payload: LoggingPayload,
+        key: Option<&Map<String, Value>>,
+        team: Option<&Map<String, Value>>,
+    ) {
         let payload = Arc::new(payload);
         for q in &self.queues {
             q.push(&payload);
+        }
+        if let Some(callers) = &self.callers {
+            for metadata in [key, team].into_iter().flatten() {
+                callers.push(&payload, metadata);
+            }
         }
     }
 
@@ -69,6 +97,9 @@ impl Callbacks {
     /// most `deadline`.
     pub async fn flush(&self, deadline: Duration) {
         futures::future::join_all(self.queues.iter().map(|q| q.flush(deadline))).await;
+        if let Some(callers) = &self.callers {
+            callers.flush(deadline).await;
+        }
     }
 }
 
@@ -178,9 +209,10 @@ fn specs(cfg: &CallbackConfig) -> Vec<Spec> {
 /// error naming what to set.
 pub fn start(
     cfg: &CallbackConfig,
-    env: &dyn Env,
-    metrics: &Metrics,
+    shared_env: Arc<dyn Env>,
+    metrics: &Arc<Metrics>,
 ) -> Result<(Callbacks, Vec<String>), String> {
+    let env = shared_env.as_ref();
     let mut queues = Vec::new();
     let mut warnings = Vec::new();
     let client = reqwest::Client::builder()
@@ -243,6 +275,11 @@ pub fn start(
         Callbacks {
             queues,
             log_content: !cfg.turn_off_message_logging,
+            callers: Some(per_caller::CallerSinks::new(
+                client,
+                shared_env,
+                metrics.clone(),
+            )),
         },
         warnings,
     ))

@@ -74,7 +74,8 @@ impl Events {
         failure: true,
     };
 
-    fn takes(&self, status: Status) -> bool {
+    /// Whether events of `status` are taken.
+    pub fn takes(&self, status: Status) -> bool {
         match status {
             Status::Success => self.success,
             Status::Failure => self.failure,
