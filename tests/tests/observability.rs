@@ -39,42 +39,43 @@ async fn sink() -> MockServer {
         .unwrap()
 }
 
-/// Wait (at most 10 s) until `sink` has received `n` requests.
-async fn received(sink: &MockServer, n: usize) -> Vec<RecordedRequest> {
+/// What `look` returns once it holds at least `n` items, polled every
+/// 20 ms for at most 10 s (deliveries happen off the request path).
+async fn at_least<T, F, Fut>(what: &str, n: usize, look: F) -> Vec<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<T>>,
+{
     let start = Instant::now();
     loop {
-        let got = sink.requests();
+        let got = look().await;
         if got.len() >= n {
             return got;
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "sink received {} of {n} requests",
+            "{} of {n} {what}",
             got.len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// Every payload the sink received, in order (each request a JSON array).
+/// Wait until `sink` has received `n` requests.
+async fn received(sink: &MockServer, n: usize) -> Vec<RecordedRequest> {
+    at_least("requests", n, || async { sink.requests() }).await
+}
+
+/// Every payload the sink received, in order (each request a JSON array),
+/// once there are `n`.
 async fn payloads(sink: &MockServer, n: usize) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let all: Vec<Value> = sink
-            .requests()
+    at_least("payloads", n, || async {
+        sink.requests()
             .iter()
             .flat_map(|r| r.json().as_array().cloned().unwrap_or_default())
-            .collect();
-        if all.len() >= n {
-            return all;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "sink received {} of {n} payloads",
-            all.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .collect()
+    })
+    .await
 }
 
 async fn call(gw: &TestGateway, key: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
@@ -327,9 +328,8 @@ async fn log_formats_event_lists_and_message_redaction() {
     );
 
     // ndjson: one line per success, the failure not sent (success_callback).
-    let start = Instant::now();
-    let lines: Vec<Value> = loop {
-        let lines: Vec<Value> = ndjson
+    let lines: Vec<Value> = at_least("lines", 2, || async {
+        ndjson
             .requests()
             .iter()
             .flat_map(|r| {
@@ -340,12 +340,9 @@ async fn log_formats_event_lists_and_message_redaction() {
                     .map(|l| serde_json::from_str(l).unwrap())
                     .collect::<Vec<Value>>()
             })
-            .collect();
-        if lines.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
-            break lines;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+            .collect()
+    })
+    .await;
     assert_eq!(lines.len(), 2);
     for l in &lines {
         assert_eq!(l["status"], json!("success"));
@@ -593,19 +590,7 @@ fn spans(receiver: &MockServer) -> Vec<Span> {
 }
 
 async fn wait_spans(receiver: &MockServer, n: usize) -> Vec<Span> {
-    let start = Instant::now();
-    loop {
-        let s = spans(receiver);
-        if s.len() >= n {
-            return s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{} of {n} spans",
-            s.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    at_least("spans", n, || async { spans(receiver) }).await
 }
 
 fn attr(span: &Span, key: &str) -> Option<Value> {
@@ -914,14 +899,10 @@ async fn otel_exports_over_otlp_grpc() {
     )
     .await;
     assert_eq!(r.status, 200);
-    let start = Instant::now();
-    while collector.got.lock().unwrap().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nothing exported"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    at_least("exports", 1, || async {
+        collector.got.lock().unwrap().clone()
+    })
+    .await;
     let (metadata, export) = collector.got.lock().unwrap()[0].clone();
     assert_eq!(metadata.get("api-key").unwrap(), "collector-key");
     let spans: Vec<Span> = export
@@ -974,14 +955,10 @@ async fn s3_callback_writes_one_object_per_call() {
         assert_eq!(r.status, 200);
         ids.push(r.header("x-litellm-call-id").unwrap().to_string());
     }
-    let start = Instant::now();
-    let keys = loop {
-        let keys = moto.keys("llmux-logs").await.unwrap();
-        if keys.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
-            break keys;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let keys = at_least("objects", 2, || async {
+        moto.keys("llmux-logs").await.unwrap()
+    })
+    .await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     let today = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
