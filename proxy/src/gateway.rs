@@ -231,6 +231,8 @@ pub(crate) struct CallLog {
     request: CapturedRequest,
     response: Option<Captured>,
     failure: Option<Error>,
+    /// The request body's size (`Content-Length`), for queue byte bounds.
+    request_bytes: usize,
     requester_ip: Option<String>,
     user_agent: Option<String>,
     team_alias: Option<String>,
@@ -716,6 +718,11 @@ impl Gateway {
                 request: CapturedRequest::default(),
                 response: None,
                 failure: None,
+                request_bytes: headers
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
                 requester_ip: forwarded_for(headers),
                 user_agent: headers
                     .get(axum::http::header::USER_AGENT)
@@ -1183,6 +1190,12 @@ impl Gateway {
         let served_but_free =
             route.is_some_and(|r| !r.cache_hit) && cost.is_none() && err.is_none();
         let requester_metadata = log.request.metadata.clone();
+        let weight = 1024
+            + log.request_bytes
+            + log.response.as_ref().map_or(0, |r| match r {
+                Captured::Json(b) => b.len(),
+                Captured::Value(_) => 4096,
+            });
         p::LoggingPayload {
             id: admission.call_id.clone(),
             trace_id: log.trace.trace_id_hex(),
@@ -1265,6 +1278,7 @@ impl Gateway {
             },
             guardrail_information: None,
             standard_built_in_tools_params: None,
+            weight,
             spans: p::SpanFacts {
                 trace: log.trace,
                 span_id: log.span_id,

@@ -1385,3 +1385,56 @@ async fn keys_and_teams_log_to_their_own_callbacks() {
     assert_eq!(failures[0]["status"], json!("failure"));
     assert_eq!(team_hook.requests()[0].path, "/team-a");
 }
+
+/// A sink that is down holds events up to its byte bound too (`queue_mb`,
+/// counted from request and answer sizes): large prompts past it are
+/// dropped and counted, never held without bound.
+#[tokio::test]
+async fn queued_events_are_bounded_in_bytes() {
+    let upstream = openai::start().await.unwrap();
+    let down = format!(
+        "http://127.0.0.1:{}/logs",
+        llmux_tests::process::free_port()
+    );
+    let gw = TestGateway::start(&webhook_config(
+        &upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!(
+            "  generic_api:\n    endpoint: {down}\n    flush_interval: 0.05\n    queue_mb: 1\n"
+        ),
+    ))
+    .await
+    .unwrap();
+    let big = "x".repeat(400 * 1024);
+    for _ in 0..3 {
+        let r = call(
+            &gw,
+            MASTER,
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": big}]}),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    let text = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            "llmux_callback_dropped_total{callback=\"generic_api\"}"
+        ),
+        1.0,
+        "two 400 KB events fit in 1 MiB, the third does not"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "llmux_callback_queue_depth{callback=\"generic_api\"}"
+        ),
+        2.0
+    );
+}

@@ -107,6 +107,10 @@ pub struct LoggingPayload {
     /// What trace exporters need beyond LiteLLM's fields (not serialized).
     #[serde(skip)]
     pub spans: SpanFacts,
+    /// About how many bytes the event holds (its request body and answer),
+    /// for the queues' byte bounds (not serialized).
+    #[serde(skip)]
+    pub weight: usize,
 }
 
 /// What trace exporters need beyond LiteLLM's fields.

@@ -314,6 +314,9 @@ fn queue_settings(spec: &Spec) -> Result<QueueSettings, String> {
     if let Some(n) = number(spec, "queue_size")? {
         q.capacity = (n as usize).clamp(1, 1_000_000);
     }
+    if let Some(mb) = number(spec, "queue_mb")? {
+        q.capacity_bytes = ((mb * 1024.0 * 1024.0) as usize).clamp(1024 * 1024, 16 << 30);
+    }
     Ok(q)
 }
 

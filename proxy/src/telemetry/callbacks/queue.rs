@@ -3,6 +3,7 @@
 //! a sink that is down with backoff, and drops (counting each drop) only
 //! when the queue is full. Flushed on graceful shutdown.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,9 @@ pub trait Sink: Send + Sync + 'static {
 pub struct QueueSettings {
     /// Payloads held at most; past it new ones are dropped.
     pub capacity: usize,
+    /// Bytes of payloads held at most (their requests and answers, about):
+    /// a sink that is down must not hold large prompts without bound.
+    pub capacity_bytes: usize,
     /// Payloads per delivery at most.
     pub batch_size: usize,
     /// How long the first payload of a batch waits for more.
@@ -50,6 +54,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
             capacity: 10_000,
+            capacity_bytes: 64 * 1024 * 1024,
             batch_size: 100,
             flush_interval: Duration::from_secs(5),
             retry_base: Duration::from_millis(500),
@@ -106,6 +111,9 @@ pub struct SinkQueue {
     /// Asks the delivery task to deliver everything now, then answer.
     flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
     batch_size: usize,
+    /// Bytes held now, and at most.
+    bytes: Arc<AtomicUsize>,
+    capacity_bytes: usize,
     metrics: SinkMetrics,
     /// When the last "queue full" warning was written (one a minute).
     last_warning: std::sync::Mutex<Option<Instant>>,
@@ -123,12 +131,14 @@ impl SinkQueue {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
         let (flushes, flush_rx) = mpsc::unbounded_channel();
         let full = Arc::new(Notify::new());
+        let bytes = Arc::new(AtomicUsize::new(0));
         tokio::spawn(run(
             name.clone(),
             Inbox {
                 rx,
                 full: full.clone(),
                 flushes: flush_rx,
+                bytes: bytes.clone(),
             },
             sink,
             settings,
@@ -141,6 +151,8 @@ impl SinkQueue {
             full,
             flushes,
             batch_size: settings.batch_size.max(1),
+            bytes,
+            capacity_bytes: settings.capacity_bytes,
             metrics,
             last_warning: std::sync::Mutex::new(None),
         }
@@ -158,7 +170,16 @@ impl SinkQueue {
         if !self.events.takes(payload.status) {
             return;
         }
-        match self.tx.try_send(payload.clone()) {
+        let held = self.bytes.fetch_add(payload.weight, Ordering::Relaxed);
+        let sent = if held + payload.weight > self.capacity_bytes {
+            Err(())
+        } else {
+            self.tx.try_send(payload.clone()).map_err(|_| ())
+        };
+        if sent.is_err() {
+            self.bytes.fetch_sub(payload.weight, Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => {
                 self.metrics.depth.inc();
                 if self.tx.max_capacity() - self.tx.capacity() >= self.batch_size {
@@ -190,6 +211,8 @@ struct Inbox {
     rx: mpsc::Receiver<Arc<LoggingPayload>>,
     full: Arc<Notify>,
     flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    /// The queue's held bytes, given back as batches go out.
+    bytes: Arc<AtomicUsize>,
 }
 
 /// The delivery task: every `flush_interval` (sooner when a batch is full,
@@ -229,6 +252,8 @@ async fn run(
             let drained = batch.len() < batch_size;
             deliver(&name, sink.as_ref(), &batch, &settings, &metrics).await;
             metrics.depth.dec_by(batch.len() as i64);
+            let weight: usize = batch.iter().map(|p| p.weight).sum();
+            inbox.bytes.fetch_sub(weight, Ordering::Relaxed);
             batch.clear();
             if drained {
                 break;
