@@ -713,7 +713,7 @@ impl Gateway {
                 started_at: SystemTime::now() - ctx.started.elapsed(),
                 started: ctx.started,
                 route: ctx.route,
-                requested: model.unwrap_or_default().to_string(),
+                requested: loggable(model.unwrap_or_default()).to_string(),
                 stream: false,
                 request: CapturedRequest::default(),
                 response: None,
