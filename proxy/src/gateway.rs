@@ -233,6 +233,8 @@ pub(crate) struct CallLog {
     failure: Option<Error>,
     /// The request body's size (`Content-Length`), for queue byte bounds.
     request_bytes: usize,
+    /// The answer's finish reasons, when known.
+    finish_reasons: Vec<String>,
     requester_ip: Option<String>,
     user_agent: Option<String>,
     team_alias: Option<String>,
@@ -251,6 +253,13 @@ impl Admission {
     pub(crate) fn capture_response(&mut self, answer: impl FnOnce() -> Option<Value>) {
         if let Some(log) = self.log.as_mut().filter(|l| l.log_content) {
             log.response = answer().map(Captured::Value);
+        }
+    }
+
+    /// The answer's finish reasons (`stop`, `tool_calls`, …), for traces.
+    pub(crate) fn capture_finish_reasons<'a>(&mut self, reasons: impl Iterator<Item = &'a str>) {
+        if let Some(log) = self.log.as_mut() {
+            log.finish_reasons = reasons.take(16).map(str::to_string).collect();
         }
     }
 
@@ -718,6 +727,7 @@ impl Gateway {
                 request: CapturedRequest::default(),
                 response: None,
                 failure: None,
+                finish_reasons: Vec::new(),
                 request_bytes: headers
                     .get(axum::http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
@@ -1287,7 +1297,7 @@ impl Gateway {
                 attempt_count: route.map_or(attempts.len() as u32, |r| r.attempts),
                 fallback_from: route.and_then(|r| r.fallback_from.clone()),
                 attempts,
-                finish_reasons: Vec::new(),
+                finish_reasons: log.finish_reasons,
             },
         }
     }

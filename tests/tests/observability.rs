@@ -719,6 +719,10 @@ async fn otel_exports_the_span_tree_over_otlp_http() {
         json!([{"role": "user", "content": "Hi"}])
     );
     assert_eq!(attr(client, "gen_ai.usage.input_tokens"), Some(json!(9)));
+    assert_eq!(
+        attr(root, "gen_ai.response.finish_reasons"),
+        Some(json!([r#"Some(StringValue("stop"))"#]))
+    );
     assert_eq!(root.status, None);
 
     // Retry, then fallback: two failed attempts on `flaky`, one served.
