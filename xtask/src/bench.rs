@@ -199,7 +199,7 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
     );
     std::fs::write(&path, &config).map_err(|e| format!("bench: {}: {e}", path.display()))?;
     // The same gateway with logging callbacks on: a webhook and OTLP traces,
-    // both to sinks on the mock upstream (see CALLBACK_ENV).
+    // both to sinks on the mock upstream (OTLP's through the environment).
     let with_callbacks = dir.join("config-callbacks.yaml");
     // LLMUX_BENCH_CALLBACKS (e.g. `"otel"`) measures other callback sets.
     let names = std::env::var("LLMUX_BENCH_CALLBACKS")
@@ -209,6 +209,12 @@ fn write_config(dir: &Path, upstream: SocketAddr) -> Result<PathBuf, String> {
     );
     std::fs::write(&with_callbacks, callbacks)
         .map_err(|e| format!("bench: {}: {e}", with_callbacks.display()))?;
+    // And with a webhook whose sink is down (nothing listens on port 1).
+    let sink_down = dir.join("config-sink-down.yaml");
+    let down = format!(
+        "{config}litellm_settings:\n  callbacks: [\"generic_api\"]\ncallback_settings:\n  generic_api:\n    endpoint: http://127.0.0.1:1/logs\n"
+    );
+    std::fs::write(&sink_down, down).map_err(|e| format!("bench: {}: {e}", sink_down.display()))?;
     Ok(path)
 }
 
@@ -477,6 +483,23 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
         }
     };
 
+    eprintln!("bench: sequential latency, logging sink down");
+    let sink_down = {
+        let config = config.with_file_name("config-sink-down.yaml");
+        let mut target = via.clone();
+        let (_g, _) = start_gateway(llmux, &config, &[], &mut target).await?;
+        load::sequential_pair(&direct, &target, 300, Duration::from_secs(10), false).await?;
+        let (d, v, _, _) = load::sequential_pair(
+            &direct,
+            &target,
+            plan.sequential,
+            Duration::from_secs(60),
+            false,
+        )
+        .await?;
+        (d, v)
+    };
+
     eprintln!("bench: open loop at {:?} req/s", plan.rates);
     let mut open = Vec::new();
     for &r in &plan.rates {
@@ -589,6 +612,15 @@ async fn run_plan(llmux: &Path, up: SocketAddr, plan: &Plan) -> Result<String, S
     for (name, direct, via, pct, target) in rows {
         latency_row(&mut out, name, direct.pct(pct), via.pct(pct), target);
     }
+    // Calls must not wait on a logging sink that is down: compare with the
+    // first row (same gateway config otherwise).
+    latency_row(
+        &mut out,
+        "Sequential latency p50, webhook sink down",
+        sink_down.0.pct(50.0),
+        sink_down.1.pct(50.0),
+        None,
+    );
     let v_rps = rate(v_done, v_time);
     let _ = writeln!(
         out,
