@@ -298,12 +298,7 @@ const STORED_PROMPT_MAX: usize = 64 * 1024;
 /// A request's messages or an answer as a spend row keeps it: JSON text, cut
 /// at [`STORED_PROMPT_MAX`] characters (a cut one ends in `…[truncated]`),
 /// with credentials (bearer tokens, `sk-…` keys) redacted.
-fn stored_prompt(value: &Value) -> String {
-    capped_text(value.to_string())
-}
-
-/// [`stored_prompt`] of JSON text.
-fn capped_text(text: String) -> String {
+fn stored_prompt(text: String) -> String {
     let cut = llmux_core::text::truncate(&text, STORED_PROMPT_MAX);
     let mut stored = llmux_core::text::redact_secrets(cut).into_owned();
     if cut.len() < text.len() {
@@ -822,8 +817,13 @@ impl Gateway {
         if let Some(spend) = &self.spend {
             let (messages, response) = match log.as_deref().filter(|_| self.store_prompts) {
                 Some(l) => (
-                    l.request.content.as_ref().map(stored_prompt),
-                    l.response.as_ref().map(|r| capped_text(r.to_json_string())),
+                    l.request
+                        .content
+                        .as_ref()
+                        .map(|c| stored_prompt(c.to_string())),
+                    l.response
+                        .as_ref()
+                        .map(|r| stored_prompt(r.to_json_string())),
                 ),
                 None => (None, None),
             };
@@ -1093,16 +1093,9 @@ impl Gateway {
             m.deployment_tpm
                 .get_or_create(&labels)
                 .set(i64::try_from(tpm).unwrap_or(i64::MAX));
-            let (provider, model) = d.spec.model.split_once('/').unwrap_or(("", &d.spec.model));
-            m.litellm
-                .deployment_state
-                .get_or_create(&LitellmDeploymentLabels {
-                    litellm_model_name: model.to_string(),
-                    model_id: d.spec.id.clone(),
-                    api_provider: provider.to_string(),
-                    model_group: d.spec.group.clone(),
-                })
-                .set(cooling);
+            if let Some(series) = self.deployment_series.get(&d.spec.id) {
+                series.state.set(cooling);
+            }
         }
     }
 

@@ -280,6 +280,8 @@ pub struct DeploymentSeries {
     pub total: Counter,
     /// `litellm_deployment_latency_per_output_token`.
     pub latency_per_output_token: Histogram,
+    /// `litellm_deployment_state`.
+    pub state: Gauge,
 }
 
 fn latency_family<L>() -> Family<L, Histogram>
@@ -362,6 +364,7 @@ impl LitellmMetrics {
                 .deployment_latency_per_output_token
                 .get_or_create(labels)
                 .clone(),
+            state: self.deployment_state.get_or_create(labels).clone(),
         }
     }
 

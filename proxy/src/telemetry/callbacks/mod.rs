@@ -16,7 +16,7 @@ use std::time::Duration;
 use llmux_core::Env;
 use serde_json::{Map, Value};
 
-use crate::telemetry::metrics::{CallbackLabels, Metrics};
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::payload::LoggingPayload;
 use queue::{Events, QueueSettings, Sink, SinkMetrics, SinkQueue};
 
@@ -251,18 +251,7 @@ pub fn start(
             }
         };
         let settings = queue_settings(&spec)?;
-        let labels = CallbackLabels {
-            callback: spec.name.clone(),
-        };
-        let sink_metrics = SinkMetrics {
-            depth: metrics.callback_queue_depth.get_or_create(&labels).clone(),
-            dropped: metrics.callback_dropped.get_or_create(&labels).clone(),
-            delivered: metrics.callback_delivered.get_or_create(&labels).clone(),
-            failed_deliveries: metrics
-                .callback_failed_deliveries
-                .get_or_create(&labels)
-                .clone(),
-        };
+        let sink_metrics = SinkMetrics::named(metrics, &spec.name);
         queues.push(SinkQueue::start(
             spec.name,
             spec.events,

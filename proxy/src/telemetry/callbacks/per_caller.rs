@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::queue::{Events, QueueSettings, Sink, SinkMetrics, SinkQueue};
 use super::{otlp, webhook_from, Spec};
-use crate::telemetry::metrics::{CallbackLabels, Metrics};
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::payload::LoggingPayload;
 
 /// Distinct per-key and per-team sinks kept at most.
@@ -123,21 +123,12 @@ impl CallerSinks {
             id[3]
         );
         let made = self.make(name, entry).map(|sink| {
-            let labels = CallbackLabels {
-                callback: label.clone(),
-            };
-            let m = &self.metrics;
             Arc::new(SinkQueue::start(
                 label.clone(),
                 Events::ALL,
                 sink,
                 self.settings,
-                SinkMetrics {
-                    depth: m.callback_queue_depth.get_or_create(&labels).clone(),
-                    dropped: m.callback_dropped.get_or_create(&labels).clone(),
-                    delivered: m.callback_delivered.get_or_create(&labels).clone(),
-                    failed_deliveries: m.callback_failed_deliveries.get_or_create(&labels).clone(),
-                },
+                SinkMetrics::named(&self.metrics, &label),
             ))
         });
         let sink = match made {

@@ -101,6 +101,24 @@ pub struct SinkMetrics {
     pub failed_deliveries: Counter,
 }
 
+impl SinkMetrics {
+    /// The series of the sink named `name` (the `callback` label).
+    pub fn named(metrics: &crate::telemetry::metrics::Metrics, name: &str) -> SinkMetrics {
+        let labels = crate::telemetry::metrics::CallbackLabels {
+            callback: name.to_string(),
+        };
+        SinkMetrics {
+            depth: metrics.callback_queue_depth.get_or_create(&labels).clone(),
+            dropped: metrics.callback_dropped.get_or_create(&labels).clone(),
+            delivered: metrics.callback_delivered.get_or_create(&labels).clone(),
+            failed_deliveries: metrics
+                .callback_failed_deliveries
+                .get_or_create(&labels)
+                .clone(),
+        }
+    }
+}
+
 /// The request path's end of one sink's queue.
 pub struct SinkQueue {
     name: String,
