@@ -119,6 +119,18 @@ async fn start_env(config: &str, env: &[(&str, &str)]) -> TestGateway {
         .unwrap()
 }
 
+/// A gateway with one `generic_api` webhook whose settings are `settings`
+/// (lines under `callback_settings.generic_api`).
+async fn webhook_gateway(upstream: &MockServer, settings: &str) -> TestGateway {
+    TestGateway::start(&webhook_config(
+        upstream,
+        "  callbacks: [\"generic_api\"]\n",
+        &format!("  generic_api:\n{settings}"),
+    ))
+    .await
+    .unwrap()
+}
+
 /// A team `platform` and a key `ci-bot` in it.
 async fn team_key(gw: &TestGateway) -> (String, String) {
     let team = post(
@@ -143,16 +155,11 @@ async fn team_key(gw: &TestGateway) -> (String, String) {
 async fn webhook_receives_litellm_standard_logging_payloads() {
     let upstream = openai::start().await.unwrap();
     let hook = sink().await;
-    let gw = TestGateway::start(&webhook_config(
+    let gw = webhook_gateway(
         &upstream,
-        "  callbacks: [\"generic_api\"]\n",
-        &format!(
-            "  generic_api:\n    callback_type: generic_api\n    endpoint: {}/logs\n    headers:\n      Authorization: Bearer sink-secret\n    flush_interval: 0.05\n",
-            hook.url()
-        ),
-    ))
-    .await
-    .unwrap();
+        &format!("    callback_type: generic_api\n    endpoint: {}/logs\n    headers:\n      Authorization: Bearer sink-secret\n    flush_interval: 0.05\n", hook.url()),
+    )
+    .await;
     let (key, hash) = team_key(&gw).await;
     let body = json!({
         "model": "gpt-4o-mini",
@@ -384,16 +391,14 @@ async fn a_sink_that_is_down_never_slows_calls_and_gets_its_events_later() {
     for _ in 0..2 {
         hook.enqueue(MockResponse::json(503, &json!({"error": "busy"})));
     }
-    let gw = TestGateway::start(&webhook_config(
+    let gw = webhook_gateway(
         &upstream,
-        "  callbacks: [\"generic_api\"]\n",
         &format!(
-            "  generic_api:\n    endpoint: {}\n    flush_interval: 0.05\n    queue_size: 3\n    batch_size: 1\n",
+            "    endpoint: {}\n    flush_interval: 0.05\n    queue_size: 3\n    batch_size: 1\n",
             hook.url()
         ),
-    ))
-    .await
-    .unwrap();
+    )
+    .await;
     // The first event is retried (503, 503, then taken) with 0.5 s and 1 s
     // pauses; meanwhile three more fill the queue and the rest are dropped.
     for _ in 0..6 {
@@ -445,16 +450,11 @@ async fn a_sink_that_is_down_never_slows_calls_and_gets_its_events_later() {
 
     // Shutdown delivers what is queued, though its flush interval is long.
     let slow = sink().await;
-    let gw = TestGateway::start(&webhook_config(
+    let gw = webhook_gateway(
         &upstream,
-        "  callbacks: [\"generic_api\"]\n",
-        &format!(
-            "  generic_api:\n    endpoint: {}\n    flush_interval: 600\n",
-            slow.url()
-        ),
-    ))
-    .await
-    .unwrap();
+        &format!("    endpoint: {}\n    flush_interval: 600\n", slow.url()),
+    )
+    .await;
     let r = call(&gw, MASTER, common::hi_body("gpt-4o-mini", json!({})), &[]).await;
     assert_eq!(r.status, 200);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1021,16 +1021,11 @@ fn metric(text: &str, series: &str) -> f64 {
 async fn metrics_by_caller_under_litellm_names_and_per_deployment() {
     let upstream = openai::start().await.unwrap();
     let hook = sink().await;
-    let gw = TestGateway::start(&webhook_config(
+    let gw = webhook_gateway(
         &upstream,
-        "  callbacks: [\"generic_api\"]\n",
-        &format!(
-            "  generic_api:\n    endpoint: {}\n    flush_interval: 0.05\n",
-            hook.url()
-        ),
-    ))
-    .await
-    .unwrap();
+        &format!("    endpoint: {}\n    flush_interval: 0.05\n", hook.url()),
+    )
+    .await;
     let team = post(
         &gw,
         "/team/new",
@@ -1400,15 +1395,11 @@ async fn queued_events_are_bounded_in_bytes() {
         "http://127.0.0.1:{}/logs",
         llmux_tests::process::free_port()
     );
-    let gw = TestGateway::start(&webhook_config(
+    let gw = webhook_gateway(
         &upstream,
-        "  callbacks: [\"generic_api\"]\n",
-        &format!(
-            "  generic_api:\n    endpoint: {down}\n    flush_interval: 0.05\n    queue_mb: 1\n"
-        ),
-    ))
-    .await
-    .unwrap();
+        &format!("    endpoint: {down}\n    flush_interval: 0.05\n    queue_mb: 1\n"),
+    )
+    .await;
     let big = "x".repeat(400 * 1024);
     for _ in 0..3 {
         let r = call(
