@@ -4,7 +4,7 @@
 
 use crate::body::{parse_json, parse_value};
 use crate::error::internal;
-use crate::gateway::{Ctx, Gateway};
+use crate::gateway::{Admission, Ctx, Gateway};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -137,7 +137,26 @@ pub(crate) async fn serve_chat(
     };
     fill_usage(&mut completion, &r.route, prompt);
     let body = Bytes::from(serde_json::to_vec(&completion).map_err(|e| internal(&e.to_string()))?);
-    let mut admission = r.admission;
+    Ok(answer_whole(
+        gw,
+        ctx,
+        &r.route,
+        r.admission,
+        &completion,
+        body,
+    ))
+}
+
+/// A whole answer to a chat-served call, written as `body`: kept for the
+/// logging callbacks (with the completion's finish reasons), settled, sent.
+pub(crate) fn answer_whole(
+    gw: &Gateway,
+    ctx: &Ctx,
+    route: &RouteInfo,
+    mut admission: Admission,
+    completion: &ChatCompletion,
+    body: Bytes,
+) -> Response {
     admission.capture_response_json(&body);
     admission.capture_finish_reasons(
         completion
@@ -145,6 +164,6 @@ pub(crate) async fn serve_chat(
             .iter()
             .filter_map(|c| c.finish_reason.as_ref().map(|f| f.as_str())),
     );
-    let cost = gw.finish(admission, &r.route, completion.usage.as_ref());
-    Ok(gw.json_response(ctx, &r.route, cost, body))
+    let cost = gw.finish(admission, route, completion.usage.as_ref());
+    gw.json_response(ctx, route, cost, body)
 }

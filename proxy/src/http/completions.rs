@@ -239,14 +239,12 @@ pub(crate) async fn text_completions(
         serde_json::to_vec(&to_text_completion(&completion))
             .map_err(|e| internal(&e.to_string()))?,
     );
-    let mut admission = r.admission;
-    admission.capture_response_json(&body);
-    admission.capture_finish_reasons(
-        completion
-            .choices
-            .iter()
-            .filter_map(|c| c.finish_reason.as_ref().map(|f| f.as_str())),
-    );
-    let cost = gw.finish(admission, &r.route, completion.usage.as_ref());
-    Ok(gw.json_response(&ctx, &r.route, cost, body))
+    Ok(crate::http::chat::answer_whole(
+        &gw,
+        &ctx,
+        &r.route,
+        r.admission,
+        &completion,
+        body,
+    ))
 }
