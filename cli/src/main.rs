@@ -6,6 +6,7 @@
 
 mod admin;
 mod chat;
+mod healthcheck;
 mod import;
 mod keys;
 mod serve;
@@ -48,6 +49,9 @@ enum Command {
     Spend(spend::SpendArgs),
     /// Copy keys, users, teams, budgets and spend from a LiteLLM proxy's database.
     ImportLitellm(import::ImportArgs),
+    /// Probe a gateway's health route: exit 0 on a 2xx answer, 1 otherwise
+    /// (a container HEALTHCHECK without curl).
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 fn init_logging(json: bool) {
@@ -66,9 +70,11 @@ fn init_logging(json: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut runtime = match &cli.command {
-        Command::Chat(_) | Command::Keys(_) | Command::Spend(_) | Command::ImportLitellm(_) => {
-            tokio::runtime::Builder::new_current_thread()
-        }
+        Command::Chat(_)
+        | Command::Keys(_)
+        | Command::Spend(_)
+        | Command::ImportLitellm(_)
+        | Command::Healthcheck(_) => tokio::runtime::Builder::new_current_thread(),
         Command::Serve(args) => {
             init_logging(args.json_logs());
             let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
             Command::Keys(args) => keys::run(args).await,
             Command::Spend(args) => spend::run(args).await,
             Command::ImportLitellm(args) => import::run(args).await,
+            Command::Healthcheck(args) => healthcheck::run(args).await,
         }
     });
     match result {
