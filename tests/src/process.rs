@@ -20,7 +20,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running `llmux serve`; killed when dropped.
 pub struct ServeProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://HOST:PORT` (127.0.0.1 unless started in a namespace)
     pub url: String,
     pub port: u16,
 }
@@ -91,7 +91,7 @@ impl ServeProcess {
     /// with exactly the environment `env` and `dir` as its working directory
     /// (so its default `llmux.db` and spill file stay out of the source
     /// tree), and wait until it accepts connections. Its stderr goes to
-    /// `dir/serve-P.log`; if it exits or does not listen in time, the error
+    /// `dir/serve-127.0.0.1-P.log`; if it exits or does not listen in time, the error
     /// carries that log.
     pub async fn start_in(
         binary: &str,
@@ -114,12 +114,45 @@ impl ServeProcess {
         env: &[(&str, &str)],
     ) -> Result<ServeProcess, String> {
         let port = free_port();
-        let log_path = dir.join(format!("serve-{port}.log"));
+        let mut command = Command::new(binary);
+        command.arg("serve").args(args);
+        Self::launch(command, dir, env, "127.0.0.1", port).await
+    }
+
+    /// `binary serve ARGS --host HOST --port PORT` inside the network
+    /// namespace `netns` (`ip netns exec`), as a gateway on another host;
+    /// ready once `HOST:PORT` accepts connections from this namespace.
+    pub async fn start_in_netns(
+        netns: &str,
+        binary: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        host: &str,
+        port: u16,
+    ) -> Result<ServeProcess, String> {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", netns, binary, "serve"])
+            .args(args)
+            .args(["--host", host]);
+        Self::launch(command, dir, env, host, port).await
+    }
+
+    /// Run `command --port PORT` with exactly `env`, in `dir`, stderr to
+    /// `dir/serve-PORT.log`, and wait until `host:PORT` accepts connections;
+    /// if it exits or does not listen in time, the error carries that log.
+    async fn launch(
+        mut command: Command,
+        dir: &Path,
+        env: &[(&str, &str)],
+        host: &str,
+        port: u16,
+    ) -> Result<ServeProcess, String> {
+        let log_path = dir.join(format!("serve-{host}-{port}.log"));
         let log = std::fs::File::create(&log_path)
             .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let child = Command::new(binary)
-            .arg("serve")
-            .args(args)
+        let child = command
             .args(["--port", &port.to_string()])
             .current_dir(dir)
             .env_clear()
@@ -127,26 +160,23 @@ impl ServeProcess {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e}"))?;
+            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
         let mut process = ServeProcess {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("http://{host}:{port}"),
             port,
         };
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
+        while tokio::net::TcpStream::connect((host, port)).await.is_err() {
             if let Ok(Some(status)) = process.child.try_wait() {
                 return Err(format!(
-                    "llmux serve exited ({status}) before listening on port {port}:\n{}",
+                    "llmux serve exited ({status}) before listening on {host}:{port}:\n{}",
                     read_log(&log_path)
                 ));
             }
             if started.elapsed() > START_TIMEOUT {
                 return Err(format!(
-                    "llmux serve did not listen on port {port} within {} s:\n{}",
+                    "llmux serve did not listen on {host}:{port} within {} s:\n{}",
                     START_TIMEOUT.as_secs(),
                     read_log(&log_path)
                 ));
