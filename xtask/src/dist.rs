@@ -1,16 +1,22 @@
-//! `cargo xtask dist`: the release artefacts of the `llmux` binary.
+//! `cargo xtask dist`: the release artefacts of the `llmux` binary, in `dist/`:
 //!
-//! Builds `llmux` with the release profile (thin LTO, symbols stripped, see the
-//! root `Cargo.toml`), checks that the result carries no symbol table, and
-//! writes into `dist/`:
-//!
-//! - `llmux-<version>-<host triple>`: the binary;
-//! - `llmux-<version>-<host triple>.sha256`: its checksum, in the format
-//!   `sha256sum -c` reads;
+//! - `llmux-<version>-<target>`: the binary, static when the musl target of
+//!   the host's architecture is installed (`rustup target add
+//!   x86_64-unknown-linux-musl`), else for the host; release profile (thin
+//!   LTO, symbols stripped, checked);
+//! - `llmux-<version>.cdx.json`: the CycloneDX SBOM of what the binary is
+//!   built from (`cargo-cyclonedx` from crates.io, installed into
+//!   `target/tools` on first use);
 //! - `CHANGELOG.md`: this version's section, one line per commit since the
-//!   previous tag (or since the first commit when there is no tag).
+//!   previous tag (or since the first commit when there is no tag);
+//! - `SHA256SUMS`: the checksums of all three, as `sha256sum -c` reads them.
 //!
-//! The build honours `CARGO_TARGET_DIR` like any cargo command.
+//! Reproducible: the build maps the source, registry and target paths to
+//! fixed names (`--remap-path-prefix`), sets `SOURCE_DATE_EPOCH` to the
+//! commit's time and takes the commit and date `llmux --version` prints from
+//! git, not the clock. To check it, the binary is built twice, in two
+//! different target directories (`target/dist/a`, `target/dist/b`), and the
+//! two must be the same bytes; `--no-verify` builds once.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,10 +24,38 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+/// The `cargo-cyclonedx` release the SBOM is made with.
+const CYCLONEDX_VERSION: &str = "0.5.9";
+
 /// Run the whole `dist` task.
-pub(crate) fn run() -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut verify = true;
+    for arg in args {
+        match arg.as_str() {
+            "--no-verify" => verify = false,
+            other => {
+                return Err(format!(
+                    "dist: unknown argument '{other}' (known: --no-verify)"
+                ))
+            }
+        }
+    }
     let root = crate::workspace_root();
-    let binary = build_release(&root)?;
+    let version = workspace_version(&root)?;
+    let host = host_triple()?;
+    let target = match musl_target(&host) {
+        Some(musl) if target_installed(&musl)? => musl,
+        Some(musl) => {
+            eprintln!(
+                "xtask: dist: the {musl} target is not installed (`rustup target add {musl}`): \
+                 building for {host}, not static"
+            );
+            host.clone()
+        }
+        None => host.clone(),
+    };
+    let work = target_dir(&root).join("dist");
+    let binary = reproducible_build(&root, &target, &work.join("a"))?;
     let bytes = std::fs::read(&binary)
         .map_err(|e| format!("dist: cannot read {}: {e}", binary.display()))?;
     if has_symbol_table(&bytes) {
@@ -30,43 +64,214 @@ pub(crate) fn run() -> Result<(), String> {
             binary.display()
         ));
     }
-    let version = workspace_version(&root)?;
-    let triple = host_triple()?;
-    let name = format!("llmux-{version}-{triple}");
+    if verify {
+        let again = reproducible_build(&root, &target, &work.join("b"))?;
+        let second = std::fs::read(&again)
+            .map_err(|e| format!("dist: cannot read {}: {e}", again.display()))?;
+        let (a, b) = (sha256_hex(&bytes), sha256_hex(&second));
+        if a != b {
+            return Err(format!(
+                "dist: not reproducible: two builds of one commit differ\n  {a}  {}\n  {b}  {}",
+                binary.display(),
+                again.display()
+            ));
+        }
+        eprintln!("xtask: dist: reproducible: both builds are {a}");
+    }
+
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist)
         .map_err(|e| format!("dist: cannot create {}: {e}", dist.display()))?;
-
+    let name = format!("llmux-{version}-{target}");
     let out = dist.join(&name);
     write(&out, &bytes)?;
     make_executable(&out)?;
-    let checksum = format!("{}  {name}\n", sha256_hex(&bytes));
-    write(&dist.join(format!("{name}.sha256")), checksum.as_bytes())?;
+    let sbom_name = format!("llmux-{version}.cdx.json");
+    let sbom = sbom(&root, &target)?;
+    write(&dist.join(&sbom_name), &sbom)?;
     let changelog = changelog(&root, &version)?;
     write(&dist.join("CHANGELOG.md"), changelog.as_bytes())?;
-
+    let sums: String = [
+        (name.as_str(), bytes.as_slice()),
+        (sbom_name.as_str(), sbom.as_slice()),
+        ("CHANGELOG.md", changelog.as_bytes()),
+    ]
+    .iter()
+    .map(|(file, content)| format!("{}  {file}\n", sha256_hex(content)))
+    .collect();
+    write(&dist.join("SHA256SUMS"), sums.as_bytes())?;
     eprintln!(
-        "xtask: dist: {} ({} bytes, stripped)\nxtask: dist: {}.sha256: {}xtask: dist: {}",
+        "xtask: dist: {} ({} bytes, stripped)\nxtask: dist: SHA256SUMS:\n{sums}",
         out.display(),
         bytes.len(),
-        out.display(),
-        checksum,
-        dist.join("CHANGELOG.md").display()
     );
     Ok(())
 }
 
-/// `cargo build --release -p llmux-cli --bin llmux`; the path of the binary.
+/// The static (musl) target of a Linux host's architecture.
+fn musl_target(host: &str) -> Option<String> {
+    let arch = host.strip_suffix("-unknown-linux-gnu")?;
+    Some(format!("{arch}-unknown-linux-musl"))
+}
+
+/// Whether the standard library for `target` is installed.
+fn target_installed(target: &str) -> Result<bool, String> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("dist: cannot run rustc --print sysroot: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Ok(sysroot
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
+        .is_dir())
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `target/`).
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Release build of `llmux` for `target` in `dir`, with every build-machine
+/// path mapped to a fixed name; the binary's path.
+fn reproducible_build(root: &Path, target: &str, dir: &Path) -> Result<PathBuf, String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("dist: neither CARGO_HOME nor HOME is set")?;
+    let remap = |from: &Path, to: &str| format!("--remap-path-prefix={}={to}", from.display());
+    let rustflags = [
+        remap(dir, "/target"),
+        remap(root, "/llmux"),
+        remap(&cargo_home, "/cargo"),
+    ]
+    .join("\x1f");
+    let epoch = git(root, &["log", "-1", "--format=%ct"])?
+        .trim()
+        .to_string();
+    let dir_text = dir.to_string_lossy().into_owned();
+    let cc_var = format!("CC_{}", target.replace('-', "_"));
+    let mut env = vec![
+        ("CARGO_TARGET_DIR", dir_text),
+        ("CARGO_ENCODED_RUSTFLAGS", rustflags),
+        ("CARGO_INCREMENTAL", "0".into()),
+        ("SOURCE_DATE_EPOCH", epoch),
+    ];
+    // ring compiles C and assembly: for musl, with Debian's musl-gcc
+    // (package musl-tools) unless a compiler is named already.
+    if target.ends_with("-linux-musl")
+        && std::env::var_os(&cc_var).is_none()
+        && std::env::var_os("TARGET_CC").is_none()
+    {
+        if Command::new("musl-gcc").arg("--version").output().is_err() {
+            return Err(format!(
+                "dist: building for {target} needs a musl C compiler: install musl-tools \
+                 (apt-get install musl-tools) or set {cc_var}"
+            ));
+        }
+        env.push((cc_var.as_str(), "musl-gcc".into()));
+    }
+    crate::cargo_with(
+        "reproducible release build",
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "llmux-cli",
+            "--bin",
+            "llmux",
+            "--target",
+            target,
+        ],
+        &env,
+    )?;
+    let binary = dir.join(target).join("release").join("llmux");
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "dist: {} not found after the build",
+            binary.display()
+        ))
+    }
+}
+
+/// The CycloneDX SBOM (JSON) of `llmux-cli` for `target`, by `cargo-cyclonedx`.
+fn sbom(root: &Path, target: &str) -> Result<Vec<u8>, String> {
+    let tools = target_dir(root).join("tools");
+    let tool = tools.join("bin").join("cargo-cyclonedx");
+    if !tool.is_file() {
+        let root_text = tools.to_string_lossy().into_owned();
+        crate::cargo(
+            "SBOM tool",
+            &[
+                "install",
+                "--locked",
+                "cargo-cyclonedx",
+                "--version",
+                CYCLONEDX_VERSION,
+                "--root",
+                &root_text,
+            ],
+        )?;
+    }
+    let manifest = root.join("cli").join("Cargo.toml");
+    let status = Command::new(&tool)
+        .args([
+            "cyclonedx",
+            "-q",
+            "--format",
+            "json",
+            "--spec-version",
+            "1.5",
+        ])
+        .args(["--target", target, "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .map_err(|e| format!("dist: cannot run {}: {e}", tool.display()))?;
+    // It writes one `<crate>.cdx.json` beside every workspace member's
+    // manifest: keep the binary's crate's, remove them all from the tree.
+    let written = root.join("cli").join("llmux-cli.cdx.json");
+    let sbom = std::fs::read(&written);
+    remove_sboms(root);
+    if !status.success() {
+        return Err(format!("dist: cargo-cyclonedx failed ({status})"));
+    }
+    sbom.map_err(|e| format!("dist: cannot read {}: {e}", written.display()))
+}
+
+/// Delete the `*.cdx.json` files under `dir` (not in build output or
+/// dependencies' folders).
+fn remove_sboms(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(name.as_str(), "target" | "dist" | ".git" | "node_modules") {
+                remove_sboms(&path);
+            }
+        } else if name.ends_with(".cdx.json") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// `cargo build --release -p llmux-cli --bin llmux` (the bench's build, in
+/// the usual target directory); the path of the binary.
 pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
     crate::cargo(
         "release build",
         &["build", "--release", "-p", "llmux-cli", "--bin", "llmux"],
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root.join(p) })
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("release").join("llmux");
+    let binary = target_dir(root).join("release").join("llmux");
     if binary.is_file() {
         Ok(binary)
     } else {
@@ -218,6 +423,42 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn static_target_of_a_linux_host() {
+        assert_eq!(
+            musl_target("x86_64-unknown-linux-gnu").as_deref(),
+            Some("x86_64-unknown-linux-musl")
+        );
+        assert_eq!(
+            musl_target("aarch64-unknown-linux-gnu").as_deref(),
+            Some("aarch64-unknown-linux-musl")
+        );
+        assert_eq!(musl_target("aarch64-apple-darwin"), None);
+    }
+
+    #[test]
+    fn sboms_removed_from_the_tree_only() {
+        let dir = std::env::temp_dir().join(format!("xtask-sbom-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["cli", "providers/openai", "target/x", "node_modules/y"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let files = [
+            "cli/llmux-cli.cdx.json",
+            "providers/openai/llmux-openai.cdx.json",
+            "target/x/kept.cdx.json",
+            "node_modules/y/kept.cdx.json",
+            "cli/Cargo.toml",
+        ];
+        for f in files {
+            std::fs::write(dir.join(f), "{}").unwrap();
+        }
+        remove_sboms(&dir);
+        let left: Vec<bool> = files.iter().map(|f| dir.join(f).exists()).collect();
+        assert_eq!(left, [false, false, true, true, true]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

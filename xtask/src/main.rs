@@ -7,8 +7,9 @@
 //! - `clients`: install the official `openai` (Python and Node) and
 //!   `anthropic` (Python) packages that the real-client tests drive, into
 //!   `target/clients/venv` and `tests/clients/node/node_modules`.
-//! - `dist`: release build of `llmux`, stripped, with SHA-256 checksum and a
-//!   changelog section, in `dist/`.
+//! - `dist`: the release artefacts in `dist/`: a static (musl) `llmux` when
+//!   that target is installed, built twice to check it is reproducible, its
+//!   CycloneDX SBOM, a changelog section and `SHA256SUMS`.
 //! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
 //! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         Some("services") => services::ensure(),
         Some("prices") => prices::run(&args[1..]),
         Some("clients") => clients::install(),
-        Some("dist") => dist::run(),
+        Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         _ => Err(usage()),
     };
@@ -52,7 +53,8 @@ fn usage() -> String {
      prices     regenerate cost/src/prices_data.rs from ../shared/data/litellm_model_prices.json\n             \
      [--from PATH] [--check]\n  \
      clients    install the real SDK clients (openai/anthropic Python, openai Node) for the tests\n  \
-     dist       release build of llmux, stripped, SHA-256 checksum and changelog in dist/\n  \
+     dist       release artefacts in dist/: llmux (static with the musl target), built twice and\n             \
+     compared (reproducible; --no-verify builds once), CycloneDX SBOM, changelog, SHA256SUMS\n  \
      bench      gateway overhead vs a direct call against a local mock upstream (release build)"
         .to_string()
 }
@@ -65,10 +67,21 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 /// Run `cargo` with `args`, failing with a message naming the step.
 fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
+    cargo_with(step, args, &[])
+}
+
+/// [`cargo`] with environment variables set (and `RUSTFLAGS` cleared when
+/// `CARGO_ENCODED_RUSTFLAGS` is among them, which it overrides anyway).
+fn cargo_with(step: &str, args: &[&str], env: &[(&str, String)]) -> Result<(), String> {
     eprintln!("xtask: {step}: cargo {}", args.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    if env.iter().any(|(k, _)| *k == "CARGO_ENCODED_RUSTFLAGS") {
+        command.env_remove("RUSTFLAGS");
+    }
+    let status = command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
         .map_err(|e| format!("{step}: cannot run cargo: {e}"))?;
     if status.success() {
