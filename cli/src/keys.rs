@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 
 use crate::admin::{pretty, table, usd, AdminArgs, AdminClient};
-use llmux_core::calendar::civil_from_days;
+use llmux_core::calendar::rfc3339;
 use serde_json::{json, Map, Value};
 
 /// Arguments of `llmux keys`.
@@ -186,18 +186,6 @@ fn create_body(c: &CreateArgs) -> Result<Value, String> {
     Ok(Value::Object(body))
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-fn rfc3339(secs: i64) -> String {
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// One field of a key for display: `-` when absent.
 fn field(info: &Value, name: &str) -> String {
     match &info[name] {
@@ -329,12 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_money() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(4_070_908_800), "2099-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_740_830_400), "2025-03-01T12:00:00Z");
-        assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
-        assert_eq!(rfc3339(1_735_787_045), "2025-01-02T03:04:05Z");
+    fn money() {
         assert_eq!(usd(0.0), "$0.00");
         assert_eq!(usd(10.5), "$10.50");
         assert_eq!(usd(0.250019), "$0.250019");

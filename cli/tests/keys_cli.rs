@@ -96,7 +96,7 @@ fn failed(run: &Run) -> (i32, &str, &str) {
 }
 
 /// Unix seconds as RFC 3339, the way the CLI prints them (checked against
-/// known dates in the binary's unit tests).
+/// known dates in `llmux_core::calendar`'s unit tests).
 fn rfc3339(secs: i64) -> String {
     let out = Command::new("date")
         .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])

@@ -29,6 +29,60 @@ pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 /// A query through the `Any` driver, its parameters bound.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// A `WHERE` clause built from optional filters, with its bound values
+/// (never spliced into the SQL).
+#[derive(Debug)]
+pub(crate) struct Where {
+    pub(crate) sql: String,
+    values: Vec<Bound>,
+}
+
+#[derive(Debug)]
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+impl Default for Where {
+    fn default() -> Self {
+        Where {
+            sql: String::from("WHERE 1 = 1"),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl Where {
+    /// `AND column = value`, when there is a value.
+    pub(crate) fn text(&mut self, column: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.values.push(Bound::Text(v.to_string()));
+            self.sql
+                .push_str(&format!(" AND {column} = ${}", self.values.len()));
+        }
+    }
+
+    /// `AND column op value` (`op` one of `=`, `<`, `>=`…), when there is a value.
+    pub(crate) fn int(&mut self, column: &str, op: &str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.values.push(Bound::Int(v));
+            self.sql
+                .push_str(&format!(" AND {column} {op} ${}", self.values.len()));
+        }
+    }
+
+    /// `q` with the clause's values bound, in order.
+    pub(crate) fn bind<'q>(&'q self, mut q: AnyQuery<'q>) -> AnyQuery<'q> {
+        for v in &self.values {
+            q = match v {
+                Bound::Text(s) => q.bind(s.as_str()),
+                Bound::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
 /// A database URL without its password, for logs and messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -7,7 +7,8 @@
 //! spill file; time and budget periods. It knows nothing of HTTP.
 //!
 //! - [`Store`]: the database, with typed methods per record kind
-//!   ([`keys`], [`owners`], [`budgets`], [`spend`], [`responses`], [`period`]);
+//!   ([`keys`], [`owners`], [`budgets`], [`spend`], [`responses`], [`audit`],
+//!   [`period`]);
 //! - [`ledger`]: budgets that hold under concurrency;
 //! - [`limits`]: rpm, tpm and parallel-request limits;
 //! - [`spend_queue`]: spend written in batches off the request path;
@@ -17,6 +18,7 @@
 //! never waits on the database: keys are cached by the gateway and spend is
 //! written in batches.
 
+pub mod audit;
 pub mod budgets;
 pub mod bulk;
 pub mod clock;
@@ -31,6 +33,7 @@ pub mod responses;
 pub mod spend;
 pub mod spend_queue;
 
+pub use audit::{AuditEntry, AuditFilter};
 pub use budgets::BudgetRecord;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use db::{Backend, Store, StoreError};

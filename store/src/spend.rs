@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{ctx, Result, Store};
+use crate::db::{ctx, Result, Store, Where};
 
 /// One answered call, for `llmux_spend_logs` and the spend counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,61 +246,27 @@ pub struct ReportRow {
     pub completion_tokens: i64,
 }
 
-/// A filter's `WHERE` clause and its values, in bind order.
-struct Where {
-    sql: String,
-    values: Vec<Bound>,
-}
-
-enum Bound {
-    Text(String),
-    Int(i64),
-}
-
-impl Where {
-    fn of(f: &SpendFilter) -> Where {
-        let mut w = Where {
-            sql: String::from("WHERE 1 = 1"),
-            values: Vec::new(),
-        };
-        for (column, value) in [
-            ("token_hash", &f.token_hash),
-            ("user_id", &f.user_id),
-            ("team_id", &f.team_id),
-            ("request_id", &f.request_id),
-            ("model_group", &f.model_group),
-        ] {
-            if let Some(v) = value {
-                w.values.push(Bound::Text(v.clone()));
-                w.sql
-                    .push_str(&format!(" AND {column} = ${}", w.values.len()));
-            }
-        }
-        for (op, value) in [(">=", f.start), ("<", f.end)] {
-            if let Some(v) = value {
-                w.values.push(Bound::Int(v));
-                w.sql
-                    .push_str(&format!(" AND start_time {op} ${}", w.values.len()));
-            }
-        }
-        w
+/// The `WHERE` clause of a spend filter.
+fn where_of(f: &SpendFilter) -> Where {
+    let mut w = Where::default();
+    for (column, value) in [
+        ("token_hash", &f.token_hash),
+        ("user_id", &f.user_id),
+        ("team_id", &f.team_id),
+        ("request_id", &f.request_id),
+        ("model_group", &f.model_group),
+    ] {
+        w.text(column, value.as_deref());
     }
-
-    fn bind<'q>(&'q self, mut q: crate::db::AnyQuery<'q>) -> crate::db::AnyQuery<'q> {
-        for v in &self.values {
-            q = match v {
-                Bound::Text(s) => q.bind(s.as_str()),
-                Bound::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }
+    w.int("start_time", ">=", f.start);
+    w.int("start_time", "<", f.end);
+    w
 }
 
 impl Store {
     /// The spend-log rows matching `filter`, newest first, at most `limit`.
     pub async fn spend_logs(&self, filter: &SpendFilter, limit: i64) -> Result<Vec<SpendRow>> {
-        let w = Where::of(filter);
+        let w = where_of(filter);
         let sql = format!(
             "SELECT {SPEND_COLUMNS} FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {}",
             w.sql,
@@ -343,7 +309,7 @@ impl Store {
 
     /// Total spend (nano-dollars) and number of rows matching `filter`.
     pub async fn spend_total(&self, filter: &SpendFilter) -> Result<(i64, i64)> {
-        let w = Where::of(filter);
+        let w = where_of(filter);
         let sql = format!(
             "SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total, CAST(COUNT(*) AS BIGINT) AS requests FROM llmux_spend_logs {}",
             w.sql
@@ -365,7 +331,7 @@ impl Store {
         filter: &SpendFilter,
         group: ReportGroup,
     ) -> Result<Vec<ReportRow>> {
-        let w = Where::of(filter);
+        let w = where_of(filter);
         let group_sql = match group {
             ReportGroup::Key => "COALESCE(token_hash, '')",
             ReportGroup::User => "COALESCE(user_id, '')",

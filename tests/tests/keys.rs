@@ -235,8 +235,10 @@ async fn only_the_master_key_manages_keys() {
 async fn every_admin_route_refuses_anything_but_the_master_key() {
     let (_upstream, gw) = common::started(config).await;
     let key = generate(&gw, json!({})).await;
-    assert_eq!(llmux_proxy::admin::ADMIN_ROUTES.len(), 30);
-    for (method, path) in llmux_proxy::admin::ADMIN_ROUTES {
+    assert_eq!(llmux_proxy::admin::ADMIN_ROUTES.len(), 32);
+    for (method, route) in llmux_proxy::admin::ADMIN_ROUTES {
+        // A route with an id: one that does not exist (404 for the master key).
+        let path = &route.replace("{id}", "unknown");
         let method: reqwest::Method = method.parse().unwrap();
         let body = (method == reqwest::Method::POST).then(|| json!({}));
         let none = send(&gw, method.clone(), path, None, body.clone()).await;
@@ -254,6 +256,10 @@ async fn every_admin_route_refuses_anything_but_the_master_key() {
             "{method} {path} with a virtual key"
         );
         let admin = send(&gw, method.clone(), path, Some(MASTER), body).await;
+        if path != route {
+            assert_eq!(admin.status, 404, "{method} {path}: {}", admin.body);
+            continue;
+        }
         assert!(
             ![401, 403, 404, 405].contains(&admin.status),
             "{method} {path} with the master key: {} {}",
@@ -861,4 +867,213 @@ async fn an_address_guessing_keys_is_refused_for_a_minute() {
         .await
         .unwrap();
     assert_eq!(admin.status(), 429);
+}
+
+/// Hardening issue: every successful admin change is in the audit log —
+/// who (the master key's hash), what (LiteLLM's action and table names),
+/// when, the object before and after — with no secret in it; reads and
+/// failed changes leave nothing; `GET /audit` filters and pages, `GET
+/// /audit/{id}` reads one entry.
+async fn audit_trail(gw: &TestGateway) {
+    let created = admin_post(
+        gw,
+        "/key/generate",
+        json!({"key_alias": "audited", "metadata": {"logging": [{"callback_name": "langfuse", "callback_vars": {"langfuse_public_key": "pk-lf-1", "langfuse_secret_key": "sk-lf-very-secret-9", "langfuse_host": "os.environ/LANGFUSE_HOST"}}]}}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_string();
+    let hash = created.body["token"].as_str().unwrap().to_string();
+    // Reads and failed changes are not changes.
+    assert_eq!(
+        get(gw, &format!("/key/info?key={key}"), Some(MASTER))
+            .await
+            .status,
+        200
+    );
+    let missing = admin_post(
+        gw,
+        "/key/update",
+        json!({"key": "sk-not-a-key", "max_budget": 1}),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    let updated = admin_post(gw, "/key/update", json!({"key": key, "max_budget": 5.0})).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(
+        admin_post(gw, "/key/block", json!({"key": key}))
+            .await
+            .status,
+        200
+    );
+    let rotated = admin_post(gw, "/key/regenerate", json!({"key": key})).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_key = rotated.body["key"].as_str().unwrap().to_string();
+    let new_hash = rotated.body["token"].as_str().unwrap().to_string();
+    let deleted = admin_post(gw, "/key/delete", json!({"keys": [new_key]})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(
+        admin_post(
+            gw,
+            "/team/new",
+            json!({"team_id": "audit-team", "max_budget": 3})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        admin_post(
+            gw,
+            "/team/update",
+            json!({"team_id": "audit-team", "max_budget": 4})
+        )
+        .await
+        .status,
+        200
+    );
+
+    let all = get(gw, "/audit?page_size=100", Some(MASTER)).await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let text = all.body.to_string();
+    for secret in [
+        key.as_str(),
+        new_key.as_str(),
+        "sk-lf-very-secret-9",
+        MASTER,
+    ] {
+        assert!(!text.contains(secret), "{secret} in the audit log: {text}");
+    }
+    let logs = all.body["audit_logs"].as_array().unwrap();
+    let summary: Vec<(String, String, String)> = logs
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["table_name"].as_str().unwrap().to_string(),
+                e["object_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let key_table = "LiteLLM_VerificationToken".to_string();
+    let team_table = "LiteLLM_TeamTable".to_string();
+    // Newest first.
+    assert_eq!(
+        summary,
+        vec![
+            ("updated".into(), team_table.clone(), "audit-team".into()),
+            ("created".into(), team_table, "audit-team".into()),
+            ("deleted".into(), key_table.clone(), new_hash.clone()),
+            ("rotated".into(), key_table.clone(), hash.clone()),
+            ("blocked".into(), key_table.clone(), hash.clone()),
+            ("updated".into(), key_table.clone(), hash.clone()),
+            ("created".into(), key_table, hash.clone()),
+        ]
+    );
+    assert_eq!(all.body["total"], 7);
+    let master_hash = llmux_proxy::auth::virtual_keys::hash_key(MASTER);
+    for e in logs {
+        assert_eq!(e["changed_by"], "master_key");
+        assert_eq!(e["changed_by_api_key"], json!(master_hash));
+        assert!(e["id"].as_str().unwrap().starts_with("audit_"));
+        assert!(e["updated_at"].as_str().unwrap().ends_with('Z'), "{e}");
+    }
+    let by_action = |i: usize| &logs[i];
+    // created: nothing before, the key after — its logging secret removed,
+    // an environment reference kept.
+    let made = by_action(6);
+    assert_eq!(made["before_value"], Value::Null);
+    assert_eq!(made["updated_values"]["key_alias"], "audited");
+    assert_eq!(
+        made["updated_values"]["metadata"]["logging"][0]["callback_vars"],
+        json!({"langfuse_public_key": "pk-lf-1", "langfuse_secret_key": "[redacted]", "langfuse_host": "os.environ/LANGFUSE_HOST"})
+    );
+    // updated: the budget before and after.
+    let update = by_action(5);
+    assert_eq!(update["before_value"]["max_budget"], Value::Null);
+    assert_eq!(update["updated_values"]["max_budget"], json!(5.0));
+    assert_eq!(by_action(4)["before_value"]["blocked"], false);
+    assert_eq!(by_action(4)["updated_values"]["blocked"], true);
+    // rotated: the old hash before, the new one after.
+    assert_eq!(by_action(3)["before_value"]["token"], json!(hash));
+    assert_eq!(by_action(3)["updated_values"]["token"], json!(new_hash));
+    // deleted: the key before, nothing after.
+    assert_eq!(by_action(2)["before_value"]["token"], json!(new_hash));
+    assert_eq!(by_action(2)["updated_values"], Value::Null);
+    assert_eq!(by_action(0)["before_value"]["max_budget"], json!(3.0));
+    assert_eq!(by_action(0)["updated_values"]["max_budget"], json!(4.0));
+
+    // Filters and pages.
+    let one_key = get(
+        gw,
+        &format!("/audit?object_id={hash}&page_size=2&page=2"),
+        Some(MASTER),
+    )
+    .await;
+    assert_eq!(one_key.status, 200, "{}", one_key.body);
+    assert_eq!(
+        (
+            one_key.body["total"].clone(),
+            one_key.body["page"].clone(),
+            one_key.body["page_size"].clone(),
+            one_key.body["total_pages"].clone()
+        ),
+        (json!(4), json!(2), json!(2), json!(2))
+    );
+    let actions: Vec<&str> = one_key.body["audit_logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["updated", "created"]);
+    let teams = get(
+        gw,
+        "/audit?table_name=LiteLLM_TeamTable&action=created",
+        Some(MASTER),
+    )
+    .await;
+    assert_eq!(teams.body["total"], 1, "{}", teams.body);
+    let today = get(
+        gw,
+        "/audit?start_date=2000-01-01&end_date=2999-12-31",
+        Some(MASTER),
+    )
+    .await;
+    assert_eq!(today.body["total"], 7, "{}", today.body);
+    let before_2000 = get(gw, "/audit?end_date=1999-12-31", Some(MASTER)).await;
+    assert_eq!(before_2000.body["total"], 0, "{}", before_2000.body);
+    let bad_date = get(gw, "/audit?start_date=yesterday", Some(MASTER)).await;
+    assert_eq!(bad_date.status, 400, "{}", bad_date.body);
+
+    let id = logs[3]["id"].as_str().unwrap();
+    let single = get(gw, &format!("/audit/{id}"), Some(MASTER)).await;
+    assert_eq!(single.status, 200);
+    assert_eq!(single.body, logs[3]);
+    let unknown = get(gw, "/audit/audit_unknown", Some(MASTER)).await;
+    assert_eq!(
+        error(&unknown),
+        (
+            404,
+            "invalid_request_error",
+            "audit entry not found: audit_unknown"
+        )
+    );
+}
+
+#[tokio::test]
+async fn admin_changes_are_audited_on_sqlite() {
+    let (_upstream, gw) = common::started(config).await;
+    audit_trail(&gw).await;
+}
+
+#[tokio::test]
+async fn admin_changes_are_audited_on_postgres() {
+    let upstream = openai::start().await.unwrap();
+    if let Some(gw) = TestGateway::start_on_postgres(&config(&upstream))
+        .await
+        .unwrap()
+    {
+        audit_trail(&gw).await;
+    }
 }

@@ -2,7 +2,7 @@
 //! reports, LiteLLM's paths. One router behind one master-key layer
 //! ([`require_master_key`]), so a new admin route cannot forget the check;
 //! handlers take the key store as an [`AdminKeys`] extractor, which only
-//! that layer provides.
+//! that layer provides. The same layer writes the audit log ([`audit`]).
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::error::{internal, ApiError};
 use crate::gateway::Gateway;
 use crate::http::Routes;
 
+pub(crate) mod audit;
 pub(crate) mod budgets;
 pub(crate) mod fields;
 pub(crate) mod keys;
@@ -60,6 +61,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/spend/logs"),
     ("GET", "/global/spend"),
     ("GET", "/global/spend/report"),
+    ("GET", "/audit"),
+    ("GET", "/audit/{id}"),
 ];
 
 /// The admin routes, behind the master-key layer.
@@ -96,6 +99,8 @@ pub(crate) fn routes(gateway: Arc<Gateway>) -> Routes {
         .route("/spend/logs", get(reports::spend_logs))
         .route("/global/spend", get(reports::global_spend))
         .route("/global/spend/report", get(reports::global_spend_report))
+        .route("/audit", get(audit::list))
+        .route("/audit/{id}", get(audit::info))
         .route_layer(axum::middleware::from_fn_with_state(
             gateway,
             require_master_key,
@@ -137,9 +142,14 @@ async fn require_master_key(
     if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
         return Err(nul_refused());
     }
+    let change = audit::Pending::begin(&keys, &parts.method, parts.uri.path(), &body).await?;
     let mut request = Request::from_parts(parts, axum::body::Body::from(body));
-    request.extensions_mut().insert(AdminKeys(keys));
-    Ok(next.run(request).await)
+    request.extensions_mut().insert(AdminKeys(keys.clone()));
+    let response = next.run(request).await;
+    Ok(match change {
+        Some(change) => change.finish(&keys, gw.clock.now(), response).await,
+        None => response,
+    })
 }
 
 fn nul_refused() -> ApiError {

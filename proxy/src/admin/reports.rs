@@ -37,7 +37,7 @@ pub(crate) struct SpendQuery {
 }
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.
-fn parse_date(field: &str, s: &str) -> Result<i64, Error> {
+pub(crate) fn parse_date(field: &str, s: &str) -> Result<i64, Error> {
     let bad = || {
         Error::bad_request(format!("{field} must be a date like 2026-11-25, got '{s}'"))
             .with_param(field)

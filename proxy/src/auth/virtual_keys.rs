@@ -115,6 +115,11 @@ impl VirtualKeys {
         }
     }
 
+    /// The master key's hash (who made an admin change), if there is one.
+    pub fn master_key_hash(&self) -> Option<String> {
+        self.master_key.as_deref().map(hash_key)
+    }
+
     /// The store behind the keys.
     pub fn store(&self) -> &Store {
         &self.store
