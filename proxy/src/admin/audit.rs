@@ -26,7 +26,7 @@ use crate::admin::budgets::budget_info;
 use crate::admin::fields::{store_error, token_hash_of, Page};
 use crate::admin::keys::key_info;
 use crate::admin::org::owner_info;
-use crate::admin::reports::parse_date;
+use crate::admin::reports::date_range;
 use crate::admin::AdminKeys;
 use crate::auth::virtual_keys::VirtualKeys;
 use crate::error::ApiError;
@@ -364,21 +364,14 @@ pub(crate) async fn list(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let page = Page::of(q.page, q.page_size, 10)?;
+    let (start, end) = date_range(q.start_date.as_deref(), q.end_date.as_deref())?;
     let filter = AuditFilter {
         object_id: q.object_id,
         table_name: q.table_name,
         action: q.action,
         changed_by: q.changed_by,
-        start: q
-            .start_date
-            .as_deref()
-            .map(|s| parse_date("start_date", s))
-            .transpose()?,
-        end: q
-            .end_date
-            .as_deref()
-            .map(|s| parse_date("end_date", s).map(|d| d + 86_400))
-            .transpose()?,
+        start,
+        end,
     };
     let (entries, total) = keys
         .store()

@@ -37,7 +37,7 @@ pub(crate) struct SpendQuery {
 }
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.
-pub(crate) fn parse_date(field: &str, s: &str) -> Result<i64, Error> {
+fn parse_date(field: &str, s: &str) -> Result<i64, Error> {
     let bad = || {
         Error::bad_request(format!("{field} must be a date like 2026-11-25, got '{s}'"))
             .with_param(field)
@@ -59,7 +59,7 @@ fn format_day(day: i64) -> String {
 
 /// The store's filter for a query's filters.
 fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
-    Ok(SpendFilter {
+    let mut filter = SpendFilter {
         token_hash: q
             .api_key
             .as_deref()
@@ -68,17 +68,25 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
         team_id: q.team_id.clone(),
         request_id: q.request_id.clone(),
         model_group: q.model.clone(),
-        start: q
-            .start_date
-            .as_deref()
-            .map(|s| parse_date("start_date", s))
-            .transpose()?,
-        end: q
-            .end_date
-            .as_deref()
-            .map(|s| parse_date("end_date", s).map(|d| d + 86_400))
-            .transpose()?,
-    })
+        ..SpendFilter::default()
+    };
+    (filter.start, filter.end) = date_range(q.start_date.as_deref(), q.end_date.as_deref())?;
+    Ok(filter)
+}
+
+/// `start_date` and `end_date` (`YYYY-MM-DD`, both inclusive) as Unix
+/// seconds: the first second of the start, the first second after the end.
+pub(crate) fn date_range(
+    start_date: Option<&str>,
+    end_date: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), Error> {
+    let start = start_date
+        .map(|s| parse_date("start_date", s))
+        .transpose()?;
+    let end = end_date
+        .map(|s| parse_date("end_date", s).map(|d| d + 86_400))
+        .transpose()?;
+    Ok((start, end))
 }
 
 /// A stored prompt or answer as JSON again (a cut one, no longer JSON, as
