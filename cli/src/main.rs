@@ -14,6 +14,13 @@ mod spend;
 
 use std::process::ExitCode;
 
+/// musl's allocator serialises threads on one lock: the static release
+/// binary (`--features mimalloc`, set by `cargo xtask dist` and the
+/// container build) allocates with mimalloc instead.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// `llmux --version`: the version, the commit built and that commit's date.

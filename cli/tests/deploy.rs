@@ -45,14 +45,7 @@ fn deploy() -> PathBuf {
 
 /// A tool from the client venv, or a failure saying how to install it.
 fn venv_tool(name: &str) -> PathBuf {
-    let path = root().join("target/clients/venv/bin").join(name);
-    assert!(
-        path.exists(),
-        "{name} is not installed ({} is missing): run `cargo xtask clients` \
-         (or `cargo xtask test`, which runs it)",
-        path.display()
-    );
-    path
+    llmux_tests::venv_program(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(program: &Path, args: &[&str]) -> Output {
@@ -152,12 +145,18 @@ fn image_is_static_distroless_non_root() {
         "gcr.io/distroless/static-debian12:nonroot"
     );
     assert_eq!(instruction(&stage, "USER"), "65532:65532");
-    // The build stage is Alpine's (musl): the binary is static.
+    // The build stage is Alpine's (musl): the binary is static, and
+    // allocates with mimalloc (musl's allocator costs a third of the
+    // throughput), a feature that must exist.
     assert!(dockerfile.contains("FROM rust:${RUST_VERSION}-alpine AS build"));
+    assert!(dockerfile.contains("--bin llmux --features mimalloc"));
+    let cli = std::fs::read_to_string(deploy().join("../cli/Cargo.toml")).unwrap();
+    assert!(cli.contains("\nmimalloc = [\"dep:mimalloc\"]\n"));
     let env = image_env(&stage);
     assert_eq!(env["HOST"], "0.0.0.0");
     assert_eq!(env["PORT"], "4000");
     assert_eq!(env["LLMUX_CONFIG"], "/etc/llmux/config.yaml");
+    assert_eq!(env["MIMALLOC_ARENA_EAGER_COMMIT"], "0");
     assert_eq!(instruction(&stage, "WORKDIR"), "/var/lib/llmux");
 }
 

@@ -360,7 +360,7 @@ async fn errors_are_clear_and_exit_non_zero() {
         (
             1,
             "",
-            "error: gateway answered 400 Bad Request: budget_duration 'soon' is not like 30s, 30m, 24h, 30d\n"
+            "error: gateway answered 400 Bad Request: budget_duration 'soon' is not like 30s, 30m, 24h, 30d (at most 1000 years)\n"
         )
     );
     let run = keys(&gw, &["delete", "sk-no-such-key"]);

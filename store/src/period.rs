@@ -21,8 +21,13 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         "y" => 365 * 86_400,
         _ => return None,
     };
-    n.checked_mul(mult).filter(|v| *v > 0)
+    n.checked_mul(mult)
+        .filter(|v| (1..=MAX_DURATION).contains(v))
 }
+
+/// The longest duration accepted (1,000 years): a time plus a duration
+/// must never overflow.
+pub const MAX_DURATION: i64 = 1_000 * 365 * 86_400;
 
 /// The end of the budget period that `now` falls in, for a budget that
 /// resets every `duration` seconds from `reset_at` (both the admission path
@@ -92,6 +97,9 @@ mod tests {
         assert_eq!(parse_duration("1mo"), Some(2_592_000));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("1000y"), Some(MAX_DURATION));
+        assert_eq!(parse_duration("1001y"), None);
+        assert_eq!(parse_duration("9223372036854775000s"), None);
     }
 
     #[test]

@@ -9,7 +9,8 @@ pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn unique(prefix: &str) -> String {
+/// A name no other test of this run uses: `{prefix}_{pid}_{n}_{nanos}`.
+pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -18,6 +18,23 @@ pub mod moto;
 pub mod process;
 pub mod services;
 
+/// A program of the Python client venv that `cargo xtask clients` installs
+/// (`target/clients/venv`, pinned in `tests/clients/python/requirements.txt`),
+/// or a message saying how to install it.
+pub fn venv_program(name: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/clients/venv/bin")
+        .join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo xtask clients` (or `cargo xtask test`, which runs it) to install the test clients",
+            path.display()
+        ))
+    }
+}
+
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]

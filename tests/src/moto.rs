@@ -2,7 +2,6 @@
 //! Python client venv that `cargo xtask clients` installs (pinned in
 //! `tests/clients/python/requirements.txt`). Killed when dropped.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,20 +12,10 @@ pub struct MotoServer {
     pub url: String,
 }
 
-fn moto_server() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/clients/venv/bin/moto_server")
-}
-
 impl MotoServer {
     /// Start it and wait (at most 30 s) until it answers.
     pub async fn start() -> Result<MotoServer, String> {
-        let program = moto_server();
-        if !program.exists() {
-            return Err(format!(
-                "{} is missing: run `cargo xtask clients` (or `cargo xtask test`, which runs it) to install the test clients",
-                program.display()
-            ));
-        }
+        let program = crate::venv_program("moto_server")?;
         let port = crate::process::free_port();
         let child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

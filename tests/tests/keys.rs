@@ -313,11 +313,21 @@ async fn bad_management_input_is_a_400_naming_the_field() {
         ),
         (
             json!({"duration": "soon"}),
-            "duration 'soon' is not like 30s, 30m, 24h, 30d",
+            "duration 'soon' is not like 30s, 30m, 24h, 30d (at most 1000 years)",
         ),
         (
             json!({"budget_duration": "x"}),
-            "budget_duration 'x' is not like 30s, 30m, 24h, 30d",
+            "budget_duration 'x' is not like 30s, 30m, 24h, 30d (at most 1000 years)",
+        ),
+        // Found by reading for the OpenAPI description: now + this
+        // overflowed (a panic in debug builds, a wrapped time in release).
+        (
+            json!({"duration": "9223372036854775000s"}),
+            "duration '9223372036854775000s' is not like 30s, 30m, 24h, 30d (at most 1000 years)",
+        ),
+        (
+            json!({"budget_duration": "1001y"}),
+            "budget_duration '1001y' is not like 30s, 30m, 24h, 30d (at most 1000 years)",
         ),
         (
             json!({"rpm_limit": -5}),

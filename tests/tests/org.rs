@@ -205,6 +205,16 @@ async fn users_teams_and_reports(gw: &TestGateway) {
             "start_date must be a date like 2026-11-25, got 'yesterday'"
         )
     );
+    // A year past 9999 overflowed the seconds (found reading for the
+    // OpenAPI description).
+    let (s, bad) = get(gw, "/global/spend/report?end_date=300000000000-01-01").await;
+    assert_eq!(
+        (s, message(&bad)),
+        (
+            400,
+            "end_date must be a date like 2026-11-25, got '300000000000-01-01'"
+        )
+    );
 
     // The budget is spent: user and team spend are up to date once written.
     let (_, info) = get(gw, "/team/info?team_id=t-ml").await;

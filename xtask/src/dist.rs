@@ -54,7 +54,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         None => host.clone(),
     };
-    let work = target_dir(&root).join("dist");
+    let work = crate::target_dir(&root).join("dist");
     let binary = reproducible_build(&root, &target, &work.join("a"))?;
     let bytes = std::fs::read(&binary)
         .map_err(|e| format!("dist: cannot read {}: {e}", binary.display()))?;
@@ -128,14 +128,6 @@ fn target_installed(target: &str) -> Result<bool, String> {
         .is_dir())
 }
 
-/// The cargo target directory (`CARGO_TARGET_DIR`, else `target/`).
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root.join(p) })
-        .unwrap_or_else(|| root.join("target"))
-}
-
 /// Release build of `llmux` for `target` in `dir`, with every build-machine
 /// path mapped to a fixed name; the binary's path.
 fn reproducible_build(root: &Path, target: &str, dir: &Path) -> Result<PathBuf, String> {
@@ -185,6 +177,8 @@ fn reproducible_build(root: &Path, target: &str, dir: &Path) -> Result<PathBuf, 
             "llmux-cli",
             "--bin",
             "llmux",
+            "--features",
+            "mimalloc",
             "--target",
             target,
         ],
@@ -203,23 +197,7 @@ fn reproducible_build(root: &Path, target: &str, dir: &Path) -> Result<PathBuf, 
 
 /// The CycloneDX SBOM (JSON) of `llmux-cli` for `target`, by `cargo-cyclonedx`.
 fn sbom(root: &Path, target: &str) -> Result<Vec<u8>, String> {
-    let tools = target_dir(root).join("tools");
-    let tool = tools.join("bin").join("cargo-cyclonedx");
-    if !tool.is_file() {
-        let root_text = tools.to_string_lossy().into_owned();
-        crate::cargo(
-            "SBOM tool",
-            &[
-                "install",
-                "--locked",
-                "cargo-cyclonedx",
-                "--version",
-                CYCLONEDX_VERSION,
-                "--root",
-                &root_text,
-            ],
-        )?;
-    }
+    let tool = crate::tool(root, "cargo-cyclonedx", CYCLONEDX_VERSION)?;
     let manifest = root.join("cli").join("Cargo.toml");
     let status = Command::new(&tool)
         .args([
@@ -271,7 +249,7 @@ pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
         "release build",
         &["build", "--release", "-p", "llmux-cli", "--bin", "llmux"],
     )?;
-    let binary = target_dir(root).join("release").join("llmux");
+    let binary = crate::target_dir(root).join("release").join("llmux");
     if binary.is_file() {
         Ok(binary)
     } else {

@@ -11,6 +11,7 @@
 //!   that target is installed, built twice to check it is reproducible, its
 //!   CycloneDX SBOM, a changelog section and `SHA256SUMS`.
 //! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
+//! - `fuzz`: every fuzz target in `fuzz/` for a bounded time (see `fuzz.rs`).
 //! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
 // Library docs are for crates others build on; this is the binary.
@@ -20,6 +21,7 @@
 mod bench;
 mod clients;
 mod dist;
+mod fuzz;
 mod prices;
 mod services;
 
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some("clients") => clients::install(),
         Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -55,7 +58,9 @@ fn usage() -> String {
      clients    install the real SDK clients (openai/anthropic Python, openai Node) for the tests\n  \
      dist       release artefacts in dist/: llmux (static with the musl target), built twice and\n             \
      compared (reproducible; --no-verify builds once), CycloneDX SBOM, changelog, SHA256SUMS\n  \
-     bench      gateway overhead vs a direct call against a local mock upstream (release build)"
+     bench      gateway overhead vs a direct call against a local mock upstream (release build)\n  \
+     fuzz       each fuzz target in fuzz/ for a bounded time (nightly, cargo fuzz)\n             \
+     [--seconds N (default 30)] [TARGET...]"
         .to_string()
 }
 
@@ -63,6 +68,39 @@ fn usage() -> String {
 pub fn workspace_root() -> std::path::PathBuf {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// The binary of the cargo-installed tool `name` at `version`, installed
+/// into `target/tools` on first use (never into the user's cargo home).
+fn tool(root: &std::path::Path, name: &str, version: &str) -> Result<std::path::PathBuf, String> {
+    let tools = target_dir(root)
+        .join("tools")
+        .join(format!("{name}-{version}"));
+    let binary = tools.join("bin").join(name);
+    if !binary.is_file() {
+        let tools_text = tools.to_string_lossy().into_owned();
+        cargo(
+            &format!("install {name} {version}"),
+            &[
+                "install",
+                "--locked",
+                name,
+                "--version",
+                version,
+                "--root",
+                &tools_text,
+            ],
+        )?;
+    }
+    Ok(binary)
 }
 
 /// Run `cargo` with `args`, failing with a message naming the step.

@@ -44,8 +44,10 @@ pub(crate) fn check_limit(field: &str, v: Option<i64>) -> Result<Option<i64>, Er
 /// or a 400 naming the field.
 pub(crate) fn check_duration(field: &str, d: &str) -> Result<i64, Error> {
     parse_duration(d).ok_or_else(|| {
-        Error::bad_request(format!("{field} '{d}' is not like 30s, 30m, 24h, 30d"))
-            .with_param(field)
+        Error::bad_request(format!(
+            "{field} '{d}' is not like 30s, 30m, 24h, 30d (at most 1000 years)"
+        ))
+        .with_param(field)
     })
 }
 

@@ -46,7 +46,8 @@ fn parse_date(field: &str, s: &str) -> Result<i64, Error> {
     let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Four-digit years: a larger one overflows the seconds.
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
     Ok(days_from_civil(y, m, d) * 86_400)

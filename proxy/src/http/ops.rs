@@ -1,5 +1,6 @@
 //! Operations: liveness and readiness probes, `/health` (master key only),
-//! `/metrics`, `GET /` and the answer for unknown routes.
+//! `/metrics`, the API description (`/openapi.json`, `/docs`), `GET /` and
+//! the answer for unknown routes.
 
 use crate::gateway::loggable;
 use std::time::Duration;
@@ -27,7 +28,36 @@ pub(crate) fn routes() -> Routes {
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
         .route("/", get(index))
+}
+
+/// The gateway's OpenAPI 3.0 description (`proxy/src/openapi.json`,
+/// written by hand and checked by schemathesis against the running
+/// gateway in `tests/tests/openapi.rs`). No key: it holds no secret.
+pub(crate) async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        include_str!("../openapi.json"),
+    )
+        .into_response()
+}
+
+/// A reference page rendering `/openapi.json`, self-contained: nothing is
+/// loaded from another host (gateways often have no internet).
+pub(crate) async fn docs() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        include_str!("docs.html"),
+    )
+        .into_response()
 }
 
 pub(crate) async fn liveliness() -> &'static str {
@@ -162,7 +192,8 @@ pub(crate) async fn index() -> Response {
             "anthropic": ["POST /v1/messages"],
             "health": ["GET /health/liveliness", "GET /health/readiness", "GET /health"],
             "metrics": "GET /metrics",
-            "admin": ["/key/*", "/user/*", "/team/*", "/budget/*", "/spend/logs", "/global/spend", "/global/spend/report"],
+            "api_description": ["GET /openapi.json", "GET /docs"],
+            "admin": ["/key/*", "/user/*", "/team/*", "/budget/*", "/spend/logs", "/global/spend", "/global/spend/report", "/audit"],
         },
         "docs": "README.md, section \"Gateway: llmux serve\"",
     }))
