@@ -55,7 +55,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("/v1/responses", "application/json"),
     ("/v1/embeddings", "application/json"),
     ("/v1/completions", "application/json"),
-    ("/v1/audio/transcriptions", "multipart/form-data; boundary=llmux"),
+    (
+        "/v1/audio/transcriptions",
+        "multipart/form-data; boundary=llmux",
+    ),
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     if which & 1 == 0 {
         let whole = events(&[body]);
         let split = events(&pieces);
-        assert_eq!(whole, split, "SSE events depend on where the body was split");
+        assert_eq!(
+            whole, split,
+            "SSE events depend on where the body was split"
+        );
     } else {
         let reads: Vec<llmux_core::Result<Bytes>> = pieces
             .iter()

@@ -82,7 +82,10 @@ pub fn stream<D: StreamDecoder>(mut make: impl FnMut() -> D, data: &[u8]) {
     let (cut, body) = pieces(data);
     let whole = decode(make(), &[body]);
     let split = decode(make(), &cut);
-    assert_eq!(whole, split, "the same body cut at other points decoded differently");
+    assert_eq!(
+        whole, split,
+        "the same body cut at other points decoded differently"
+    );
 }
 
 /// A chat request every decoder is asked about.
@@ -146,10 +149,9 @@ pub fn codec<C: Codec>(name: &str, model: &str, params: &ProviderParams, data: &
             payload,
         ),
         4 => {
-            let embed: EmbeddingRequest = serde_json::from_value(
-                serde_json::json!({"model": model, "input": ["a", "b"]}),
-            )
-            .unwrap_or_else(|e| panic!("fuzz setup: an embedding request: {e}"));
+            let embed: EmbeddingRequest =
+                serde_json::from_value(serde_json::json!({"model": model, "input": ["a", "b"]}))
+                    .unwrap_or_else(|e| panic!("fuzz setup: an embedding request: {e}"));
             let _ = codec.decode_embeddings(vec![response(200, payload)], &embed);
         }
         _ => {

@@ -983,6 +983,11 @@ async fn import_spend(
     if !batch.is_empty() {
         write_spend(store, &batch, &mut report.spend_logs).await?;
     }
+    // Reports and totals read the daily aggregates: count what came in.
+    store
+        .rebuild_daily_spend()
+        .await
+        .map_err(target_err("llmux_spend_daily"))?;
     Ok(())
 }
 

@@ -132,6 +132,12 @@ pub struct GeneralSettings {
     /// and retrieval (`30d`, `12h`; default 30 days).
     #[serde(default)]
     pub responses_retention: Option<String>,
+    /// Spend-log rows older than this are deleted (LiteLLM's setting;
+    /// `30d`, `90d`; default: kept for ever). Daily aggregates are kept, so
+    /// totals, budgets and reports still count the deleted calls.
+    pub maximum_spend_logs_retention_period: Option<String>,
+    /// How often the retention job runs (LiteLLM's setting; default `1h`).
+    pub maximum_spend_logs_retention_interval: Option<String>,
     /// On SIGTERM, how long readiness fails (503) while calls are still
     /// served, before the gateway stops accepting and drains (`5s`; default
     /// none): time for a load balancer to take it out of rotation.

@@ -76,6 +76,8 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// Stored Responses API responses (`previous_response_id`).
     pub(crate) conversations: crate::conversations::Conversations,
+    /// Spend-log retention, when configured.
+    pub(crate) spend_retention: Option<SpendRetention>,
     /// Set on SIGTERM: readiness answers 503 so load balancers stop sending
     /// new calls while the gateway still serves them for `drain_delay`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
@@ -406,6 +408,59 @@ fn request_json(call: &Call) -> Option<Value> {
         Call::Moderation(r) => serde_json::to_value(r).ok(),
         Call::Rerank(r) => serde_json::to_value(r).ok(),
         Call::Transcription(_) => None,
+    }
+}
+
+/// How long spend-log rows are kept, and how often old ones are deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpendRetention {
+    /// Rows that started longer ago than this are deleted.
+    pub keep_seconds: i64,
+    /// Minutes between runs of the deletion.
+    pub every_minutes: u64,
+}
+
+/// Rows deleted per statement by the retention job: each statement holds
+/// the table briefly, and writes go on between them.
+const RETENTION_BATCH: i64 = 1_000;
+
+impl Gateway {
+    /// Delete spend-log rows past the retention, a batch at a time with a
+    /// pause between batches; how many. Logged; a database error stops this
+    /// run (the next one goes on).
+    pub async fn purge_spend_logs(&self, retention: SpendRetention) -> u64 {
+        let Some(keys) = &self.keys else {
+            return 0;
+        };
+        let cutoff = self.clock.now().saturating_sub(retention.keep_seconds);
+        let mut deleted = 0;
+        loop {
+            match keys
+                .store()
+                .delete_spend_logs_before(cutoff, RETENTION_BATCH)
+                .await
+            {
+                Ok(n) => {
+                    deleted += n;
+                    if n < RETENTION_BATCH as u64 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, deleted, "spend-log retention stopped; retried at its next run");
+                    break;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                cutoff,
+                "spend-log rows past their retention deleted"
+            );
+        }
+        deleted
     }
 }
 

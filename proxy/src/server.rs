@@ -411,6 +411,33 @@ fn responses_retention(cfg: &ProxyConfig) -> Result<Duration, StartError> {
     })
 }
 
+/// Spend-log retention: `general_settings.maximum_spend_logs_retention_period`
+/// and how often it is applied (`…_interval`, default an hour), checked.
+fn spend_retention(
+    cfg: &ProxyConfig,
+) -> Result<Option<crate::gateway::SpendRetention>, StartError> {
+    let duration = |field: &str, value: &str| {
+        llmux_store::parse_duration(value).ok_or_else(|| {
+            StartError::Invalid(format!(
+                "general_settings.{field}: expected a duration such as 30d or 12h, got '{value}'"
+            ))
+        })
+    };
+    let g = &cfg.general_settings;
+    let Some(period) = &g.maximum_spend_logs_retention_period else {
+        return Ok(None);
+    };
+    let keep_seconds = duration("maximum_spend_logs_retention_period", period)?;
+    let every_seconds = match &g.maximum_spend_logs_retention_interval {
+        Some(i) => duration("maximum_spend_logs_retention_interval", i)?,
+        None => 3_600,
+    };
+    Ok(Some(crate::gateway::SpendRetention {
+        keep_seconds,
+        every_minutes: u64::try_from(every_seconds / 60).unwrap_or(1).max(1),
+    }))
+}
+
 /// `general_settings.drain_delay`, checked (none: zero).
 fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
     let Some(d) = &cfg.general_settings.drain_delay else {
@@ -503,6 +530,7 @@ pub fn check(options: &ServeOptions, process_env: Arc<dyn Env>) -> Result<Checke
     let (router, _) = router_for(&cfg, &options.models, Arc::new(env.clone()), &mut notes)?;
     warnings.extend(unpriced_warning(&Pricing::from_router(&router)));
     responses_retention(&cfg)?;
+    spend_retention(&cfg)?;
     drain_delay(&cfg)?;
     pass_through(&cfg, &router, &env)?;
     Ok(Checked {
@@ -651,6 +679,14 @@ pub async fn build_with_clock(
         None => crate::conversations::Conversations::memory(retention),
     };
     let drain_delay = drain_delay(&cfg)?;
+    let spend_retention = spend_retention(&cfg)?;
+    if let Some(r) = &spend_retention {
+        notes.push(format!(
+            "spend logs kept {} days (checked every {} min)",
+            r.keep_seconds / 86_400,
+            r.every_minutes
+        ));
+    }
     let pass_through = pass_through(&cfg, &router, &env)?;
     let metrics = Arc::new(Metrics::default());
     let (callbacks, callback_warnings) = callbacks(&cfg, env_arc.clone(), &metrics)?;
@@ -684,6 +720,7 @@ pub async fn build_with_clock(
         draining: std::sync::atomic::AtomicBool::new(false),
         auth_failures: crate::gateway::auth_failure_table(),
         drain_delay,
+        spend_retention,
         conversations,
         proxy_budget,
         service,
@@ -715,6 +752,11 @@ pub async fn build_with_clock(
                 gw.reset_budgets().await;
                 if minute.is_multiple_of(60) {
                     gw.conversations.purge(gw.clock.now()).await;
+                }
+                if let Some(r) = gw.spend_retention {
+                    if minute.is_multiple_of(r.every_minutes) {
+                        gw.purge_spend_logs(r).await;
+                    }
                 }
                 minute += 1;
             }

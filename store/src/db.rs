@@ -71,6 +71,20 @@ impl Where {
         }
     }
 
+    /// `AND` a row sorting after `(time, id)` when rows are listed by
+    /// `time_column DESC, id_column DESC`: the next page of a keyset. A row
+    /// value comparison, which both databases answer from a
+    /// `(…, time_column, id_column)` index (an `OR` of the two made SQLite
+    /// scan: 245 ms 45 days into 10 million rows).
+    pub(crate) fn before(&mut self, time_column: &str, time: i64, id_column: &str, id: &str) {
+        self.values.push(Bound::Int(time));
+        let t = self.values.len();
+        self.values.push(Bound::Text(id.to_string()));
+        let i = self.values.len();
+        self.sql
+            .push_str(&format!(" AND ({time_column}, {id_column}) < (${t}, ${i})"));
+    }
+
     /// `q` with the clause's values bound, in order.
     pub(crate) fn bind<'q>(&'q self, mut q: AnyQuery<'q>) -> AnyQuery<'q> {
         for v in &self.values {

@@ -118,6 +118,7 @@ impl Store {
         const ROWS_PER_INSERT: usize = 200;
         const COLUMNS: usize = 21;
         let mut added: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
+        let mut daily: std::collections::BTreeMap<DailyKey, DailySums> = Default::default();
         let mut tx = self
             .pool()
             .begin()
@@ -155,7 +156,15 @@ impl Store {
                 .collect();
             for r in chunk {
                 // A call id twice in one batch is written (and counted) once.
-                if r.spend_nano == 0 || !new.remove(r.key()) {
+                if !new.remove(r.key()) {
+                    continue;
+                }
+                let day = daily.entry(daily_key(r)).or_default();
+                day.spend_nano += r.spend_nano;
+                day.requests += 1;
+                day.prompt_tokens += r.prompt_tokens;
+                day.completion_tokens += r.completion_tokens;
+                if r.spend_nano == 0 {
                     continue;
                 }
                 for (table, column, id) in [
@@ -179,13 +188,83 @@ impl Store {
             .await
             .map_err(ctx("add spend"))?;
         }
+        for ((day, token_hash, user_id, team_id, model_group), sums) in daily {
+            sqlx::query(
+                "INSERT INTO llmux_spend_daily (day, token_hash, user_id, team_id, model_group, spend_nano, requests, prompt_tokens, completion_tokens) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+                 ON CONFLICT (day, token_hash, user_id, team_id, model_group) DO UPDATE SET \
+                 spend_nano = llmux_spend_daily.spend_nano + excluded.spend_nano, \
+                 requests = llmux_spend_daily.requests + excluded.requests, \
+                 prompt_tokens = llmux_spend_daily.prompt_tokens + excluded.prompt_tokens, \
+                 completion_tokens = llmux_spend_daily.completion_tokens + excluded.completion_tokens",
+            )
+            .bind(day)
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(team_id)
+            .bind(model_group)
+            .bind(sums.spend_nano)
+            .bind(sums.requests)
+            .bind(sums.prompt_tokens)
+            .bind(sums.completion_tokens)
+            .execute(&mut *tx)
+            .await
+            .map_err(ctx("add daily spend"))?;
+        }
         tx.commit().await.map_err(ctx("commit spend batch"))?;
         Ok(())
     }
 
-    /// Total spend in nano-dollars of the logs matching a key (all when `None`).
+    /// Recompute the daily aggregates from the spend log (after rows were
+    /// written around [`record_spend`](Self::record_spend): an import).
+    pub async fn rebuild_daily_spend(&self) -> Result<()> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(ctx("begin daily spend rebuild"))?;
+        sqlx::query("DELETE FROM llmux_spend_daily")
+            .execute(&mut *tx)
+            .await
+            .map_err(ctx("clear daily spend"))?;
+        sqlx::query(
+            "INSERT INTO llmux_spend_daily (day, token_hash, user_id, team_id, model_group, spend_nano, requests, prompt_tokens, completion_tokens) \
+             SELECT CAST(start_time / 86400 AS BIGINT), COALESCE(token_hash, ''), COALESCE(user_id, ''), COALESCE(team_id, ''), model_group, \
+             CAST(SUM(spend_nano) AS BIGINT), CAST(COUNT(*) AS BIGINT), CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT) \
+             FROM llmux_spend_logs \
+             GROUP BY CAST(start_time / 86400 AS BIGINT), COALESCE(token_hash, ''), COALESCE(user_id, ''), COALESCE(team_id, ''), model_group",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(ctx("rebuild daily spend"))?;
+        tx.commit()
+            .await
+            .map_err(ctx("commit daily spend rebuild"))?;
+        Ok(())
+    }
+
+    /// Delete at most `batch` spend-log rows that started before
+    /// `unix_seconds`, oldest first; how many. The retention job calls it
+    /// until it returns less than `batch`, so no statement holds the table
+    /// for long. Daily aggregates are kept: totals and reports still count
+    /// the deleted calls.
+    pub async fn delete_spend_logs_before(&self, unix_seconds: i64, batch: i64) -> Result<u64> {
+        let r = sqlx::query(
+            "DELETE FROM llmux_spend_logs WHERE call_id IN \
+             (SELECT call_id FROM llmux_spend_logs WHERE start_time < $1 ORDER BY start_time, call_id LIMIT $2)",
+        )
+        .bind(unix_seconds)
+        .bind(batch.max(1))
+        .execute(self.pool())
+        .await
+        .map_err(ctx("delete old spend logs"))?;
+        Ok(r.rows_affected())
+    }
+
+    /// Total spend in nano-dollars of a key's calls (all when `None`), from
+    /// the daily aggregates (calls whose log rows retention deleted count).
     pub async fn total_spend(&self, token_hash: Option<&str>) -> Result<i64> {
-        let row = sqlx::query("SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total FROM llmux_spend_logs WHERE ($1 IS NULL OR token_hash = $1)")
+        let row = sqlx::query("SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total FROM llmux_spend_daily WHERE ($1 IS NULL OR token_hash = $1)")
             .bind(token_hash)
             .fetch_one(self.pool())
             .await
@@ -211,6 +290,10 @@ pub struct SpendFilter {
     pub start: Option<i64>,
     /// Unix seconds, exclusive.
     pub end: Option<i64>,
+    /// Only rows listed after this one (`start_time`, `call_id`) when the
+    /// log is listed newest first: the next page (keyset pagination, which
+    /// costs the same on page 1 and page 10,000).
+    pub before: Option<(i64, String)>,
 }
 
 /// What a spend report groups rows by.
@@ -260,7 +343,54 @@ fn where_of(f: &SpendFilter) -> Where {
     }
     w.int("start_time", ">=", f.start);
     w.int("start_time", "<", f.end);
+    if let Some((time, call_id)) = &f.before {
+        w.before("start_time", *time, "call_id", call_id);
+    }
     w
+}
+
+/// The `WHERE` clause of a spend filter on the daily aggregates, when they
+/// can answer it: no request id (not kept per day) and whole days.
+fn daily_where_of(f: &SpendFilter) -> Option<Where> {
+    let whole_day = |t: Option<i64>| t.is_none_or(|t| t.rem_euclid(86_400) == 0);
+    if f.request_id.is_some() || f.before.is_some() || !whole_day(f.start) || !whole_day(f.end) {
+        return None;
+    }
+    let mut w = Where::default();
+    for (column, value) in [
+        ("token_hash", &f.token_hash),
+        ("user_id", &f.user_id),
+        ("team_id", &f.team_id),
+        ("model_group", &f.model_group),
+    ] {
+        w.text(column, value.as_deref());
+    }
+    w.int("day", ">=", f.start.map(|t| t.div_euclid(86_400)));
+    w.int("day", "<", f.end.map(|t| t.div_euclid(86_400)));
+    Some(w)
+}
+
+/// Spend, calls and tokens of one day of one key, user, team and model
+/// group: a row of `llmux_spend_daily` (`""` for no key, user or team).
+type DailyKey = (i64, String, String, String, String);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct DailySums {
+    spend_nano: i64,
+    requests: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+}
+
+fn daily_key(r: &SpendRow) -> DailyKey {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    (
+        r.start_time.div_euclid(86_400),
+        text(&r.token_hash),
+        text(&r.user_id),
+        text(&r.team_id),
+        r.model_group.clone(),
+    )
 }
 
 impl Store {
@@ -268,7 +398,7 @@ impl Store {
     pub async fn spend_logs(&self, filter: &SpendFilter, limit: i64) -> Result<Vec<SpendRow>> {
         let w = where_of(filter);
         let sql = format!(
-            "SELECT {SPEND_COLUMNS} FROM llmux_spend_logs {} ORDER BY start_time DESC, request_id LIMIT {}",
+            "SELECT {SPEND_COLUMNS} FROM llmux_spend_logs {} ORDER BY start_time DESC, call_id DESC LIMIT {}",
             w.sql,
             limit.max(0)
         );
@@ -309,9 +439,12 @@ impl Store {
 
     /// Total spend (nano-dollars) and number of rows matching `filter`.
     pub async fn spend_total(&self, filter: &SpendFilter) -> Result<(i64, i64)> {
-        let w = where_of(filter);
+        let (w, table, requests) = match daily_where_of(filter) {
+            Some(w) => (w, "llmux_spend_daily", "SUM(requests)"),
+            None => (where_of(filter), "llmux_spend_logs", "COUNT(*)"),
+        };
         let sql = format!(
-            "SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total, CAST(COUNT(*) AS BIGINT) AS requests FROM llmux_spend_logs {}",
+            "SELECT CAST(COALESCE(SUM(spend_nano), 0) AS BIGINT) AS total, CAST(COALESCE({requests}, 0) AS BIGINT) AS requests FROM {table} {}",
             w.sql
         );
         let row = w
@@ -331,16 +464,32 @@ impl Store {
         filter: &SpendFilter,
         group: ReportGroup,
     ) -> Result<Vec<ReportRow>> {
-        let w = where_of(filter);
-        let group_sql = match group {
-            ReportGroup::Key => "COALESCE(token_hash, '')",
-            ReportGroup::User => "COALESCE(user_id, '')",
-            ReportGroup::Team => "COALESCE(team_id, '')",
-            ReportGroup::Model => "COALESCE(model_group, '')",
-            ReportGroup::Day => "CAST(start_time / 86400 AS BIGINT)",
+        // The daily aggregates answer whole-day reports; a request id filter
+        // or a time within a day reads the log itself.
+        let (w, table, requests, group_sql) = match daily_where_of(filter) {
+            Some(w) => {
+                let group_sql = match group {
+                    ReportGroup::Key => "token_hash",
+                    ReportGroup::User => "user_id",
+                    ReportGroup::Team => "team_id",
+                    ReportGroup::Model => "model_group",
+                    ReportGroup::Day => "day",
+                };
+                (w, "llmux_spend_daily", "SUM(requests)", group_sql)
+            }
+            None => {
+                let group_sql = match group {
+                    ReportGroup::Key => "COALESCE(token_hash, '')",
+                    ReportGroup::User => "COALESCE(user_id, '')",
+                    ReportGroup::Team => "COALESCE(team_id, '')",
+                    ReportGroup::Model => "COALESCE(model_group, '')",
+                    ReportGroup::Day => "CAST(start_time / 86400 AS BIGINT)",
+                };
+                (where_of(filter), "llmux_spend_logs", "COUNT(*)", group_sql)
+            }
         };
         let sql = format!(
-            "SELECT {group_sql} AS grp, CAST(SUM(spend_nano) AS BIGINT) AS spend, CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM llmux_spend_logs {} GROUP BY {group_sql}",
+            "SELECT {group_sql} AS grp, CAST(SUM(spend_nano) AS BIGINT) AS spend, CAST({requests} AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM {table} {} GROUP BY {group_sql}",
             w.sql
         );
         let rows = w

@@ -572,6 +572,42 @@ pub async fn aborted_connection_is_an_error<H: Conformance>() {
     }
 }
 
+/// A caller that stops reading a stream stops the upstream read: dropping
+/// the chunk stream closes the connection, so a long answer is not read
+/// (and paid for) after the client left (hardening finding 6).
+pub async fn dropped_stream_stops_the_upstream_read<H: Conformance>() {
+    let server = start::<H>().await;
+    let provider = H::provider(&server.url(), None);
+    let what = format!("{}: dropped stream", H::PROVIDER);
+    let PartialStream { mut parts, .. } = H::truncated_stream();
+    let event = match parts.first() {
+        Some(StreamPart::Bytes(event)) => event.clone(),
+        other => panic!("{what}: the truncated stream must start with an event, not {other:?}"),
+    };
+    // The answer goes on for five seconds more, an event every 100 ms.
+    for _ in 0..50 {
+        parts.push(StreamPart::Delay(Duration::from_millis(100)));
+        parts.push(StreamPart::Bytes(event.clone()));
+    }
+    server.enqueue(H::stream_response(parts));
+    let mut stream = provider
+        .chat_stream(H::chat_request())
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let first = stream.next().await;
+    assert!(matches!(first, Some(Ok(_))), "{what}: first item {first:?}");
+    let dropped = Instant::now();
+    drop(stream);
+    while server.streams_cut_short() == 0 && dropped.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.streams_cut_short(),
+        1,
+        "{what}: the upstream answer was still being read 3 s after the stream was dropped"
+    );
+}
+
 /// A 200 answer that is not the provider's response shape is `BadGateway`,
 /// naming provider and model.
 pub async fn malformed_body_is_bad_gateway<H: Conformance>() {
@@ -673,6 +709,11 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn aborted_connection_is_an_error() {
                 $crate::conformance::aborted_connection_is_an_error::<$harness>().await;
+            }
+
+            #[tokio::test]
+            async fn dropped_stream_stops_the_upstream_read() {
+                $crate::conformance::dropped_stream_stops_the_upstream_read::<$harness>().await;
             }
 
             #[tokio::test]

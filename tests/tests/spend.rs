@@ -750,3 +750,120 @@ async fn embeddings_without_reported_usage_are_counted_and_priced() {
     gw.stop().await.unwrap();
     assert_eq!(recorded(&url, &hash).await, (1, nano, nano));
 }
+
+/// Hardening issue, spend at scale: `/spend/logs` pages by keyset (the
+/// `x-llmux-next-cursor` header names where the next page starts), and the
+/// retention setting deletes old rows while `/global/spend` keeps counting
+/// them.
+#[tokio::test]
+async fn spend_logs_page_by_cursor_and_retention_keeps_totals() {
+    let upstream = openai::start().await.unwrap();
+    let config = config(&upstream, "").replace(
+        "general_settings:\n",
+        "general_settings:\n  maximum_spend_logs_retention_period: 1d\n  maximum_spend_logs_retention_interval: 10m\n",
+    );
+    let gw = TestGateway::start(&config).await.unwrap();
+    let (key, _) = new_key(&gw, json!({})).await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        assert_eq!(call(&client, &gw.url, &key, false).await.0, 200);
+    }
+    gw.gateway.flush().await;
+
+    let mut ids = Vec::new();
+    let mut path = "/spend/logs?limit=2".to_string();
+    loop {
+        let r = common::send_to(
+            &client,
+            &gw.url,
+            reqwest::Method::GET,
+            &path,
+            Some(MASTER),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids.extend(
+            r.body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["request_id"].as_str().unwrap().to_string()),
+        );
+        match r.header("x-llmux-next-cursor") {
+            Some(cursor) => path = format!("/spend/logs?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "a row twice: {ids:?}");
+    let bad = common::send_to(
+        &client,
+        &gw.url,
+        reqwest::Method::GET,
+        "/spend/logs?cursor=yesterday",
+        Some(MASTER),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["error"]["param"], "cursor");
+
+    let before = common::send_to(
+        &client,
+        &gw.url,
+        reqwest::Method::GET,
+        "/global/spend",
+        Some(MASTER),
+        None,
+    )
+    .await;
+    let retention = llmux_proxy::gateway::SpendRetention {
+        keep_seconds: 86_400,
+        every_minutes: 10,
+    };
+    // Nothing is a day old yet.
+    assert_eq!(gw.gateway.purge_spend_logs(retention).await, 0);
+    gw.clock.advance(2 * 86_400);
+    assert_eq!(gw.gateway.purge_spend_logs(retention).await, 3);
+    let logs = common::send_to(
+        &client,
+        &gw.url,
+        reqwest::Method::GET,
+        "/spend/logs",
+        Some(MASTER),
+        None,
+    )
+    .await;
+    assert_eq!(logs.body, json!([]));
+    let after = common::send_to(
+        &client,
+        &gw.url,
+        reqwest::Method::GET,
+        "/global/spend",
+        Some(MASTER),
+        None,
+    )
+    .await;
+    assert_eq!(after.body["spend"], before.body["spend"]);
+    assert_eq!(
+        after.body["spend"],
+        json!(3.0 * CALL_COST_NANO as f64 / 1e9)
+    );
+}
+
+#[tokio::test]
+async fn a_bad_retention_period_is_refused_at_start() {
+    let upstream = openai::start().await.unwrap();
+    let config = config(&upstream, "").replace(
+        "general_settings:\n",
+        "general_settings:\n  maximum_spend_logs_retention_period: forever\n",
+    );
+    let err = TestGateway::start(&config).await.err().unwrap();
+    assert!(
+        err.contains("general_settings.maximum_spend_logs_retention_period: expected a duration such as 30d or 12h, got 'forever'"),
+        "{err}"
+    );
+}

@@ -230,3 +230,163 @@ async fn concurrent_first_start_on_postgres() {
     let db = TestDb::postgres().await.unwrap();
     concurrent_first_start(&db.url).await;
 }
+
+/// Hardening issue, spend at scale: reports and totals come from daily
+/// aggregates kept as rows are written (a replayed batch counted once) and
+/// agree with the log; the log pages by keyset; retention deletes old rows
+/// in batches and leaves totals and reports whole.
+async fn spend_at_scale(store: &Store) {
+    const DAY: i64 = 86_400;
+    let today = 1_765_000_000 - 1_765_000_000 % DAY;
+    let rows: Vec<SpendRow> = (0..30i64)
+        .map(|i| {
+            let mut r = spend(
+                &format!("req-{}", i % 7),
+                if i % 2 == 0 { "k1" } else { "k2" },
+                0.0,
+            );
+            r.call_id = format!("call-{i:02}");
+            r.spend_nano = 1_000 * (i + 1);
+            r.prompt_tokens = i;
+            r.completion_tokens = 2 * i;
+            // Three days; two rows share each second, so the keyset's
+            // call-id tiebreak matters.
+            r.start_time = today - (i % 3) * DAY + i / 2;
+            r
+        })
+        .collect();
+    store.record_spend(&rows[..20]).await.unwrap();
+    // A replayed batch, overlapping the first.
+    store.record_spend(&rows[10..]).await.unwrap();
+
+    let all = llmux_store::SpendFilter::default();
+    let sum = |pick: &dyn Fn(&SpendRow) -> bool| {
+        let picked: Vec<&SpendRow> = rows.iter().filter(|r| pick(r)).collect();
+        (
+            picked.iter().map(|r| r.spend_nano).sum::<i64>(),
+            picked.len() as i64,
+        )
+    };
+    assert_eq!(store.spend_total(&all).await.unwrap(), sum(&|_| true));
+    assert_eq!(
+        store.total_spend(Some("k2")).await.unwrap(),
+        sum(&|r| r.token_hash.as_deref() == Some("k2")).0
+    );
+    // Whole days: the aggregates. Within a day, or by request id: the log.
+    // Both must agree with the rows.
+    let yesterday = llmux_store::SpendFilter {
+        start: Some(today - DAY),
+        end: Some(today),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.spend_total(&yesterday).await.unwrap(),
+        sum(&|r| (today - DAY..today).contains(&r.start_time))
+    );
+    let part_of_today = llmux_store::SpendFilter {
+        start: Some(today + 5),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.spend_total(&part_of_today).await.unwrap(),
+        sum(&|r| r.start_time >= today + 5)
+    );
+    let one_request = llmux_store::SpendFilter {
+        request_id: Some("req-3".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.spend_total(&one_request).await.unwrap(),
+        sum(&|r| r.request_id == "req-3")
+    );
+    let mut by_day: Vec<(i64, i64, i64, i64, i64)> = store
+        .spend_report(&all, llmux_store::ReportGroup::Day)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| {
+            (
+                g.day.unwrap(),
+                g.spend_nano,
+                g.requests,
+                g.prompt_tokens,
+                g.completion_tokens,
+            )
+        })
+        .collect();
+    by_day.sort();
+    let mut expected = Vec::new();
+    for d in [today - 2 * DAY, today - DAY, today] {
+        let of_day: Vec<&SpendRow> = rows
+            .iter()
+            .filter(|r| r.start_time.div_euclid(DAY) == d / DAY)
+            .collect();
+        expected.push((
+            d / DAY,
+            of_day.iter().map(|r| r.spend_nano).sum(),
+            of_day.len() as i64,
+            of_day.iter().map(|r| r.prompt_tokens).sum(),
+            of_day.iter().map(|r| r.completion_tokens).sum(),
+        ));
+    }
+    assert_eq!(by_day, expected);
+    let mut by_key: Vec<(Option<String>, i64)> = store
+        .spend_report(&yesterday, llmux_store::ReportGroup::Key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.group, g.requests))
+        .collect();
+    by_key.sort();
+    assert_eq!(by_key, vec![(Some("k1".into()), 5), (Some("k2".into()), 5)]);
+
+    // Keyset pages of 4: every row once, newest first, (time, call id) descending.
+    let mut order: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| (r.start_time, r.call_id.clone()))
+        .collect();
+    order.sort_by(|a, b| b.cmp(a));
+    let mut seen = Vec::new();
+    let mut page = llmux_store::SpendFilter::default();
+    loop {
+        let got = store.spend_logs(&page, 4).await.unwrap();
+        seen.extend(got.iter().map(|r| (r.start_time, r.call_id.clone())));
+        let Some(last) = got.last() else { break };
+        page.before = Some((last.start_time, last.call_id.clone()));
+        if got.len() < 4 {
+            break;
+        }
+    }
+    assert_eq!(seen, order);
+
+    // Retention: everything before today, five rows a statement.
+    let totals = store.spend_total(&all).await.unwrap();
+    let mut batches = Vec::new();
+    loop {
+        let n = store.delete_spend_logs_before(today, 5).await.unwrap();
+        batches.push(n);
+        if n < 5 {
+            break;
+        }
+    }
+    assert_eq!(batches, vec![5, 5, 5, 5, 0]);
+    let left = store.spend_logs(&all, 100).await.unwrap();
+    assert_eq!(left.len(), 10);
+    assert!(left.iter().all(|r| r.start_time >= today));
+    assert_eq!(store.spend_total(&all).await.unwrap(), totals);
+}
+
+#[tokio::test]
+async fn spend_at_scale_on_sqlite() {
+    let db = TestDb::sqlite();
+    spend_at_scale(&Store::connect(&db.url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn spend_at_scale_on_postgres() {
+    if !services::available(&[Service::Postgres]).await {
+        return;
+    }
+    let db = TestDb::postgres().await.unwrap();
+    spend_at_scale(&Store::connect(&db.url).await.unwrap()).await;
+}

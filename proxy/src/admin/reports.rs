@@ -34,6 +34,9 @@ pub(crate) struct SpendQuery {
     group_by: Option<String>,
     /// Most rows returned by `/spend/logs` (default 1000).
     limit: Option<i64>,
+    /// `/spend/logs`: the page after the one whose `x-llmux-next-cursor`
+    /// header this is.
+    cursor: Option<String>,
 }
 
 /// `YYYY-MM-DD` → Unix seconds at 00:00 UTC.
@@ -72,7 +75,36 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
         ..SpendFilter::default()
     };
     (filter.start, filter.end) = date_range(q.start_date.as_deref(), q.end_date.as_deref())?;
+    filter.before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     Ok(filter)
+}
+
+/// A `/spend/logs` page cursor: the last row's start time and its call id
+/// in hex (`1733486400_63616c6c5f31`), so any id fits in a header.
+fn cursor_of(start_time: i64, call_id: &str) -> String {
+    let hex: String = call_id.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{start_time}_{hex}")
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, String), Error> {
+    let bad = || {
+        Error::bad_request(format!(
+            "cursor must be the x-llmux-next-cursor header of a /spend/logs answer, got '{cursor}'"
+        ))
+        .with_param("cursor")
+    };
+    let (time, hex) = cursor.split_once('_').ok_or_else(bad)?;
+    let time = time.parse().map_err(|_| bad())?;
+    if hex.len() % 2 != 0 || hex.len() > 512 {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    let id = String::from_utf8(bytes).map_err(|_| bad())?;
+    Ok((time, id))
 }
 
 /// `start_date` and `end_date` (`YYYY-MM-DD`, both inclusive) as Unix
@@ -111,6 +143,10 @@ pub(crate) async fn spend_logs(
         .spend_logs(&filter, limit)
         .await
         .map_err(store_error)?;
+    // A full page may have a next one: where it starts.
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| cursor_of(r.start_time, r.key())))
+        .flatten();
     let out: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -138,7 +174,11 @@ pub(crate) async fn spend_logs(
             })
         })
         .collect();
-    Ok(Json(Value::Array(out)).into_response())
+    let mut response = Json(Value::Array(out)).into_response();
+    if let Some(next) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert("x-llmux-next-cursor", next);
+    }
+    Ok(response)
 }
 
 /// `GET /global/spend`: total spend (with the filters, if any).
@@ -224,6 +264,19 @@ pub(crate) async fn global_spend_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_400s() {
+        for id in ["call_1", "réq id with spaces", ""] {
+            let c = cursor_of(1_733_486_400, id);
+            assert_eq!(parse_cursor(&c).unwrap(), (1_733_486_400, id.to_string()));
+        }
+        assert_eq!(cursor_of(5, "ab"), "5_6162");
+        for bad in ["", "5", "x_61", "5_6", "5_zz", "5_ff"] {
+            let e = parse_cursor(bad).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("cursor"), "{bad}");
+        }
+    }
 
     #[test]
     fn dates_round_trip() {
