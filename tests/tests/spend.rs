@@ -773,15 +773,7 @@ async fn spend_logs_page_by_cursor_and_retention_keeps_totals() {
     let mut ids = Vec::new();
     let mut path = "/spend/logs?limit=2".to_string();
     loop {
-        let r = common::send_to(
-            &client,
-            &gw.url,
-            reqwest::Method::GET,
-            &path,
-            Some(MASTER),
-            None,
-        )
-        .await;
+        let r = common::get(&gw, &path, Some(MASTER)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         ids.extend(
             r.body
@@ -799,27 +791,11 @@ async fn spend_logs_page_by_cursor_and_retention_keeps_totals() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3, "a row twice: {ids:?}");
-    let bad = common::send_to(
-        &client,
-        &gw.url,
-        reqwest::Method::GET,
-        "/spend/logs?cursor=yesterday",
-        Some(MASTER),
-        None,
-    )
-    .await;
+    let bad = common::get(&gw, "/spend/logs?cursor=yesterday", Some(MASTER)).await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_eq!(bad.body["error"]["param"], "cursor");
 
-    let before = common::send_to(
-        &client,
-        &gw.url,
-        reqwest::Method::GET,
-        "/global/spend",
-        Some(MASTER),
-        None,
-    )
-    .await;
+    let before = common::get(&gw, "/global/spend", Some(MASTER)).await;
     let retention = llmux_proxy::gateway::SpendRetention {
         keep_seconds: 86_400,
         every_minutes: 10,
@@ -828,25 +804,9 @@ async fn spend_logs_page_by_cursor_and_retention_keeps_totals() {
     assert_eq!(gw.gateway.purge_spend_logs(retention).await, 0);
     gw.clock.advance(2 * 86_400);
     assert_eq!(gw.gateway.purge_spend_logs(retention).await, 3);
-    let logs = common::send_to(
-        &client,
-        &gw.url,
-        reqwest::Method::GET,
-        "/spend/logs",
-        Some(MASTER),
-        None,
-    )
-    .await;
+    let logs = common::get(&gw, "/spend/logs", Some(MASTER)).await;
     assert_eq!(logs.body, json!([]));
-    let after = common::send_to(
-        &client,
-        &gw.url,
-        reqwest::Method::GET,
-        "/global/spend",
-        Some(MASTER),
-        None,
-    )
-    .await;
+    let after = common::get(&gw, "/global/spend", Some(MASTER)).await;
     assert_eq!(after.body["spend"], before.body["spend"]);
     assert_eq!(
         after.body["spend"],
