@@ -20,6 +20,7 @@
 //! count and in time. `--quick` runs short versions of every step.
 
 mod load;
+pub(crate) mod soak;
 mod upstream;
 
 use std::fmt::Write as _;

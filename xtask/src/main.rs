@@ -12,6 +12,7 @@
 //!   CycloneDX SBOM, a changelog section and `SHA256SUMS`.
 //! - `bench`: gateway overhead against a local mock upstream (see `bench.rs`).
 //! - `fuzz`: every fuzz target in `fuzz/` for a bounded time (see `fuzz.rs`).
+//! - `soak`: a release gateway under mixed traffic and chaos (see `bench/soak.rs`).
 //! - `prices`: regenerate llmux-cost's embedded price table from LiteLLM's JSON.
 
 // Library docs are for crates others build on; this is the binary.
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => bench::soak::run(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -60,7 +62,9 @@ fn usage() -> String {
      compared (reproducible; --no-verify builds once), CycloneDX SBOM, changelog, SHA256SUMS\n  \
      bench      gateway overhead vs a direct call against a local mock upstream (release build)\n  \
      fuzz       each fuzz target in fuzz/ for a bounded time (nightly, cargo fuzz)\n             \
-     [--seconds N (default 30)] [TARGET...]"
+     [--seconds N (default 30)] [TARGET...]\n  \
+     soak       a release gateway on PostgreSQL + Redis under mixed traffic for N minutes\n             \
+     (--minutes N, default 30), PostgreSQL restarted and Redis killed mid-way"
         .to_string()
 }
 

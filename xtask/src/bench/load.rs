@@ -111,6 +111,30 @@ impl Conn {
         Ok(started.elapsed())
     }
 
+    /// One request; its whole body.
+    pub(super) async fn body(&mut self) -> Result<Bytes, String> {
+        let resp = self.send().await?;
+        resp.into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|e| format!("body: {e}"))
+    }
+
+    /// One streamed request, left (body and connection dropped) after its
+    /// first event: a client that went away.
+    pub(super) async fn first_event_then_leave(mut self) -> Result<(), String> {
+        let resp = self.send().await?;
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("stream: {e}"))?;
+            if frame.into_data().is_ok_and(|d| !d.is_empty()) {
+                return Ok(());
+            }
+        }
+        Err("stream: ended before its first event".into())
+    }
+
     /// One streamed request: time to the first body bytes and to the end.
     /// Fails unless the stream ends with `data: [DONE]` (chat) or carried
     /// `response.completed` (Responses API) or `message_stop` (Messages API).

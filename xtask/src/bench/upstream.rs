@@ -7,6 +7,8 @@
 //! A model name containing `slow` gets a slow stream: the first chunk at once,
 //! then one chunk every [`SLOW_CHUNK_EVERY`] for [`SLOW_CHUNKS`] chunks: this
 //! is how the benchmark holds 1,000 streams open at the same time.
+//! A model name containing `flaky` (the soak) fails every fourth call: a
+//! 500 for a whole answer, a stream that stops before `[DONE]`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,6 +30,9 @@ pub(super) const SLOW_CHUNK_EVERY: Duration = Duration::from_millis(100);
 pub(super) const SLOW_CHUNKS: usize = 20;
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Calls to `flaky` models so far.
+static FLAKY_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp_bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":6,"total_tokens":15}}"#;
 
@@ -181,6 +186,20 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if is_messages {
         return Ok(fixed(stream, MESSAGE, message_events));
     }
+    let fail = contains(&body, b"flaky")
+        && FLAKY_CALLS
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(4);
+    if fail && !stream {
+        return Ok(respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            Full::new(Bytes::from_static(
+                br#"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#,
+            ))
+            .boxed_unsync(),
+        ));
+    }
     if !stream {
         return Ok(respond(
             StatusCode::OK,
@@ -196,10 +215,15 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         vec!["Hello", " from the", " bench upstream!"]
     };
     let mut events = stream_events(&contents);
-    if usage {
-        events.push(Bytes::from_static(USAGE_CHUNK.as_bytes()));
+    if fail {
+        // The first event, then the body ends: no finish, no [DONE].
+        events.truncate(1);
+    } else {
+        if usage {
+            events.push(Bytes::from_static(USAGE_CHUNK.as_bytes()));
+        }
+        events.push(Bytes::from_static(b"data: [DONE]\n\n"));
     }
-    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
     let frames = futures::stream::unfold(
         (events.into_iter(), true),
         move |(mut it, first)| async move {
