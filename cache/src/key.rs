@@ -40,11 +40,7 @@ pub fn cache_key(namespace: Option<&str>, model_group: &str, call: &Call) -> Opt
     hasher.update(model_group.as_bytes());
     hasher.update([0]);
     hasher.update(serde_json::to_vec(&body).ok()?);
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
+    let hex = llmux_core::text::hex(&hasher.finalize());
     Some(match namespace {
         Some(ns) => format!("llmux:cache:{ns}:{hex}"),
         None => format!("llmux:cache:{hex}"),

@@ -91,9 +91,25 @@ pub fn redact_secrets(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `bytes` as lower-case hex (digests in keys, cache keys, file names).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{redact_secrets, truncate, upstream_status_text};
+    use super::{hex, redact_secrets, truncate, upstream_status_text};
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0, 1, 0xab, 0xff]), "0001abff");
+        assert_eq!(hex(&[]), "");
+    }
 
     /// Hardening issue, finding 12: an upstream that echoes its request's
     /// Authorization header would hand the provider key to the caller.

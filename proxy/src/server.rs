@@ -328,7 +328,7 @@ fn spill_path(database_url: &str, env: &ConfigEnv) -> PathBuf {
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(database_url.as_bytes());
-    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let short = llmux_core::text::hex(&digest[..6]);
     PathBuf::from(format!("llmux-spend-{short}.jsonl"))
 }
 
@@ -395,20 +395,28 @@ fn router_for(
     Ok((r, model_list))
 }
 
+/// The duration `general_settings.{field}` holds, in seconds (positive), or
+/// an error naming the field with an `example` of a good value.
+fn general_duration(field: &str, value: &str, example: &str) -> Result<i64, StartError> {
+    llmux_store::parse_duration(value).ok_or_else(|| {
+        StartError::Invalid(format!(
+            "general_settings.{field}: expected a duration such as {example}, got '{value}'"
+        ))
+    })
+}
+
+/// [`general_duration`] as a `Duration`.
+fn general_duration_std(field: &str, value: &str, example: &str) -> Result<Duration, StartError> {
+    general_duration(field, value, example)
+        .map(|secs| Duration::from_secs(u64::try_from(secs).unwrap_or_default()))
+}
+
 /// `general_settings.responses_retention`, checked.
 fn responses_retention(cfg: &ProxyConfig) -> Result<Duration, StartError> {
-    Ok(match &cfg.general_settings.responses_retention {
-        None => crate::conversations::DEFAULT_RETENTION,
-        Some(d) => llmux_store::parse_duration(d)
-            .and_then(|secs| u64::try_from(secs).ok())
-            .filter(|secs| *secs > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                StartError::Invalid(format!(
-                    "general_settings.responses_retention: expected a duration such as 30d or 12h, got '{d}'"
-                ))
-            })?,
-    })
+    match &cfg.general_settings.responses_retention {
+        None => Ok(crate::conversations::DEFAULT_RETENTION),
+        Some(d) => general_duration_std("responses_retention", d, "30d or 12h"),
+    }
 }
 
 /// Spend-log retention: `general_settings.maximum_spend_logs_retention_period`
@@ -416,13 +424,7 @@ fn responses_retention(cfg: &ProxyConfig) -> Result<Duration, StartError> {
 fn spend_retention(
     cfg: &ProxyConfig,
 ) -> Result<Option<crate::gateway::SpendRetention>, StartError> {
-    let duration = |field: &str, value: &str| {
-        llmux_store::parse_duration(value).ok_or_else(|| {
-            StartError::Invalid(format!(
-                "general_settings.{field}: expected a duration such as 30d or 12h, got '{value}'"
-            ))
-        })
-    };
+    let duration = |field: &str, value: &str| general_duration(field, value, "30d or 12h");
     let g = &cfg.general_settings;
     let Some(period) = &g.maximum_spend_logs_retention_period else {
         return Ok(None);
@@ -440,17 +442,10 @@ fn spend_retention(
 
 /// `general_settings.drain_delay`, checked (none: zero).
 fn drain_delay(cfg: &ProxyConfig) -> Result<Duration, StartError> {
-    let Some(d) = &cfg.general_settings.drain_delay else {
-        return Ok(Duration::ZERO);
-    };
-    llmux_store::parse_duration(d)
-        .and_then(|secs| u64::try_from(secs).ok())
-        .map(Duration::from_secs)
-        .ok_or_else(|| {
-            StartError::Invalid(format!(
-                "general_settings.drain_delay: expected a duration such as 5s, got '{d}'"
-            ))
-        })
+    match &cfg.general_settings.drain_delay {
+        None => Ok(Duration::ZERO),
+        Some(d) => general_duration_std("drain_delay", d, "5s"),
+    }
 }
 
 /// The logging callbacks `litellm_settings` names, started.

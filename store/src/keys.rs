@@ -81,12 +81,7 @@ impl KeyRecord {
 
 /// SHA-256 hex of a key: what the database stores.
 pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
+    llmux_core::text::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// `sk-...abcd`: enough to recognise a key, not to use it.

@@ -329,18 +329,25 @@ pub struct ReportRow {
     pub completion_tokens: i64,
 }
 
-/// The `WHERE` clause of a spend filter.
-fn where_of(f: &SpendFilter) -> Where {
+/// A `WHERE` clause with the filter's key, user, team and model group:
+/// columns both the log and the daily aggregates have.
+fn owners_where(f: &SpendFilter) -> Where {
     let mut w = Where::default();
     for (column, value) in [
         ("token_hash", &f.token_hash),
         ("user_id", &f.user_id),
         ("team_id", &f.team_id),
-        ("request_id", &f.request_id),
         ("model_group", &f.model_group),
     ] {
         w.text(column, value.as_deref());
     }
+    w
+}
+
+/// The `WHERE` clause of a spend filter.
+fn where_of(f: &SpendFilter) -> Where {
+    let mut w = owners_where(f);
+    w.text("request_id", f.request_id.as_deref());
     w.int("start_time", ">=", f.start);
     w.int("start_time", "<", f.end);
     if let Some((time, call_id)) = &f.before {
@@ -356,15 +363,7 @@ fn daily_where_of(f: &SpendFilter) -> Option<Where> {
     if f.request_id.is_some() || f.before.is_some() || !whole_day(f.start) || !whole_day(f.end) {
         return None;
     }
-    let mut w = Where::default();
-    for (column, value) in [
-        ("token_hash", &f.token_hash),
-        ("user_id", &f.user_id),
-        ("team_id", &f.team_id),
-        ("model_group", &f.model_group),
-    ] {
-        w.text(column, value.as_deref());
-    }
+    let mut w = owners_where(f);
     w.int("day", ">=", f.start.map(|t| t.div_euclid(86_400)));
     w.int("day", "<", f.end.map(|t| t.div_euclid(86_400)));
     Some(w)

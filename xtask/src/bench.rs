@@ -97,10 +97,9 @@ impl Plan {
 
 /// `cargo xtask bench [--quick]`: build in release, then run the release xtask.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if let Some(i) = args.iter().position(|a| a == "--llmux") {
-        let llmux = args
-            .get(i + 1)
-            .ok_or("bench: --llmux needs the path of the llmux binary")?;
+    if let Some(llmux) = crate::flag_value(args, "--llmux")
+        .map_err(|_| "bench: --llmux needs the path of the llmux binary")?
+    {
         let quick = args.iter().any(|a| a == "--quick");
         return measure(Path::new(llmux), quick);
     }

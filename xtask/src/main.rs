@@ -107,6 +107,18 @@ fn tool(root: &std::path::Path, name: &str, version: &str) -> Result<std::path::
     Ok(binary)
 }
 
+/// The value after flag `name` in `args`: `None` when the flag is absent,
+/// an error when it has no value.
+fn flag_value<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(None),
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| Some(v.as_str()))
+            .ok_or_else(|| format!("{name} needs a value")),
+    }
+}
+
 /// Run `cargo` with `args`, failing with a message naming the step.
 fn cargo(step: &str, args: &[&str]) -> Result<(), String> {
     cargo_with(step, args, &[])

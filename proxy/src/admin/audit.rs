@@ -160,8 +160,14 @@ impl Pending {
     }
 
     /// Record what the change did, given the handler's response (which is
-    /// passed on unchanged).
+    /// passed on unchanged). Only a creation or a rotation needs the
+    /// answer (the new object's id); other changes are judged by the store.
     pub(crate) async fn finish(self, keys: &VirtualKeys, now: i64, response: Response) -> Response {
+        let succeeded = response.status().is_success();
+        if !matches!(self.action, "created" | "rotated") {
+            self.log_failure(self.record(keys, now, succeeded, &Value::Null).await);
+            return response;
+        }
         let (parts, body) = response.into_parts();
         let bytes = match axum::body::to_bytes(body, MAX_RESPONSE_BYTES).await {
             Ok(b) => b,
@@ -170,12 +176,15 @@ impl Pending {
                 return crate::error::internal("cannot read the admin response").into_response();
             }
         };
-        let succeeded = parts.status.is_success();
         let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if let Err(e) = self.record(keys, now, succeeded, &answer).await {
+        self.log_failure(self.record(keys, now, succeeded, &answer).await);
+        Response::from_parts(parts, Body::from(bytes))
+    }
+
+    fn log_failure(&self, recorded: Result<(), ApiError>) {
+        if let Err(e) = recorded {
             tracing::error!(error = %e.0, action = self.action, table = self.table.name(), "audit: the change was made but its audit entry was not written");
         }
-        Response::from_parts(parts, Body::from(bytes))
     }
 
     async fn record(

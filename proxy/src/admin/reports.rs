@@ -82,8 +82,7 @@ fn filter_of(q: &SpendQuery) -> Result<SpendFilter, Error> {
 /// A `/spend/logs` page cursor: the last row's start time and its call id
 /// in hex (`1733486400_63616c6c5f31`), so any id fits in a header.
 fn cursor_of(start_time: i64, call_id: &str) -> String {
-    let hex: String = call_id.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{start_time}_{hex}")
+    format!("{start_time}_{}", llmux_core::text::hex(call_id.as_bytes()))
 }
 
 fn parse_cursor(cursor: &str) -> Result<(i64, String), Error> {

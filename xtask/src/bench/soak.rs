@@ -47,22 +47,17 @@ struct Counts {
     failed: AtomicU64,
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 /// `cargo xtask soak`: build llmux in release, then soak it.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let minutes: u64 = match arg(args, "--minutes") {
-        Some(m) => m
-            .parse()
-            .ok()
-            .filter(|m| (1..=24 * 60).contains(m))
-            .ok_or_else(|| format!("soak: --minutes must be 1 to 1440, got '{m}'"))?,
-        None => 30,
-    };
+    let minutes: u64 =
+        match crate::flag_value(args, "--minutes").map_err(|e| format!("soak: {e}"))? {
+            Some(m) => m
+                .parse()
+                .ok()
+                .filter(|m| (1..=24 * 60).contains(m))
+                .ok_or_else(|| format!("soak: --minutes must be 1 to 1440, got '{m}'"))?,
+            None => 30,
+        };
     crate::services::ensure()?;
     let root = crate::workspace_root();
     let llmux = crate::dist::build_release(&root)?;

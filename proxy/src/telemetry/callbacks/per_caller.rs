@@ -115,12 +115,9 @@ impl CallerSinks {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let label = format!(
-            "{}/{:02x}{:02x}{:02x}{:02x}",
+            "{}/{}",
             llmux_core::text::truncate(name, 32),
-            id[0],
-            id[1],
-            id[2],
-            id[3]
+            llmux_core::text::hex(&id[..4])
         );
         let made = self.make(name, entry).map(|sink| {
             Arc::new(SinkQueue::start(
